@@ -1,0 +1,4 @@
+//! Wire types shared by the services, their clients and the tests.
+
+pub mod health;
+pub mod ids;

@@ -1,0 +1,297 @@
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+use url::Url;
+
+/// The whole configuration of one regional stack. Every binary loads the same struct and uses
+/// the sections it needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub stack: StackConfig,
+    pub public: PublicUrls,
+    pub cloud: CloudConfig,
+    pub billing: BillingConfig,
+    pub beacon: BeaconConfig,
+    pub telemetry: TelemetryConfig,
+    pub http: HttpConfig,
+    pub postgres: PostgresConfig,
+    pub redis: RedisConfig,
+    pub clickhouse: ClickHouseConfig,
+    pub object_storage: ObjectStorageConfig,
+    pub endpoints: InternalEndpoints,
+    pub services: ServicesConfig,
+    pub deployment: DeploymentConfig,
+    pub bootstrap: BootstrapConfig,
+}
+
+/// The four regional stacks. An organisation lives in exactly one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    Us,
+    Eu,
+    Apac,
+    Aws,
+}
+
+impl Region {
+    pub const ALL: [Region; 4] = [Region::Us, Region::Eu, Region::Apac, Region::Aws];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Region::Us => "us",
+            Region::Eu => "eu",
+            Region::Apac => "apac",
+            Region::Aws => "aws",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Region> {
+        Region::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackConfig {
+    /// Which regional stack this process belongs to.
+    pub region: Region,
+    /// Free-form label shown in logs and `/info` (e.g. `production`, `staging`, `local`).
+    pub environment: String,
+}
+
+/// Public URLs, as users and SDKs reach the stack.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicUrls {
+    pub ui_url: Url,
+    /// What users set as `LANGSMITH_ENDPOINT`: the UI origin plus `/api/v1`.
+    pub api_url: Url,
+    pub control_plane_url: Url,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudProvider {
+    Gcp,
+    Aws,
+    /// A single machine (the local stack); no cloud services.
+    Local,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudConfig {
+    pub provider: CloudProvider,
+    /// The provider's region name, e.g. `us-central1`.
+    pub region: String,
+}
+
+/// Billing is region-independent: every stack talks to the one in the US.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    pub enabled: bool,
+    pub url: Url,
+    /// The region hosting billing; always `us`.
+    pub region: Region,
+}
+
+/// Licence and usage reporting; regional.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeaconConfig {
+    pub enabled: bool,
+    pub url: Url,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    pub log_format: LogFormat,
+    /// A `tracing_subscriber::EnvFilter` directive, e.g. `info,sqlx=warn`.
+    pub log_filter: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Upper bound on one request's handling, in seconds.
+    pub request_timeout_secs: u64,
+    /// How long in-flight requests and tasks get to finish after SIGTERM, in seconds.
+    pub shutdown_grace_secs: u64,
+    /// How long one readiness probe of a dependency may take, in milliseconds.
+    pub readiness_timeout_ms: u64,
+    /// Largest request body a service accepts, in bytes.
+    pub max_body_bytes: usize,
+    /// Origins allowed by CORS; `["*"]` allows any.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    pub url: Secret,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    pub url: Secret,
+    /// Prepended to every key and stream name, so several stacks (or tests) share one Redis.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClickHouseConfig {
+    /// HTTP interface, e.g. `http://127.0.0.1:8123`.
+    pub url: Url,
+    pub user: String,
+    pub password: Secret,
+    pub database: String,
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageEngine {
+    /// A folder on the local filesystem: the default when no bucket is configured.
+    Local,
+    /// Any S3-compatible service (AWS S3, GCS interoperability, MinIO, s3s-fs).
+    S3,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectStorageConfig {
+    pub engine: StorageEngine,
+    /// Folder used by the `local` engine.
+    pub local_path: PathBuf,
+    pub bucket: String,
+    /// S3 endpoint; empty for AWS's own.
+    pub endpoint: String,
+    pub region: String,
+    pub path_style: bool,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    /// Prepended to every object key.
+    pub prefix: String,
+}
+
+/// Where the services reach each other inside the stack (upstream names in comments).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternalEndpoints {
+    /// `SMITH_BACKEND_ENDPOINT`
+    pub backend: Url,
+    /// `GO_ENDPOINT`, `AUTH_ENDPOINT`
+    pub platform_backend: Url,
+    /// `PLAYGROUND_ENDPOINT`
+    pub playground: Url,
+    /// The queue worker's health and metrics port.
+    pub queue: Url,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesConfig {
+    pub frontend: ListenConfig,
+    pub backend: ListenConfig,
+    pub platform_backend: ListenConfig,
+    pub playground: ListenConfig,
+    pub queue: QueueWorkerConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueWorkerConfig {
+    /// Health and metrics port of the worker.
+    pub listen: SocketAddr,
+    /// Tasks handled at once.
+    pub concurrency: usize,
+    /// Messages read from the stream per poll.
+    pub batch_size: usize,
+    /// How long a poll blocks waiting for new messages, in milliseconds.
+    pub block_ms: u64,
+    /// A message pending longer than this (its consumer presumably died) is reclaimed, in ms.
+    pub reclaim_idle_ms: u64,
+    /// Deliveries after which a failing message moves to the dead-letter stream.
+    pub max_deliveries: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentConfig {
+    /// Mounts the deployment control plane under `/api-host`; otherwise `/api-host/*` is 404.
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapConfig {
+    pub organization_name: String,
+    pub workspace_name: String,
+    pub admin_email: String,
+    pub admin_password: Secret,
+    /// A static API key created for the initial workspace; empty means none.
+    pub api_key: Secret,
+}
+
+/// A configuration secret: never printed, never logged.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(SecretString::from(value.into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.expose().is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.is_empty() { "\"\"" } else { "[redacted]" })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.is_empty() { "" } else { "[redacted]" })
+    }
+}

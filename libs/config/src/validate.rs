@@ -1,0 +1,97 @@
+//! Checks that serde cannot express: URL schemes, identifiers, cross-field rules.
+
+use url::Url;
+
+use crate::{Config, ConfigError, Region, StorageEngine};
+
+pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
+    url_with_scheme("postgres.url", config.postgres.url.expose(), &["postgres", "postgresql"])?;
+    url_with_scheme("redis.url", config.redis.url.expose(), &["redis", "rediss"])?;
+    scheme("clickhouse.url", &config.clickhouse.url, &["http", "https"])?;
+    identifier("clickhouse.database", &config.clickhouse.database)?;
+    key_prefix("redis.key_prefix", &config.redis.key_prefix)?;
+    key_prefix("object_storage.prefix", &config.object_storage.prefix)?;
+    positive("postgres.max_connections", u64::from(config.postgres.max_connections))?;
+    positive("services.queue.concurrency", config.services.queue.concurrency as u64)?;
+    positive("services.queue.batch_size", config.services.queue.batch_size as u64)?;
+    positive("services.queue.max_deliveries", config.services.queue.max_deliveries)?;
+    positive("http.max_body_bytes", config.http.max_body_bytes as u64)?;
+    positive("http.readiness_timeout_ms", config.http.readiness_timeout_ms)?;
+
+    let storage = &config.object_storage;
+    match storage.engine {
+        StorageEngine::S3 if storage.bucket.trim().is_empty() => {
+            return invalid("object_storage.bucket", "the s3 engine needs a bucket");
+        }
+        StorageEngine::Local if storage.local_path.as_os_str().is_empty() => {
+            return invalid("object_storage.local_path", "the local engine needs a folder");
+        }
+        _ => {}
+    }
+    if !storage.endpoint.is_empty() {
+        url_with_scheme("object_storage.endpoint", &storage.endpoint, &["http", "https"])?;
+    }
+    if config.billing.region != Region::Us {
+        return invalid(
+            "billing.region",
+            "billing is region-independent and lives in the US stack only",
+        );
+    }
+    Ok(())
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    })
+}
+
+fn url_with_scheme(key: &'static str, value: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    match Url::parse(value) {
+        Ok(url) => scheme(key, &url, schemes),
+        // Never echo the value: it may carry a password.
+        Err(e) => invalid(key, format!("not a valid URL ({e})")),
+    }
+}
+
+fn scheme(key: &'static str, url: &Url, schemes: &[&str]) -> Result<(), ConfigError> {
+    if schemes.contains(&url.scheme()) {
+        Ok(())
+    } else {
+        invalid(
+            key,
+            format!("scheme {:?} is not one of {}", url.scheme(), schemes.join(", ")),
+        )
+    }
+}
+
+fn identifier(key: &'static str, value: &str) -> Result<(), ConfigError> {
+    let ok = !value.is_empty()
+        && !value.starts_with(|c: char| c.is_ascii_digit())
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        invalid(key, "must be letters, digits and underscores, not starting with a digit")
+    }
+}
+
+fn key_prefix(key: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-:/.".contains(c))
+    {
+        Ok(())
+    } else {
+        invalid(key, "may hold only letters, digits and _ - : / .")
+    }
+}
+
+fn positive(key: &'static str, value: u64) -> Result<(), ConfigError> {
+    if value > 0 {
+        Ok(())
+    } else {
+        invalid(key, "must be greater than zero")
+    }
+}

@@ -1,0 +1,55 @@
+//! Postgres access. Queries live here, one module per table or aggregate, taking an executor so
+//! they compose in transactions. Migrations are `migrations/postgres/*.sql`, embedded at build
+//! time and applied only by the backend's explicit `migrate` command.
+
+pub mod stack_metadata;
+
+use std::time::Duration;
+
+use ironsmith_config::{PostgresConfig, Region};
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use sqlx::PgPool as Pool;
+
+/// Every Postgres migration, embedded.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("invalid postgres.url")]
+    Url(#[source] sqlx::Error),
+    #[error("postgres: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("postgres migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the Postgres schema is not migrated: run `backend migrate`")]
+    NotMigrated,
+    #[error("this database belongs to the {database} region, but this service is configured for {configured}")]
+    RegionMismatch { database: String, configured: Region },
+}
+
+/// A pool that connects lazily, so a service starts (and reports itself unready) while
+/// Postgres is down, and recovers on its own when it comes back.
+pub fn connect(config: &PostgresConfig) -> Result<PgPool, DbError> {
+    let options: PgConnectOptions = config.url.expose().parse().map_err(DbError::Url)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+        .connect_lazy_with(options))
+}
+
+/// Applies every pending migration, then records (or checks) the stack's region.
+/// Safe to re-run and to run while services are up: sqlx takes an advisory lock, each migration
+/// runs in a transaction, and applied ones are skipped.
+pub async fn migrate(pool: &PgPool, region: Region) -> Result<(), DbError> {
+    MIGRATOR.run(pool).await?;
+    stack_metadata::claim_region(pool, region).await?;
+    stack_metadata::check_region(pool, region).await
+}
+
+/// Readiness: Postgres answers, is migrated, and belongs to this region.
+pub async fn check(pool: &PgPool, region: Region) -> Result<(), DbError> {
+    stack_metadata::check_region(pool, region).await
+}

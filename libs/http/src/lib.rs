@@ -1,0 +1,14 @@
+//! The HTTP layer every Ironsmith service shares: the standard middleware stack, the API error
+//! type, health and readiness, Prometheus metrics, path normalisation and graceful serving.
+
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod normalize;
+pub mod server;
+pub mod stack;
+
+pub use error::{ApiError, ErrorStyle};
+pub use health::{DependencyCheck, Readiness};
+pub use server::{PathStyle, Served, serve, shutdown_signal};
+pub use stack::{ServiceInfo, edge_router, not_found, service_router};

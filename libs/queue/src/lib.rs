@@ -1,0 +1,34 @@
+//! Redis access and a task queue on Redis Streams.
+//!
+//! Design:
+//! - One stream per queue, one consumer group (`workers`). Producers `XADD` an envelope
+//!   `{task: <json>, attempt: <n>}`; consumers `XREADGROUP` and acknowledge with `XACK` + `XDEL`
+//!   in one transaction only after the handler succeeded: delivery is at least once, so handlers
+//!   are idempotent.
+//! - A failed attempt is re-enqueued with `attempt + 1` after an exponential back-off, atomically
+//!   with the acknowledgement of the old entry; after `max_deliveries` attempts the entry moves
+//!   to the queue's dead-letter stream with its error, where it can be inspected and redriven.
+//! - A consumer that dies leaves its entries pending; other consumers take them over with
+//!   `XAUTOCLAIM` once idle for `reclaim_idle`. An entry reclaimed too often (it keeps killing
+//!   its consumer) is dead-lettered too. An entry that does not decode is dead-lettered at once.
+
+pub mod redis_handle;
+pub mod stream;
+pub mod worker;
+
+pub use redis_handle::Redis;
+pub use stream::{DeadLetter, Delivery, Queue, QueueDepth};
+/// The general-purpose queue the worker consumes.
+pub const DEFAULT_QUEUE: &str = "default";
+
+pub use worker::{DrainReport, Handler, WorkerOptions, drain_once, run_worker};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cannot encode task: {0}")]
+    Encode(#[source] serde_json::Error),
+    #[error("invalid redis.url")]
+    Url(#[source] redis::RedisError),
+}

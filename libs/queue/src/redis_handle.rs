@@ -1,0 +1,96 @@
+//! A lazily connected Redis handle: services start while Redis is down, report it in readiness,
+//! and recover when it returns (the connection manager reconnects on its own).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ironsmith_config::RedisConfig;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use crate::QueueError;
+
+#[derive(Clone)]
+pub struct Redis {
+    client: redis::Client,
+    shared: Arc<OnceCell<ConnectionManager>>,
+    prefix: String,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+/// Response timeout of ordinary commands; blocking reads use dedicated connections.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Redis {
+    pub fn new(config: &RedisConfig) -> Result<Self, QueueError> {
+        let client = redis::Client::open(config.url.expose()).map_err(QueueError::Url)?;
+        Ok(Redis {
+            client,
+            shared: Arc::new(OnceCell::new()),
+            prefix: config.key_prefix.clone(),
+        })
+    }
+
+    /// The configured key prefix applied to `name`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// The shared multiplexed connection. Never send blocking commands on it.
+    pub async fn connection(&self) -> Result<ConnectionManager, QueueError> {
+        let manager = self
+            .shared
+            .get_or_try_init(|| self.open(RESPONSE_TIMEOUT))
+            .await?;
+        Ok(manager.clone())
+    }
+
+    /// A connection of its own, for blocking reads that would stall the shared one.
+    pub async fn dedicated_connection(
+        &self,
+        response_timeout: Duration,
+    ) -> Result<ConnectionManager, QueueError> {
+        self.open(response_timeout).await
+    }
+
+    async fn open(&self, response_timeout: Duration) -> Result<ConnectionManager, QueueError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(CONNECT_TIMEOUT)
+            .set_response_timeout(response_timeout)
+            .set_number_of_retries(1);
+        Ok(ConnectionManager::new_with_config(self.client.clone(), config).await?)
+    }
+
+    /// Readiness: Redis answers PING.
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        let mut conn = self.connection().await?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+}
+
+/// A Redis connection as handed out by [`Redis::connection`].
+pub type Connection = ConnectionManager;
+
+/// `SET key value EX seconds`.
+pub async fn set_ex(
+    conn: &mut Connection,
+    key: &str,
+    value: &str,
+    seconds: u64,
+) -> Result<(), QueueError> {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .arg("EX")
+        .arg(seconds)
+        .query_async::<()>(conn)
+        .await?;
+    Ok(())
+}

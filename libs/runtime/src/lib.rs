@@ -1,0 +1,8 @@
+//! The process edge every Ironsmith binary shares: the command line, loading the configuration,
+//! telemetry, signals, and connecting to the stores with their readiness checks.
+
+mod cli;
+mod stores;
+
+pub use cli::{Binary, Cli, Command, main_with};
+pub use stores::{StoreSet, Stores};

@@ -1,0 +1,161 @@
+//! Object storage for large payloads and attachments, behind `object_store`.
+//!
+//! With no bucket configured (`engine = "local"`) objects live in a folder on this machine; the
+//! `s3` engine speaks to any S3-compatible service. A configured prefix scopes every key, which
+//! is also how tests isolate themselves inside one bucket.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use ironsmith_config::{ObjectStorageConfig, StorageEngine};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, PutPayload};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("object storage: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("cannot create the local object folder {path}")]
+    LocalFolder {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid object key {0:?}")]
+    Key(String),
+}
+
+/// A cheap, cloneable handle to the configured store.
+#[derive(Clone, Debug)]
+pub struct ObjectStorage {
+    store: Arc<dyn ObjectStore>,
+    engine: StorageEngine,
+}
+
+impl ObjectStorage {
+    pub fn from_config(config: &ObjectStorageConfig) -> Result<Self, StorageError> {
+        let store: Arc<dyn ObjectStore> = match config.engine {
+            StorageEngine::Local => {
+                std::fs::create_dir_all(&config.local_path).map_err(|source| {
+                    StorageError::LocalFolder {
+                        path: config.local_path.display().to_string(),
+                        source,
+                    }
+                })?;
+                Arc::new(LocalFileSystem::new_with_prefix(&config.local_path)?)
+            }
+            StorageEngine::S3 => {
+                let mut builder = AmazonS3Builder::new()
+                    .with_bucket_name(&config.bucket)
+                    .with_region(&config.region)
+                    .with_virtual_hosted_style_request(!config.path_style);
+                if !config.endpoint.is_empty() {
+                    builder = builder
+                        .with_endpoint(&config.endpoint)
+                        .with_allow_http(config.endpoint.starts_with("http://"));
+                }
+                if !config.access_key_id.is_empty() {
+                    builder = builder
+                        .with_access_key_id(config.access_key_id.expose())
+                        .with_secret_access_key(config.secret_access_key.expose());
+                }
+                Arc::new(builder.build()?)
+            }
+        };
+        let store: Arc<dyn ObjectStore> = if config.prefix.is_empty() {
+            store
+        } else {
+            Arc::new(PrefixStore::new(store, config.prefix.as_str()))
+        };
+        Ok(ObjectStorage {
+            store,
+            engine: config.engine,
+        })
+    }
+
+    pub fn engine(&self) -> StorageEngine {
+        self.engine
+    }
+
+    /// The underlying store, for streaming uploads and downloads.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StorageError> {
+        self.store
+            .put(&path(key)?, PutPayload::from_bytes(bytes))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
+        Ok(self.store.get(&path(key)?).await?.bytes().await?)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        match self.store.delete(&path(key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Readiness: the store answers a listing of (at most one page of) its root.
+    pub async fn check(&self) -> Result<(), StorageError> {
+        let mut listing = self.store.list(None);
+        listing.try_next().await?;
+        Ok(())
+    }
+}
+
+fn path(key: &str) -> Result<Path, StorageError> {
+    Path::parse(key).map_err(|_| StorageError::Key(key.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ironsmith_config::Secret;
+
+    fn local(dir: &std::path::Path, prefix: &str) -> ObjectStorageConfig {
+        ObjectStorageConfig {
+            engine: StorageEngine::Local,
+            local_path: dir.to_path_buf(),
+            bucket: String::new(),
+            endpoint: String::new(),
+            region: String::new(),
+            path_style: true,
+            access_key_id: Secret::new(""),
+            secret_access_key: Secret::new(""),
+            prefix: prefix.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn local_folder_round_trip_under_a_prefix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = ObjectStorage::from_config(&local(dir.path(), "t1")).expect("store");
+        storage.check().await.expect("ready");
+        storage
+            .put("runs/a/inputs.json", Bytes::from_static(b"{\"x\":1}"))
+            .await
+            .expect("put");
+        assert_eq!(
+            storage.get("runs/a/inputs.json").await.expect("get"),
+            Bytes::from_static(b"{\"x\":1}")
+        );
+        assert!(dir.path().join("t1/runs/a/inputs.json").is_file());
+        storage.delete("runs/a/inputs.json").await.expect("delete");
+        storage.delete("runs/a/inputs.json").await.expect("delete is idempotent");
+        assert!(storage.get("runs/a/inputs.json").await.is_err());
+    }
+
+    #[test]
+    fn keys_that_escape_are_refused() {
+        assert!(path("../etc/passwd").is_err());
+    }
+}

@@ -1,0 +1,224 @@
+//! Test support: a configuration isolated per test against the real stores `scripts/test`
+//! starts (own Postgres database, own ClickHouse database, own Redis key prefix, own bucket
+//! prefix, every service on `127.0.0.1:0`), a typed HTTP client, and control of private store
+//! instances for fault tests.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use ironsmith_api_types::health::ReadinessReport;
+use ironsmith_config::{Config, LoadOptions, StorageEngine};
+use sqlx::Connection;
+use uuid::Uuid;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")))
+}
+
+/// The stores' configuration as `scripts/test` exported it, with the `local` profile under it.
+pub fn base_config() -> anyhow::Result<Config> {
+    let options = LoadOptions {
+        config_dir: Some(repo_root().join("config")),
+        profile: Some("local".into()),
+        read_env: true,
+        ..LoadOptions::default()
+    };
+    ironsmith_config::load(&options).context("loading the test configuration")
+}
+
+/// A fresh, isolated, migrated configuration. Fails with a hint when the stores are not up.
+pub async fn isolated_config() -> anyhow::Result<Config> {
+    let mut config = base_config()?;
+    if config.object_storage.engine != StorageEngine::S3 {
+        bail!(
+            "the tests run against the S3 server that scripts/test starts; run them with scripts/test"
+        );
+    }
+    let id = format!("t_{}", &Uuid::new_v4().simple().to_string()[..16]);
+
+    let admin_url = with_database(config.postgres.url.expose(), "postgres")?;
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .context("connecting to the test Postgres (is scripts/test running the stores?)")?;
+    // `id` is ours: lowercase hex behind a fixed prefix, safe as an identifier.
+    sqlx::query(&format!("CREATE DATABASE {id}"))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    config.postgres.url = ironsmith_config::Secret::new(with_database(config.postgres.url.expose(), &id)?);
+    config.postgres.max_connections = 5;
+
+    config.clickhouse.database = id.clone();
+    config.redis.key_prefix = format!("{id}:");
+    config.object_storage.prefix = id.clone();
+    for listen in [
+        &mut config.services.frontend.listen,
+        &mut config.services.backend.listen,
+        &mut config.services.platform_backend.listen,
+        &mut config.services.playground.listen,
+        &mut config.services.queue.listen,
+    ] {
+        *listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    }
+    config.http.shutdown_grace_secs = 5;
+    migrate(&config).await?;
+    Ok(config)
+}
+
+/// Applies both schemas to the configuration's databases.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let pool = ironsmith_db::connect(&config.postgres)?;
+    ironsmith_db::migrate(&pool, config.stack.region).await?;
+    pool.close().await;
+    ironsmith_analytics::migrate::run(
+        &ironsmith_analytics::server_client(&config.clickhouse),
+        &ironsmith_analytics::client(&config.clickhouse),
+        &config.clickhouse.database,
+        &ironsmith_analytics::migrate::embedded()?,
+    )
+    .await?;
+    Ok(())
+}
+
+fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
+    let mut url = url::Url::parse(url).context("postgres.url")?;
+    url.set_path(&format!("/{database}"));
+    Ok(url.to_string())
+}
+
+/// An HTTP client for tests, with a timeout so a hung server fails the test instead of CI.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+/// `GET {base}/health/ready`: the status code and the parsed report.
+pub async fn readiness(base: &str) -> anyhow::Result<(u16, ReadinessReport)> {
+    let response = http().get(format!("{base}/health/ready")).send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await?))
+}
+
+/// Polls readiness until `predicate` holds, for at most `within`.
+pub async fn wait_for_readiness(
+    base: &str,
+    within: Duration,
+    predicate: impl Fn(u16, &ReadinessReport) -> bool,
+) -> anyhow::Result<ReadinessReport> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let last = readiness(base).await;
+        if let Ok((status, report)) = &last
+            && predicate(*status, report)
+        {
+            return Ok(report.clone());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("readiness of {base} never matched; last answer: {last:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A store instance of its own, started with `scripts/stores`, for tests that stop and start
+/// a store. Stopped when dropped.
+pub struct PrivateStore {
+    name: &'static str,
+    dir: tempfile_dir::Dir,
+    ports: [u16; 5],
+}
+
+impl PrivateStore {
+    /// Starts a private `name` (`clickhouse`, `redis`, `postgres` or `s3`) on free ports.
+    pub fn start(name: &'static str) -> anyhow::Result<Self> {
+        let ports = [free_port()?, free_port()?, free_port()?, free_port()?, free_port()?];
+        let store = PrivateStore {
+            name,
+            dir: tempfile_dir::Dir::new(name)?,
+            ports,
+        };
+        store.up()?;
+        Ok(store)
+    }
+
+    /// `[postgres, redis, clickhouse http, clickhouse tcp, s3]`.
+    pub fn ports(&self) -> [u16; 5] {
+        self.ports
+    }
+
+    pub fn up(&self) -> anyhow::Result<()> {
+        self.stores(&["start-one", self.name])
+    }
+
+    pub fn down(&self) -> anyhow::Result<()> {
+        self.stores(&["stop-one", self.name])
+    }
+
+    fn stores(&self, args: &[&str]) -> anyhow::Result<()> {
+        let mut command = Command::new(repo_root().join("scripts/stores"));
+        command.args(args).arg(self.dir.path());
+        if args[0] == "start-one" {
+            command.args(self.ports.iter().map(u16::to_string));
+        }
+        let output = command.output().context("running scripts/stores")?;
+        if !output.status.success() {
+            bail!(
+                "scripts/stores {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PrivateStore {
+    fn drop(&mut self) {
+        if let Err(error) = self.down() {
+            eprintln!("could not stop the private {}: {error:#}", self.name);
+        }
+    }
+}
+
+mod tempfile_dir {
+    //! A directory removed on drop, under the system temp dir.
+    use std::path::{Path, PathBuf};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new(name: &str) -> std::io::Result<Self> {
+            let path = std::env::temp_dir().join(format!(
+                "ironsmith-{name}-{}",
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::create_dir_all(&path)?;
+            Ok(Dir(path))
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            if let Err(error) = std::fs::remove_dir_all(&self.0) {
+                eprintln!("could not remove {}: {error}", self.0.display());
+            }
+        }
+    }
+}

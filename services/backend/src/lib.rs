@@ -1,0 +1,104 @@
+//! backend: the main REST API (projects, runs, datasets, feedback, ...) and, under `/api-host`,
+//! the deployment control plane. It owns the Postgres and ClickHouse schemas (`backend migrate`).
+
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRef;
+use ironsmith_config::Config;
+use ironsmith_http::{PathStyle, ServiceInfo, Served};
+use ironsmith_runtime::{Binary, StoreSet, Stores};
+use tokio_util::sync::CancellationToken;
+
+pub const SERVICE: &str = "backend";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub stores: Stores,
+}
+
+impl FromRef<AppState> for Arc<Config> {
+    fn from_ref(state: &AppState) -> Self {
+        state.config.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>) -> anyhow::Result<Self> {
+        let stores = Stores::connect(&config)?;
+        Ok(AppState { config, stores })
+    }
+}
+
+/// Every route of the service, with the shared health, metrics and middleware.
+pub fn router(state: AppState) -> Router {
+    let info = ServiceInfo {
+        name: SERVICE,
+        region: state.config.stack.region.to_string(),
+        http: state.config.http.clone(),
+    };
+    let readiness = state.stores.readiness(
+        StoreSet::ALL,
+        Duration::from_millis(state.config.http.readiness_timeout_ms),
+    );
+    let mut routes = Router::new().merge(routes::queue_metrics::router());
+    if state.config.deployment.enabled {
+        routes = routes.nest("/api-host", routes::control_plane::router());
+    }
+    ironsmith_http::service_router(&info, readiness, routes.with_state(state))
+}
+
+/// Binds the configured address and serves until `shutdown`.
+pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<Served> {
+    let state = AppState::new(config.clone())?;
+    let served = ironsmith_http::serve(
+        config.services.backend.listen,
+        router(state),
+        PathStyle::Canonical,
+        shutdown,
+        Duration::from_secs(config.http.shutdown_grace_secs),
+    )
+    .await?;
+    Ok(served)
+}
+
+pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    start(config, shutdown).await?.wait().await?;
+    Ok(())
+}
+
+/// Applies the Postgres and ClickHouse migrations. Idempotent; safe while services run.
+pub async fn migrate(config: Arc<Config>) -> anyhow::Result<()> {
+    let pool = ironsmith_db::connect(&config.postgres)?;
+    ironsmith_db::migrate(&pool, config.stack.region).await?;
+    tracing::info!("Postgres schema is up to date");
+    let report = ironsmith_analytics::migrate::run(
+        &ironsmith_analytics::server_client(&config.clickhouse),
+        &ironsmith_analytics::client(&config.clickhouse),
+        &config.clickhouse.database,
+        &ironsmith_analytics::migrate::embedded()?,
+    )
+    .await?;
+    tracing::info!(
+        applied = ?report.applied,
+        already_applied = report.already_applied,
+        "ClickHouse schema is up to date"
+    );
+    Ok(())
+}
+
+pub struct Backend;
+
+impl Binary for Backend {
+    async fn serve(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
+        run(config, shutdown).await
+    }
+
+    fn migrate(config: Arc<Config>) -> Option<impl Future<Output = anyhow::Result<()>>> {
+        Some(migrate(config))
+    }
+}

@@ -1,0 +1,2 @@
+pub mod control_plane;
+pub mod queue_metrics;

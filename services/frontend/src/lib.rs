@@ -1,0 +1,139 @@
+//! frontend: the one public origin. It serves the web UI and forwards API paths to backend,
+//! platform-backend and playground by the edge routing table, streaming bodies both ways.
+
+pub mod proxy;
+pub mod routing;
+pub mod ui;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use ironsmith_config::Config;
+use ironsmith_http::{ApiError, DependencyCheck, PathStyle, Readiness, ServiceInfo, Served};
+use ironsmith_runtime::Binary;
+use tokio_util::sync::CancellationToken;
+
+use crate::proxy::{HttpClient, Upstreams};
+use crate::routing::{Destination, Upstream};
+
+pub const SERVICE: &str = "frontend";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub client: HttpClient,
+    pub upstreams: Upstreams,
+    pub readiness_timeout: Duration,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>) -> Self {
+        AppState {
+            upstreams: Upstreams {
+                backend: config.endpoints.backend.clone(),
+                platform_backend: config.endpoints.platform_backend.clone(),
+                playground: config.endpoints.playground.clone(),
+            },
+            readiness_timeout: Duration::from_millis(config.http.readiness_timeout_ms),
+            client: proxy::client(),
+            config,
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let info = ServiceInfo {
+        name: SERVICE,
+        region: state.config.stack.region.to_string(),
+        http: state.config.http.clone(),
+    };
+    let mut readiness = Readiness::new(state.readiness_timeout);
+    for upstream in [Upstream::Backend, Upstream::PlatformBackend, Upstream::Playground] {
+        let client = state.client.clone();
+        let base = state.upstreams.base(upstream).clone();
+        readiness = readiness.with(DependencyCheck::new(upstream.name(), move || {
+            live(client.clone(), base.clone())
+        }));
+    }
+    let routes = Router::new()
+        .fallback(edge)
+        .with_state(state)
+        .layer(axum::middleware::map_response(security_headers));
+    ironsmith_http::edge_router(&info, readiness, routes)
+}
+
+/// An upstream is up when its `/health/live` answers 200.
+async fn live(client: HttpClient, base: url::Url) -> Result<(), String> {
+    let uri: axum::http::Uri = format!("{}/health/live", base.as_str().trim_end_matches('/'))
+        .parse()
+        .map_err(|_| "bad URL".to_owned())?;
+    let request = axum::http::Request::get(uri)
+        .body(axum::body::Body::empty())
+        .map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| e.to_string())?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("answered {}", response.status()))
+    }
+}
+
+async fn edge(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    match routing::route(request.method(), &path, state.config.deployment.enabled) {
+        Destination::Proxy { upstream, path } => {
+            proxy::forward(&state.client, &state.upstreams, upstream, &path, request).await
+        }
+        Destination::Ui => ui::page(&state, &path).await,
+        Destination::Health => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
+        Destination::NotFound => ApiError::NotFound("Not Found".into()).into_response(),
+    }
+}
+
+/// The edge's response headers (CONTROL_PLANE.md §1.3).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'self'"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    response
+}
+
+pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<Served> {
+    let state = AppState::new(config.clone());
+    Ok(ironsmith_http::serve(
+        config.services.frontend.listen,
+        router(state),
+        PathStyle::AsIs,
+        shutdown,
+        Duration::from_secs(config.http.shutdown_grace_secs),
+    )
+    .await?)
+}
+
+pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    start(config, shutdown).await?.wait().await?;
+    Ok(())
+}
+
+pub struct Service;
+
+impl Binary for Service {
+    async fn serve(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
+        run(config, shutdown).await
+    }
+
+    fn migrate(_: Arc<Config>) -> Option<impl Future<Output = anyhow::Result<()>>> {
+        None::<std::future::Ready<anyhow::Result<()>>>
+    }
+}

@@ -1,0 +1,122 @@
+//! The reverse proxy: forwards a request to the service the routing table names, streaming the
+//! request and response bodies without buffering them.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use ironsmith_http::ApiError;
+use url::Url;
+
+use crate::routing::Upstream;
+
+/// Connection-level headers that must not be forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+pub type HttpClient = Client<HttpConnector, Body>;
+
+/// HTTP/1.1 with keep-alive; connect timeout 60 s, idle connections kept 75 s (CONTROL_PLANE §1.3).
+pub fn client() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(Duration::from_secs(60)));
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(75))
+        .build(connector)
+}
+
+/// The upstream base URLs.
+#[derive(Clone, Debug)]
+pub struct Upstreams {
+    pub backend: Url,
+    pub platform_backend: Url,
+    pub playground: Url,
+}
+
+impl Upstreams {
+    pub fn base(&self, upstream: Upstream) -> &Url {
+        match upstream {
+            Upstream::Backend => &self.backend,
+            Upstream::PlatformBackend => &self.platform_backend,
+            Upstream::Playground => &self.playground,
+        }
+    }
+}
+
+/// Forwards `request` to `upstream` at `path`.
+pub async fn forward(
+    client: &HttpClient,
+    upstreams: &Upstreams,
+    upstream: Upstream,
+    path: &str,
+    request: Request,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let base = upstreams.base(upstream).as_str().trim_end_matches('/');
+    let target = match parts.uri.query() {
+        Some(query) => format!("{base}{path}?{query}"),
+        None => format!("{base}{path}"),
+    };
+    let Ok(uri) = target.parse::<Uri>() else {
+        return ApiError::BadRequest("Invalid request path".into()).into_response();
+    };
+    let original_host = parts.headers.get(header::HOST).cloned();
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(header::HOST);
+    if let Some(host) = original_host {
+        parts.headers.insert("x-forwarded-host", host);
+    }
+    parts
+        .headers
+        .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    parts.uri = uri;
+    let upstream_request = Request::from_parts(parts, body);
+    match client.request(upstream_request).await {
+        Ok(response) => {
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            Response::from_parts(parts, Body::new(body))
+        }
+        Err(error) => {
+            tracing::warn!(upstream = upstream.name(), %error, "upstream request failed");
+            let mut response = ApiError::ServiceUnavailable(format!(
+                "The {} service is unavailable",
+                upstream.name()
+            ))
+            .into_response();
+            *response.status_mut() = axum::http::StatusCode::BAD_GATEWAY;
+            response
+        }
+    }
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Headers named by `Connection` are hop-by-hop too.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    for name in named {
+        headers.remove(name);
+    }
+}

@@ -1,0 +1,261 @@
+//! The edge routing table (CONTROL_PLANE.md §1.3): which service answers a public path, and the
+//! path it sees. Exact matches win, then the longest prefix. The Kubernetes ingress uses the
+//! same table.
+
+use http::Method;
+
+/// A service behind the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstream {
+    Backend,
+    PlatformBackend,
+    Playground,
+}
+
+impl Upstream {
+    pub fn name(self) -> &'static str {
+        match self {
+            Upstream::Backend => "backend",
+            Upstream::PlatformBackend => "platform-backend",
+            Upstream::Playground => "playground",
+        }
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// The frontend's own `GET /health`.
+    Health,
+    /// The web UI.
+    Ui,
+    /// Forwarded to `upstream` with the rewritten `path` (query string kept as is).
+    Proxy { upstream: Upstream, path: String },
+    /// A path that exists on no service (e.g. `/api-host/*` with deployments off).
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Rewrite {
+    Unchanged,
+    /// Replace the matched pattern's leading `from` with `to`.
+    Replace(&'static str, &'static str),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Health,
+    Proxy(Upstream, Rewrite),
+    /// `/api/*` (legacy, unversioned): becomes `/api/v1/*` and is routed again.
+    Legacy,
+    /// `/api-host/*`: backend, unchanged, when the deployment feature is on.
+    ControlPlane,
+    /// `/oauth-callback`: POST goes to the OIDC callback, anything else is the UI.
+    OauthCallback,
+}
+
+use Action::*;
+use Rewrite::*;
+use Upstream::*;
+
+const STRIP_V1: Rewrite = Replace("/api/v1", "");
+const STRIP_API: Rewrite = Replace("/api", "");
+
+/// `(path, action)` answered only on an exact match.
+const EXACT: &[(&str, Action)] = &[
+    ("/health", Health),
+    ("/oauth-callback", OauthCallback),
+    ("/api/v1/runs", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/runs/batch", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/runs/multipart", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/runs", Proxy(PlatformBackend, STRIP_API)),
+    ("/api/runs/batch", Proxy(PlatformBackend, STRIP_API)),
+    ("/api/runs/multipart", Proxy(PlatformBackend, STRIP_API)),
+    ("/api/v1/info", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/metadata/submit", Proxy(PlatformBackend, STRIP_V1)),
+    ("/.well-known/jwks.json", Proxy(PlatformBackend, Unchanged)),
+    ("/api/v1", Proxy(Backend, Unchanged)),
+];
+
+/// `(prefix, action)`: the longest matching prefix wins.
+const PREFIX: &[(&str, Action)] = &[
+    ("/api/.well-known/", Proxy(PlatformBackend, Unchanged)),
+    ("/api/mcp", Proxy(PlatformBackend, Unchanged)),
+    ("/api/oauth/", Proxy(PlatformBackend, Replace("/api/oauth/", "/oauth/"))),
+    ("/api/v1/oauth/", Proxy(PlatformBackend, Replace("/api/v1/oauth/", "/oauth/"))),
+    (
+        "/api/v1/playground/experiment",
+        Proxy(PlatformBackend, Replace("/api/v1/playground/", "/playground/")),
+    ),
+    ("/api/v1/playground/", Proxy(Playground, Replace("/api/v1/playground/", "/playground/"))),
+    ("/api/v1/platform/", Proxy(PlatformBackend, Replace("/api/v1/platform/", "/v1/platform/"))),
+    ("/api/v2/", Proxy(PlatformBackend, Replace("/api/v2/", "/v2/"))),
+    ("/v2/", Proxy(PlatformBackend, Unchanged)),
+    ("/api/v1/otel/", Proxy(PlatformBackend, Replace("/api/v1/otel/", "/otel/"))),
+    ("/api/v1/me", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/auth", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/public", Proxy(PlatformBackend, STRIP_API)),
+    ("/scim/", Proxy(PlatformBackend, Unchanged)),
+    ("/api/v1/commits", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/traces", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/annotation-queues/pairwise", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/agent-builder/", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/fleet/", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/", Proxy(Backend, Unchanged)),
+    ("/api/docs", Proxy(Backend, Unchanged)),
+    ("/api/redoc", Proxy(Backend, Unchanged)),
+    ("/api/openapi.json", Proxy(Backend, Unchanged)),
+    ("/api/", Legacy),
+    ("/api-host/", ControlPlane),
+];
+
+/// Routes one request.
+pub fn route(method: &Method, path: &str, deployments_enabled: bool) -> Destination {
+    route_inner(method, path, deployments_enabled, true)
+}
+
+fn route_inner(method: &Method, path: &str, deployments: bool, allow_legacy: bool) -> Destination {
+    let matched = EXACT
+        .iter()
+        .find(|(pattern, _)| *pattern == path)
+        .or_else(|| {
+            PREFIX
+                .iter()
+                .filter(|(pattern, _)| path.starts_with(pattern))
+                .max_by_key(|(pattern, _)| pattern.len())
+        });
+    let Some((pattern, action)) = matched else {
+        return Destination::Ui;
+    };
+    match *action {
+        Health => Destination::Health,
+        Proxy(upstream, rewrite) => Destination::Proxy {
+            upstream,
+            path: rewritten(path, pattern, rewrite),
+        },
+        Legacy if allow_legacy => {
+            let versioned = format!("/api/v1/{}", &path["/api/".len()..]);
+            route_inner(method, &versioned, deployments, false)
+        }
+        Legacy => Destination::NotFound,
+        ControlPlane if deployments => Destination::Proxy {
+            upstream: Backend,
+            path: path.to_owned(),
+        },
+        ControlPlane => Destination::NotFound,
+        OauthCallback if method == Method::POST => Destination::Proxy {
+            upstream: PlatformBackend,
+            path: "/oauth/custom-oidc/callback".to_owned(),
+        },
+        OauthCallback => Destination::Ui,
+    }
+}
+
+fn rewritten(path: &str, pattern: &str, rewrite: Rewrite) -> String {
+    match rewrite {
+        Unchanged => path.to_owned(),
+        Replace(from, to) => {
+            debug_assert!(pattern.starts_with(from));
+            let rest = &path[from.len()..];
+            let joined = format!("{to}{rest}");
+            if joined.is_empty() { "/".to_owned() } else { joined }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(upstream: Upstream, path: &str) -> Destination {
+        Destination::Proxy {
+            upstream,
+            path: path.to_owned(),
+        }
+    }
+
+    fn get(path: &str) -> Destination {
+        route(&Method::GET, path, false)
+    }
+
+    #[test]
+    fn ingestion_goes_to_platform_backend_under_both_prefixes() {
+        for (public, private) in [
+            ("/api/v1/runs", "/runs"),
+            ("/api/v1/runs/batch", "/runs/batch"),
+            ("/api/v1/runs/multipart", "/runs/multipart"),
+            ("/api/runs/multipart", "/runs/multipart"),
+            ("/api/v1/otel/v1/traces", "/otel/v1/traces"),
+        ] {
+            assert_eq!(route(&Method::POST, public, false), proxy(PlatformBackend, private), "{public}");
+        }
+    }
+
+    #[test]
+    fn everything_else_under_api_v1_goes_to_backend_unchanged() {
+        assert_eq!(get("/api/v1/sessions"), proxy(Backend, "/api/v1/sessions"));
+        assert_eq!(get("/api/v1/runs/query"), proxy(Backend, "/api/v1/runs/query"));
+        assert_eq!(get("/api/v1/runs/0f0e"), proxy(Backend, "/api/v1/runs/0f0e"));
+        assert_eq!(get("/api/docs"), proxy(Backend, "/api/docs"));
+    }
+
+    #[test]
+    fn platform_routes_and_their_rewrites() {
+        assert_eq!(get("/api/v1/info"), proxy(PlatformBackend, "/info"));
+        assert_eq!(get("/api/v1/me"), proxy(PlatformBackend, "/me"));
+        assert_eq!(get("/api/v1/auth/login"), proxy(PlatformBackend, "/auth/login"));
+        assert_eq!(get("/api/v1/platform/datasets/x/examples"), proxy(PlatformBackend, "/v1/platform/datasets/x/examples"));
+        assert_eq!(get("/api/v2/runs"), proxy(PlatformBackend, "/v2/runs"));
+        assert_eq!(get("/v2/runs"), proxy(PlatformBackend, "/v2/runs"));
+        assert_eq!(get("/api/public/abc/run"), proxy(PlatformBackend, "/public/abc/run"));
+        assert_eq!(get("/api/v1/oauth/custom-oidc/callback"), proxy(PlatformBackend, "/oauth/custom-oidc/callback"));
+        assert_eq!(get("/api/oauth/token"), proxy(PlatformBackend, "/oauth/token"));
+        assert_eq!(get("/.well-known/jwks.json"), proxy(PlatformBackend, "/.well-known/jwks.json"));
+        assert_eq!(get("/scim/v2/Users"), proxy(PlatformBackend, "/scim/v2/Users"));
+        assert_eq!(get("/api/v1/commits/me/repo"), proxy(PlatformBackend, "/commits/me/repo"));
+        assert_eq!(get("/api/v1/annotation-queues/pairwise/x"), proxy(PlatformBackend, "/annotation-queues/pairwise/x"));
+        assert_eq!(get("/api/v1/annotation-queues/x"), proxy(Backend, "/api/v1/annotation-queues/x"));
+    }
+
+    #[test]
+    fn the_playground_except_its_experiments() {
+        assert_eq!(get("/api/v1/playground/invoke"), proxy(Playground, "/playground/invoke"));
+        assert_eq!(get("/api/v1/playground/experiment/batch"), proxy(PlatformBackend, "/playground/experiment/batch"));
+    }
+
+    #[test]
+    fn legacy_unversioned_paths_are_versioned_then_routed() {
+        assert_eq!(get("/api/sessions"), proxy(Backend, "/api/v1/sessions"));
+        assert_eq!(get("/api/info"), proxy(PlatformBackend, "/info"));
+        assert_eq!(get("/api/platform/x"), proxy(PlatformBackend, "/v1/platform/x"));
+    }
+
+    #[test]
+    fn exact_rules_are_exact() {
+        // `/api/v1/runs` is ingestion only as an exact path; `/api/v1/runsx` is an ordinary route.
+        assert_eq!(get("/api/v1/runsx"), proxy(Backend, "/api/v1/runsx"));
+        assert_eq!(get("/health"), Destination::Health);
+        assert_eq!(get("/health/ready"), Destination::Ui);
+    }
+
+    #[test]
+    fn control_plane_only_when_enabled() {
+        assert_eq!(get("/api-host/v2/deployments"), Destination::NotFound);
+        assert_eq!(
+            route(&Method::GET, "/api-host/v2/deployments", true),
+            proxy(Backend, "/api-host/v2/deployments")
+        );
+    }
+
+    #[test]
+    fn oauth_callback_post_is_rewritten_get_is_the_ui() {
+        assert_eq!(route(&Method::POST, "/oauth-callback", false), proxy(PlatformBackend, "/oauth/custom-oidc/callback"));
+        assert_eq!(get("/oauth-callback"), Destination::Ui);
+    }
+
+    #[test]
+    fn the_rest_is_the_ui() {
+        assert_eq!(get("/"), Destination::Ui);
+        assert_eq!(get("/projects"), Destination::Ui);
+    }
+}

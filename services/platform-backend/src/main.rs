@@ -1,0 +1,5 @@
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    ironsmith_runtime::main_with::<ironsmith_platform_backend::Service>("platform-backend")
+}

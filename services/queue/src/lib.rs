@@ -1,0 +1,107 @@
+//! queue: the worker. It consumes the task queues (Redis Streams) and serves only health and
+//! metrics on its own port (1989). Ingestion into ClickHouse arrives with its own issue.
+
+pub mod tasks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use ironsmith_config::Config;
+use ironsmith_http::{PathStyle, ServiceInfo, Served};
+use ironsmith_queue::{DEFAULT_QUEUE, Handler, Queue, Redis, WorkerOptions, run_worker};
+use ironsmith_queue::redis_handle::set_ex;
+use ironsmith_queue::worker::HandlerError;
+use ironsmith_runtime::{Binary, StoreSet, Stores};
+use tokio_util::sync::CancellationToken;
+
+use crate::tasks::{Task, pong_key};
+
+pub const SERVICE: &str = "queue";
+
+/// Handles every `Task`.
+pub struct TaskHandler {
+    redis: Redis,
+}
+
+impl TaskHandler {
+    pub fn new(redis: Redis) -> Self {
+        TaskHandler { redis }
+    }
+}
+
+impl Handler for TaskHandler {
+    type Task = Task;
+
+    async fn handle(&self, task: Task) -> Result<(), HandlerError> {
+        match task {
+            Task::Ping { id } => {
+                let mut conn = self.redis.connection().await?;
+                set_ex(&mut conn, &self.redis.key(&pong_key(id)), "1", 60).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Health and metrics routes of the worker.
+pub fn router(config: &Config, stores: &Stores) -> Router {
+    let info = ServiceInfo {
+        name: SERVICE,
+        region: config.stack.region.to_string(),
+        http: config.http.clone(),
+    };
+    let readiness = stores.readiness(
+        StoreSet::ALL,
+        Duration::from_millis(config.http.readiness_timeout_ms),
+    );
+    ironsmith_http::service_router(&info, readiness, Router::new())
+}
+
+/// A running worker: its health server and its consumer loop.
+pub struct Running {
+    pub served: Served,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.worker.await?;
+        self.served.wait().await?;
+        Ok(())
+    }
+}
+
+pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<Running> {
+    let stores = Stores::connect(&config)?;
+    let served = ironsmith_http::serve(
+        config.services.queue.listen,
+        router(&config, &stores),
+        PathStyle::Canonical,
+        shutdown.clone(),
+        Duration::from_secs(config.http.shutdown_grace_secs),
+    )
+    .await?;
+    let consumer = format!("{}-{}", SERVICE, uuid::Uuid::new_v4().simple());
+    let options = WorkerOptions::from_config(&config.services.queue, consumer);
+    let queue = Queue::new(stores.redis.clone(), DEFAULT_QUEUE);
+    let handler = Arc::new(TaskHandler::new(stores.redis.clone()));
+    let worker = tokio::spawn(run_worker(queue, handler, options, shutdown));
+    Ok(Running { served, worker })
+}
+
+pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    start(config, shutdown).await?.wait().await
+}
+
+pub struct Service;
+
+impl Binary for Service {
+    async fn serve(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
+        run(config, shutdown).await
+    }
+
+    fn migrate(_: Arc<Config>) -> Option<impl Future<Output = anyhow::Result<()>>> {
+        None::<std::future::Ready<anyhow::Result<()>>>
+    }
+}

@@ -1,0 +1,20 @@
+//! Every asynchronous task, as one versioned, tagged enum. A variant's tag carries its version
+//! (`v1.ping`); changing a payload's shape means a new tag, and the worker keeps handling old
+//! tags until no producer sends them.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Task {
+    /// Proves the producer → stream → worker path end to end: the worker records the id under
+    /// `worker:pong:<id>` (expiring after a minute) for whoever sent it.
+    #[serde(rename = "v1.ping")]
+    Ping { id: Uuid },
+}
+
+/// The Redis key the worker sets when it handles `Task::Ping { id }` (before the key prefix).
+pub fn pong_key(id: Uuid) -> String {
+    format!("worker:pong:{id}")
+}

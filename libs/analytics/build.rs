@@ -19,9 +19,17 @@ fn main() {
     let mut out = String::from("pub(crate) static EMBEDDED: &[(&str, &str)] = &[\n");
     for file in files {
         println!("cargo:rerun-if-changed={}", file.display());
-        let name = file.file_name().and_then(|n| n.to_str()).expect("utf-8 file name");
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 file name");
         let path = file.canonicalize().expect("canonical path");
-        writeln!(out, "    ({name:?}, include_str!({:?})),", path.display().to_string()).expect("write");
+        writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .expect("write");
     }
     out.push_str("];\n");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));

@@ -16,7 +16,9 @@ pub enum AnalyticsError {
     ClickHouse(#[from] clickhouse::error::Error),
     #[error("invalid ClickHouse migration {name}: {reason}")]
     BadMigration { name: String, reason: String },
-    #[error("ClickHouse migration {name} was edited after it was applied (checksum {applied} applied, {current} now)")]
+    #[error(
+        "ClickHouse migration {name} was edited after it was applied (checksum {applied} applied, {current} now)"
+    )]
     EditedMigration {
         name: String,
         applied: String,
@@ -37,7 +39,10 @@ pub fn server_client(config: &ClickHouseConfig) -> Client {
         .with_user(&config.user)
         .with_password(config.password.expose())
         .with_compression(clickhouse::Compression::None)
-        .with_option("max_execution_time", config.request_timeout_secs.to_string())
+        .with_option(
+            "max_execution_time",
+            config.request_timeout_secs.to_string(),
+        )
 }
 
 /// Readiness: ClickHouse answers a query in the configured database.

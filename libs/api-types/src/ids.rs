@@ -60,7 +60,9 @@ mod tests {
 
     #[test]
     fn any_uuid_form_parses_and_prints_hyphenated_lowercase() {
-        let id: WorkspaceId = "3F2504E04F8911D39A0C0305E82C3301".parse().expect("bare hex");
+        let id: WorkspaceId = "3F2504E04F8911D39A0C0305E82C3301"
+            .parse()
+            .expect("bare hex");
         assert_eq!(id.to_string(), "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
         assert_eq!(
             serde_json::to_string(&id).expect("json"),

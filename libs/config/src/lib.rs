@@ -99,7 +99,10 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigError> {
     if let Some(profile) = options.profile.clone().or_else(|| env("IRONSMITH_PROFILE")) {
         let path = dir.join("profiles").join(format!("{profile}.toml"));
         if !is_plain_name(&profile) || !path.is_file() {
-            return Err(ConfigError::UnknownProfile { name: profile, path });
+            return Err(ConfigError::UnknownProfile {
+                name: profile,
+                path,
+            });
         }
         figment = figment.merge(Toml::file_exact(path));
     }
@@ -107,11 +110,12 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigError> {
         figment = figment.merge(Toml::file_exact(extra));
     }
     if options.read_env {
-        figment = figment.merge(
-            Env::prefixed(ENV_PREFIX)
-                .split("__")
-                .ignore(&["config_dir", "region", "profile", "config_file"]),
-        );
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&[
+            "config_dir",
+            "region",
+            "profile",
+            "config_file",
+        ]));
     }
     if let Some(overrides) = &options.overrides {
         figment = figment.merge(Serialized::defaults(overrides));
@@ -126,7 +130,8 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigError> {
 
 /// The region file of `region` under a configuration directory.
 pub fn region_file(dir: &Path, region: Region) -> PathBuf {
-    dir.join("regions").join(format!("{}.toml", region.as_str()))
+    dir.join("regions")
+        .join(format!("{}.toml", region.as_str()))
 }
 
 fn is_plain_name(name: &str) -> bool {

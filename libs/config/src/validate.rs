@@ -5,18 +5,37 @@ use url::Url;
 use crate::{Config, ConfigError, Region, StorageEngine};
 
 pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
-    url_with_scheme("postgres.url", config.postgres.url.expose(), &["postgres", "postgresql"])?;
+    url_with_scheme(
+        "postgres.url",
+        config.postgres.url.expose(),
+        &["postgres", "postgresql"],
+    )?;
     url_with_scheme("redis.url", config.redis.url.expose(), &["redis", "rediss"])?;
     scheme("clickhouse.url", &config.clickhouse.url, &["http", "https"])?;
     identifier("clickhouse.database", &config.clickhouse.database)?;
     key_prefix("redis.key_prefix", &config.redis.key_prefix)?;
     key_prefix("object_storage.prefix", &config.object_storage.prefix)?;
-    positive("postgres.max_connections", u64::from(config.postgres.max_connections))?;
-    positive("services.queue.concurrency", config.services.queue.concurrency as u64)?;
-    positive("services.queue.batch_size", config.services.queue.batch_size as u64)?;
-    positive("services.queue.max_deliveries", config.services.queue.max_deliveries)?;
+    positive(
+        "postgres.max_connections",
+        u64::from(config.postgres.max_connections),
+    )?;
+    positive(
+        "services.queue.concurrency",
+        config.services.queue.concurrency as u64,
+    )?;
+    positive(
+        "services.queue.batch_size",
+        config.services.queue.batch_size as u64,
+    )?;
+    positive(
+        "services.queue.max_deliveries",
+        config.services.queue.max_deliveries,
+    )?;
     positive("http.max_body_bytes", config.http.max_body_bytes as u64)?;
-    positive("http.readiness_timeout_ms", config.http.readiness_timeout_ms)?;
+    positive(
+        "http.readiness_timeout_ms",
+        config.http.readiness_timeout_ms,
+    )?;
 
     let storage = &config.object_storage;
     match storage.engine {
@@ -24,12 +43,19 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
             return invalid("object_storage.bucket", "the s3 engine needs a bucket");
         }
         StorageEngine::Local if storage.local_path.as_os_str().is_empty() => {
-            return invalid("object_storage.local_path", "the local engine needs a folder");
+            return invalid(
+                "object_storage.local_path",
+                "the local engine needs a folder",
+            );
         }
         _ => {}
     }
     if !storage.endpoint.is_empty() {
-        url_with_scheme("object_storage.endpoint", &storage.endpoint, &["http", "https"])?;
+        url_with_scheme(
+            "object_storage.endpoint",
+            &storage.endpoint,
+            &["http", "https"],
+        )?;
     }
     if config.billing.region != Region::Us {
         return invalid(
@@ -61,7 +87,11 @@ fn scheme(key: &'static str, url: &Url, schemes: &[&str]) -> Result<(), ConfigEr
     } else {
         invalid(
             key,
-            format!("scheme {:?} is not one of {}", url.scheme(), schemes.join(", ")),
+            format!(
+                "scheme {:?} is not one of {}",
+                url.scheme(),
+                schemes.join(", ")
+            ),
         )
     }
 }
@@ -73,7 +103,10 @@ fn identifier(key: &'static str, value: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        invalid(key, "must be letters, digits and underscores, not starting with a digit")
+        invalid(
+            key,
+            "must be letters, digits and underscores, not starting with a digit",
+        )
     }
 }
 

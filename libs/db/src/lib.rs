@@ -26,8 +26,13 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the Postgres schema is not migrated: run `backend migrate`")]
     NotMigrated,
-    #[error("this database belongs to the {database} region, but this service is configured for {configured}")]
-    RegionMismatch { database: String, configured: Region },
+    #[error(
+        "this database belongs to the {database} region, but this service is configured for {configured}"
+    )]
+    RegionMismatch {
+        database: String,
+        configured: Region,
+    },
 }
 
 /// A pool that connects lazily, so a service starts (and reports itself unready) while

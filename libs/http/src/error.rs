@@ -136,7 +136,8 @@ mod tests {
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert_eq!(body(r).await, json!({"detail": "Session not found"}));
 
-        let r = ApiError::BadRequest("bad dotted_order".into()).into_response_with(ErrorStyle::Error);
+        let r =
+            ApiError::BadRequest("bad dotted_order".into()).into_response_with(ErrorStyle::Error);
         assert_eq!(body(r).await, json!({"error": "bad dotted_order"}));
     }
 

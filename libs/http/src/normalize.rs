@@ -52,7 +52,13 @@ mod tests {
 
     #[test]
     fn the_three_url_families_meet() {
-        for path in ["/sessions", "/api/sessions", "/api/v1/sessions", "/v1/sessions", "/sessions/"] {
+        for path in [
+            "/sessions",
+            "/api/sessions",
+            "/api/v1/sessions",
+            "/v1/sessions",
+            "/sessions/",
+        ] {
             assert_eq!(canonical_path(path), "/sessions", "{path}");
         }
         for path in ["/v1/platform/datasets", "/api/v1/platform/datasets"] {
@@ -67,7 +73,10 @@ mod tests {
 
     #[test]
     fn only_whole_segments_are_stripped() {
-        assert_eq!(canonical_path("/api-host/v2/deployments"), "/api-host/v2/deployments");
+        assert_eq!(
+            canonical_path("/api-host/v2/deployments"),
+            "/api-host/v2/deployments"
+        );
         assert_eq!(canonical_path("/apis"), "/apis");
         assert_eq!(canonical_path("/v1x/a"), "/v1x/a");
         assert_eq!(canonical_path("/api"), "/");

@@ -53,9 +53,12 @@ pub async fn serve(
         match style {
             PathStyle::Canonical => {
                 let app = MapRequestLayer::new(normalize_request).layer(router);
-                axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
-                    .with_graceful_shutdown(stopping.cancelled_owned())
-                    .await
+                axum::serve(
+                    listener,
+                    axum::ServiceExt::<Request>::into_make_service(app),
+                )
+                .with_graceful_shutdown(stopping.cancelled_owned())
+                .await
             }
             PathStyle::AsIs => {
                 axum::serve(listener, router.into_make_service())

@@ -122,7 +122,9 @@ impl Queue {
         count: usize,
         block_ms: u64,
     ) -> Result<Vec<Delivery>, QueueError> {
-        let mut options = StreamReadOptions::default().group(GROUP, consumer).count(count);
+        let mut options = StreamReadOptions::default()
+            .group(GROUP, consumer)
+            .count(count);
         if block_ms > 0 {
             options = options.block(usize::try_from(block_ms).unwrap_or(usize::MAX));
         }
@@ -146,16 +148,17 @@ impl Queue {
         count: usize,
     ) -> Result<Vec<(Delivery, u64)>, QueueError> {
         let mut conn = self.redis.connection().await?;
-        let (_next, claimed, _deleted): (String, StreamRangeReply, Value) = redis::cmd("XAUTOCLAIM")
-            .arg(&self.stream)
-            .arg(GROUP)
-            .arg(consumer)
-            .arg(min_idle_ms)
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut conn)
-            .await?;
+        let (_next, claimed, _deleted): (String, StreamRangeReply, Value) =
+            redis::cmd("XAUTOCLAIM")
+                .arg(&self.stream)
+                .arg(GROUP)
+                .arg(consumer)
+                .arg(min_idle_ms)
+                .arg("0-0")
+                .arg("COUNT")
+                .arg(count)
+                .query_async(&mut conn)
+                .await?;
         let mut out = Vec::with_capacity(claimed.ids.len());
         for entry in claimed.ids {
             let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")

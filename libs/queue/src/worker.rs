@@ -18,8 +18,7 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 pub trait Handler: Send + Sync + 'static {
     type Task: DeserializeOwned + Send + 'static;
 
-    fn handle(&self, task: Self::Task)
-    -> impl Future<Output = Result<(), HandlerError>> + Send;
+    fn handle(&self, task: Self::Task) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -150,7 +149,11 @@ pub async fn drain_once<H: Handler>(
     let mut conn = queue.redis().connection().await?;
     let mut report = DrainReport::default();
     for (delivery, deliveries) in queue
-        .reclaim(&options.consumer, options.reclaim_idle_ms, options.batch_size)
+        .reclaim(
+            &options.consumer,
+            options.reclaim_idle_ms,
+            options.batch_size,
+        )
         .await?
     {
         report.count(process_reclaimed(queue, handler, delivery, deliveries, options).await?);
@@ -197,7 +200,11 @@ pub async fn run_worker<H: Handler>(
             if last_reclaim.is_none_or(|t| t.elapsed() >= reclaim_every) {
                 last_reclaim = Some(Instant::now());
                 for (delivery, deliveries) in queue
-                    .reclaim(&options.consumer, options.reclaim_idle_ms, options.batch_size)
+                    .reclaim(
+                        &options.consumer,
+                        options.reclaim_idle_ms,
+                        options.batch_size,
+                    )
                     .await?
                 {
                     batch.push((delivery, Some(deliveries)));
@@ -214,7 +221,11 @@ pub async fn run_worker<H: Handler>(
                             .await?,
                     ),
                 };
-                let block = if batch.is_empty() { options.block_ms } else { 0 };
+                let block = if batch.is_empty() {
+                    options.block_ms
+                } else {
+                    0
+                };
                 for delivery in queue.read(conn, &options.consumer, free, block).await? {
                     batch.push((delivery, None));
                 }
@@ -260,7 +271,11 @@ pub async fn run_worker<H: Handler>(
             });
         }
     }
-    tracing::info!(queue = queue.name(), in_flight = in_flight.len(), "worker stopping; draining in-flight tasks");
+    tracing::info!(
+        queue = queue.name(),
+        in_flight = in_flight.len(),
+        "worker stopping; draining in-flight tasks"
+    );
     while let Some(done) = in_flight.join_next().await {
         log_join(done);
     }

@@ -36,6 +36,10 @@ pub trait Binary {
     fn migrate(config: Arc<Config>) -> Option<impl Future<Output = anyhow::Result<()>>>;
 }
 
+#[allow(
+    clippy::print_stdout,
+    reason = "check-config prints the configuration: that is its output"
+)]
 /// The whole of a binary's `main`: parse the command line, load the configuration, start
 /// telemetry, and run the command; SIGTERM and Ctrl-C shut `serve` down gracefully.
 pub fn main_with<B: Binary>(name: &str) -> ExitCode {
@@ -51,7 +55,6 @@ pub fn main_with<B: Binary>(name: &str) -> ExitCode {
     if let Command::CheckConfig = command {
         return match toml::to_string_pretty(&*config) {
             Ok(text) => {
-                #[allow(clippy::print_stdout, reason = "printing the configuration is the command's output")]
                 println!("# {name}: configuration is valid (secrets redacted)\n{text}");
                 ExitCode::SUCCESS
             }
@@ -82,7 +85,9 @@ pub fn main_with<B: Binary>(name: &str) -> ExitCode {
             }
             Command::Migrate => match B::migrate(config) {
                 Some(migrate) => migrate.await,
-                None => Err(anyhow::anyhow!("{name} owns no schema; run `backend migrate`")),
+                None => Err(anyhow::anyhow!(
+                    "{name} owns no schema; run `backend migrate`"
+                )),
             },
         }
     });

@@ -150,7 +150,10 @@ mod tests {
         );
         assert!(dir.path().join("t1/runs/a/inputs.json").is_file());
         storage.delete("runs/a/inputs.json").await.expect("delete");
-        storage.delete("runs/a/inputs.json").await.expect("delete is idempotent");
+        storage
+            .delete("runs/a/inputs.json")
+            .await
+            .expect("delete is idempotent");
         assert!(storage.get("runs/a/inputs.json").await.is_err());
     }
 

@@ -52,7 +52,8 @@ pub async fn isolated_config() -> anyhow::Result<Config> {
         .execute(&mut admin)
         .await?;
     admin.close().await?;
-    config.postgres.url = ironsmith_config::Secret::new(with_database(config.postgres.url.expose(), &id)?);
+    config.postgres.url =
+        ironsmith_config::Secret::new(with_database(config.postgres.url.expose(), &id)?);
     config.postgres.max_connections = 5;
 
     config.clickhouse.database = id.clone();
@@ -145,7 +146,13 @@ pub struct PrivateStore {
 impl PrivateStore {
     /// Starts a private `name` (`clickhouse`, `redis`, `postgres` or `s3`) on free ports.
     pub fn start(name: &'static str) -> anyhow::Result<Self> {
-        let ports = [free_port()?, free_port()?, free_port()?, free_port()?, free_port()?];
+        let ports = [
+            free_port()?,
+            free_port()?,
+            free_port()?,
+            free_port()?,
+            free_port()?,
+        ];
         let store = PrivateStore {
             name,
             dir: tempfile_dir::Dir::new(name)?,
@@ -221,4 +228,10 @@ mod tempfile_dir {
             }
         }
     }
+}
+
+/// Runs one SQL statement of a test's own (fixtures, breaking things on purpose).
+pub async fn execute(pool: &sqlx::PgPool, sql: &str) -> anyhow::Result<()> {
+    sqlx::query(sql).execute(pool).await?;
+    Ok(())
 }

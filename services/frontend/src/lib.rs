@@ -13,7 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ironsmith_config::Config;
-use ironsmith_http::{ApiError, DependencyCheck, PathStyle, Readiness, ServiceInfo, Served};
+use ironsmith_http::{ApiError, DependencyCheck, PathStyle, Readiness, Served, ServiceInfo};
 use ironsmith_runtime::Binary;
 use tokio_util::sync::CancellationToken;
 
@@ -52,7 +52,11 @@ pub fn router(state: AppState) -> Router {
         http: state.config.http.clone(),
     };
     let mut readiness = Readiness::new(state.readiness_timeout);
-    for upstream in [Upstream::Backend, Upstream::PlatformBackend, Upstream::Playground] {
+    for upstream in [
+        Upstream::Backend,
+        Upstream::PlatformBackend,
+        Upstream::Playground,
+    ] {
         let client = state.client.clone();
         let base = state.upstreams.base(upstream).clone();
         readiness = readiness.with(DependencyCheck::new(upstream.name(), move || {
@@ -101,7 +105,10 @@ async fn security_headers(mut response: Response) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("frame-ancestors 'self'"),
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
     headers.insert(
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000; includeSubDomains"),

@@ -81,24 +81,51 @@ const EXACT: &[(&str, Action)] = &[
 const PREFIX: &[(&str, Action)] = &[
     ("/api/.well-known/", Proxy(PlatformBackend, Unchanged)),
     ("/api/mcp", Proxy(PlatformBackend, Unchanged)),
-    ("/api/oauth/", Proxy(PlatformBackend, Replace("/api/oauth/", "/oauth/"))),
-    ("/api/v1/oauth/", Proxy(PlatformBackend, Replace("/api/v1/oauth/", "/oauth/"))),
+    (
+        "/api/oauth/",
+        Proxy(PlatformBackend, Replace("/api/oauth/", "/oauth/")),
+    ),
+    (
+        "/api/v1/oauth/",
+        Proxy(PlatformBackend, Replace("/api/v1/oauth/", "/oauth/")),
+    ),
     (
         "/api/v1/playground/experiment",
-        Proxy(PlatformBackend, Replace("/api/v1/playground/", "/playground/")),
+        Proxy(
+            PlatformBackend,
+            Replace("/api/v1/playground/", "/playground/"),
+        ),
     ),
-    ("/api/v1/playground/", Proxy(Playground, Replace("/api/v1/playground/", "/playground/"))),
-    ("/api/v1/platform/", Proxy(PlatformBackend, Replace("/api/v1/platform/", "/v1/platform/"))),
-    ("/api/v2/", Proxy(PlatformBackend, Replace("/api/v2/", "/v2/"))),
+    (
+        "/api/v1/playground/",
+        Proxy(Playground, Replace("/api/v1/playground/", "/playground/")),
+    ),
+    (
+        "/api/v1/platform/",
+        Proxy(
+            PlatformBackend,
+            Replace("/api/v1/platform/", "/v1/platform/"),
+        ),
+    ),
+    (
+        "/api/v2/",
+        Proxy(PlatformBackend, Replace("/api/v2/", "/v2/")),
+    ),
     ("/v2/", Proxy(PlatformBackend, Unchanged)),
-    ("/api/v1/otel/", Proxy(PlatformBackend, Replace("/api/v1/otel/", "/otel/"))),
+    (
+        "/api/v1/otel/",
+        Proxy(PlatformBackend, Replace("/api/v1/otel/", "/otel/")),
+    ),
     ("/api/v1/me", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/auth", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/public", Proxy(PlatformBackend, STRIP_API)),
     ("/scim/", Proxy(PlatformBackend, Unchanged)),
     ("/api/v1/commits", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/traces", Proxy(PlatformBackend, STRIP_V1)),
-    ("/api/v1/annotation-queues/pairwise", Proxy(PlatformBackend, STRIP_V1)),
+    (
+        "/api/v1/annotation-queues/pairwise",
+        Proxy(PlatformBackend, STRIP_V1),
+    ),
     ("/api/v1/agent-builder/", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/fleet/", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/", Proxy(Backend, Unchanged)),
@@ -158,7 +185,11 @@ fn rewritten(path: &str, pattern: &str, rewrite: Rewrite) -> String {
             debug_assert!(pattern.starts_with(from));
             let rest = &path[from.len()..];
             let joined = format!("{to}{rest}");
-            if joined.is_empty() { "/".to_owned() } else { joined }
+            if joined.is_empty() {
+                "/".to_owned()
+            } else {
+                joined
+            }
         }
     }
 }
@@ -187,15 +218,25 @@ mod tests {
             ("/api/runs/multipart", "/runs/multipart"),
             ("/api/v1/otel/v1/traces", "/otel/v1/traces"),
         ] {
-            assert_eq!(route(&Method::POST, public, false), proxy(PlatformBackend, private), "{public}");
+            assert_eq!(
+                route(&Method::POST, public, false),
+                proxy(PlatformBackend, private),
+                "{public}"
+            );
         }
     }
 
     #[test]
     fn everything_else_under_api_v1_goes_to_backend_unchanged() {
         assert_eq!(get("/api/v1/sessions"), proxy(Backend, "/api/v1/sessions"));
-        assert_eq!(get("/api/v1/runs/query"), proxy(Backend, "/api/v1/runs/query"));
-        assert_eq!(get("/api/v1/runs/0f0e"), proxy(Backend, "/api/v1/runs/0f0e"));
+        assert_eq!(
+            get("/api/v1/runs/query"),
+            proxy(Backend, "/api/v1/runs/query")
+        );
+        assert_eq!(
+            get("/api/v1/runs/0f0e"),
+            proxy(Backend, "/api/v1/runs/0f0e")
+        );
         assert_eq!(get("/api/docs"), proxy(Backend, "/api/docs"));
     }
 
@@ -203,31 +244,70 @@ mod tests {
     fn platform_routes_and_their_rewrites() {
         assert_eq!(get("/api/v1/info"), proxy(PlatformBackend, "/info"));
         assert_eq!(get("/api/v1/me"), proxy(PlatformBackend, "/me"));
-        assert_eq!(get("/api/v1/auth/login"), proxy(PlatformBackend, "/auth/login"));
-        assert_eq!(get("/api/v1/platform/datasets/x/examples"), proxy(PlatformBackend, "/v1/platform/datasets/x/examples"));
+        assert_eq!(
+            get("/api/v1/auth/login"),
+            proxy(PlatformBackend, "/auth/login")
+        );
+        assert_eq!(
+            get("/api/v1/platform/datasets/x/examples"),
+            proxy(PlatformBackend, "/v1/platform/datasets/x/examples")
+        );
         assert_eq!(get("/api/v2/runs"), proxy(PlatformBackend, "/v2/runs"));
         assert_eq!(get("/v2/runs"), proxy(PlatformBackend, "/v2/runs"));
-        assert_eq!(get("/api/public/abc/run"), proxy(PlatformBackend, "/public/abc/run"));
-        assert_eq!(get("/api/v1/oauth/custom-oidc/callback"), proxy(PlatformBackend, "/oauth/custom-oidc/callback"));
-        assert_eq!(get("/api/oauth/token"), proxy(PlatformBackend, "/oauth/token"));
-        assert_eq!(get("/.well-known/jwks.json"), proxy(PlatformBackend, "/.well-known/jwks.json"));
-        assert_eq!(get("/scim/v2/Users"), proxy(PlatformBackend, "/scim/v2/Users"));
-        assert_eq!(get("/api/v1/commits/me/repo"), proxy(PlatformBackend, "/commits/me/repo"));
-        assert_eq!(get("/api/v1/annotation-queues/pairwise/x"), proxy(PlatformBackend, "/annotation-queues/pairwise/x"));
-        assert_eq!(get("/api/v1/annotation-queues/x"), proxy(Backend, "/api/v1/annotation-queues/x"));
+        assert_eq!(
+            get("/api/public/abc/run"),
+            proxy(PlatformBackend, "/public/abc/run")
+        );
+        assert_eq!(
+            get("/api/v1/oauth/custom-oidc/callback"),
+            proxy(PlatformBackend, "/oauth/custom-oidc/callback")
+        );
+        assert_eq!(
+            get("/api/oauth/token"),
+            proxy(PlatformBackend, "/oauth/token")
+        );
+        assert_eq!(
+            get("/.well-known/jwks.json"),
+            proxy(PlatformBackend, "/.well-known/jwks.json")
+        );
+        assert_eq!(
+            get("/scim/v2/Users"),
+            proxy(PlatformBackend, "/scim/v2/Users")
+        );
+        assert_eq!(
+            get("/api/v1/commits/me/repo"),
+            proxy(PlatformBackend, "/commits/me/repo")
+        );
+        assert_eq!(
+            get("/api/v1/annotation-queues/pairwise/x"),
+            proxy(PlatformBackend, "/annotation-queues/pairwise/x")
+        );
+        assert_eq!(
+            get("/api/v1/annotation-queues/x"),
+            proxy(Backend, "/api/v1/annotation-queues/x")
+        );
     }
 
     #[test]
     fn the_playground_except_its_experiments() {
-        assert_eq!(get("/api/v1/playground/invoke"), proxy(Playground, "/playground/invoke"));
-        assert_eq!(get("/api/v1/playground/experiment/batch"), proxy(PlatformBackend, "/playground/experiment/batch"));
+        assert_eq!(
+            get("/api/v1/playground/invoke"),
+            proxy(Playground, "/playground/invoke")
+        );
+        assert_eq!(
+            get("/api/v1/playground/experiment/batch"),
+            proxy(PlatformBackend, "/playground/experiment/batch")
+        );
     }
 
     #[test]
     fn legacy_unversioned_paths_are_versioned_then_routed() {
         assert_eq!(get("/api/sessions"), proxy(Backend, "/api/v1/sessions"));
         assert_eq!(get("/api/info"), proxy(PlatformBackend, "/info"));
-        assert_eq!(get("/api/platform/x"), proxy(PlatformBackend, "/v1/platform/x"));
+        assert_eq!(
+            get("/api/platform/x"),
+            proxy(PlatformBackend, "/v1/platform/x")
+        );
     }
 
     #[test]
@@ -249,7 +329,10 @@ mod tests {
 
     #[test]
     fn oauth_callback_post_is_rewritten_get_is_the_ui() {
-        assert_eq!(route(&Method::POST, "/oauth-callback", false), proxy(PlatformBackend, "/oauth/custom-oidc/callback"));
+        assert_eq!(
+            route(&Method::POST, "/oauth-callback", false),
+            proxy(PlatformBackend, "/oauth/custom-oidc/callback")
+        );
         assert_eq!(get("/oauth-callback"), Destination::Ui);
     }
 

@@ -12,13 +12,20 @@ use ironsmith_api_types::health::{DependencyState, ReadinessReport};
 use crate::AppState;
 use crate::routing::Upstream;
 
-const SERVICES: [Upstream; 3] = [Upstream::Backend, Upstream::PlatformBackend, Upstream::Playground];
+const SERVICES: [Upstream; 3] = [
+    Upstream::Backend,
+    Upstream::PlatformBackend,
+    Upstream::Playground,
+];
 
 pub async fn page(state: &AppState, path: &str) -> Response {
     if path != "/" {
         return (
             StatusCode::NOT_FOUND,
-            Html(layout("Not found", "<p>There is no page here.</p><p><a href=\"/\">Back to the status page</a></p>")),
+            Html(layout(
+                "Not found",
+                "<p>There is no page here.</p><p><a href=\"/\">Back to the status page</a></p>",
+            )),
         )
             .into_response();
     }
@@ -42,7 +49,9 @@ pub async fn page(state: &AppState, path: &str) -> Response {
                     .dependencies
                     .iter()
                     .map(|(name, d)| match d.status {
-                        DependencyState::Up => format!("<span class=\"up\">{} up</span>", escape(name)),
+                        DependencyState::Up => {
+                            format!("<span class=\"up\">{} up</span>", escape(name))
+                        }
                         DependencyState::Down => format!(
                             "<span class=\"down\" title=\"{}\">{} down</span>",
                             escape(d.error.as_deref().unwrap_or("")),
@@ -56,9 +65,19 @@ pub async fn page(state: &AppState, path: &str) -> Response {
                 } else {
                     "<span class=\"down\">not ready</span>"
                 };
-                (status.to_owned(), if deps.is_empty() { "none".to_owned() } else { deps })
+                (
+                    status.to_owned(),
+                    if deps.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        deps
+                    },
+                )
             }
-            Err(reason) => ("<span class=\"down\">unreachable</span>".to_owned(), escape(&reason)),
+            Err(reason) => (
+                "<span class=\"down\">unreachable</span>".to_owned(),
+                escape(&reason),
+            ),
         };
         let _ = write!(
             body,
@@ -125,6 +144,9 @@ pub fn escape(text: &str) -> String {
 mod tests {
     #[test]
     fn escapes_markup() {
-        assert_eq!(super::escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            super::escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use ironsmith_config::Config;
-use ironsmith_http::{PathStyle, ServiceInfo, Served};
+use ironsmith_http::{PathStyle, Served, ServiceInfo};
 use ironsmith_runtime::{Binary, StoreSet, Stores};
 use tokio_util::sync::CancellationToken;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use ironsmith_config::Config;
-use ironsmith_http::{PathStyle, Readiness, ServiceInfo, Served};
+use ironsmith_http::{PathStyle, Readiness, Served, ServiceInfo};
 use ironsmith_runtime::Binary;
 use tokio_util::sync::CancellationToken;
 
@@ -24,7 +24,9 @@ pub fn router(state: AppState) -> Router {
         region: state.config.stack.region.to_string(),
         http: state.config.http.clone(),
     };
-    let readiness = Readiness::new(Duration::from_millis(state.config.http.readiness_timeout_ms));
+    let readiness = Readiness::new(Duration::from_millis(
+        state.config.http.readiness_timeout_ms,
+    ));
     let routes: Router<AppState> = Router::new();
     ironsmith_http::service_router(&info, readiness, routes.with_state(state))
 }

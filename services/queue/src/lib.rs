@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use axum::Router;
 use ironsmith_config::Config;
-use ironsmith_http::{PathStyle, ServiceInfo, Served};
-use ironsmith_queue::{DEFAULT_QUEUE, Handler, Queue, Redis, WorkerOptions, run_worker};
+use ironsmith_http::{PathStyle, Served, ServiceInfo};
 use ironsmith_queue::redis_handle::set_ex;
 use ironsmith_queue::worker::HandlerError;
+use ironsmith_queue::{DEFAULT_QUEUE, Handler, Queue, Redis, WorkerOptions, run_worker};
 use ironsmith_runtime::{Binary, StoreSet, Stores};
 use tokio_util::sync::CancellationToken;
 

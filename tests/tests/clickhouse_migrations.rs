@@ -1,0 +1,73 @@
+//! The ClickHouse migration runner against the real server (18.16 here).
+
+use ironsmith_analytics::AnalyticsError;
+use ironsmith_analytics::migrate::{Migration, run};
+use ironsmith_test_support::isolated_config;
+
+fn fixture(version: u32, sql: &str) -> Migration {
+    Migration::parse(&format!("{version:04}_fixture.sql"), sql).expect("fixture parses")
+}
+
+#[tokio::test]
+async fn applies_in_order_once_and_refuses_edited_files() -> anyhow::Result<()> {
+    let config = isolated_config().await?;
+    let server = ironsmith_analytics::server_client(&config.clickhouse);
+    let client = ironsmith_analytics::client(&config.clickhouse);
+    let db = &config.clickhouse.database;
+    let first = fixture(
+        1,
+        "CREATE TABLE IF NOT EXISTS things (id UUID, at_us Int64, version UInt64, is_deleted UInt8)\n\
+         ENGINE = ReplacingMergeTree(version) PARTITION BY toMonday(toDateTime(intDiv(at_us, 1000000))) ORDER BY (id);\n",
+    );
+    let second = fixture(
+        2,
+        "ALTER TABLE things ADD COLUMN IF NOT EXISTS name String;\n",
+    );
+
+    let report = run(&server, &client, db, &[second.clone(), first.clone()]).await?;
+    assert_eq!(report.applied, ["0001_fixture", "0002_fixture"]);
+
+    let again = run(&server, &client, db, &[first.clone(), second.clone()]).await?;
+    assert!(again.applied.is_empty());
+    assert_eq!(again.already_applied, 2);
+
+    let columns: Vec<String> = client
+        .query(
+            "SELECT name FROM system.columns WHERE database = ? AND table = 'things' ORDER BY name",
+        )
+        .bind(db.as_str())
+        .fetch_all()
+        .await?;
+    assert_eq!(columns, ["at_us", "id", "is_deleted", "name", "version"]);
+
+    let edited = fixture(
+        2,
+        "ALTER TABLE things ADD COLUMN IF NOT EXISTS label String;\n",
+    );
+    match run(&server, &client, db, &[first, edited]).await {
+        Err(AnalyticsError::EditedMigration { name, .. }) => assert_eq!(name, "0002_fixture"),
+        other => panic!("an edited migration must be refused, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_half_applied_migration_completes_on_the_next_run() -> anyhow::Result<()> {
+    let config = isolated_config().await?;
+    let server = ironsmith_analytics::server_client(&config.clickhouse);
+    let client = ironsmith_analytics::client(&config.clickhouse);
+    let db = &config.clickhouse.database;
+    // Its first statement succeeds, its second fails: as if killed halfway.
+    let broken = fixture(
+        5,
+        "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = Memory;\nCREATE TABLE b (y UInt8) ENGINE = NoSuchEngine;\n",
+    );
+    assert!(run(&server, &client, db, &[broken]).await.is_err());
+    let fixed = fixture(
+        5,
+        "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = Memory;\nCREATE TABLE IF NOT EXISTS b (y UInt8) ENGINE = Memory;\n",
+    );
+    let report = run(&server, &client, db, &[fixed]).await?;
+    assert_eq!(report.applied, ["0005_fixture"]);
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The frontend as the one public origin: routing, streaming proxy, UI, and its own health.
+
+use std::sync::Arc;
+
+use ironsmith_config::Config;
+use ironsmith_test_support::{free_port, http, isolated_config, readiness};
+use tokio_util::sync::CancellationToken;
+
+async fn stack(
+    mut config: Config,
+) -> anyhow::Result<(String, CancellationToken, Vec<tokio::task::JoinHandle<()>>)> {
+    let shutdown = CancellationToken::new();
+    let shared = Arc::new(config.clone());
+    let backend = ironsmith_backend::start(shared.clone(), shutdown.clone()).await?;
+    let platform = ironsmith_platform_backend::start(shared.clone(), shutdown.clone()).await?;
+    let playground = ironsmith_playground::start(shared, shutdown.clone()).await?;
+    config.endpoints.backend = format!("http://{}", backend.local_addr).parse()?;
+    config.endpoints.platform_backend = format!("http://{}", platform.local_addr).parse()?;
+    config.endpoints.playground = format!("http://{}", playground.local_addr).parse()?;
+    let frontend = ironsmith_frontend::start(Arc::new(config), shutdown.clone()).await?;
+    let url = format!("http://{}", frontend.local_addr);
+    let waits = vec![
+        tokio::spawn(async move { drop(backend.wait().await) }),
+        tokio::spawn(async move { drop(platform.wait().await) }),
+        tokio::spawn(async move { drop(playground.wait().await) }),
+        tokio::spawn(async move { drop(frontend.wait().await) }),
+    ];
+    Ok((url, shutdown, waits))
+}
+
+async fn stop(shutdown: CancellationToken, waits: Vec<tokio::task::JoinHandle<()>>) {
+    shutdown.cancel();
+    for wait in waits {
+        let _ = wait.await;
+    }
+}
+
+#[tokio::test]
+async fn api_paths_reach_their_service_through_the_edge() -> anyhow::Result<()> {
+    let (url, shutdown, waits) = stack(isolated_config().await?).await?;
+    let client = http();
+
+    // /api/v1/* goes to backend, which normalises the prefix.
+    let depth = client
+        .get(format!("{url}/api/v1/metrics/queue/default"))
+        .send()
+        .await?;
+    assert_eq!(depth.status(), 200);
+    assert_eq!(depth.json::<serde_json::Value>().await?["queued"], 0);
+    // The legacy unversioned prefix too.
+    assert_eq!(
+        client
+            .get(format!("{url}/api/metrics/queue/default"))
+            .send()
+            .await?
+            .status(),
+        200
+    );
+
+    // Each service's readiness is reachable through the edge, and tells who answered.
+    let (_, report) = readiness(&format!("{url}/api/v1")).await?;
+    assert_eq!(report.service, "backend");
+    let info = client.get(format!("{url}/api/v1/info")).send().await?;
+    assert_eq!(
+        info.status(),
+        404,
+        "platform-backend answers /info once ingestion lands"
+    );
+    assert_eq!(
+        info.headers()
+            .get("x-frame-options")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("SAMEORIGIN")
+    );
+
+    // The frontend's own health and readiness (its dependencies are the three services).
+    assert_eq!(
+        client.get(format!("{url}/health")).send().await?.status(),
+        200
+    );
+    let (status, report) = readiness(&url).await?;
+    assert_eq!(status, 200, "{report:?}");
+    assert_eq!(report.service, "frontend");
+    let names: Vec<&str> = report.dependencies.keys().map(String::as_str).collect();
+    assert_eq!(names, ["backend", "platform-backend", "playground"]);
+
+    // /api-host is 404 while deployments are off.
+    assert_eq!(
+        client
+            .get(format!("{url}/api-host/ok"))
+            .send()
+            .await?
+            .status(),
+        404
+    );
+
+    stop(shutdown, waits).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_ui_shows_every_service_ready() -> anyhow::Result<()> {
+    let (url, shutdown, waits) = stack(isolated_config().await?).await?;
+    let page = http().get(&url).send().await?;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()?
+            .starts_with("text/html")
+    );
+    let html = page.text().await?;
+    for service in ["backend", "platform-backend", "playground"] {
+        assert!(
+            html.contains(&format!(
+                "<td>{service}</td><td><span class=\"up\">ready</span>"
+            )),
+            "{service}: {html}"
+        );
+    }
+    assert!(html.contains("export LANGSMITH_ENDPOINT="));
+    let missing = http().get(format!("{url}/no/such/page")).send().await?;
+    assert_eq!(missing.status(), 404);
+    stop(shutdown, waits).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_down_upstream_is_a_502_and_makes_the_edge_unready() -> anyhow::Result<()> {
+    let mut config = isolated_config().await?;
+    let nobody = format!("http://127.0.0.1:{}", free_port()?);
+    config.endpoints.backend = nobody.parse()?;
+    config.endpoints.platform_backend = nobody.parse()?;
+    config.endpoints.playground = nobody.parse()?;
+    let shutdown = CancellationToken::new();
+    let frontend = ironsmith_frontend::start(Arc::new(config), shutdown.clone()).await?;
+    let url = format!("http://{}", frontend.local_addr);
+    let response = http().get(format!("{url}/api/v1/sessions")).send().await?;
+    assert_eq!(response.status(), 502);
+    let body: serde_json::Value = response.json().await?;
+    assert_eq!(body["detail"], "The backend service is unavailable");
+    let (status, report) = readiness(&url).await?;
+    assert_eq!(status, 503);
+    assert_eq!(report.down(), ["backend", "platform-backend", "playground"]);
+    shutdown.cancel();
+    frontend.wait().await?;
+    Ok(())
+}

@@ -11,7 +11,13 @@ use std::process::Command;
 use ironsmith_test_support::repo_root;
 use serde_yaml::Value;
 
-const BINARIES: [&str; 5] = ["frontend", "backend", "platform-backend", "playground", "queue"];
+const BINARIES: [&str; 5] = [
+    "frontend",
+    "backend",
+    "platform-backend",
+    "playground",
+    "queue",
+];
 
 /// The directory holding the workspace's binaries (this test runs from `<target>/debug/deps`).
 fn binaries_dir() -> anyhow::Result<PathBuf> {
@@ -21,7 +27,11 @@ fn binaries_dir() -> anyhow::Result<PathBuf> {
         .and_then(|deps| deps.parent())
         .ok_or_else(|| anyhow::anyhow!("unexpected test binary location {}", exe.display()))?;
     for bin in BINARIES {
-        anyhow::ensure!(dir.join(bin).is_file(), "{bin} is not built in {} (run cargo build --workspace)", dir.display());
+        anyhow::ensure!(
+            dir.join(bin).is_file(),
+            "{bin} is not built in {} (run cargo build --workspace)",
+            dir.display()
+        );
     }
     Ok(dir.to_path_buf())
 }
@@ -42,7 +52,12 @@ fn compose_config() -> anyhow::Result<Value> {
 fn strings(value: &Value) -> Vec<String> {
     value
         .as_sequence()
-        .map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -82,7 +97,10 @@ fn every_ironsmith_service_matches_the_real_binaries() -> anyhow::Result<()> {
             ["serve", "migrate", "check-config"].contains(&subcommand),
             "{name}: unknown subcommand {subcommand}"
         );
-        anyhow::ensure!(subcommand != "migrate" || binary == "backend", "{name}: only backend migrates");
+        anyhow::ensure!(
+            subcommand != "migrate" || binary == "backend",
+            "{name}: only backend migrates"
+        );
         let help = Command::new(bin_dir.join(binary)).arg("--help").output()?;
         anyhow::ensure!(
             String::from_utf8_lossy(&help.stdout).contains(subcommand),
@@ -119,9 +137,16 @@ fn every_ironsmith_service_matches_the_real_binaries() -> anyhow::Result<()> {
         if binary == "playground" {
             let leaked: Vec<&String> = environment
                 .keys()
-                .filter(|k| ["POSTGRES", "REDIS", "CLICKHOUSE", "OBJECT_STORAGE"].iter().any(|s| k.contains(s)))
+                .filter(|k| {
+                    ["POSTGRES", "REDIS", "CLICKHOUSE", "OBJECT_STORAGE"]
+                        .iter()
+                        .any(|s| k.contains(s))
+                })
                 .collect();
-            anyhow::ensure!(leaked.is_empty(), "the sandboxed playground receives store settings: {leaked:?}");
+            anyhow::ensure!(
+                leaked.is_empty(),
+                "the sandboxed playground receives store settings: {leaked:?}"
+            );
         }
 
         if subcommand == "serve" {
@@ -148,7 +173,14 @@ fn every_ironsmith_service_matches_the_real_binaries() -> anyhow::Result<()> {
     checked.sort();
     assert_eq!(
         checked,
-        ["backend", "frontend", "migrate", "platform-backend", "playground", "queue"]
+        [
+            "backend",
+            "frontend",
+            "migrate",
+            "platform-backend",
+            "playground",
+            "queue"
+        ]
     );
     Ok(())
 }

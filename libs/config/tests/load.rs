@@ -22,17 +22,32 @@ fn every_region_file_models_a_whole_stack() {
     for (name, region, provider, cloud_region) in [
         ("us", Region::Us, CloudProvider::Gcp, "us-central1"),
         ("eu", Region::Eu, CloudProvider::Gcp, "europe-west4"),
-        ("apac", Region::Apac, CloudProvider::Gcp, "australia-southeast1"),
+        (
+            "apac",
+            Region::Apac,
+            CloudProvider::Gcp,
+            "australia-southeast1",
+        ),
         ("aws", Region::Aws, CloudProvider::Aws, "us-east-2"),
     ] {
         let config = load(&options(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(config.stack.region, region);
         assert_eq!(config.cloud.provider, provider);
         assert_eq!(config.cloud.region, cloud_region);
-        assert_eq!(config.billing.region, Region::Us, "billing lives in the US only");
+        assert_eq!(
+            config.billing.region,
+            Region::Us,
+            "billing lives in the US only"
+        );
         assert_eq!(config.object_storage.engine, StorageEngine::S3);
-        assert!(config.public.api_url.as_str().ends_with("/api/v1"), "{name}");
-        assert!(config.postgres.url.expose().contains(cloud_region), "{name}: in-region Postgres");
+        assert!(
+            config.public.api_url.as_str().ends_with("/api/v1"),
+            "{name}"
+        );
+        assert!(
+            config.postgres.url.expose().contains(cloud_region),
+            "{name}: in-region Postgres"
+        );
     }
 }
 
@@ -55,7 +70,9 @@ fn the_local_profile_is_loopback_with_a_local_folder() {
 #[test]
 fn overrides_win() {
     let config = load(&LoadOptions {
-        overrides: Some(json!({"clickhouse": {"database": "other"}, "deployment": {"enabled": true}})),
+        overrides: Some(
+            json!({"clickhouse": {"database": "other"}, "deployment": {"enabled": true}}),
+        ),
         ..options("eu")
     })
     .expect("loads");
@@ -102,7 +119,10 @@ fn unknown_keys_are_refused_by_name() {
 
 #[test]
 fn unknown_regions_and_profiles_are_refused() {
-    assert!(matches!(load(&options("mars")), Err(ConfigError::UnknownRegion(_))));
+    assert!(matches!(
+        load(&options("mars")),
+        Err(ConfigError::UnknownRegion(_))
+    ));
     let profile = load(&LoadOptions {
         profile: Some("../../etc/passwd".into()),
         ..options("us")

@@ -78,6 +78,8 @@ pub async fn not_found() -> ApiError {
 
 /// Request id, trace span, CORS, timeout, body limit and request metrics (outermost first).
 fn with_standard_layers(info: &ServiceInfo, routes: Router) -> Router {
+    // Install the recorder now: anything recorded before it exists is lost.
+    metrics::handle();
     let service = info.name;
     routes
         .layer(axum::middleware::from_fn(move |req, next| {

@@ -148,7 +148,7 @@ fn route_inner(method: &Method, path: &str, deployments: bool, allow_legacy: boo
         .or_else(|| {
             PREFIX
                 .iter()
-                .filter(|(pattern, _)| path.starts_with(pattern))
+                .filter(|(pattern, _)| prefix_matches(pattern, path))
                 .max_by_key(|(pattern, _)| pattern.len())
         });
     let Some((pattern, action)) = matched else {
@@ -175,6 +175,15 @@ fn route_inner(method: &Method, path: &str, deployments: bool, allow_legacy: boo
             path: "/oauth/custom-oidc/callback".to_owned(),
         },
         OauthCallback => Destination::Ui,
+    }
+}
+
+/// A prefix ending in `/` matches any path under it; one that does not (`/api/v1/me`) matches
+/// only whole segments, so `/api/v1/me/x` goes to platform-backend but `/api/v1/metrics` does not.
+fn prefix_matches(pattern: &str, path: &str) -> bool {
+    match path.strip_prefix(pattern) {
+        Some(rest) => pattern.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        None => false,
     }
 }
 
@@ -307,6 +316,23 @@ mod tests {
         assert_eq!(
             get("/api/platform/x"),
             proxy(PlatformBackend, "/v1/platform/x")
+        );
+    }
+
+    #[test]
+    fn prefixes_match_whole_segments() {
+        assert_eq!(
+            get("/api/v1/me/tenants"),
+            proxy(PlatformBackend, "/me/tenants")
+        );
+        assert_eq!(
+            get("/api/v1/metrics/queue/default"),
+            proxy(Backend, "/api/v1/metrics/queue/default")
+        );
+        assert_eq!(get("/api/v1/authors"), proxy(Backend, "/api/v1/authors"));
+        assert_eq!(
+            get("/api/v1/auth/login"),
+            proxy(PlatformBackend, "/auth/login")
         );
     }
 

@@ -114,14 +114,7 @@ async fn sqlx_drop(pool: &ironsmith_db::Pool) -> anyhow::Result<()> {
 async fn migrations_are_idempotent() -> anyhow::Result<()> {
     let config = isolated_config().await?; // migrated once
     migrate(&config).await?;
-    migrate(&config).await?;
-    let report = ironsmith_analytics::migrate::run(
-        &ironsmith_analytics::server_client(&config.clickhouse),
-        &ironsmith_analytics::client(&config.clickhouse),
-        &config.clickhouse.database,
-        &ironsmith_analytics::migrate::embedded()?,
-    )
-    .await?;
+    let report = ironsmith_runtime::migrate_all(&config).await?;
     assert!(report.applied.is_empty());
     Ok(())
 }

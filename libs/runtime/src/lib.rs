@@ -5,4 +5,4 @@ mod cli;
 mod stores;
 
 pub use cli::{Binary, Cli, Command, main_with};
-pub use stores::{StoreSet, Stores};
+pub use stores::{StoreSet, Stores, migrate_all};

@@ -85,3 +85,21 @@ impl Stores {
         readiness
     }
 }
+
+/// Applies the Postgres migrations (recording or checking the region), then the ClickHouse
+/// ones. Idempotent; safe while services run. Returns what ClickHouse applied.
+pub async fn migrate_all(
+    config: &Config,
+) -> anyhow::Result<ironsmith_analytics::migrate::MigrationReport> {
+    let pool = ironsmith_db::connect(&config.postgres)?;
+    ironsmith_db::migrate(&pool, config.stack.region).await?;
+    pool.close().await;
+    let report = ironsmith_analytics::migrate::run(
+        &ironsmith_analytics::server_client(&config.clickhouse),
+        &ironsmith_analytics::client(&config.clickhouse),
+        &config.clickhouse.database,
+        &ironsmith_analytics::migrate::embedded()?,
+    )
+    .await?;
+    Ok(report)
+}

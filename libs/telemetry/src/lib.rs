@@ -26,7 +26,11 @@ pub fn init(config: &TelemetryConfig) -> Result<(), TelemetryError> {
             .with_current_span(true)
             .with_span_list(false)
             .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+        // Colours only on a terminal, never in log files.
+        LogFormat::Pretty => builder
+            .compact()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
     };
     result.map_err(TelemetryError::AlreadyInstalled)
 }

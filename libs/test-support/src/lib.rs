@@ -73,18 +73,9 @@ pub async fn isolated_config() -> anyhow::Result<Config> {
     Ok(config)
 }
 
-/// Applies both schemas to the configuration's databases.
+/// Applies both schemas to the configuration's databases, as `backend migrate` does.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let pool = ironsmith_db::connect(&config.postgres)?;
-    ironsmith_db::migrate(&pool, config.stack.region).await?;
-    pool.close().await;
-    ironsmith_analytics::migrate::run(
-        &ironsmith_analytics::server_client(&config.clickhouse),
-        &ironsmith_analytics::client(&config.clickhouse),
-        &config.clickhouse.database,
-        &ironsmith_analytics::migrate::embedded()?,
-    )
-    .await?;
+    ironsmith_runtime::migrate_all(config).await?;
     Ok(())
 }
 

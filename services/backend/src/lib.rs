@@ -73,20 +73,11 @@ pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Re
 
 /// Applies the Postgres and ClickHouse migrations. Idempotent; safe while services run.
 pub async fn migrate(config: Arc<Config>) -> anyhow::Result<()> {
-    let pool = ironsmith_db::connect(&config.postgres)?;
-    ironsmith_db::migrate(&pool, config.stack.region).await?;
-    tracing::info!("Postgres schema is up to date");
-    let report = ironsmith_analytics::migrate::run(
-        &ironsmith_analytics::server_client(&config.clickhouse),
-        &ironsmith_analytics::client(&config.clickhouse),
-        &config.clickhouse.database,
-        &ironsmith_analytics::migrate::embedded()?,
-    )
-    .await?;
+    let report = ironsmith_runtime::migrate_all(&config).await?;
     tracing::info!(
         applied = ?report.applied,
         already_applied = report.already_applied,
-        "ClickHouse schema is up to date"
+        "Postgres and ClickHouse schemas are up to date"
     );
     Ok(())
 }

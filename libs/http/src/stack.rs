@@ -29,6 +29,16 @@ pub struct ServiceInfo {
     pub http: HttpConfig,
 }
 
+impl ServiceInfo {
+    pub fn new(name: &'static str, config: &ironsmith_config::Config) -> Self {
+        ServiceInfo {
+            name,
+            region: config.stack.region.to_string(),
+            http: config.http.clone(),
+        }
+    }
+}
+
 /// Wraps an API service's own routes with the shared ones (`/health/live`, `/health/ready`,
 /// `/metrics`, and the upstream aliases `/health` and `/ok` of readiness), a JSON 404 for
 /// unknown paths, and the standard middleware.

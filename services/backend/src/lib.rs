@@ -36,11 +36,7 @@ impl AppState {
 
 /// Every route of the service, with the shared health, metrics and middleware.
 pub fn router(state: AppState) -> Router {
-    let info = ServiceInfo {
-        name: SERVICE,
-        region: state.config.stack.region.to_string(),
-        http: state.config.http.clone(),
-    };
+    let info = ServiceInfo::new(SERVICE, &state.config);
     let readiness = state.stores.readiness(
         StoreSet::ALL,
         Duration::from_millis(state.config.http.readiness_timeout_ms),

@@ -46,11 +46,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let info = ServiceInfo {
-        name: SERVICE,
-        region: state.config.stack.region.to_string(),
-        http: state.config.http.clone(),
-    };
+    let info = ServiceInfo::new(SERVICE, &state.config);
     let mut readiness = Readiness::new(state.readiness_timeout);
     for upstream in [
         Upstream::Backend,
@@ -59,8 +55,9 @@ pub fn router(state: AppState) -> Router {
     ] {
         let client = state.client.clone();
         let base = state.upstreams.base(upstream).clone();
+        let timeout = state.readiness_timeout;
         readiness = readiness.with(DependencyCheck::new(upstream.name(), move || {
-            live(client.clone(), base.clone())
+            live(client.clone(), base.clone(), timeout)
         }));
     }
     let routes = Router::new()
@@ -71,14 +68,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// An upstream is up when its `/health/live` answers 200.
-async fn live(client: HttpClient, base: url::Url) -> Result<(), String> {
-    let uri: axum::http::Uri = format!("{}/health/live", base.as_str().trim_end_matches('/'))
-        .parse()
-        .map_err(|_| "bad URL".to_owned())?;
-    let request = axum::http::Request::get(uri)
-        .body(axum::body::Body::empty())
-        .map_err(|e| e.to_string())?;
-    let response = client.request(request).await.map_err(|e| e.to_string())?;
+async fn live(client: HttpClient, base: url::Url, timeout: Duration) -> Result<(), String> {
+    let response = proxy::get(&client, &base, "/health/live", timeout).await?;
     if response.status().is_success() {
         Ok(())
     } else {

@@ -120,3 +120,22 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(name);
     }
 }
+
+/// `GET {base}{path}` on an upstream, within `timeout`: the frontend's own probes of the services.
+pub async fn get(
+    client: &HttpClient,
+    base: &Url,
+    path: &str,
+    timeout: Duration,
+) -> Result<axum::http::Response<hyper::body::Incoming>, String> {
+    let uri: Uri = format!("{}{path}", base.as_str().trim_end_matches('/'))
+        .parse()
+        .map_err(|_| "bad upstream URL".to_owned())?;
+    let request = Request::get(uri)
+        .body(Body::empty())
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(timeout, client.request(request))
+        .await
+        .map_err(|_| "no answer in time".to_owned())?
+        .map_err(|e| format!("unreachable: {e}"))
+}

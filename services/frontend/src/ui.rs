@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 use ironsmith_api_types::health::{DependencyState, ReadinessReport};
 
 use crate::AppState;
+use crate::proxy;
 use crate::routing::Upstream;
 
 const SERVICES: [Upstream; 3] = [
@@ -90,17 +91,13 @@ pub async fn page(state: &AppState, path: &str) -> Response {
 }
 
 async fn readiness(state: &AppState, service: Upstream) -> Result<ReadinessReport, String> {
-    let base = state.upstreams.base(service).as_str().trim_end_matches('/');
-    let uri: axum::http::Uri = format!("{base}/health/ready")
-        .parse()
-        .map_err(|_| "bad upstream URL".to_owned())?;
-    let request = axum::http::Request::get(uri)
-        .body(axum::body::Body::empty())
-        .map_err(|e| e.to_string())?;
-    let response = tokio::time::timeout(state.readiness_timeout, state.client.request(request))
-        .await
-        .map_err(|_| "no answer in time".to_owned())?
-        .map_err(|e| format!("unreachable: {e}"))?;
+    let response = proxy::get(
+        &state.client,
+        state.upstreams.base(service),
+        "/health/ready",
+        state.readiness_timeout,
+    )
+    .await?;
     let bytes = response
         .into_body()
         .collect()

@@ -27,11 +27,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let info = ServiceInfo {
-        name: SERVICE,
-        region: state.config.stack.region.to_string(),
-        http: state.config.http.clone(),
-    };
+    let info = ServiceInfo::new(SERVICE, &state.config);
     let readiness = state.stores.readiness(
         StoreSet::ALL,
         Duration::from_millis(state.config.http.readiness_timeout_ms),

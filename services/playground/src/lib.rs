@@ -19,11 +19,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let info = ServiceInfo {
-        name: SERVICE,
-        region: state.config.stack.region.to_string(),
-        http: state.config.http.clone(),
-    };
+    let info = ServiceInfo::new(SERVICE, &state.config);
     let readiness = Readiness::new(Duration::from_millis(
         state.config.http.readiness_timeout_ms,
     ));

@@ -46,11 +46,7 @@ impl Handler for TaskHandler {
 
 /// Health and metrics routes of the worker.
 pub fn router(config: &Config, stores: &Stores) -> Router {
-    let info = ServiceInfo {
-        name: SERVICE,
-        region: config.stack.region.to_string(),
-        http: config.http.clone(),
-    };
+    let info = ServiceInfo::new(SERVICE, config);
     let readiness = stores.readiness(
         StoreSet::ALL,
         Duration::from_millis(config.http.readiness_timeout_ms),

@@ -26,6 +26,8 @@ pub struct Config {
     pub services: ServicesConfig,
     pub deployment: DeploymentConfig,
     pub bootstrap: BootstrapConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
 }
 
 /// The four regional stacks. An organisation lives in exactly one of them.
@@ -263,6 +265,83 @@ pub struct BootstrapConfig {
     pub admin_password: Secret,
     /// A static API key created for the initial workspace; empty means none.
     pub api_key: Secret,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How people sign in to the UI.
+    pub mode: LoginMode,
+    /// Signs session tokens (HS256). Services that authenticate refuse to start without it.
+    pub jwt_secret: Secret,
+    /// HMAC key of API key and invitation token hashes; changing it invalidates every key.
+    pub api_key_salt: Secret,
+    /// Lifetime of a login session, in seconds.
+    pub session_max_secs: u64,
+    /// How long a resolved API key or session stays cached in Redis, in seconds. Revocation and
+    /// role changes delete the cached entry at once, so this only bounds staleness after a crash.
+    pub cache_secs: u64,
+    /// Lifetime of an invitation, in seconds.
+    pub invitation_max_secs: u64,
+    pub oidc: OidcConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginMode {
+    /// Email and password.
+    Basic,
+    /// OpenID Connect single sign-on (authorization code with PKCE); passwords are refused.
+    Oidc,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer; its `/.well-known/openid-configuration` is read at login.
+    pub issuer_url: String,
+    pub client_id: String,
+    /// Empty for a public client (PKCE only).
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+    /// Where the issuer sends the browser back; empty means
+    /// `<public.api_url>/oauth/custom-oidc/callback`.
+    pub redirect_url: String,
+    /// Create an account for a verified email that has none; otherwise only existing users
+    /// (or invited ones) may sign in.
+    pub provision_users: bool,
+    /// The workspace role given to provisioned users in the first workspace.
+    pub provision_workspace_role: String,
+}
+
+/// Request rate limits per organisation and endpoint class, and hourly plan limits on
+/// ingested events and bytes (CONTROL_PLANE.md §4.1–4.2). Organisations may override them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Turns every limit off (benchmarks).
+    pub enabled: bool,
+    /// `POST /runs`, `/runs/batch`, `PATCH /runs/…`, OTLP.
+    pub ingest: RateLimit,
+    /// `POST /runs/multipart`.
+    pub multipart: RateLimit,
+    /// `POST /runs/query`, `/runs/stats`, `/runs/group`, `GET /runs/{id}`.
+    pub run_query: RateLimit,
+    /// Every other authenticated request.
+    pub default: RateLimit,
+    /// Per client address: login attempts and requests with a missing or bad credential.
+    pub unauthenticated: RateLimit,
+    /// Trace events (run creates and updates) per organisation per UTC hour; 0 = unlimited.
+    pub events_per_hour: u64,
+    /// Ingested bytes per organisation per UTC hour; 0 = unlimited.
+    pub bytes_per_hour: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub requests: u64,
+    pub window_secs: u64,
 }
 
 /// A configuration secret: never printed, never logged.

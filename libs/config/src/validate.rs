@@ -2,7 +2,7 @@
 
 use url::Url;
 
-use crate::{Config, ConfigError, Region, StorageEngine};
+use crate::{Config, ConfigError, LoginMode, Region, StorageEngine};
 
 pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     url_with_scheme(
@@ -57,6 +57,51 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
             &["http", "https"],
         )?;
     }
+    let auth = &config.auth;
+    for (key, secret) in [
+        ("auth.jwt_secret", &auth.jwt_secret),
+        ("auth.api_key_salt", &auth.api_key_salt),
+    ] {
+        // Empty is allowed here (the frontend and playground never authenticate); the services
+        // that do refuse to start without it.
+        if !secret.is_empty() && secret.expose().len() < 32 {
+            return invalid(key, "must be at least 32 characters");
+        }
+    }
+    positive("auth.session_max_secs", auth.session_max_secs)?;
+    positive("auth.cache_secs", auth.cache_secs)?;
+    positive("auth.invitation_max_secs", auth.invitation_max_secs)?;
+    if auth.mode == LoginMode::Oidc {
+        url_with_scheme("auth.oidc.issuer_url", &auth.oidc.issuer_url, &["http", "https"])?;
+        if auth.oidc.client_id.is_empty() {
+            return invalid("auth.oidc.client_id", "oidc login needs a client id");
+        }
+    }
+    if !auth.oidc.redirect_url.is_empty() {
+        url_with_scheme("auth.oidc.redirect_url", &auth.oidc.redirect_url, &["http", "https"])?;
+    }
+    if !matches!(
+        auth.oidc.provision_workspace_role.as_str(),
+        "WORKSPACE_ADMIN" | "WORKSPACE_EDITOR" | "WORKSPACE_VIEWER"
+    ) {
+        return invalid(
+            "auth.oidc.provision_workspace_role",
+            "one of WORKSPACE_ADMIN, WORKSPACE_EDITOR, WORKSPACE_VIEWER",
+        );
+    }
+    let limits = &config.limits;
+    for (key, limit) in [
+        ("limits.ingest", limits.ingest),
+        ("limits.multipart", limits.multipart),
+        ("limits.run_query", limits.run_query),
+        ("limits.default", limits.default),
+        ("limits.unauthenticated", limits.unauthenticated),
+    ] {
+        if limit.requests == 0 || limit.window_secs == 0 {
+            return invalid(key, "requests and window_secs must be positive");
+        }
+    }
+
     if config.billing.region != Region::Us {
         return invalid(
             "billing.region",

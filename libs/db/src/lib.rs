@@ -2,7 +2,15 @@
 //! they compose in transactions. Migrations are `migrations/postgres/*.sql`, embedded at build
 //! time and applied only by the backend's explicit `migrate` command.
 
+pub mod api_keys;
+pub mod audit_log;
+pub mod invitations;
+pub mod login_sessions;
+pub mod members;
+pub mod organizations;
 pub mod stack_metadata;
+pub mod users;
+pub mod workspaces;
 
 use std::time::Duration;
 
@@ -57,4 +65,11 @@ pub async fn migrate(pool: &PgPool, region: Region) -> Result<(), DbError> {
 /// Readiness: Postgres answers, is migrated, and belongs to this region.
 pub async fn check(pool: &PgPool, region: Region) -> Result<(), DbError> {
     stack_metadata::check_region(pool, region).await
+}
+
+impl DbError {
+    /// A unique constraint refused the write: the caller answers 409, never 500.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
 }

@@ -1,0 +1,522 @@
+//! Turning a request's credential into a [`Principal`]: read the credential, look it up (Redis
+//! first, Postgres on a miss), check it is alive, and count the request against its limits.
+//!
+//! Cache coherence: an entry is deleted whenever what it was built from changes (a key revoked,
+//! a member's role changed, a workspace created). A loader that read Postgres just before such a
+//! change could store a stale entry just after the delete, so deletes leave a short-lived
+//! tombstone and loaders store only where none exists (one Lua script). Revocation therefore
+//! takes effect at the next request, in every service.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use axum_extra::extract::cookie::CookieJar;
+use http::request::Parts;
+use ironsmith_config::Config;
+use ironsmith_db::Pool;
+use ironsmith_queue::Redis;
+use uuid::Uuid;
+
+use crate::error::AuthError;
+use crate::limits::{EndpointClass, Limiter, OrgLimits, classify, unavailable};
+use crate::permissions::Role;
+use crate::principal::{Credential, Identity, OrgGrant, Principal, Scope};
+use crate::secrets::{KeyKind, KeyShape, SecretHasher, key_shape};
+use crate::session_token::TokenSigner;
+
+/// The cookie carrying the UI's session token.
+pub const SESSION_COOKIE: &str = "ironsmith_session";
+
+/// How long a deletion's tombstone blocks re-caching: longer than any load takes.
+const TOMBSTONE_SECS: u64 = 10;
+
+/// Stores `ARGV[1]` at `KEYS[1]` for `ARGV[2]` seconds unless the tombstone `KEYS[2]` exists.
+const STORE_UNLESS_TOMBSTONED: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    #[error("auth.jwt_secret is not set: this service authenticates requests")]
+    MissingJwtSecret,
+    #[error("auth.api_key_salt is not set: this service authenticates requests")]
+    MissingApiKeySalt,
+}
+
+/// A credential as presented, before any lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    ApiKey(String),
+    SessionToken(String),
+}
+
+/// The shared authentication service; cheap to clone.
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    redis: Redis,
+    hasher: SecretHasher,
+    signer: TokenSigner,
+    cache_secs: u64,
+    limiter: Limiter,
+    store_script: redis::Script,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator").finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    pub fn new(config: &Config, pool: Pool, redis: Redis) -> Result<Self, AuthSetupError> {
+        let auth = &config.auth;
+        if auth.jwt_secret.is_empty() {
+            return Err(AuthSetupError::MissingJwtSecret);
+        }
+        if auth.api_key_salt.is_empty() {
+            return Err(AuthSetupError::MissingApiKeySalt);
+        }
+        Ok(Authenticator {
+            inner: Arc::new(Inner {
+                hasher: SecretHasher::new(auth.api_key_salt.expose().as_bytes()),
+                signer: TokenSigner::new(auth.jwt_secret.expose().as_bytes()),
+                cache_secs: auth.cache_secs,
+                limiter: Limiter::new(redis.clone(), config.limits.clone()),
+                store_script: redis::Script::new(STORE_UNLESS_TOMBSTONED),
+                pool,
+                redis,
+            }),
+        })
+    }
+
+    pub fn hasher(&self) -> &SecretHasher {
+        &self.inner.hasher
+    }
+
+    pub fn signer(&self) -> &TokenSigner {
+        &self.inner.signer
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.inner.limiter
+    }
+
+    /// Reads the request's credential: `x-api-key`, else `Authorization: Bearer` (an API key or
+    /// a session token), else the session cookie.
+    pub fn presented(parts: &Parts) -> Option<Presented> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(key) = header("x-api-key") {
+            return Some(Presented::ApiKey(key.to_owned()));
+        }
+        if let Some(auth) = header("authorization") {
+            let token = auth
+                .strip_prefix("Bearer ")
+                .or_else(|| auth.strip_prefix("bearer "))
+                .unwrap_or(auth)
+                .trim();
+            return Some(if token.starts_with("lsv2_") || token.starts_with("ls__") {
+                Presented::ApiKey(token.to_owned())
+            } else {
+                Presented::SessionToken(token.to_owned())
+            });
+        }
+        CookieJar::from_headers(&parts.headers)
+            .get(SESSION_COOKIE)
+            .map(|c| Presented::SessionToken(c.value().to_owned()))
+    }
+
+    /// The client address for per-address limits: the edge's `X-Forwarded-For` (the frontend
+    /// overwrites whatever a client sent), else the peer.
+    pub fn client_address(parts: &Parts) -> String {
+        parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into())
+    }
+
+    /// Counts one request from `address` against the unauthenticated per-address limit.
+    pub async fn hit_address_limit(&self, address: &str) -> Result<(), AuthError> {
+        let limit = self.inner.limiter.defaults().unauthenticated;
+        self.inner
+            .limiter
+            .hit(&format!("ip:{address}"), limit, "unauthenticated")
+            .await
+    }
+
+    /// Authenticates the request; a failure also counts against the per-address limit, so
+    /// guessing keys is throttled.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Principal, AuthError> {
+        let result = match Self::presented(parts) {
+            None => Err(AuthError::Unauthenticated(
+                "Missing credentials: send an API key in the x-api-key header".into(),
+            )),
+            Some(presented) => self.principal(&presented).await,
+        };
+        if let Err(AuthError::Unauthenticated(_)) = &result {
+            self.hit_address_limit(&Self::client_address(parts)).await?;
+        }
+        result
+    }
+
+    /// Counts the request against its organisation's limit for the request's endpoint class.
+    pub async fn hit_rate_limit(
+        &self,
+        parts: &Parts,
+        organization_id: Uuid,
+        limits: &OrgLimits,
+    ) -> Result<(), AuthError> {
+        let class = classify(&parts.method, parts.uri.path());
+        self.hit_class(class, organization_id, limits).await
+    }
+
+    pub async fn hit_class(
+        &self,
+        class: EndpointClass,
+        organization_id: Uuid,
+        limits: &OrgLimits,
+    ) -> Result<(), AuthError> {
+        let limiter = &self.inner.limiter;
+        let limit = limits.rate(class, limiter.defaults());
+        limiter
+            .hit(&format!("org:{organization_id}:{}", class.as_str()), limit, class.as_str())
+            .await
+    }
+
+    /// Resolves a presented credential, from the cache when possible.
+    pub async fn principal(&self, presented: &Presented) -> Result<Principal, AuthError> {
+        let (cache_key, session) = match presented {
+            Presented::ApiKey(key) => match key_shape(key) {
+                KeyShape::Valid(_) => (key_cache_key(&self.inner.hasher.hash(key)), None),
+                KeyShape::Legacy => {
+                    return Err(AuthError::Unauthenticated(
+                        "Legacy ls__ API keys are no longer accepted; create a new key".into(),
+                    ));
+                }
+                KeyShape::Malformed => {
+                    return Err(AuthError::Unauthenticated("Invalid API key".into()));
+                }
+            },
+            Presented::SessionToken(token) => {
+                let claims = self.inner.signer.verify(token).ok_or_else(|| {
+                    AuthError::Unauthenticated("Invalid or expired session token".into())
+                })?;
+                (session_cache_key(claims.sid), Some(claims))
+            }
+        };
+        let principal = match self.cached(&cache_key).await? {
+            Some(principal) => principal,
+            None => {
+                let loaded = match (presented, &session) {
+                    (Presented::ApiKey(key), _) => self.load_key(key).await?,
+                    (_, Some(claims)) => self.load_session(claims.sid, claims.sub).await?,
+                    (Presented::SessionToken(_), None) => unreachable!("claims were verified"),
+                };
+                self.store(&cache_key, &loaded).await?;
+                loaded
+            }
+        };
+        if principal
+            .expires_at
+            .is_some_and(|at| at <= chrono::Utc::now().timestamp())
+        {
+            return Err(AuthError::Unauthenticated(match principal.credential {
+                Credential::ApiKey { .. } => "API key expired".into(),
+                Credential::Session { .. } => "Session expired".into(),
+            }));
+        }
+        if let Credential::ApiKey { id, .. } = principal.credential {
+            self.note_key_used(id).await;
+        }
+        Ok(principal)
+    }
+
+    async fn cached(&self, cache_key: &str) -> Result<Option<Principal>, AuthError> {
+        let mut conn = self.inner.redis.connection().await.map_err(unavailable)?;
+        let value: Option<String> = redis::cmd("GET")
+            .arg(self.inner.redis.key(cache_key))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    async fn store(&self, cache_key: &str, principal: &Principal) -> Result<(), AuthError> {
+        let value = serde_json::to_string(principal).map_err(unavailable)?;
+        let mut conn = self.inner.redis.connection().await.map_err(unavailable)?;
+        let _stored: i64 = self
+            .inner
+            .store_script
+            .key(self.inner.redis.key(cache_key))
+            .key(self.inner.redis.key(&tombstone(cache_key)))
+            .arg(value)
+            .arg(self.inner.cache_secs)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Drops cached entries and blocks their re-caching briefly (see the module comment).
+    async fn forget(&self, cache_keys: &[String]) -> Result<(), AuthError> {
+        if cache_keys.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for key in cache_keys {
+            pipe.set_ex(self.inner.redis.key(&tombstone(key)), 1, TOMBSTONE_SECS)
+                .ignore()
+                .del(self.inner.redis.key(key))
+                .ignore();
+        }
+        let mut conn = self.inner.redis.connection().await.map_err(unavailable)?;
+        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// After a key's revocation: it fails at its next use, in every service.
+    pub async fn forget_key(&self, key_hash: &[u8]) -> Result<(), AuthError> {
+        self.forget(&[key_cache_key(key_hash)]).await
+    }
+
+    pub async fn forget_session(&self, session_id: Uuid) -> Result<(), AuthError> {
+        self.forget(&[session_cache_key(session_id)]).await
+    }
+
+    /// After a change to a user's memberships or roles: every key and session of theirs.
+    pub async fn forget_user(&self, user_id: Uuid) -> Result<(), AuthError> {
+        let pool = &self.inner.pool;
+        let hashes = ironsmith_db::api_keys::hashes_of_user(pool, user_id)
+            .await
+            .map_err(unavailable)?;
+        let sessions = ironsmith_db::login_sessions::live_ids(pool, user_id)
+            .await
+            .map_err(unavailable)?;
+        let keys: Vec<String> = hashes
+            .iter()
+            .map(|h| key_cache_key(h))
+            .chain(sessions.into_iter().map(session_cache_key))
+            .collect();
+        self.forget(&keys).await
+    }
+
+    /// After an organisation-wide change (a workspace created or deleted, limits changed):
+    /// every key of the organisation and every session of its members.
+    pub async fn forget_organization(&self, organization_id: Uuid) -> Result<(), AuthError> {
+        let pool = &self.inner.pool;
+        let hashes = ironsmith_db::api_keys::hashes_of_organization(pool, organization_id)
+            .await
+            .map_err(unavailable)?;
+        let sessions =
+            ironsmith_db::login_sessions::live_ids_of_organization(pool, organization_id)
+                .await
+                .map_err(unavailable)?;
+        let keys: Vec<String> = hashes
+            .iter()
+            .map(|h| key_cache_key(h))
+            .chain(sessions.into_iter().map(session_cache_key))
+            .collect();
+        self.forget(&keys).await
+    }
+
+    /// Records the key's last use, at most once a minute per key; best effort.
+    async fn note_key_used(&self, key_id: Uuid) {
+        let marker = self.inner.redis.key(&format!("auth:used:{key_id}"));
+        let first_this_minute = async {
+            let mut conn = self.inner.redis.connection().await.ok()?;
+            let set: Option<String> = redis::cmd("SET")
+                .arg(&marker)
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(60)
+                .query_async(&mut conn)
+                .await
+                .ok()?;
+            set
+        }
+        .await
+        .is_some();
+        if first_this_minute {
+            let pool = self.inner.pool.clone();
+            tokio::spawn(async move {
+                if let Err(error) = ironsmith_db::api_keys::touch(&pool, key_id).await {
+                    tracing::warn!(%error, %key_id, "could not record the key's last use (best effort)");
+                }
+            });
+        }
+    }
+
+    async fn load_key(&self, key: &str) -> Result<Principal, AuthError> {
+        let pool = &self.inner.pool;
+        let hash = self.inner.hasher.hash(key);
+        let record = ironsmith_db::api_keys::by_hash(pool, &hash)
+            .await
+            .map_err(unavailable)?
+            .filter(|r| self.inner.hasher.verify(key, &r.key_hash))
+            .ok_or_else(|| AuthError::Unauthenticated("Invalid API key".into()))?;
+        let kind = KeyKind::parse(&record.kind).ok_or_else(|| unavailable("unknown key kind"))?;
+        let credential = Credential::ApiKey {
+            id: record.id,
+            kind,
+        };
+        let expires_at = record.expires_at.map(|t| t.timestamp());
+        match kind {
+            KeyKind::Pat => {
+                let user_id = record.user_id.ok_or_else(|| unavailable("PAT without owner"))?;
+                let (identity, mut orgs) = self.load_user(user_id).await?;
+                orgs.retain(|g| g.organization_id == record.organization_id);
+                if orgs.is_empty() {
+                    return Err(AuthError::Unauthenticated(
+                        "This key's owner has left its organisation".into(),
+                    ));
+                }
+                Ok(Principal {
+                    identity,
+                    credential,
+                    scope: Scope::Member {
+                        orgs,
+                        default_workspace: record.workspace_id,
+                    },
+                    expires_at,
+                })
+            }
+            KeyKind::Service => {
+                let role = record
+                    .service_role
+                    .as_deref()
+                    .and_then(Role::parse)
+                    .ok_or_else(|| unavailable("service key without a role"))?;
+                let org = ironsmith_db::organizations::get(pool, record.organization_id)
+                    .await
+                    .map_err(unavailable)?
+                    .ok_or_else(|| AuthError::Unauthenticated("Invalid API key".into()))?;
+                let all_workspaces = ironsmith_db::workspaces::ids(pool, record.organization_id)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(Principal {
+                    identity: Identity::ServiceAccount {
+                        api_key_id: record.id,
+                    },
+                    credential,
+                    scope: Scope::Service {
+                        organization_id: record.organization_id,
+                        workspace_id: record.workspace_id,
+                        role,
+                        all_workspaces,
+                        limits: OrgLimits::from_stored(&org.limits),
+                    },
+                    expires_at,
+                })
+            }
+        }
+    }
+
+    async fn load_session(&self, session_id: Uuid, user_id: Uuid) -> Result<Principal, AuthError> {
+        let session = ironsmith_db::login_sessions::live(&self.inner.pool, session_id)
+            .await
+            .map_err(unavailable)?
+            .filter(|s| s.user_id == user_id)
+            .ok_or_else(|| {
+                AuthError::Unauthenticated("Session expired or signed out".into())
+            })?;
+        let (identity, orgs) = self.load_user(user_id).await?;
+        let default_workspace = ironsmith_db::users::get(&self.inner.pool, user_id)
+            .await
+            .map_err(unavailable)?
+            .and_then(|u| u.default_workspace_id);
+        Ok(Principal {
+            identity,
+            credential: Credential::Session { id: session.id },
+            scope: Scope::Member {
+                orgs,
+                default_workspace,
+            },
+            expires_at: Some(session.expires_at.timestamp()),
+        })
+    }
+
+    /// A user and their standing in each organisation.
+    async fn load_user(&self, user_id: Uuid) -> Result<(Identity, Vec<OrgGrant>), AuthError> {
+        let pool = &self.inner.pool;
+        let user = ironsmith_db::users::get(pool, user_id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| AuthError::Unauthenticated("Unknown user".into()))?;
+        let org_rows = ironsmith_db::members::org_grants(pool, user_id)
+            .await
+            .map_err(unavailable)?;
+        let workspace_rows = ironsmith_db::members::workspace_grants(pool, user_id)
+            .await
+            .map_err(unavailable)?;
+        let mut orgs = Vec::with_capacity(org_rows.len());
+        for row in org_rows {
+            let Some(org_role) = Role::parse(&row.org_role) else {
+                continue;
+            };
+            let org = ironsmith_db::organizations::get(pool, row.organization_id)
+                .await
+                .map_err(unavailable)?;
+            let Some(org) = org else { continue };
+            let all_workspaces = ironsmith_db::workspaces::ids(pool, row.organization_id)
+                .await
+                .map_err(unavailable)?;
+            let workspaces = workspace_rows
+                .iter()
+                .filter(|w| w.organization_id == row.organization_id)
+                .filter_map(|w| Role::parse(&w.role).map(|role| (w.workspace_id, role)))
+                .collect();
+            orgs.push(OrgGrant {
+                organization_id: row.organization_id,
+                org_role,
+                workspaces,
+                all_workspaces,
+                limits: OrgLimits::from_stored(&org.limits),
+            });
+        }
+        Ok((
+            Identity::User {
+                user_id: user.id,
+                email: user.email,
+                full_name: user.full_name,
+            },
+            orgs,
+        ))
+    }
+}
+
+fn key_cache_key(hash: &[u8]) -> String {
+    format!("auth:principal:key:{}", hex::encode(hash))
+}
+
+fn session_cache_key(session_id: Uuid) -> String {
+    format!("auth:principal:session:{session_id}")
+}
+
+fn tombstone(cache_key: &str) -> String {
+    format!("{cache_key}:gone")
+}

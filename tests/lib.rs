@@ -1,1 +1,313 @@
-//! Cross-service end-to-end tests live in `tests/tests/`.
+//! Cross-service end-to-end tests live in `tests/tests/`. This library is their harness: a
+//! whole stack (backend, platform-backend, frontend as the edge) on isolated stores with the
+//! initial organisation bootstrapped, and a small typed client.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use ironsmith_config::{Config, Secret};
+use ironsmith_test_support::isolated_config;
+use reqwest::Method;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// A running stack on isolated stores.
+pub struct Stack {
+    pub config: Arc<Config>,
+    /// The public origin (the frontend).
+    pub edge: String,
+    pub backend: String,
+    pub platform: String,
+    /// The bootstrap admin's personal access token.
+    pub admin_key: String,
+    pub organization_id: Uuid,
+    pub workspace_id: Uuid,
+    shutdown: CancellationToken,
+    waits: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn bootstrap_key() -> String {
+    format!(
+        "lsv2_pt_{}_{}",
+        Uuid::new_v4().simple(),
+        &Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+impl Stack {
+    pub async fn start() -> anyhow::Result<Stack> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a stack after `adjust` has changed the isolated configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Stack> {
+        let mut config = isolated_config().await?;
+        config.bootstrap.admin_email = ADMIN_EMAIL.into();
+        config.bootstrap.admin_password = Secret::new(ADMIN_PASSWORD);
+        config.bootstrap.api_key = Secret::new(bootstrap_key());
+        adjust(&mut config);
+        let pool = ironsmith_db::connect(&config.postgres)?;
+        let outcome = ironsmith_platform_backend::bootstrap::bootstrap(&pool, &config).await?;
+        let ironsmith_platform_backend::bootstrap::Outcome::Created {
+            organization_id,
+            workspace_id,
+            ..
+        } = outcome
+        else {
+            anyhow::bail!("a fresh database was already bootstrapped");
+        };
+        Self::serve(config, organization_id, workspace_id).await
+    }
+
+    async fn serve(
+        mut config: Config,
+        organization_id: Uuid,
+        workspace_id: Uuid,
+    ) -> anyhow::Result<Stack> {
+        let shutdown = CancellationToken::new();
+        let shared = Arc::new(config.clone());
+        let backend = ironsmith_backend::start(shared.clone(), shutdown.clone()).await?;
+        let platform = ironsmith_platform_backend::start(shared.clone(), shutdown.clone()).await?;
+        config.endpoints.backend = format!("http://{}", backend.local_addr).parse()?;
+        config.endpoints.platform_backend = format!("http://{}", platform.local_addr).parse()?;
+        let config = Arc::new(config);
+        let frontend = ironsmith_frontend::start(config.clone(), shutdown.clone()).await?;
+        Ok(Stack {
+            admin_key: config.bootstrap.api_key.expose().to_owned(),
+            edge: format!("http://{}", frontend.local_addr),
+            backend: format!("http://{}", backend.local_addr),
+            platform: format!("http://{}", platform.local_addr),
+            waits: vec![
+                tokio::spawn(async move { drop(backend.wait().await) }),
+                tokio::spawn(async move { drop(platform.wait().await) }),
+                tokio::spawn(async move { drop(frontend.wait().await) }),
+            ],
+            config,
+            organization_id,
+            workspace_id,
+            shutdown,
+        })
+    }
+
+    /// Stops the services and starts them again on the same stores (new ports).
+    pub async fn restart(self) -> anyhow::Result<Stack> {
+        let config = (*self.config).clone();
+        let (organization_id, workspace_id) = (self.organization_id, self.workspace_id);
+        self.stop().await;
+        let mut config = config;
+        for listen in [
+            &mut config.services.frontend.listen,
+            &mut config.services.backend.listen,
+            &mut config.services.platform_backend.listen,
+        ] {
+            *listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        }
+        Self::serve(config, organization_id, workspace_id).await
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for wait in self.waits {
+            drop(wait.await);
+        }
+    }
+
+    /// A client of the public API (`<edge>/api/v1`) with the admin's key.
+    pub fn admin(&self) -> Client {
+        Client::new(&format!("{}/api/v1", self.edge)).key(&self.admin_key)
+    }
+
+    /// A client of the public API with no credentials.
+    pub fn anonymous(&self) -> Client {
+        Client::new(&format!("{}/api/v1", self.edge))
+    }
+
+    pub fn pool(&self) -> anyhow::Result<ironsmith_db::Pool> {
+        Ok(ironsmith_db::connect(&self.config.postgres)?)
+    }
+}
+
+/// An HTTP answer: status and JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The body, after checking the status.
+    pub fn expect(self, status: u16) -> anyhow::Result<Value> {
+        anyhow::ensure!(
+            self.status == status,
+            "expected {status}, got {}: {}",
+            self.status,
+            self.body
+        );
+        Ok(self.body)
+    }
+
+    pub fn str(&self, field: &str) -> String {
+        self.body[field].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// A small client of our API with a fixed credential and workspace.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    key: Option<String>,
+    bearer: Option<String>,
+    tenant: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            http: ironsmith_test_support::http(),
+            key: None,
+            bearer: None,
+            tenant: None,
+        }
+    }
+
+    pub fn key(mut self, key: &str) -> Client {
+        self.key = Some(key.to_owned());
+        self
+    }
+
+    pub fn bearer(mut self, token: &str) -> Client {
+        self.bearer = Some(token.to_owned());
+        self
+    }
+
+    pub fn tenant(mut self, tenant: impl ToString) -> Client {
+        self.tenant = Some(tenant.to_string());
+        self
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Answer> {
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(key) = &self.key {
+            request = request.header("x-api-key", key);
+        }
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(tenant) = &self.tenant {
+            request = request.header("x-tenant-id", tenant);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await?;
+        Ok(Answer {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        })
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Answer> {
+        self.send(Method::POST, path, Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> anyhow::Result<Answer> {
+        self.send(Method::PATCH, path, Some(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> anyhow::Result<Answer> {
+        self.send(Method::PUT, path, Some(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Answer> {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// Signs in with email and password; a client carrying the session token.
+    pub async fn login(&self, email: &str, password: &str) -> anyhow::Result<Client> {
+        let body = self
+            .post(
+                "/auth/login",
+                serde_json::json!({"email": email, "password": password}),
+            )
+            .await?
+            .expect(200)?;
+        let token = body["access_token"]
+            .as_str()
+            .context("no access_token")?
+            .to_owned();
+        Ok(Client::new(&self.base).bearer(&token))
+    }
+}
+
+/// Invites `email` into the admin's organisation with the given roles, accepts the
+/// invitation with `password`, and returns the new user's id.
+pub async fn add_user(
+    admin: &Client,
+    email: &str,
+    password: &str,
+    org_role: ironsmith_auth::Role,
+    workspaces: &[(Uuid, ironsmith_auth::Role)],
+) -> anyhow::Result<Uuid> {
+    let first_role = workspaces
+        .first()
+        .map(|(_, r)| *r)
+        .unwrap_or(ironsmith_auth::Role::WorkspaceViewer);
+    let invite = admin
+        .post(
+            "/orgs/current/members",
+            serde_json::json!({
+                "email": email,
+                "role_id": org_role.id(),
+                "workspace_ids": workspaces.iter().map(|(w, _)| w).collect::<Vec<_>>(),
+                "workspace_role_id": first_role.id(),
+            }),
+        )
+        .await?
+        .expect(200)?;
+    let accepted = Client::new(admin.base())
+        .post(
+            "/auth/invites/accept",
+            serde_json::json!({"token": invite["token"], "password": password}),
+        )
+        .await?
+        .expect(200)?;
+    let user_id: Uuid = accepted["user_id"]
+        .as_str()
+        .context("user_id")?
+        .parse()?;
+    // Workspaces beyond the first get their own role.
+    for (workspace, role) in workspaces.iter().skip(1) {
+        admin
+            .clone()
+            .tenant(workspace)
+            .post(
+                "/workspaces/current/members",
+                serde_json::json!({"user_id": user_id, "workspace_role_id": role.id()}),
+            )
+            .await?
+            .expect(200)?;
+    }
+    Ok(user_id)
+}

@@ -2,3 +2,4 @@
 
 pub mod health;
 pub mod ids;
+pub mod timestamp;

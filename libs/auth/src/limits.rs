@@ -150,7 +150,9 @@ impl Limiter {
         }
         let now = now_secs();
         let window = now / limit.window_secs;
-        let key = self.redis.key(&format!("rl:{bucket}:{window}"));
+        let key = self
+            .redis
+            .key(&format!("rl:{bucket}:{}:{window}", limit.window_secs));
         let count: u64 = self
             .incr_with_expiry(&key, 1, limit.window_secs + 1)
             .await?;

@@ -137,8 +137,10 @@ pub async fn list_personal(
 /// Which keys a revocation may touch.
 #[derive(Debug, Clone, Copy)]
 pub enum RevokeScope {
-    /// A service key usable in this workspace (its own or an organisation-wide one).
-    ServiceKeyInWorkspace { workspace_id: Uuid },
+    /// A service key of this workspace (not an organisation-wide one).
+    ServiceKeyOfWorkspace { workspace_id: Uuid },
+    /// Any service key of the organisation (organisation admins).
+    AnyServiceKey,
     /// A personal token of this user.
     PersonalOf { user_id: Uuid },
 }
@@ -151,19 +153,23 @@ pub async fn revoke(
     id: Uuid,
     scope: RevokeScope,
 ) -> Result<Option<Vec<u8>>, DbError> {
-    let (workspace_id, user_id) = match scope {
-        RevokeScope::ServiceKeyInWorkspace { workspace_id } => (Some(workspace_id), None),
-        RevokeScope::PersonalOf { user_id } => (None, Some(user_id)),
+    let (scope_name, workspace_id, user_id) = match scope {
+        RevokeScope::ServiceKeyOfWorkspace { workspace_id } => {
+            ("workspace", Some(workspace_id), None)
+        }
+        RevokeScope::AnyServiceKey => ("organization", None, None),
+        RevokeScope::PersonalOf { user_id } => ("personal", None, Some(user_id)),
     };
     Ok(sqlx::query_scalar!(
         "UPDATE api_keys SET revoked_at = now()
          WHERE organization_id = $1 AND id = $2 AND revoked_at IS NULL
-           AND (($3::uuid IS NOT NULL AND kind = 'service'
-                 AND (workspace_id = $3 OR workspace_id IS NULL))
-             OR ($4::uuid IS NOT NULL AND kind = 'pat' AND user_id = $4))
+           AND (($3 = 'workspace' AND kind = 'service' AND workspace_id = $4)
+             OR ($3 = 'organization' AND kind = 'service')
+             OR ($3 = 'personal' AND kind = 'pat' AND user_id = $5))
          RETURNING key_hash",
         organization_id,
         id,
+        scope_name,
         workspace_id,
         user_id
     )

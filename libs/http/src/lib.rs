@@ -2,13 +2,15 @@
 //! type, health and readiness, Prometheus metrics, path normalisation and graceful serving.
 
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod normalize;
 pub mod server;
 pub mod stack;
 
-pub use error::{ApiError, ErrorStyle};
+pub use error::{ApiError, ErrorStyle, ValidationIssue};
+pub use extract::{Json, PathUuid, Query};
 pub use health::{DependencyCheck, Readiness};
 pub use server::{PathStyle, Served, serve, shutdown_signal};
 pub use stack::{ServiceInfo, edge_router, not_found, service_router};

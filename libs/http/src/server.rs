@@ -55,13 +55,18 @@ pub async fn serve(
                 let app = MapRequestLayer::new(normalize_request).layer(router);
                 axum::serve(
                     listener,
-                    axum::ServiceExt::<Request>::into_make_service(app),
+                    axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(
+                        app,
+                    ),
                 )
                 .with_graceful_shutdown(stopping.cancelled_owned())
                 .await
             }
             PathStyle::AsIs => {
-                axum::serve(listener, router.into_make_service())
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
                     .with_graceful_shutdown(stopping.cancelled_owned())
                     .await
             }

@@ -23,6 +23,9 @@ pub enum Command {
     Migrate,
     /// Load and validate the configuration, print it with secrets redacted, and exit.
     CheckConfig,
+    /// Create the initial organisation, workspace, admin and API key from `[bootstrap]` unless
+    /// an organisation exists (platform-backend; it also does this on its first start).
+    Bootstrap,
 }
 
 /// What a binary does for each command.
@@ -34,6 +37,11 @@ pub trait Binary {
 
     /// `None` when the binary owns no schema.
     fn migrate(config: Arc<Config>) -> Option<impl Future<Output = anyhow::Result<()>>>;
+
+    /// `None` when the binary does not bootstrap tenancy.
+    fn bootstrap(_config: Arc<Config>) -> Option<impl Future<Output = anyhow::Result<()>>> {
+        None::<std::future::Ready<anyhow::Result<()>>>
+    }
 }
 
 #[allow(
@@ -87,6 +95,12 @@ pub fn main_with<B: Binary>(name: &str) -> ExitCode {
                 Some(migrate) => migrate.await,
                 None => Err(anyhow::anyhow!(
                     "{name} owns no schema; run `backend migrate`"
+                )),
+            },
+            Command::Bootstrap => match B::bootstrap(config) {
+                Some(bootstrap) => bootstrap.await,
+                None => Err(anyhow::anyhow!(
+                    "{name} does not bootstrap; run `platform-backend bootstrap`"
                 )),
             },
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::FromRef;
+use ironsmith_auth::Authenticator;
 use ironsmith_config::Config;
 use ironsmith_http::{PathStyle, Served, ServiceInfo};
 use ironsmith_runtime::{Binary, StoreSet, Stores};
@@ -19,6 +20,13 @@ pub const SERVICE: &str = "backend";
 pub struct AppState {
     pub config: Arc<Config>,
     pub stores: Stores,
+    pub auth: Authenticator,
+}
+
+impl FromRef<AppState> for Authenticator {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<Config> {
@@ -30,7 +38,12 @@ impl FromRef<AppState> for Arc<Config> {
 impl AppState {
     pub fn new(config: Arc<Config>) -> anyhow::Result<Self> {
         let stores = Stores::connect(&config)?;
-        Ok(AppState { config, stores })
+        let auth = Authenticator::new(&config, stores.postgres.clone(), stores.redis.clone())?;
+        Ok(AppState {
+            config,
+            stores,
+            auth,
+        })
     }
 }
 
@@ -41,7 +54,9 @@ pub fn router(state: AppState) -> Router {
         StoreSet::ALL,
         Duration::from_millis(state.config.http.readiness_timeout_ms),
     );
-    let mut routes = Router::new().merge(routes::queue_metrics::router());
+    let mut routes = Router::new()
+        .merge(routes::queue_metrics::router())
+        .merge(routes::settings::router());
     if state.config.deployment.enabled {
         routes = routes.nest("/api-host", routes::control_plane::router());
     }

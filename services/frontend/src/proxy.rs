@@ -83,6 +83,16 @@ pub async fn forward(
     parts
         .headers
         .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    // The edge is the trust boundary: services take the client address for per-address
+    // limits from this header, so whatever a client sent is replaced, never appended to.
+    parts.headers.remove("x-forwarded-for");
+    if let Some(peer) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .and_then(|c| HeaderValue::from_str(&c.0.ip().to_string()).ok())
+    {
+        parts.headers.insert("x-forwarded-for", peer);
+    }
     parts.uri = uri;
     let upstream_request = Request::from_parts(parts, body);
     match client.request(upstream_request).await {

@@ -117,6 +117,12 @@ const PREFIX: &[(&str, Action)] = &[
         Proxy(PlatformBackend, Replace("/api/v1/otel/", "/otel/")),
     ),
     ("/api/v1/me", Proxy(PlatformBackend, STRIP_V1)),
+    // Ours: organisation management lives with authentication in platform-backend (the
+    // upstream table sends these to backend under `/api/v1/*`; the public paths are unchanged).
+    ("/api/v1/orgs", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/workspaces", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/tenants", Proxy(PlatformBackend, STRIP_V1)),
+    ("/api/v1/api-key", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/auth", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/public", Proxy(PlatformBackend, STRIP_API)),
     ("/scim/", Proxy(PlatformBackend, Unchanged)),
@@ -253,6 +259,20 @@ mod tests {
     fn platform_routes_and_their_rewrites() {
         assert_eq!(get("/api/v1/info"), proxy(PlatformBackend, "/info"));
         assert_eq!(get("/api/v1/me"), proxy(PlatformBackend, "/me"));
+        assert_eq!(
+            get("/api/v1/orgs/current/members"),
+            proxy(PlatformBackend, "/orgs/current/members")
+        );
+        assert_eq!(get("/api/workspaces"), proxy(PlatformBackend, "/workspaces"));
+        assert_eq!(
+            get("/api/v1/api-key/current"),
+            proxy(PlatformBackend, "/api-key/current")
+        );
+        assert_eq!(get("/api/v1/settings"), proxy(Backend, "/api/v1/settings"));
+        assert_eq!(
+            get("/api/v1/workspacesx"),
+            proxy(Backend, "/api/v1/workspacesx")
+        );
         assert_eq!(
             get("/api/v1/auth/login"),
             proxy(PlatformBackend, "/auth/login")

@@ -1,11 +1,19 @@
-//! platform-backend: authentication (organisations, workspaces, users, API keys, login) and the
-//! high-volume ingestion endpoints (`/runs/multipart`, `/runs/batch`, OTLP). Those arrive with
-//! their own issues; this crate is the service they plug into.
+//! platform-backend: authentication — organisations, workspaces, users, roles, API keys, login
+//! (password and OIDC single sign-on), invitations and the audit log — and, with later issues,
+//! the high-volume ingestion endpoints (`/runs/multipart`, `/runs/batch`, OTLP).
+
+pub mod audit;
+pub mod bootstrap;
+pub mod error;
+pub mod login;
+pub mod routes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::FromRef;
+use ironsmith_auth::Authenticator;
 use ironsmith_config::Config;
 use ironsmith_http::{PathStyle, Served, ServiceInfo};
 use ironsmith_runtime::{Binary, StoreSet, Stores};
@@ -17,12 +25,24 @@ pub const SERVICE: &str = "platform-backend";
 pub struct AppState {
     pub config: Arc<Config>,
     pub stores: Stores,
+    pub auth: Authenticator,
+}
+
+impl FromRef<AppState> for Authenticator {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
 }
 
 impl AppState {
     pub fn new(config: Arc<Config>) -> anyhow::Result<Self> {
         let stores = Stores::connect(&config)?;
-        Ok(AppState { config, stores })
+        let auth = Authenticator::new(&config, stores.postgres.clone(), stores.redis.clone())?;
+        Ok(AppState {
+            config,
+            stores,
+            auth,
+        })
     }
 }
 
@@ -32,12 +52,16 @@ pub fn router(state: AppState) -> Router {
         StoreSet::ALL,
         Duration::from_millis(state.config.http.readiness_timeout_ms),
     );
-    let routes: Router<AppState> = Router::new();
-    ironsmith_http::service_router(&info, readiness, routes.with_state(state))
+    ironsmith_http::service_router(&info, readiness, routes::router().with_state(state))
 }
 
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<Served> {
     let state = AppState::new(config.clone())?;
+    tokio::spawn(bootstrap::bootstrap_in_background(
+        state.stores.postgres.clone(),
+        config.clone(),
+        shutdown.clone(),
+    ));
     Ok(ironsmith_http::serve(
         config.services.platform_backend.listen,
         router(state),
@@ -62,5 +86,22 @@ impl Binary for Service {
 
     fn migrate(_: Arc<Config>) -> Option<impl Future<Output = anyhow::Result<()>>> {
         None::<std::future::Ready<anyhow::Result<()>>>
+    }
+
+    fn bootstrap(config: Arc<Config>) -> Option<impl Future<Output = anyhow::Result<()>>> {
+        Some(async move {
+            let pool = ironsmith_db::connect(&config.postgres)?;
+            match bootstrap::bootstrap(&pool, &config).await? {
+                bootstrap::Outcome::Created {
+                    organization_id,
+                    workspace_id,
+                    ..
+                } => tracing::info!(%organization_id, %workspace_id, admin = %config.bootstrap.admin_email, "bootstrapped the initial organisation"),
+                bootstrap::Outcome::AlreadyBootstrapped => {
+                    tracing::info!("already bootstrapped: an organisation exists");
+                }
+            }
+            Ok(())
+        })
     }
 }

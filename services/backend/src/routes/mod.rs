@@ -1,2 +1,5 @@
+//! One router per resource.
+
 pub mod control_plane;
 pub mod queue_metrics;
+pub mod settings;

@@ -1,0 +1,37 @@
+//! `GET /settings`: the current workspace's settings, which the prompt hub reads to learn the
+//! workspace's handle (API.md §13–14).
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use ironsmith_api_types::timestamp;
+use ironsmith_auth::RequirePermission;
+use ironsmith_auth::perm::WorkspacesRead;
+use ironsmith_http::ApiError;
+use serde_json::{Value, json};
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/settings", get(settings))
+}
+
+async fn settings(
+    State(state): State<AppState>,
+    caller: RequirePermission<WorkspacesRead>,
+) -> Result<Json<Value>, ApiError> {
+    let workspace = ironsmith_db::workspaces::get(
+        &state.stores.postgres,
+        caller.organization_id,
+        caller.workspace_id,
+    )
+    .await
+    .map_err(ApiError::internal)?
+    .ok_or_else(|| ApiError::NotFound("Workspace not found".into()))?;
+    Ok(Json(json!({
+        "id": workspace.id,
+        "display_name": workspace.display_name,
+        "created_at": timestamp::format(&workspace.created_at),
+        "tenant_handle": workspace.tenant_handle,
+    })))
+}

@@ -1,0 +1,63 @@
+//! The service's API error: everything a handler can fail with, rendered in the body shapes of
+//! API.md §3.9. A unique-constraint violation that a handler did not anticipate is a 409.
+
+use axum::response::{IntoResponse, Response};
+use ironsmith_auth::AuthError;
+use ironsmith_db::DbError;
+use ironsmith_http::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Error::Db(DbError::Sqlx(error))
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::Api(error) => error.into_response(),
+            Error::Auth(error) => error.into_response(),
+            Error::Db(error) if error.is_unique_violation() => {
+                ApiError::Conflict("It already exists".into()).into_response()
+            }
+            Error::Db(error) => ApiError::internal(error).into_response(),
+        }
+    }
+}
+
+pub fn not_found(what: &str) -> Error {
+    Error::Api(ApiError::NotFound(format!("{what} not found")))
+}
+
+pub fn bad_request(message: impl Into<String>) -> Error {
+    Error::Api(ApiError::BadRequest(message.into()))
+}
+
+pub fn forbidden(message: impl Into<String>) -> Error {
+    Error::Api(ApiError::Forbidden(message.into()))
+}
+
+pub fn conflict(message: impl Into<String>) -> Error {
+    Error::Api(ApiError::Conflict(message.into()))
+}
+
+/// A 422 on one body field.
+pub fn invalid(field: &str, message: impl Into<String>) -> Error {
+    Error::Api(ApiError::Unprocessable(vec![ironsmith_http::ValidationIssue {
+        loc: vec!["body".into(), field.into()],
+        msg: message.into(),
+        kind: "value_error".into(),
+    }]))
+}

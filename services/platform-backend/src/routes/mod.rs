@@ -1,0 +1,20 @@
+//! One router per resource.
+
+pub mod api_keys;
+pub mod members;
+pub mod organizations;
+pub mod session;
+pub mod workspaces;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(session::router())
+        .merge(organizations::router())
+        .merge(members::router())
+        .merge(workspaces::router())
+        .merge(api_keys::router())
+}

@@ -1,0 +1,220 @@
+//! The caller's organisation: `GET /orgs/current`, `PATCH /orgs/current/info`, its roles, its
+//! audit log, and its rate and usage limits.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, patch};
+use ironsmith_api_types::timestamp;
+use ironsmith_auth::perm::{OrganizationManage, OrganizationRead};
+use ironsmith_auth::{OrgLimits, RequireOrgPermission, Role};
+use ironsmith_db::{audit_log, organizations};
+use ironsmith_http::{Json, Query};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::audit::{self, Actor, Event};
+use crate::error::{Result, invalid, not_found};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orgs/current", get(current))
+        .route("/orgs/current/info", patch(update_info).get(current))
+        .route("/orgs/current/roles", get(roles))
+        .route("/orgs/current/audit-logs", get(audit_logs))
+        .route("/orgs/current/limits", get(limits).put(set_limits))
+}
+
+fn org_json(org: &organizations::Organization) -> Value {
+    json!({
+        "id": org.id,
+        "display_name": org.display_name,
+        "created_at": timestamp::format(&org.created_at),
+        "pat_creation_disabled": org.pat_creation_disabled,
+        "disable_public_sharing": org.disable_public_sharing,
+        "is_personal": false,
+    })
+}
+
+async fn current(
+    State(state): State<AppState>,
+    caller: RequireOrgPermission<OrganizationRead>,
+) -> Result<axum::Json<Value>> {
+    let org = organizations::get(&state.stores.postgres, caller.organization_id)
+        .await?
+        .ok_or_else(|| not_found("Organisation"))?;
+    let mut body = org_json(&org);
+    body["role_name"] = json!(caller.org_role.map(|r| r.as_str()));
+    body["permissions"] = json!(caller.permissions.names());
+    Ok(axum::Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+struct InfoUpdate {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    pat_creation_disabled: Option<bool>,
+    #[serde(default)]
+    disable_public_sharing: Option<bool>,
+    /// Accepted for compatibility; there is nothing shared to withdraw yet.
+    #[serde(default)]
+    #[allow(dead_code)]
+    unshare_all: Option<bool>,
+}
+
+async fn update_info(
+    State(state): State<AppState>,
+    caller: RequireOrgPermission<OrganizationManage>,
+    Json(body): Json<InfoUpdate>,
+) -> Result<axum::Json<Value>> {
+    let name = body.display_name.as_deref().map(str::trim);
+    if name.is_some_and(|n| n.is_empty() || n.chars().count() > 200) {
+        return Err(invalid("display_name", "must be 1 to 200 characters"));
+    }
+    let mut tx = state.stores.postgres.begin().await?;
+    organizations::update_info(
+        &mut *tx,
+        caller.organization_id,
+        &organizations::InfoUpdate {
+            display_name: name,
+            pat_creation_disabled: body.pat_creation_disabled,
+            disable_public_sharing: body.disable_public_sharing,
+        },
+    )
+    .await?;
+    audit::record(
+        &mut *tx,
+        Actor::of(&caller.identity, caller.credential),
+        Event {
+            organization_id: caller.organization_id,
+            workspace_id: None,
+            action: "organization.updated",
+            target_type: "organization",
+            target_id: caller.organization_id.to_string(),
+            details: json!({
+                "display_name": name,
+                "pat_creation_disabled": body.pat_creation_disabled,
+                "disable_public_sharing": body.disable_public_sharing,
+            }),
+        },
+    )
+    .await?;
+    let org = organizations::get(&mut *tx, caller.organization_id)
+        .await?
+        .ok_or_else(|| not_found("Organisation"))?;
+    tx.commit().await?;
+    Ok(axum::Json(org_json(&org)))
+}
+
+async fn roles(_caller: RequireOrgPermission<OrganizationRead>) -> axum::Json<Vec<Value>> {
+    axum::Json(
+        Role::ALL
+            .into_iter()
+            .map(|role| {
+                json!({
+                    "id": role.id(),
+                    "name": role.as_str(),
+                    "display_name": role.display_name(),
+                    "description": role.description(),
+                    "access_scope": role.access_scope(),
+                    "permissions": role.permissions().names(),
+                })
+            })
+            .collect(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    #[serde(default)]
+    offset: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+async fn audit_logs(
+    State(state): State<AppState>,
+    caller: RequireOrgPermission<OrganizationManage>,
+    Query(page): Query<Page>,
+) -> Result<axum::Json<Vec<Value>>> {
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=100).contains(&limit) {
+        return Err(invalid("limit", "must be between 1 and 100"));
+    }
+    let offset = page.offset.unwrap_or(0).max(0);
+    let entries =
+        audit_log::list(&state.stores.postgres, caller.organization_id, offset, limit).await?;
+    Ok(axum::Json(
+        entries
+            .into_iter()
+            .map(|e| {
+                json!({
+                    "id": e.id,
+                    "action": e.action,
+                    "actor": {
+                        "user_id": e.actor_user_id,
+                        "email": e.actor_email,
+                        "api_key_id": e.actor_api_key_id,
+                    },
+                    "target_type": e.target_type,
+                    "target_id": e.target_id,
+                    "workspace_id": e.workspace_id,
+                    "details": e.details,
+                    "created_at": timestamp::format(&e.created_at),
+                })
+            })
+            .collect(),
+    ))
+}
+
+async fn limits(
+    State(state): State<AppState>,
+    caller: RequireOrgPermission<OrganizationRead>,
+) -> Result<axum::Json<Value>> {
+    let org = organizations::get(&state.stores.postgres, caller.organization_id)
+        .await?
+        .ok_or_else(|| not_found("Organisation"))?;
+    let overrides = OrgLimits::from_stored(&org.limits);
+    let limiter = state.auth.limiter();
+    let (events, bytes) = limiter.usage_this_hour(caller.organization_id).await?;
+    Ok(axum::Json(json!({
+        "effective": overrides.effective(limiter.defaults()),
+        "overrides": overrides,
+        "enabled": limiter.defaults().enabled,
+        "usage_this_hour": { "events": events, "bytes": bytes },
+    })))
+}
+
+/// Replaces the organisation's overrides; an empty object restores the stack defaults.
+async fn set_limits(
+    State(state): State<AppState>,
+    caller: RequireOrgPermission<OrganizationManage>,
+    Json(body): Json<Value>,
+) -> Result<axum::Json<Value>> {
+    let overrides: OrgLimits = serde_json::from_value(body.clone())
+        .map_err(|e| invalid("limits", e.to_string()))?;
+    overrides.validate().map_err(|m| invalid("limits", m))?;
+    let stored = serde_json::to_value(&overrides).map_err(ironsmith_http::ApiError::internal)?;
+    let mut tx = state.stores.postgres.begin().await?;
+    organizations::set_limits(&mut *tx, caller.organization_id, &stored).await?;
+    audit::record(
+        &mut *tx,
+        Actor::of(&caller.identity, caller.credential),
+        Event {
+            organization_id: caller.organization_id,
+            workspace_id: None,
+            action: "organization.limits_changed",
+            target_type: "organization",
+            target_id: caller.organization_id.to_string(),
+            details: stored.clone(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.auth.forget_organization(caller.organization_id).await?;
+    Ok(axum::Json(json!({
+        "effective": overrides.effective(state.auth.limiter().defaults()),
+        "overrides": stored,
+    })))
+}

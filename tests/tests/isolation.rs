@@ -1,0 +1,322 @@
+//! The tenant-isolation matrix: a caller of one workspace can neither read nor change anything
+//! of another — in another organisation, or in its own — through any endpoint that exists.
+//!
+//! Every endpoint is one line of `MATRIX`. Each line is sent by every attacker twice: naming
+//! the victim's workspace in `X-Tenant-Id`, and from the attacker's own workspace with the
+//! victim's ids in the path. No answer may succeed or mention the victim, and afterwards the
+//! victim's state, read by its own admin, must be exactly as before.
+
+use ironsmith_auth::{Role, SecretHasher};
+use ironsmith_e2e::{Client, Stack, add_user};
+use ironsmith_platform_backend::bootstrap::{OrganizationSpec, Outcome, create_organization};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Which tenancy level an endpoint belongs to: organisation-level lines are skipped for an
+/// attacker of the victim's own organisation (organisation resources are shared there).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Org,
+    Workspace,
+}
+
+use Level::{Org, Workspace};
+
+/// `(level, method, path, body)`. Placeholders: `{ws}` the victim's workspace, `{member}` an
+/// organisation membership, `{ws_member}` a workspace membership, `{service_key}`, `{pat}`,
+/// `{invite}`, `{session}`.
+const MATRIX: &[(Level, &str, &str, &str)] = &[
+    (Workspace, "GET", "/settings", ""),
+    (Org, "GET", "/me", ""),
+    (Org, "GET", "/orgs/current", ""),
+    (Org, "PATCH", "/orgs/current/info", r#"{"display_name":"pwned","pat_creation_disabled":true}"#),
+    (Org, "GET", "/orgs/current/roles", ""),
+    (Org, "GET", "/orgs/current/members", ""),
+    (Org, "GET", "/orgs/current/members/active", ""),
+    (Org, "GET", "/orgs/current/members/pending", ""),
+    (Org, "POST", "/orgs/current/members", r#"{"email":"intruder@example.com"}"#),
+    (Org, "POST", "/orgs/current/members/batch", r#"[{"email":"intruder2@example.com"}]"#),
+    (Org, "PATCH", "/orgs/current/members/{member}", r#"{"role_id":"00000000-0000-4000-8000-5e1f00000003"}"#),
+    (Org, "DELETE", "/orgs/current/members/{member}", ""),
+    (Org, "DELETE", "/orgs/current/members/pending/{invite}", ""),
+    (Org, "GET", "/orgs/current/audit-logs", ""),
+    (Org, "GET", "/orgs/current/limits", ""),
+    (Org, "PUT", "/orgs/current/limits", r#"{"default":{"requests":100000,"window_secs":10}}"#),
+    (Org, "GET", "/workspaces", ""),
+    (Org, "GET", "/tenants", ""),
+    (Org, "POST", "/workspaces", r#"{"display_name":"intruder"}"#),
+    (Workspace, "PATCH", "/workspaces/{ws}", r#"{"display_name":"pwned"}"#),
+    (Workspace, "DELETE", "/workspaces/{ws}", ""),
+    (Workspace, "GET", "/workspaces/current/members", ""),
+    (Workspace, "POST", "/workspaces/current/members", r#"{"user_id":"{attacker_user}"}"#),
+    (Workspace, "PATCH", "/workspaces/current/members/{ws_member}", r#"{"role_id":"00000000-0000-4000-8000-5e1f00000006"}"#),
+    (Workspace, "DELETE", "/workspaces/current/members/{ws_member}", ""),
+    (Workspace, "GET", "/api-key", ""),
+    (Workspace, "POST", "/api-key", r#"{"description":"intruder"}"#),
+    (Workspace, "DELETE", "/api-key/{service_key}", ""),
+    (Org, "GET", "/api-key/current", ""),
+    (Workspace, "POST", "/api-key/current", r#"{"description":"intruder"}"#),
+    (Org, "DELETE", "/api-key/current/{pat}", ""),
+    (Org, "GET", "/auth/sessions", ""),
+    (Org, "DELETE", "/auth/sessions/{session}", ""),
+];
+
+/// The victim's resources, by placeholder.
+struct Victim {
+    workspace: Uuid,
+    values: Vec<(&'static str, String)>,
+    /// Strings that must never appear in an attacker's answer.
+    secrets: Vec<String>,
+    admin: Client,
+}
+
+fn fill(template: &str, victim: &Victim, attacker_user: Uuid) -> String {
+    let mut text = template.replace("{attacker_user}", &attacker_user.to_string());
+    for (name, value) in &victim.values {
+        text = text.replace(name, value);
+    }
+    text
+}
+
+/// What the victim's admin sees: compared before and after the attacks. A victim workspace in
+/// the attacker's own organisation is compared on its workspace-level state only.
+async fn snapshot(victim: &Victim, same_org: bool) -> anyhow::Result<Vec<(String, Value)>> {
+    let admin = victim.admin.clone().tenant(victim.workspace);
+    let mut state = Vec::new();
+    let workspace_level = ["/settings", "/workspaces/current/members", "/api-key"];
+    for path in [
+        "/settings",
+        "/orgs/current",
+        "/orgs/current/members",
+        "/orgs/current/members/pending",
+        "/orgs/current/limits",
+        "/workspaces",
+        "/workspaces/current/members",
+        "/api-key",
+        "/api-key/current",
+    ] {
+        if same_org && !workspace_level.contains(&path) {
+            continue;
+        }
+        let mut body = admin.get(path).await?.expect(200)?;
+        if path == "/orgs/current/limits" {
+            body["usage_this_hour"] = Value::Null;
+        }
+        if path.starts_with("/api-key") {
+            // Using the admin's key updates its last use; that is the victim's own doing.
+            for key in body.as_array_mut().into_iter().flatten() {
+                key["last_used_at"] = Value::Null;
+            }
+        }
+        state.push((path.to_owned(), body));
+    }
+    Ok(state)
+}
+
+/// Sets up a victim workspace with one of everything, owned by `admin`.
+async fn furnish(
+    stack: &Stack,
+    admin: Client,
+    workspace: Uuid,
+    label: &str,
+) -> anyhow::Result<Victim> {
+    let admin_ws = admin.clone().tenant(workspace);
+    let member_email = format!("{label}-member@example.com");
+    let member_user = add_user(
+        &admin,
+        &member_email,
+        "member-password",
+        Role::OrganizationUser,
+        &[(workspace, Role::WorkspaceEditor)],
+    )
+    .await?;
+    let members = admin.get("/orgs/current/members").await?.expect(200)?;
+    let member = members
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["user_id"] == member_user.to_string()))
+        .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let ws_members = admin_ws.get("/workspaces/current/members").await?.expect(200)?;
+    let ws_member = ws_members
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["user_id"] == member_user.to_string()))
+        .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let service = admin_ws.post("/api-key", json!({"description": "victim"})).await?.expect(200)?;
+    let member_session = stack.anonymous().login(&member_email, "member-password").await?;
+    let pat = member_session
+        .clone()
+        .tenant(workspace)
+        .post("/api-key/current", json!({"description": "victim pat"}))
+        .await?
+        .expect(200)?;
+    let sessions = member_session.get("/auth/sessions").await?.expect(200)?;
+    let invite = admin
+        .post("/orgs/current/members", json!({"email": format!("{label}-invitee@example.com")}))
+        .await?
+        .expect(200)?;
+    let id = |v: &Value| v["id"].as_str().unwrap_or_default().to_owned();
+    Ok(Victim {
+        workspace,
+        values: vec![
+            ("{ws}", workspace.to_string()),
+            ("{member}", member.clone()),
+            ("{ws_member}", ws_member),
+            ("{service_key}", id(&service)),
+            ("{pat}", id(&pat)),
+            ("{invite}", id(&invite)),
+            ("{session}", id(&sessions[0])),
+        ],
+        secrets: vec![
+            member_email,
+            id(&service),
+            id(&pat),
+            id(&invite),
+            member,
+            format!("{label}-invitee@example.com"),
+        ],
+        admin,
+    })
+}
+
+async fn attack(
+    attacker: &Client,
+    attacker_user: Uuid,
+    victim: &Victim,
+    same_org: bool,
+) -> anyhow::Result<usize> {
+    let mut sent = 0;
+    for (level, method, path, body) in MATRIX {
+        if same_org && *level == Org {
+            continue;
+        }
+        let path = fill(path, victim, attacker_user);
+        let body: Option<Value> = if body.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_str(&fill(body, victim, attacker_user))?)
+        };
+        let method: Method = method.parse()?;
+        for named in [true, false] {
+            let client = if named {
+                attacker.clone().tenant(victim.workspace)
+            } else {
+                attacker.clone()
+            };
+            let answer = client.send(method.clone(), &path, body.as_ref()).await?;
+            sent += 1;
+            let text = answer.body.to_string();
+            if named || path.contains(&victim.workspace.to_string()) {
+                assert!(
+                    matches!(answer.status, 403 | 404),
+                    "{method} {path} (X-Tenant-Id: {named}) answered {}: {text}",
+                    answer.status
+                );
+            } else {
+                // From its own workspace the attacker may succeed on its own data, or be told
+                // the victim's ids do not exist; either way nothing of the victim shows.
+                assert!(
+                    answer.status < 500,
+                    "{method} {path}: {} {text}",
+                    answer.status
+                );
+            }
+            for secret in &victim.secrets {
+                assert!(!text.contains(secret.as_str()), "{method} {path} leaked {secret}: {text}");
+            }
+            assert!(
+                !text.contains(&victim.workspace.to_string()),
+                "{method} {path} leaked the victim workspace id: {text}"
+            );
+        }
+    }
+    Ok(sent)
+}
+
+#[tokio::test]
+async fn no_caller_reaches_another_workspace() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| {
+        // The matrix sends hundreds of requests; rate limits are tested elsewhere.
+        config.limits.default.requests = 100_000;
+    })
+    .await?;
+
+    // Organisation B, created the way bootstrap creates one.
+    let b_key = format!("lsv2_pt_{}_{}", Uuid::new_v4().simple(), "victimb001");
+    let pool = stack.pool()?;
+    let mut tx = pool.begin().await?;
+    let Outcome::Created { workspace_id: b_workspace, .. } = create_organization(
+        &mut tx,
+        &OrganizationSpec {
+            organization_name: "Victim Org",
+            workspace_name: "Victim Workspace",
+            admin_email: "admin-b@example.com",
+            admin_password_hash: None,
+            admin_api_key: Some(&b_key),
+        },
+        &SecretHasher::new(stack.config.auth.api_key_salt.expose().as_bytes()),
+    )
+    .await?
+    else {
+        anyhow::bail!("expected a new organisation");
+    };
+    tx.commit().await?;
+    let b_admin = stack.anonymous().key(&b_key);
+    let victim_b = furnish(&stack, b_admin, b_workspace, "b").await?;
+
+    // A second workspace inside organisation A, for an attacker of the first.
+    let a_admin = stack.admin();
+    let a2 = a_admin
+        .post("/workspaces", json!({"display_name": "A2"}))
+        .await?
+        .expect(200)?;
+    let a2_workspace: Uuid = a2["id"].as_str().unwrap_or_default().parse()?;
+    let victim_a2 = furnish(&stack, a_admin.clone(), a2_workspace, "a2").await?;
+
+    // Attackers: A's organisation admin, an organisation-wide service key of A, and a
+    // workspace admin of A's first workspace who is only an Organization User.
+    let a_me = a_admin.get("/me").await?.expect(200)?;
+    let a_admin_user: Uuid = a_me["identity"]["user_id"].as_str().unwrap_or_default().parse()?;
+    let org_key = a_admin
+        .post("/api-key", json!({"scope": "organization"}))
+        .await?
+        .expect(200)?;
+    let a_org_key = stack
+        .anonymous()
+        .key(org_key["key"].as_str().unwrap_or_default());
+    let local_admin_user = add_user(
+        &a_admin,
+        "a1-admin@example.com",
+        "a1-admin-password",
+        Role::OrganizationUser,
+        &[(stack.workspace_id, Role::WorkspaceAdmin)],
+    )
+    .await?;
+    let local_admin = stack
+        .anonymous()
+        .login("a1-admin@example.com", "a1-admin-password")
+        .await?;
+
+    let before_b = snapshot(&victim_b, false).await?;
+    let before_a2 = snapshot(&victim_a2, true).await?;
+
+    let mut sent = 0;
+    sent += attack(&a_admin, a_admin_user, &victim_b, false).await?;
+    sent += attack(&a_org_key.clone().tenant(stack.workspace_id), a_admin_user, &victim_b, false).await?;
+    sent += attack(&local_admin, local_admin_user, &victim_b, false).await?;
+    sent += attack(&local_admin, local_admin_user, &victim_a2, true).await?;
+    assert!(sent > 150, "the matrix ran ({sent} requests)");
+
+    assert_eq!(snapshot(&victim_b, false).await?, before_b, "organisation B changed");
+    assert_eq!(snapshot(&victim_a2, true).await?, before_a2, "workspace A2 changed");
+
+    // The matrix's paths are real: the victim's own admin reads every GET line.
+    for (_, method, path, _) in MATRIX.iter().filter(|(_, m, _, _)| *m == "GET") {
+        let path = fill(path, &victim_b, a_admin_user);
+        let answer = victim_b.admin.clone().tenant(b_workspace).get(&path).await?;
+        assert_eq!(answer.status, 200, "{method} {path}: {:?}", answer.body);
+    }
+    stack.stop().await;
+    Ok(())
+}

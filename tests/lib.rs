@@ -49,6 +49,12 @@ impl Stack {
         config.bootstrap.admin_email = ADMIN_EMAIL.into();
         config.bootstrap.admin_password = Secret::new(ADMIN_PASSWORD);
         config.bootstrap.api_key = Secret::new(bootstrap_key());
+        // The edge's address is fixed up front so the public URLs (OIDC redirects, cookies)
+        // name it.
+        let edge_port = ironsmith_test_support::free_port()?;
+        config.services.frontend.listen = std::net::SocketAddr::from(([127, 0, 0, 1], edge_port));
+        config.public.ui_url = format!("http://127.0.0.1:{edge_port}").parse()?;
+        config.public.api_url = format!("http://127.0.0.1:{edge_port}/api/v1").parse()?;
         adjust(&mut config);
         let pool = ironsmith_db::connect(&config.postgres)?;
         let outcome = ironsmith_platform_backend::bootstrap::bootstrap(&pool, &config).await?;

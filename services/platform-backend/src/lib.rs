@@ -26,6 +26,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub stores: Stores,
     pub auth: Authenticator,
+    /// Outbound HTTP (the OIDC issuer).
+    pub http: reqwest::Client,
 }
 
 impl FromRef<AppState> for Authenticator {
@@ -38,10 +40,14 @@ impl AppState {
     pub fn new(config: Arc<Config>) -> anyhow::Result<Self> {
         let stores = Stores::connect(&config)?;
         let auth = Authenticator::new(&config, stores.postgres.clone(), stores.redis.clone())?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
         Ok(AppState {
             config,
             stores,
             auth,
+            http,
         })
     }
 }

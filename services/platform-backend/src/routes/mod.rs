@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod members;
+pub mod oidc;
 pub mod organizations;
 pub mod session;
 pub mod workspaces;
@@ -17,4 +18,5 @@ pub fn router() -> Router<AppState> {
         .merge(members::router())
         .merge(workspaces::router())
         .merge(api_keys::router())
+        .merge(oidc::router())
 }

@@ -83,7 +83,7 @@ async fn edge(State(state): State<AppState>, request: Request) -> Response {
         Destination::Proxy { upstream, path } => {
             proxy::forward(&state.client, &state.upstreams, upstream, &path, request).await
         }
-        Destination::Ui => ui::page(&state, &path).await,
+        Destination::Ui => ui::page(&state, &path, request.uri().query()).await,
         Destination::Health => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
         Destination::NotFound => ApiError::NotFound("Not Found".into()).into_response(),
     }

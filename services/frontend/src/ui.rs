@@ -19,7 +19,10 @@ const SERVICES: [Upstream; 3] = [
     Upstream::Playground,
 ];
 
-pub async fn page(state: &AppState, path: &str) -> Response {
+pub async fn page(state: &AppState, path: &str, query: Option<&str>) -> Response {
+    if path == "/login" {
+        return Html(login_page(state, query.unwrap_or(""))).into_response();
+    }
     if path != "/" {
         return (
             StatusCode::NOT_FOUND,
@@ -86,8 +89,31 @@ pub async fn page(state: &AppState, path: &str) -> Response {
             service.name()
         );
     }
-    body.push_str("</tbody></table>");
+    body.push_str("</tbody></table><p><a href=\"/login\">Sign in</a></p>");
     Html(layout("Ironsmith", &body)).into_response()
+}
+
+/// The sign-in page: an email and password form posting to `/api/v1/auth/login` (which sets
+/// the HttpOnly session cookie and redirects back), or the single sign-on button.
+fn login_page(state: &AppState, query: &str) -> String {
+    let failed = query.split('&').any(|pair| pair == "error=invalid");
+    let mut body = String::new();
+    if failed {
+        body.push_str("<p class=\"down\" role=\"alert\">Wrong email or password.</p>");
+    }
+    match state.config.auth.mode {
+        ironsmith_config::LoginMode::Basic => body.push_str(
+            "<form method=\"post\" action=\"/api/v1/auth/login\">\
+             <p><label>Email<br><input type=\"email\" name=\"email\" autocomplete=\"username\" required></label></p>\
+             <p><label>Password<br><input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label></p>\
+             <input type=\"hidden\" name=\"next\" value=\"/\">\
+             <p><button type=\"submit\">Sign in</button></p></form>",
+        ),
+        ironsmith_config::LoginMode::Oidc => body.push_str(
+            "<p><a href=\"/api/v1/oauth/custom-oidc/login?next=/\">Sign in with single sign-on</a></p>",
+        ),
+    }
+    layout("Sign in to Ironsmith", &body)
 }
 
 async fn readiness(state: &AppState, service: Upstream) -> Result<ReadinessReport, String> {

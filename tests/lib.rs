@@ -202,8 +202,15 @@ impl Client {
         &self.base
     }
 
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Answer> {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Answer> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(key) = &self.key {
             request = request.header("x-api-key", key);
         }
@@ -299,10 +306,7 @@ pub async fn add_user(
         )
         .await?
         .expect(200)?;
-    let user_id: Uuid = accepted["user_id"]
-        .as_str()
-        .context("user_id")?
-        .parse()?;
+    let user_id: Uuid = accepted["user_id"].as_str().context("user_id")?.parse()?;
     // Workspaces beyond the first get their own role.
     for (workspace, role) in workspaces.iter().skip(1) {
         admin

@@ -15,13 +15,22 @@ async fn password_login_sessions_logout_and_password_change() -> anyhow::Result<
     let api = stack.anonymous();
 
     let wrong = api
-        .post("/auth/login", json!({"email": ADMIN_EMAIL, "password": "nope-nope"}))
+        .post(
+            "/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": "nope-nope"}),
+        )
         .await?;
     assert_eq!(wrong.status, 401, "{:?}", wrong.body);
     let unknown = api
-        .post("/auth/login", json!({"email": "ghost@example.com", "password": "nope-nope"}))
+        .post(
+            "/auth/login",
+            json!({"email": "ghost@example.com", "password": "nope-nope"}),
+        )
         .await?;
-    assert_eq!(unknown.body, wrong.body, "unknown users look like wrong passwords");
+    assert_eq!(
+        unknown.body, wrong.body,
+        "unknown users look like wrong passwords"
+    );
 
     let first = api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await?;
     let me = first.get("/me").await?.expect(200)?;
@@ -47,7 +56,10 @@ async fn password_login_sessions_logout_and_password_change() -> anyhow::Result<
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().unwrap_or_default().to_owned();
     let via_cookie = reqwest::Client::new()
         .get(format!("{}/api/v1/me", stack.edge))
@@ -82,11 +94,18 @@ async fn password_login_sessions_logout_and_password_change() -> anyhow::Result<
         .await?
         .expect(204)?;
     assert_eq!(second.get("/me").await?.status, 401);
-    assert_eq!(first.get("/me").await?.status, 200, "the changing session stays");
     assert_eq!(
-        api.post("/auth/login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-            .await?
-            .status,
+        first.get("/me").await?.status,
+        200,
+        "the changing session stays"
+    );
+    assert_eq!(
+        api.post(
+            "/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        )
+        .await?
+        .status,
         401
     );
     let third = api.login(ADMIN_EMAIL, "a-new-password").await?;
@@ -131,7 +150,10 @@ async fn api_keys_are_shown_once_listed_safely_and_revoked_everywhere_within_a_s
         .and_then(|keys| keys.iter().find(|k| k["description"] == "laptop"))
         .cloned()
         .unwrap_or_default();
-    assert_eq!(laptop["short_key"], format!("lsv2_pt_…{}", &pat[pat.len() - 4..]));
+    assert_eq!(
+        laptop["short_key"],
+        format!("lsv2_pt_…{}", &pat[pat.len() - 4..])
+    );
     assert_eq!(laptop["created_by"], ADMIN_EMAIL);
     let services = admin.get("/api-key").await?.expect(200)?;
     assert!(!services.to_string().contains(&service_key));
@@ -144,24 +166,44 @@ async fn api_keys_are_shown_once_listed_safely_and_revoked_everywhere_within_a_s
             stack.platform.clone(),
         ] {
             let client = Client::new(&base).key(key);
-            let path = if base == stack.platform { "/me" } else { "/settings" };
+            let path = if base == stack.platform {
+                "/me"
+            } else {
+                "/settings"
+            };
             assert_eq!(client.get(path).await?.status, 200, "{base}{path}");
         }
     }
     // Last use is recorded.
     let listed = admin.get("/api-key/current").await?.expect(200)?;
-    assert!(listed.to_string().contains("last_used_at\":\"20"), "{listed}");
+    assert!(
+        listed.to_string().contains("last_used_at\":\"20"),
+        "{listed}"
+    );
 
     // Revoke both; each fails at its next use in every service, well within a second.
     for (path, key) in [
-        (format!("/api-key/current/{}", created["id"].as_str().unwrap_or_default()), &pat),
-        (format!("/api-key/{}", service["id"].as_str().unwrap_or_default()), &service_key),
+        (
+            format!(
+                "/api-key/current/{}",
+                created["id"].as_str().unwrap_or_default()
+            ),
+            &pat,
+        ),
+        (
+            format!("/api-key/{}", service["id"].as_str().unwrap_or_default()),
+            &service_key,
+        ),
     ] {
         admin.delete(&path).await?.expect(204)?;
         let revoked_at = Instant::now();
         for base in [stack.backend.clone(), stack.platform.clone()] {
             let client = Client::new(&base).key(key);
-            let path = if base == stack.platform { "/me" } else { "/settings" };
+            let path = if base == stack.platform {
+                "/me"
+            } else {
+                "/settings"
+            };
             let answer = client.get(path).await?;
             assert_eq!(answer.status, 401, "{base}: {:?}", answer.body);
         }
@@ -185,8 +227,16 @@ async fn workspace_selection_follows_the_spec_table() -> anyhow::Result<()> {
     let unknown = Uuid::now_v7();
 
     // PAT without X-Tenant-Id: its default workspace; with one: any it may use.
-    assert_eq!(admin.get("/settings").await?.expect(200)?["id"], stack.workspace_id.to_string());
-    let chosen = admin.clone().tenant(other_id).get("/settings").await?.expect(200)?;
+    assert_eq!(
+        admin.get("/settings").await?.expect(200)?["id"],
+        stack.workspace_id.to_string()
+    );
+    let chosen = admin
+        .clone()
+        .tenant(other_id)
+        .get("/settings")
+        .await?
+        .expect(200)?;
     assert_eq!(chosen["id"], other_id.to_string());
 
     // A user who belongs to the first workspace only.
@@ -198,7 +248,10 @@ async fn workspace_selection_follows_the_spec_table() -> anyhow::Result<()> {
         &[(stack.workspace_id, Role::WorkspaceEditor)],
     )
     .await?;
-    let editor = stack.anonymous().login("editor@example.com", "editor-password").await?;
+    let editor = stack
+        .anonymous()
+        .login("editor@example.com", "editor-password")
+        .await?;
     let editor_pat = editor
         .post("/api-key/current", json!({}))
         .await?
@@ -219,13 +272,31 @@ async fn workspace_selection_follows_the_spec_table() -> anyhow::Result<()> {
 
     // Workspace-scoped service key: its workspace only.
     let scoped = admin.post("/api-key", json!({})).await?.expect(200)?;
-    let scoped = stack.anonymous().key(scoped["key"].as_str().unwrap_or_default());
-    assert_eq!(scoped.get("/settings").await?.expect(200)?["id"], stack.workspace_id.to_string());
+    let scoped = stack
+        .anonymous()
+        .key(scoped["key"].as_str().unwrap_or_default());
     assert_eq!(
-        scoped.clone().tenant(stack.workspace_id).get("/settings").await?.status,
+        scoped.get("/settings").await?.expect(200)?["id"],
+        stack.workspace_id.to_string()
+    );
+    assert_eq!(
+        scoped
+            .clone()
+            .tenant(stack.workspace_id)
+            .get("/settings")
+            .await?
+            .status,
         200
     );
-    assert_eq!(scoped.clone().tenant(other_id).get("/settings").await?.status, 403);
+    assert_eq!(
+        scoped
+            .clone()
+            .tenant(other_id)
+            .get("/settings")
+            .await?
+            .status,
+        403
+    );
 
     // Organisation-scoped service key: must name a workspace, with exactly this body.
     let org_key = admin
@@ -233,15 +304,33 @@ async fn workspace_selection_follows_the_spec_table() -> anyhow::Result<()> {
         .await?
         .expect(200)?;
     assert_eq!(org_key["scope"], "organization");
-    let org_key = stack.anonymous().key(org_key["key"].as_str().unwrap_or_default());
+    let org_key = stack
+        .anonymous()
+        .key(org_key["key"].as_str().unwrap_or_default());
     let refused = org_key.get("/settings").await?;
     assert_eq!(refused.status, 403);
-    assert_eq!(refused.body, json!({"error": "org_scoped_key_requires_workspace"}));
     assert_eq!(
-        org_key.clone().tenant(other_id).get("/settings").await?.expect(200)?["id"],
+        refused.body,
+        json!({"error": "org_scoped_key_requires_workspace"})
+    );
+    assert_eq!(
+        org_key
+            .clone()
+            .tenant(other_id)
+            .get("/settings")
+            .await?
+            .expect(200)?["id"],
         other_id.to_string()
     );
-    assert_eq!(org_key.clone().tenant(unknown).get("/settings").await?.status, 403);
+    assert_eq!(
+        org_key
+            .clone()
+            .tenant(unknown)
+            .get("/settings")
+            .await?
+            .status,
+        403
+    );
 
     // Missing, malformed, legacy and unknown keys: 401.
     for key in [
@@ -259,7 +348,10 @@ async fn workspace_selection_follows_the_spec_table() -> anyhow::Result<()> {
         assert!(answer.body["detail"].is_string());
     }
     // A malformed X-Tenant-Id names nothing anyone may use.
-    assert_eq!(admin.clone().tenant("nope").get("/settings").await?.status, 403);
+    assert_eq!(
+        admin.clone().tenant("nope").get("/settings").await?.status,
+        403
+    );
     stack.stop().await;
     Ok(())
 }
@@ -276,7 +368,10 @@ async fn viewers_cannot_write_and_org_roles_gate_management() -> anyhow::Result<
         &[(stack.workspace_id, Role::WorkspaceViewer)],
     )
     .await?;
-    let viewer = stack.anonymous().login("viewer@example.com", "viewer-password").await?;
+    let viewer = stack
+        .anonymous()
+        .login("viewer@example.com", "viewer-password")
+        .await?;
 
     // Reading works.
     assert_eq!(viewer.get("/settings").await?.status, 200);
@@ -284,12 +379,23 @@ async fn viewers_cannot_write_and_org_roles_gate_management() -> anyhow::Result<
     assert_eq!(viewer.get("/orgs/current/members").await?.status, 200);
     // Every write is refused with a message naming the permission.
     let writes = [
-        viewer.post("/workspaces", json!({"display_name": "x"})).await?,
-        viewer.patch(&format!("/workspaces/{}", stack.workspace_id), json!({"display_name": "x"})).await?,
+        viewer
+            .post("/workspaces", json!({"display_name": "x"}))
+            .await?,
+        viewer
+            .patch(
+                &format!("/workspaces/{}", stack.workspace_id),
+                json!({"display_name": "x"}),
+            )
+            .await?,
         viewer.post("/api-key", json!({})).await?,
         viewer.post("/api-key/current", json!({})).await?,
-        viewer.post("/workspaces/current/members", json!({"user_id": viewer_id})).await?,
-        viewer.post("/orgs/current/members", json!({"email": "x@example.com"})).await?,
+        viewer
+            .post("/workspaces/current/members", json!({"user_id": viewer_id}))
+            .await?,
+        viewer
+            .post("/orgs/current/members", json!({"email": "x@example.com"}))
+            .await?,
         viewer.put("/orgs/current/limits", json!({})).await?,
         viewer.get("/orgs/current/audit-logs").await?,
     ];
@@ -298,7 +404,10 @@ async fn viewers_cannot_write_and_org_roles_gate_management() -> anyhow::Result<
         assert!(answer.str("detail").contains('`'), "{:?}", answer.body);
     }
     // Promoted to Editor in the workspace, still not a workspace manager.
-    let members = admin.get("/workspaces/current/members").await?.expect(200)?;
+    let members = admin
+        .get("/workspaces/current/members")
+        .await?
+        .expect(200)?;
     let identity = members
         .as_array()
         .and_then(|m| m.iter().find(|m| m["email"] == "viewer@example.com"))
@@ -312,7 +421,10 @@ async fn viewers_cannot_write_and_org_roles_gate_management() -> anyhow::Result<
         .await?
         .expect(204)?;
     let me = viewer.get("/me").await?.expect(200)?;
-    assert_eq!(me["current_workspace"]["role"], "WORKSPACE_EDITOR", "role change applies at once");
+    assert_eq!(
+        me["current_workspace"]["role"], "WORKSPACE_EDITOR",
+        "role change applies at once"
+    );
     assert_eq!(viewer.post("/api-key", json!({})).await?.status, 403);
     stack.stop().await;
     Ok(())
@@ -331,10 +443,17 @@ async fn rate_and_usage_limits_answer_429_with_retry_after_and_survive_restarts(
         .await?
         .expect(200)?;
     assert_eq!(limits["effective"]["default"]["requests"], 5);
-    admin.put("/orgs/current/limits", json!({"ingest": {"requests": 0, "window_secs": 10}}))
+    admin
+        .put(
+            "/orgs/current/limits",
+            json!({"ingest": {"requests": 0, "window_secs": 10}}),
+        )
         .await?
         .expect(422)?;
-    admin.put("/orgs/current/limits", json!({"bogus": 1})).await?.expect(422)?;
+    admin
+        .put("/orgs/current/limits", json!({"bogus": 1}))
+        .await?
+        .expect(422)?;
 
     let mut statuses = Vec::new();
     for _ in 0..6 {
@@ -350,7 +469,11 @@ async fn rate_and_usage_limits_answer_429_with_retry_after_and_survive_restarts(
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     assert!((1..=3600).contains(&retry_after), "{retry_after}");
-    assert!(throttled.str("detail").contains("Rate limit"), "{:?}", throttled.body);
+    assert!(
+        throttled.str("detail").contains("Rate limit"),
+        "{:?}",
+        throttled.body
+    );
     // The platform service counts against the same organisation budget.
     assert_eq!(admin.get("/me").await?.status, 429);
 
@@ -368,23 +491,32 @@ async fn rate_and_usage_limits_answer_429_with_retry_after_and_survive_restarts(
         events_per_hour: Some(10),
         ..Default::default()
     };
-    auth.limiter().charge_usage(stack.organization_id, &org_limits, 8, 1000).await?;
+    auth.limiter()
+        .charge_usage(stack.organization_id, &org_limits, 8, 1000)
+        .await?;
     let over = auth
         .limiter()
         .charge_usage(stack.organization_id, &org_limits, 3, 10)
         .await
         .expect_err("over the hourly event limit");
     match over {
-        ironsmith_auth::AuthError::RateLimited { message, retry_after_secs } => {
+        ironsmith_auth::AuthError::RateLimited {
+            message,
+            retry_after_secs,
+        } => {
             assert!(message.contains("trace events per hour"), "{message}");
             assert!((1..=3600).contains(&retry_after_secs));
         }
         other => anyhow::bail!("unexpected {other:?}"),
     }
     // The refused charge was not counted; what fits still goes through.
-    auth.limiter().charge_usage(stack.organization_id, &org_limits, 2, 10).await?;
+    auth.limiter()
+        .charge_usage(stack.organization_id, &org_limits, 2, 10)
+        .await?;
     assert_eq!(
-        auth.limiter().usage_this_hour(stack.organization_id).await?,
+        auth.limiter()
+            .usage_this_hour(stack.organization_id)
+            .await?,
         (10, 1010)
     );
     stack.stop().await;
@@ -394,14 +526,24 @@ async fn rate_and_usage_limits_answer_429_with_retry_after_and_survive_restarts(
 #[tokio::test]
 async fn bootstrap_runs_once_and_the_audit_log_records_who_did_what() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
-    let again = ironsmith_platform_backend::bootstrap::bootstrap(&stack.pool()?, &stack.config).await?;
-    assert_eq!(again, ironsmith_platform_backend::bootstrap::Outcome::AlreadyBootstrapped);
+    let again =
+        ironsmith_platform_backend::bootstrap::bootstrap(&stack.pool()?, &stack.config).await?;
+    assert_eq!(
+        again,
+        ironsmith_platform_backend::bootstrap::Outcome::AlreadyBootstrapped
+    );
 
     let admin = stack.admin();
     stack.anonymous().login(ADMIN_EMAIL, ADMIN_PASSWORD).await?;
-    let key = admin.post("/api-key", json!({"description": "audited"})).await?.expect(200)?;
+    let key = admin
+        .post("/api-key", json!({"description": "audited"}))
+        .await?
+        .expect(200)?;
     admin
-        .delete(&format!("/api-key/{}", key["id"].as_str().unwrap_or_default()))
+        .delete(&format!(
+            "/api-key/{}",
+            key["id"].as_str().unwrap_or_default()
+        ))
         .await?
         .expect(204)?;
     let user_id = add_user(
@@ -419,18 +561,35 @@ async fn bootstrap_runs_once_and_the_audit_log_records_who_did_what() -> anyhow:
         .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
         .unwrap_or_default();
     admin
-        .patch(&format!("/orgs/current/members/{identity}"), json!({"role_id": Role::OrganizationAdmin.id()}))
+        .patch(
+            &format!("/orgs/current/members/{identity}"),
+            json!({"role_id": Role::OrganizationAdmin.id()}),
+        )
         .await?
         .expect(204)?;
-    admin.delete(&format!("/orgs/current/members/{identity}")).await?.expect(204)?;
+    admin
+        .delete(&format!("/orgs/current/members/{identity}"))
+        .await?
+        .expect(204)?;
     // The removed member can no longer sign in to anything of the organisation.
-    let removed = stack.anonymous().login("member@example.com", "member-password").await?;
+    let removed = stack
+        .anonymous()
+        .login("member@example.com", "member-password")
+        .await?;
     assert_eq!(removed.get("/settings").await?.status, 403);
 
-    let log = admin.get("/orgs/current/audit-logs?limit=100").await?.expect(200)?;
+    let log = admin
+        .get("/orgs/current/audit-logs?limit=100")
+        .await?
+        .expect(200)?;
     let actions: Vec<&str> = log
         .as_array()
-        .map(|entries| entries.iter().filter_map(|e| e["action"].as_str()).collect())
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e["action"].as_str())
+                .collect()
+        })
         .unwrap_or_default();
     for expected in [
         "organization.bootstrapped",
@@ -442,7 +601,10 @@ async fn bootstrap_runs_once_and_the_audit_log_records_who_did_what() -> anyhow:
         "member.role_changed",
         "member.removed",
     ] {
-        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
     }
     let revoked = log
         .as_array()
@@ -451,14 +613,21 @@ async fn bootstrap_runs_once_and_the_audit_log_records_who_did_what() -> anyhow:
         .unwrap_or_default();
     assert_eq!(revoked["actor"]["email"], ADMIN_EMAIL);
     assert_eq!(revoked["target_id"], key["id"]);
-    assert!(revoked["created_at"].as_str().is_some_and(|t| t.starts_with("20")));
+    assert!(
+        revoked["created_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20"))
+    );
     // The last admin cannot leave.
     let admin_identity = members
         .as_array()
         .and_then(|m| m.iter().find(|m| m["email"] == ADMIN_EMAIL))
         .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
         .unwrap_or_default();
-    admin.delete(&format!("/orgs/current/members/{admin_identity}")).await?.expect(409)?;
+    admin
+        .delete(&format!("/orgs/current/members/{admin_identity}"))
+        .await?
+        .expect(409)?;
     stack.stop().await;
     Ok(())
 }

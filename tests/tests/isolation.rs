@@ -30,33 +30,88 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
     (Workspace, "GET", "/settings", ""),
     (Org, "GET", "/me", ""),
     (Org, "GET", "/orgs/current", ""),
-    (Org, "PATCH", "/orgs/current/info", r#"{"display_name":"pwned","pat_creation_disabled":true}"#),
+    (
+        Org,
+        "PATCH",
+        "/orgs/current/info",
+        r#"{"display_name":"pwned","pat_creation_disabled":true}"#,
+    ),
     (Org, "GET", "/orgs/current/roles", ""),
     (Org, "GET", "/orgs/current/members", ""),
     (Org, "GET", "/orgs/current/members/active", ""),
     (Org, "GET", "/orgs/current/members/pending", ""),
-    (Org, "POST", "/orgs/current/members", r#"{"email":"intruder@example.com"}"#),
-    (Org, "POST", "/orgs/current/members/batch", r#"[{"email":"intruder2@example.com"}]"#),
-    (Org, "PATCH", "/orgs/current/members/{member}", r#"{"role_id":"00000000-0000-4000-8000-5e1f00000003"}"#),
+    (
+        Org,
+        "POST",
+        "/orgs/current/members",
+        r#"{"email":"intruder@example.com"}"#,
+    ),
+    (
+        Org,
+        "POST",
+        "/orgs/current/members/batch",
+        r#"[{"email":"intruder2@example.com"}]"#,
+    ),
+    (
+        Org,
+        "PATCH",
+        "/orgs/current/members/{member}",
+        r#"{"role_id":"00000000-0000-4000-8000-5e1f00000003"}"#,
+    ),
     (Org, "DELETE", "/orgs/current/members/{member}", ""),
     (Org, "DELETE", "/orgs/current/members/pending/{invite}", ""),
     (Org, "GET", "/orgs/current/audit-logs", ""),
     (Org, "GET", "/orgs/current/limits", ""),
-    (Org, "PUT", "/orgs/current/limits", r#"{"default":{"requests":100000,"window_secs":10}}"#),
+    (
+        Org,
+        "PUT",
+        "/orgs/current/limits",
+        r#"{"default":{"requests":100000,"window_secs":10}}"#,
+    ),
     (Org, "GET", "/workspaces", ""),
     (Org, "GET", "/tenants", ""),
     (Org, "POST", "/workspaces", r#"{"display_name":"intruder"}"#),
-    (Workspace, "PATCH", "/workspaces/{ws}", r#"{"display_name":"pwned"}"#),
+    (
+        Workspace,
+        "PATCH",
+        "/workspaces/{ws}",
+        r#"{"display_name":"pwned"}"#,
+    ),
     (Workspace, "DELETE", "/workspaces/{ws}", ""),
     (Workspace, "GET", "/workspaces/current/members", ""),
-    (Workspace, "POST", "/workspaces/current/members", r#"{"user_id":"{attacker_user}"}"#),
-    (Workspace, "PATCH", "/workspaces/current/members/{ws_member}", r#"{"role_id":"00000000-0000-4000-8000-5e1f00000006"}"#),
-    (Workspace, "DELETE", "/workspaces/current/members/{ws_member}", ""),
+    (
+        Workspace,
+        "POST",
+        "/workspaces/current/members",
+        r#"{"user_id":"{attacker_user}"}"#,
+    ),
+    (
+        Workspace,
+        "PATCH",
+        "/workspaces/current/members/{ws_member}",
+        r#"{"role_id":"00000000-0000-4000-8000-5e1f00000006"}"#,
+    ),
+    (
+        Workspace,
+        "DELETE",
+        "/workspaces/current/members/{ws_member}",
+        "",
+    ),
     (Workspace, "GET", "/api-key", ""),
-    (Workspace, "POST", "/api-key", r#"{"description":"intruder"}"#),
+    (
+        Workspace,
+        "POST",
+        "/api-key",
+        r#"{"description":"intruder"}"#,
+    ),
     (Workspace, "DELETE", "/api-key/{service_key}", ""),
     (Org, "GET", "/api-key/current", ""),
-    (Workspace, "POST", "/api-key/current", r#"{"description":"intruder"}"#),
+    (
+        Workspace,
+        "POST",
+        "/api-key/current",
+        r#"{"description":"intruder"}"#,
+    ),
     (Org, "DELETE", "/api-key/current/{pat}", ""),
     (Org, "GET", "/auth/sessions", ""),
     (Org, "DELETE", "/auth/sessions/{session}", ""),
@@ -137,14 +192,23 @@ async fn furnish(
         .and_then(|m| m.iter().find(|m| m["user_id"] == member_user.to_string()))
         .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
         .unwrap_or_default();
-    let ws_members = admin_ws.get("/workspaces/current/members").await?.expect(200)?;
+    let ws_members = admin_ws
+        .get("/workspaces/current/members")
+        .await?
+        .expect(200)?;
     let ws_member = ws_members
         .as_array()
         .and_then(|m| m.iter().find(|m| m["user_id"] == member_user.to_string()))
         .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
         .unwrap_or_default();
-    let service = admin_ws.post("/api-key", json!({"description": "victim"})).await?.expect(200)?;
-    let member_session = stack.anonymous().login(&member_email, "member-password").await?;
+    let service = admin_ws
+        .post("/api-key", json!({"description": "victim"}))
+        .await?
+        .expect(200)?;
+    let member_session = stack
+        .anonymous()
+        .login(&member_email, "member-password")
+        .await?;
     let pat = member_session
         .clone()
         .tenant(workspace)
@@ -153,7 +217,10 @@ async fn furnish(
         .expect(200)?;
     let sessions = member_session.get("/auth/sessions").await?.expect(200)?;
     let invite = admin
-        .post("/orgs/current/members", json!({"email": format!("{label}-invitee@example.com")}))
+        .post(
+            "/orgs/current/members",
+            json!({"email": format!("{label}-invitee@example.com")}),
+        )
         .await?
         .expect(200)?;
     let id = |v: &Value| v["id"].as_str().unwrap_or_default().to_owned();
@@ -223,7 +290,10 @@ async fn attack(
                 );
             }
             for secret in &victim.secrets {
-                assert!(!text.contains(secret.as_str()), "{method} {path} leaked {secret}: {text}");
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "{method} {path} leaked {secret}: {text}"
+                );
             }
             assert!(
                 !text.contains(&victim.workspace.to_string()),
@@ -246,7 +316,10 @@ async fn no_caller_reaches_another_workspace() -> anyhow::Result<()> {
     let b_key = format!("lsv2_pt_{}_{}", Uuid::new_v4().simple(), "victimb001");
     let pool = stack.pool()?;
     let mut tx = pool.begin().await?;
-    let Outcome::Created { workspace_id: b_workspace, .. } = create_organization(
+    let Outcome::Created {
+        workspace_id: b_workspace,
+        ..
+    } = create_organization(
         &mut tx,
         &OrganizationSpec {
             organization_name: "Victim Org",
@@ -277,7 +350,10 @@ async fn no_caller_reaches_another_workspace() -> anyhow::Result<()> {
     // Attackers: A's organisation admin, an organisation-wide service key of A, and a
     // workspace admin of A's first workspace who is only an Organization User.
     let a_me = a_admin.get("/me").await?.expect(200)?;
-    let a_admin_user: Uuid = a_me["identity"]["user_id"].as_str().unwrap_or_default().parse()?;
+    let a_admin_user: Uuid = a_me["identity"]["user_id"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()?;
     let org_key = a_admin
         .post("/api-key", json!({"scope": "organization"}))
         .await?
@@ -303,18 +379,37 @@ async fn no_caller_reaches_another_workspace() -> anyhow::Result<()> {
 
     let mut sent = 0;
     sent += attack(&a_admin, a_admin_user, &victim_b, false).await?;
-    sent += attack(&a_org_key.clone().tenant(stack.workspace_id), a_admin_user, &victim_b, false).await?;
+    sent += attack(
+        &a_org_key.clone().tenant(stack.workspace_id),
+        a_admin_user,
+        &victim_b,
+        false,
+    )
+    .await?;
     sent += attack(&local_admin, local_admin_user, &victim_b, false).await?;
     sent += attack(&local_admin, local_admin_user, &victim_a2, true).await?;
     assert!(sent > 150, "the matrix ran ({sent} requests)");
 
-    assert_eq!(snapshot(&victim_b, false).await?, before_b, "organisation B changed");
-    assert_eq!(snapshot(&victim_a2, true).await?, before_a2, "workspace A2 changed");
+    assert_eq!(
+        snapshot(&victim_b, false).await?,
+        before_b,
+        "organisation B changed"
+    );
+    assert_eq!(
+        snapshot(&victim_a2, true).await?,
+        before_a2,
+        "workspace A2 changed"
+    );
 
     // The matrix's paths are real: the victim's own admin reads every GET line.
     for (_, method, path, _) in MATRIX.iter().filter(|(_, m, _, _)| *m == "GET") {
         let path = fill(path, &victim_b, a_admin_user);
-        let answer = victim_b.admin.clone().tenant(b_workspace).get(&path).await?;
+        let answer = victim_b
+            .admin
+            .clone()
+            .tenant(b_workspace)
+            .get(&path)
+            .await?;
         assert_eq!(answer.status, 200, "{method} {path}: {:?}", answer.body);
     }
     stack.stop().await;

@@ -19,6 +19,14 @@ use sha2::{Digest, Sha256};
 
 const CLIENT_ID: &str = "ironsmith-test";
 
+/// What an issued code is bound to.
+#[derive(Clone)]
+struct Grant {
+    challenge: String,
+    nonce: String,
+    redirect_uri: String,
+}
+
 /// The stub issuer: one identity at a time, codes bound to their PKCE challenge and nonce.
 #[derive(Clone)]
 struct Issuer {
@@ -27,8 +35,7 @@ struct Issuer {
     jwk: Value,
     /// The identity the next authorisation logs in: (subject, email, verified).
     identity: Arc<Mutex<(String, String, bool)>>,
-    /// code → (challenge, nonce, redirect_uri)
-    codes: Arc<Mutex<HashMap<String, (String, String, String)>>>,
+    codes: Arc<Mutex<HashMap<String, Grant>>>,
 }
 
 async fn discovery(State(issuer): State<Issuer>) -> Json<Value> {
@@ -50,17 +57,21 @@ async fn authorize(
         || q.get("code_challenge_method").map(String::as_str) != Some("S256")
         || q.get("response_type").map(String::as_str) != Some("code")
     {
-        return (axum::http::StatusCode::BAD_REQUEST, "bad authorization request").into_response();
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            "bad authorization request",
+        )
+            .into_response();
     }
     let code = format!("code-{}", uuid::Uuid::new_v4().simple());
     let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
     issuer.codes.lock().expect("lock").insert(
         code.clone(),
-        (
-            q.get("code_challenge").cloned().unwrap_or_default(),
-            q.get("nonce").cloned().unwrap_or_default(),
-            redirect.clone(),
-        ),
+        Grant {
+            challenge: q.get("code_challenge").cloned().unwrap_or_default(),
+            nonce: q.get("nonce").cloned().unwrap_or_default(),
+            redirect_uri: redirect.clone(),
+        },
     );
     let state = q.get("state").cloned().unwrap_or_default();
     Redirect::to(&format!("{redirect}?code={code}&state={state}")).into_response()
@@ -68,11 +79,18 @@ async fn authorize(
 
 async fn token(State(issuer): State<Issuer>, Form(f): Form<HashMap<String, String>>) -> Response {
     let refuse = |why: &str| {
-        (axum::http::StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant", "why": why})))
+        (
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant", "why": why})),
+        )
             .into_response()
     };
     let code = f.get("code").cloned().unwrap_or_default();
-    let Some((challenge, nonce, redirect)) = issuer.codes.lock().expect("lock").remove(&code)
+    let Some(Grant {
+        challenge,
+        nonce,
+        redirect_uri: redirect,
+    }) = issuer.codes.lock().expect("lock").remove(&code)
     else {
         return refuse("unknown code");
     };
@@ -80,7 +98,9 @@ async fn token(State(issuer): State<Issuer>, Form(f): Form<HashMap<String, Strin
     if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != challenge {
         return refuse("PKCE verification failed");
     }
-    if f.get("redirect_uri") != Some(&redirect) || f.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
+    if f.get("redirect_uri") != Some(&redirect)
+        || f.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+    {
         return refuse("client or redirect mismatch");
     }
     let (sub, email, verified) = issuer.identity.lock().expect("lock").clone();
@@ -145,13 +165,23 @@ async fn browser_login(edge: &str) -> anyhow::Result<(u16, String, Option<String
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let start = browser
-        .get(format!("{edge}/api/v1/oauth/custom-oidc/login?next=/settings-page"))
+        .get(format!(
+            "{edge}/api/v1/oauth/custom-oidc/login?next=/settings-page"
+        ))
         .send()
         .await?;
-    anyhow::ensure!(start.status().is_redirection(), "login start: {}", start.status());
+    anyhow::ensure!(
+        start.status().is_redirection(),
+        "login start: {}",
+        start.status()
+    );
     let to_issuer = start.headers()["location"].to_str()?.to_owned();
     let at_issuer = browser.get(&to_issuer).send().await?;
-    anyhow::ensure!(at_issuer.status().is_redirection(), "issuer: {}", at_issuer.status());
+    anyhow::ensure!(
+        at_issuer.status().is_redirection(),
+        "issuer: {}",
+        at_issuer.status()
+    );
     let back = at_issuer.headers()["location"].to_str()?.to_owned();
     let callback = browser.get(&back).send().await?;
     let status = callback.status().as_u16();
@@ -169,7 +199,11 @@ async fn browser_login(edge: &str) -> anyhow::Result<(u16, String, Option<String
     let body: Value = callback.json().await.unwrap_or(Value::Null);
     // A replay of the same callback must fail: the state is single-use.
     let replay = browser.get(&back).send().await?;
-    anyhow::ensure!(replay.status() == 400, "replayed callback answered {}", replay.status());
+    anyhow::ensure!(
+        replay.status() == 400,
+        "replayed callback answered {}",
+        replay.status()
+    );
     Ok((status, location, cookie, body))
 }
 
@@ -199,7 +233,10 @@ async fn oidc_login_with_pkce_matches_or_provisions_users_by_verified_email() ->
     // Password login is off in this mode.
     let refused = stack
         .anonymous()
-        .post("/auth/login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .post(
+            "/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+        )
         .await?;
     assert_eq!(refused.status, 403, "{:?}", refused.body);
 
@@ -214,7 +251,8 @@ async fn oidc_login_with_pkce_matches_or_provisions_users_by_verified_email() ->
     assert_eq!(who["organization_role"], "ORGANIZATION_ADMIN");
 
     // A new person: provisioned as an Organization User, Viewer in the first workspace.
-    *issuer.identity.lock().expect("lock") = ("sub-new".into(), "new.person@example.com".into(), true);
+    *issuer.identity.lock().expect("lock") =
+        ("sub-new".into(), "new.person@example.com".into(), true);
     let (status, _, cookie, body) = browser_login(&stack.edge).await?;
     assert_eq!(status, 303, "{body}");
     let who = me(&stack.edge, &cookie.expect("cookie")).await?;
@@ -228,7 +266,8 @@ async fn oidc_login_with_pkce_matches_or_provisions_users_by_verified_email() ->
     assert_eq!(again["identity"]["user_id"], who["identity"]["user_id"]);
 
     // An unverified email is refused.
-    *issuer.identity.lock().expect("lock") = ("sub-x".into(), "unverified@example.com".into(), false);
+    *issuer.identity.lock().expect("lock") =
+        ("sub-x".into(), "unverified@example.com".into(), false);
     let (status, _, cookie, body) = browser_login(&stack.edge).await?;
     assert_eq!(status, 403, "{body}");
     assert!(cookie.is_none());

@@ -11,10 +11,12 @@ use serde_json::{Value, json};
 /// The interpreter of the venv `scripts/stores install` prepares (`IRONSMITH_PYTHON`
 /// overrides it).
 fn python() -> PathBuf {
-    std::env::var_os("IRONSMITH_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/ironsmith/venv/bin/python")
-    })
+    std::env::var_os("IRONSMITH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/ironsmith/venv/bin/python")
+        })
 }
 
 async fn sdk(endpoint: &str, key: &str, workspace: Option<&str>) -> anyhow::Result<Value> {
@@ -58,7 +60,11 @@ async fn python_sdk_authenticates_and_selects_workspaces() -> anyhow::Result<()>
 
     // A personal token: its default workspace, or the one the user names.
     let read = sdk(&endpoint, &stack.admin_key, None).await?;
-    assert_eq!(read["settings"]["id"], stack.workspace_id.to_string(), "{read}");
+    assert_eq!(
+        read["settings"]["id"],
+        stack.workspace_id.to_string(),
+        "{read}"
+    );
     assert_eq!(read["settings"]["display_name"], "Workspace 1");
     let read = sdk(&endpoint, &stack.admin_key, Some(&second_id)).await?;
     assert_eq!(read["settings"]["id"], second_id, "{read}");
@@ -66,14 +72,20 @@ async fn python_sdk_authenticates_and_selects_workspaces() -> anyhow::Result<()>
     // An organisation-scoped service key: the SDK's own hint without a workspace, then the
     // named workspace with LANGSMITH_WORKSPACE_ID.
     let org_key = admin
-        .post("/api-key", json!({"scope": "organization", "description": "sdk"}))
+        .post(
+            "/api-key",
+            json!({"scope": "organization", "description": "sdk"}),
+        )
         .await?
         .expect(200)?;
     let org_key_secret = org_key["key"].as_str().unwrap_or_default();
     let refused = sdk(&endpoint, org_key_secret, None).await?;
     assert_eq!(refused["error"]["type"], "LangSmithUserError", "{refused}");
     assert!(
-        refused["error"]["message"].as_str().unwrap_or_default().contains("org-scoped"),
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("org-scoped"),
         "{refused}"
     );
     let read = sdk(&endpoint, org_key_secret, Some(&second_id)).await?;
@@ -81,7 +93,10 @@ async fn python_sdk_authenticates_and_selects_workspaces() -> anyhow::Result<()>
 
     // Revoked: the SDK raises its authentication error.
     admin
-        .delete(&format!("/api-key/{}", org_key["id"].as_str().unwrap_or_default()))
+        .delete(&format!(
+            "/api-key/{}",
+            org_key["id"].as_str().unwrap_or_default()
+        ))
         .await?
         .expect(204)?;
     let revoked = sdk(&endpoint, org_key_secret, Some(&second_id)).await?;

@@ -202,7 +202,11 @@ impl Authenticator {
         let limiter = &self.inner.limiter;
         let limit = limits.rate(class, limiter.defaults());
         limiter
-            .hit(&format!("org:{organization_id}:{}", class.as_str()), limit, class.as_str())
+            .hit(
+                &format!("org:{organization_id}:{}", class.as_str()),
+                limit,
+                class.as_str(),
+            )
             .await
     }
 
@@ -294,7 +298,9 @@ impl Authenticator {
                 .ignore();
         }
         let mut conn = self.inner.redis.connection().await.map_err(unavailable)?;
-        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)?;
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
@@ -387,7 +393,9 @@ impl Authenticator {
         let expires_at = record.expires_at.map(|t| t.timestamp());
         match kind {
             KeyKind::Pat => {
-                let user_id = record.user_id.ok_or_else(|| unavailable("PAT without owner"))?;
+                let user_id = record
+                    .user_id
+                    .ok_or_else(|| unavailable("PAT without owner"))?;
                 let (identity, mut orgs) = self.load_user(user_id).await?;
                 orgs.retain(|g| g.organization_id == record.organization_id);
                 if orgs.is_empty() {
@@ -441,9 +449,7 @@ impl Authenticator {
             .await
             .map_err(unavailable)?
             .filter(|s| s.user_id == user_id)
-            .ok_or_else(|| {
-                AuthError::Unauthenticated("Session expired or signed out".into())
-            })?;
+            .ok_or_else(|| AuthError::Unauthenticated("Session expired or signed out".into()))?;
         let (identity, orgs) = self.load_user(user_id).await?;
         let default_workspace = ironsmith_db::users::get(&self.inner.pool, user_id)
             .await

@@ -15,7 +15,9 @@ pub mod session_token;
 
 pub use authenticator::{AuthSetupError, Authenticator, Presented, SESSION_COOKIE};
 pub use error::AuthError;
-pub use extract::{Auth, AuthContext, OrgAuth, OrgContext, RequireOrgPermission, RequirePermission};
+pub use extract::{
+    Auth, AuthContext, OrgAuth, OrgContext, RequireOrgPermission, RequirePermission,
+};
 pub use limits::{EndpointClass, Limiter, OrgLimits};
 pub use permissions::{AccessScope, Permission, PermissionMarker, PermissionSet, Role, perm};
 pub use principal::{Credential, Identity, OrgAccess, OrgGrant, Principal, Scope, WorkspaceAccess};

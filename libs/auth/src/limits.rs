@@ -187,7 +187,9 @@ impl Limiter {
             (
                 "events",
                 events,
-                limits.events_per_hour.unwrap_or(self.config.events_per_hour),
+                limits
+                    .events_per_hour
+                    .unwrap_or(self.config.events_per_hour),
                 "trace events per hour",
             ),
             (
@@ -226,19 +228,33 @@ impl Limiter {
     }
 
     /// The organisation's usage in the current UTC hour: `(events, bytes)`.
-    pub async fn usage_this_hour(&self, organization_id: uuid::Uuid) -> Result<(u64, u64), AuthError> {
+    pub async fn usage_this_hour(
+        &self,
+        organization_id: uuid::Uuid,
+    ) -> Result<(u64, u64), AuthError> {
         let hour = now_secs() / 3600;
         let mut conn = self.redis.connection().await.map_err(unavailable)?;
         let (events, bytes): (Option<u64>, Option<u64>) = redis::cmd("MGET")
-            .arg(self.redis.key(&format!("usage:{organization_id}:{hour}:events")))
-            .arg(self.redis.key(&format!("usage:{organization_id}:{hour}:bytes")))
+            .arg(
+                self.redis
+                    .key(&format!("usage:{organization_id}:{hour}:events")),
+            )
+            .arg(
+                self.redis
+                    .key(&format!("usage:{organization_id}:{hour}:bytes")),
+            )
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok((events.unwrap_or(0), bytes.unwrap_or(0)))
     }
 
-    async fn incr_with_expiry(&self, key: &str, by: u64, expiry_secs: u64) -> Result<u64, AuthError> {
+    async fn incr_with_expiry(
+        &self,
+        key: &str,
+        by: u64,
+        expiry_secs: u64,
+    ) -> Result<u64, AuthError> {
         let mut conn = self.redis.connection().await.map_err(unavailable)?;
         let (count,): (u64,) = redis::pipe()
             .atomic()
@@ -275,39 +291,82 @@ mod tests {
     #[test]
     fn classes_follow_the_spec_table() {
         let run = "/runs/0190f3a5-7c1e-7a00-8000-000000000001";
-        assert_eq!(classify(&Method::POST, "/runs/multipart"), EndpointClass::Multipart);
+        assert_eq!(
+            classify(&Method::POST, "/runs/multipart"),
+            EndpointClass::Multipart
+        );
         assert_eq!(classify(&Method::POST, "/runs"), EndpointClass::Ingest);
-        assert_eq!(classify(&Method::POST, "/runs/batch"), EndpointClass::Ingest);
+        assert_eq!(
+            classify(&Method::POST, "/runs/batch"),
+            EndpointClass::Ingest
+        );
         assert_eq!(classify(&Method::PATCH, run), EndpointClass::Ingest);
-        assert_eq!(classify(&Method::POST, "/otel/v1/traces"), EndpointClass::Ingest);
-        assert_eq!(classify(&Method::POST, "/runs/query"), EndpointClass::RunQuery);
-        assert_eq!(classify(&Method::POST, "/runs/stats"), EndpointClass::RunQuery);
+        assert_eq!(
+            classify(&Method::POST, "/otel/v1/traces"),
+            EndpointClass::Ingest
+        );
+        assert_eq!(
+            classify(&Method::POST, "/runs/query"),
+            EndpointClass::RunQuery
+        );
+        assert_eq!(
+            classify(&Method::POST, "/runs/stats"),
+            EndpointClass::RunQuery
+        );
         assert_eq!(classify(&Method::GET, run), EndpointClass::RunQuery);
-        assert_eq!(classify(&Method::GET, "/runs/not-a-uuid"), EndpointClass::Default);
+        assert_eq!(
+            classify(&Method::GET, "/runs/not-a-uuid"),
+            EndpointClass::Default
+        );
         assert_eq!(classify(&Method::GET, "/sessions"), EndpointClass::Default);
-        assert_eq!(classify(&Method::GET, "/runs/multipart"), EndpointClass::Default);
+        assert_eq!(
+            classify(&Method::GET, "/runs/multipart"),
+            EndpointClass::Default
+        );
     }
 
     #[test]
     fn overrides_fall_back_to_the_stack_defaults() {
         let defaults = LimitsConfig {
             enabled: true,
-            ingest: RateLimit { requests: 2000, window_secs: 10 },
-            multipart: RateLimit { requests: 6000, window_secs: 10 },
-            run_query: RateLimit { requests: 300, window_secs: 10 },
-            default: RateLimit { requests: 1000, window_secs: 10 },
-            unauthenticated: RateLimit { requests: 100, window_secs: 60 },
+            ingest: RateLimit {
+                requests: 2000,
+                window_secs: 10,
+            },
+            multipart: RateLimit {
+                requests: 6000,
+                window_secs: 10,
+            },
+            run_query: RateLimit {
+                requests: 300,
+                window_secs: 10,
+            },
+            default: RateLimit {
+                requests: 1000,
+                window_secs: 10,
+            },
+            unauthenticated: RateLimit {
+                requests: 100,
+                window_secs: 60,
+            },
             events_per_hour: 0,
             bytes_per_hour: 0,
         };
-        let overrides: OrgLimits =
-            serde_json::from_value(serde_json::json!({"default": {"requests": 5, "window_secs": 60}}))
-                .expect("parse");
+        let overrides: OrgLimits = serde_json::from_value(
+            serde_json::json!({"default": {"requests": 5, "window_secs": 60}}),
+        )
+        .expect("parse");
         assert_eq!(
             overrides.rate(EndpointClass::Default, &defaults),
-            RateLimit { requests: 5, window_secs: 60 }
+            RateLimit {
+                requests: 5,
+                window_secs: 60
+            }
         );
-        assert_eq!(overrides.rate(EndpointClass::Ingest, &defaults), defaults.ingest);
+        assert_eq!(
+            overrides.rate(EndpointClass::Ingest, &defaults),
+            defaults.ingest
+        );
         assert!(serde_json::from_value::<OrgLimits>(serde_json::json!({"bogus": 1})).is_err());
         let zero: OrgLimits = serde_json::from_value(
             serde_json::json!({"ingest": {"requests": 0, "window_secs": 10}}),

@@ -1,9 +1,9 @@
 //! Password hashing: argon2id with the crate's recommended parameters, in PHC string form so
 //! parameters can change later without invalidating stored hashes.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -50,6 +50,10 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong horse", &hash));
         assert!(!verify_password("correct horse", "not a phc string"));
-        assert_ne!(hash, hash_password("correct horse").expect("hash"), "salted");
+        assert_ne!(
+            hash,
+            hash_password("correct horse").expect("hash"),
+            "salted"
+        );
     }
 }

@@ -210,9 +210,7 @@ impl Role {
             Role::OrganizationUser => "Reads the organisation and creates personal access tokens",
             Role::OrganizationViewer => "Reads the organisation",
             Role::WorkspaceAdmin => "Every workspace permission",
-            Role::WorkspaceEditor => {
-                "Everything except managing the workspace and deleting runs"
-            }
+            Role::WorkspaceEditor => "Everything except managing the workspace and deleting runs",
             Role::WorkspaceViewer => "Read-only access to the workspace",
         }
     }

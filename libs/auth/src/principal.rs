@@ -67,8 +67,7 @@ pub struct OrgGrant {
 
 impl OrgGrant {
     fn role_in(&self, workspace_id: Uuid) -> Option<Role> {
-        if self.org_role == Role::OrganizationAdmin && self.all_workspaces.contains(&workspace_id)
-        {
+        if self.org_role == Role::OrganizationAdmin && self.all_workspaces.contains(&workspace_id) {
             return Some(Role::WorkspaceAdmin);
         }
         self.workspaces
@@ -283,7 +282,12 @@ mod tests {
     use super::*;
 
     fn ids() -> (Uuid, Uuid, Uuid, Uuid) {
-        (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7())
+        (
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+        )
     }
 
     fn service(org: Uuid, workspace: Option<Uuid>, all: Vec<Uuid>) -> Principal {
@@ -342,7 +346,11 @@ mod tests {
         assert_eq!(default.workspace_id, b);
         assert_eq!(default.workspace_role, Role::WorkspaceViewer);
         assert!(!default.permissions.contains(Permission::RunsCreate));
-        assert!(default.permissions.contains(Permission::OrganizationPatsCreate));
+        assert!(
+            default
+                .permissions
+                .contains(Permission::OrganizationPatsCreate)
+        );
 
         let chosen = p.workspace(Some(a)).expect("member workspace");
         assert_eq!(chosen.workspace_role, Role::WorkspaceEditor);
@@ -368,7 +376,11 @@ mod tests {
         assert_eq!(p.workspace(None).expect("first").workspace_id, a);
         let b_access = p.workspace(Some(b)).expect("b");
         assert_eq!(b_access.workspace_role, Role::WorkspaceAdmin);
-        assert!(b_access.permissions.contains(Permission::OrganizationManage));
+        assert!(
+            b_access
+                .permissions
+                .contains(Permission::OrganizationManage)
+        );
         assert_eq!(p.workspace(Some(foreign)), Err(no_access()));
     }
 
@@ -394,6 +406,10 @@ mod tests {
         // Organisation-level requests need no workspace.
         let org_access = p.organization(None, None).expect("org");
         assert_eq!(org_access.organization_id, org);
-        assert!(!org_access.permissions.contains(Permission::OrganizationManage));
+        assert!(
+            !org_access
+                .permissions
+                .contains(Permission::OrganizationManage)
+        );
     }
 }

@@ -161,7 +161,10 @@ mod tests {
     fn shapes_are_classified() {
         assert_eq!(key_shape("ls__0123456789abcdef"), KeyShape::Legacy);
         assert_eq!(key_shape("lsv2_pt_short_x"), KeyShape::Malformed);
-        assert_eq!(key_shape("lsv2_pt_0123456789abcdef0123456789abcdef"), KeyShape::Malformed);
+        assert_eq!(
+            key_shape("lsv2_pt_0123456789abcdef0123456789abcdef"),
+            KeyShape::Malformed
+        );
         assert_eq!(
             key_shape("lsv2_sk_0123456789abcdef0123456789abcdef_ab12"),
             KeyShape::Valid(KeyKind::Service)

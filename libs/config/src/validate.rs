@@ -72,13 +72,21 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     positive("auth.cache_secs", auth.cache_secs)?;
     positive("auth.invitation_max_secs", auth.invitation_max_secs)?;
     if auth.mode == LoginMode::Oidc {
-        url_with_scheme("auth.oidc.issuer_url", &auth.oidc.issuer_url, &["http", "https"])?;
+        url_with_scheme(
+            "auth.oidc.issuer_url",
+            &auth.oidc.issuer_url,
+            &["http", "https"],
+        )?;
         if auth.oidc.client_id.is_empty() {
             return invalid("auth.oidc.client_id", "oidc login needs a client id");
         }
     }
     if !auth.oidc.redirect_url.is_empty() {
-        url_with_scheme("auth.oidc.redirect_url", &auth.oidc.redirect_url, &["http", "https"])?;
+        url_with_scheme(
+            "auth.oidc.redirect_url",
+            &auth.oidc.redirect_url,
+            &["http", "https"],
+        )?;
     }
     if !matches!(
         auth.oidc.provision_workspace_role.as_str(),

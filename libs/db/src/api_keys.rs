@@ -178,13 +178,15 @@ pub async fn revoke(
 }
 
 /// Hashes of every key a user's change may affect (their personal tokens, live or not).
-pub async fn hashes_of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<Vec<u8>>, DbError> {
-    Ok(sqlx::query_scalar!(
-        "SELECT key_hash FROM api_keys WHERE user_id = $1",
-        user_id
+pub async fn hashes_of_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Vec<Vec<u8>>, DbError> {
+    Ok(
+        sqlx::query_scalar!("SELECT key_hash FROM api_keys WHERE user_id = $1", user_id)
+            .fetch_all(db)
+            .await?,
     )
-    .fetch_all(db)
-    .await?)
 }
 
 /// Records a use; callers rate-limit this to about once a minute per key.

@@ -21,13 +21,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge("Request body too large".into())
-            } else {
-                ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge("Request body too large".into())
+                } else {
+                    ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
+                }
+            })?;
         parse_json(&bytes).map(Json)
     }
 }
@@ -66,13 +68,15 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str(query).map(Query).map_err(|error| {
-            ApiError::Unprocessable(vec![ValidationIssue {
-                loc: vec!["query".into()],
-                msg: error.to_string(),
-                kind: "value_error".into(),
-            }])
-        })
+        serde_urlencoded::from_str(query)
+            .map(Query)
+            .map_err(|error| {
+                ApiError::Unprocessable(vec![ValidationIssue {
+                    loc: vec!["query".into()],
+                    msg: error.to_string(),
+                    kind: "value_error".into(),
+                }])
+            })
     }
 }
 

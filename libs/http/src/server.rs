@@ -67,8 +67,8 @@ pub async fn serve(
                     listener,
                     router.into_make_service_with_connect_info::<SocketAddr>(),
                 )
-                    .with_graceful_shutdown(stopping.cancelled_owned())
-                    .await
+                .with_graceful_shutdown(stopping.cancelled_owned())
+                .await
             }
         }
     };

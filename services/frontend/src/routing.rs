@@ -263,7 +263,10 @@ mod tests {
             get("/api/v1/orgs/current/members"),
             proxy(PlatformBackend, "/orgs/current/members")
         );
-        assert_eq!(get("/api/workspaces"), proxy(PlatformBackend, "/workspaces"));
+        assert_eq!(
+            get("/api/workspaces"),
+            proxy(PlatformBackend, "/workspaces")
+        );
         assert_eq!(
             get("/api/v1/api-key/current"),
             proxy(PlatformBackend, "/api-key/current")

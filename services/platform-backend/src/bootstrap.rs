@@ -177,7 +177,11 @@ pub async fn create_organization(
 
 /// Tries [`bootstrap`] until it succeeds (the database may not be up or migrated yet) or
 /// `shutdown` is cancelled.
-pub async fn bootstrap_in_background(pool: Pool, config: std::sync::Arc<Config>, shutdown: CancellationToken) {
+pub async fn bootstrap_in_background(
+    pool: Pool,
+    config: std::sync::Arc<Config>,
+    shutdown: CancellationToken,
+) {
     loop {
         match bootstrap(&pool, &config).await {
             Ok(Outcome::Created {
@@ -188,7 +192,10 @@ pub async fn bootstrap_in_background(pool: Pool, config: std::sync::Arc<Config>,
             }
             Ok(Outcome::AlreadyBootstrapped) => return,
             Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), "bootstrap failed; retrying in 5 s");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "bootstrap failed; retrying in 5 s"
+                );
             }
         }
         tokio::select! {

@@ -55,9 +55,11 @@ pub fn conflict(message: impl Into<String>) -> Error {
 
 /// A 422 on one body field.
 pub fn invalid(field: &str, message: impl Into<String>) -> Error {
-    Error::Api(ApiError::Unprocessable(vec![ironsmith_http::ValidationIssue {
-        loc: vec!["body".into(), field.into()],
-        msg: message.into(),
-        kind: "value_error".into(),
-    }]))
+    Error::Api(ApiError::Unprocessable(vec![
+        ironsmith_http::ValidationIssue {
+            loc: vec!["body".into(), field.into()],
+            msg: message.into(),
+            kind: "value_error".into(),
+        },
+    ]))
 }

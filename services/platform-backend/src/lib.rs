@@ -102,7 +102,9 @@ impl Binary for Service {
                     organization_id,
                     workspace_id,
                     ..
-                } => tracing::info!(%organization_id, %workspace_id, admin = %config.bootstrap.admin_email, "bootstrapped the initial organisation"),
+                } => {
+                    tracing::info!(%organization_id, %workspace_id, admin = %config.bootstrap.admin_email, "bootstrapped the initial organisation")
+                }
                 bootstrap::Outcome::AlreadyBootstrapped => {
                     tracing::info!("already bootstrapped: an organisation exists");
                 }

@@ -48,7 +48,8 @@ pub async fn start_session(
     request_headers: &HeaderMap,
 ) -> Result<(LoginResponse, HeaderValue)> {
     let now = Utc::now();
-    let lifetime = Duration::seconds(i64::try_from(state.config.auth.session_max_secs).unwrap_or(86_400));
+    let lifetime =
+        Duration::seconds(i64::try_from(state.config.auth.session_max_secs).unwrap_or(86_400));
     let expires_at = now + lifetime;
     let session_id = Uuid::now_v7();
     let user_agent = request_headers
@@ -118,7 +119,8 @@ pub fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Hea
         ""
     };
     // Tokens are base64url and dots: valid cookie octets, no quoting needed.
-    let cookie =
-        format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    );
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }

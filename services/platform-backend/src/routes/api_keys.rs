@@ -10,9 +10,7 @@ use chrono::{DateTime, Utc};
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::perm::{OrganizationPatsCreate, WorkspacesManage};
 use ironsmith_auth::secrets::{generate_key, short_key};
-use ironsmith_auth::{
-    AuthError, KeyKind, OrgAuth, Permission, RequirePermission, Role,
-};
+use ironsmith_auth::{AuthError, KeyKind, OrgAuth, Permission, RequirePermission, Role};
 use ironsmith_db::api_keys::{self, ApiKeyListing, NewApiKey, RevokeScope};
 use ironsmith_db::organizations;
 use ironsmith_http::{Json, PathUuid};
@@ -64,7 +62,11 @@ fn view(k: ApiKeyListing) -> KeyView {
         short_key: k.short_key,
         description: k.description,
         workspace_id: k.workspace_id,
-        role_id: k.service_role.as_deref().and_then(Role::parse).map(Role::id),
+        role_id: k
+            .service_role
+            .as_deref()
+            .and_then(Role::parse)
+            .map(Role::id),
         created_by: k.created_by_email,
         created_at: timestamp::format(&k.created_at),
         last_used_at: k.last_used_at.as_ref().map(timestamp::format),
@@ -172,7 +174,11 @@ async fn create_service_key(
         kind: "service".into(),
         short_key: short,
         description: body.description,
-        scope: if org_wide { "organization" } else { "workspace" },
+        scope: if org_wide {
+            "organization"
+        } else {
+            "workspace"
+        },
         workspace_id,
         role_id: Some(role.id()),
         created_by: match &caller.identity {
@@ -190,9 +196,12 @@ async fn list_service_keys(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
 ) -> Result<axum::Json<Vec<KeyView>>> {
-    let keys =
-        api_keys::list_service_keys(&state.stores.postgres, caller.organization_id, caller.workspace_id)
-            .await?;
+    let keys = api_keys::list_service_keys(
+        &state.stores.postgres,
+        caller.organization_id,
+        caller.workspace_id,
+    )
+    .await?;
     Ok(axum::Json(keys.into_iter().map(view).collect()))
 }
 

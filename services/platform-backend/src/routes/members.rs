@@ -79,7 +79,11 @@ pub fn parse_role(id: Uuid, field: &str, workspace: bool) -> Result<Role> {
                 field,
                 format!(
                     "not a {} role id; see GET /orgs/current/roles",
-                    if workspace { "workspace" } else { "organisation" }
+                    if workspace {
+                        "workspace"
+                    } else {
+                        "organisation"
+                    }
                 ),
             )
         })
@@ -90,7 +94,9 @@ async fn list_members(
     caller: RequireOrgPermission<OrganizationRead>,
 ) -> Result<axum::Json<Vec<MemberView>>> {
     let members = members::list_org(&state.stores.postgres, caller.organization_id).await?;
-    Ok(axum::Json(members.into_iter().map(MemberView::from).collect()))
+    Ok(axum::Json(
+        members.into_iter().map(MemberView::from).collect(),
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -202,7 +208,9 @@ async fn create_invitation(
     let token = generate_token();
     let id = Uuid::now_v7();
     let expires_at = Utc::now()
-        + Duration::seconds(i64::try_from(state.config.auth.invitation_max_secs).unwrap_or(604_800));
+        + Duration::seconds(
+            i64::try_from(state.config.auth.invitation_max_secs).unwrap_or(604_800),
+        );
     let mut tx = pool.begin().await?;
     invitations::revoke_open_for(&mut *tx, caller.organization_id, &email).await?;
     invitations::create(
@@ -389,7 +397,9 @@ async fn accept(
             if password.chars().count() < MIN_PASSWORD_LEN {
                 return Err(invalid(
                     "password",
-                    format!("a new account needs a password of at least {MIN_PASSWORD_LEN} characters"),
+                    format!(
+                        "a new account needs a password of at least {MIN_PASSWORD_LEN} characters"
+                    ),
                 ));
             }
             let hash = tokio::task::spawn_blocking(move || hash_password(&password))
@@ -408,12 +418,18 @@ async fn accept(
                 },
             )
             .await?;
-            users::get(&mut *tx, id).await?.ok_or_else(|| not_found("User"))?
+            users::get(&mut *tx, id)
+                .await?
+                .ok_or_else(|| not_found("User"))?
         }
     };
-    let identity_id =
-        members::add_to_org(&mut *tx, invitation.organization_id, user.id, &invitation.org_role)
-            .await?;
+    let identity_id = members::add_to_org(
+        &mut *tx,
+        invitation.organization_id,
+        user.id,
+        &invitation.org_role,
+    )
+    .await?;
     for workspace_id in &invitation.workspace_ids {
         members::put_workspace_member(&mut *tx, *workspace_id, user.id, &invitation.workspace_role)
             .await?;

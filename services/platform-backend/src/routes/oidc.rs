@@ -279,8 +279,13 @@ async fn verify_id_token(
 ) -> Result<IdClaims> {
     let header = jsonwebtoken::decode_header(id_token)
         .map_err(|_| forbidden("The identity provider sent a malformed ID token"))?;
-    if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256 | Algorithm::PS256) {
-        return Err(forbidden("The ID token is not signed with an accepted algorithm"));
+    if !matches!(
+        header.alg,
+        Algorithm::RS256 | Algorithm::ES256 | Algorithm::PS256
+    ) {
+        return Err(forbidden(
+            "The ID token is not signed with an accepted algorithm",
+        ));
     }
     let jwks: JwkSet = state
         .http

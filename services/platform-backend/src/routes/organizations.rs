@@ -143,8 +143,13 @@ async fn audit_logs(
         return Err(invalid("limit", "must be between 1 and 100"));
     }
     let offset = page.offset.unwrap_or(0).max(0);
-    let entries =
-        audit_log::list(&state.stores.postgres, caller.organization_id, offset, limit).await?;
+    let entries = audit_log::list(
+        &state.stores.postgres,
+        caller.organization_id,
+        offset,
+        limit,
+    )
+    .await?;
     Ok(axum::Json(
         entries
             .into_iter()
@@ -192,8 +197,8 @@ async fn set_limits(
     caller: RequireOrgPermission<OrganizationManage>,
     Json(body): Json<Value>,
 ) -> Result<axum::Json<Value>> {
-    let overrides: OrgLimits = serde_json::from_value(body.clone())
-        .map_err(|e| invalid("limits", e.to_string()))?;
+    let overrides: OrgLimits =
+        serde_json::from_value(body.clone()).map_err(|e| invalid("limits", e.to_string()))?;
     overrides.validate().map_err(|m| invalid("limits", m))?;
     let stored = serde_json::to_value(&overrides).map_err(ironsmith_http::ApiError::internal)?;
     let mut tx = state.stores.postgres.begin().await?;
@@ -212,7 +217,10 @@ async fn set_limits(
     )
     .await?;
     tx.commit().await?;
-    state.auth.forget_organization(caller.organization_id).await?;
+    state
+        .auth
+        .forget_organization(caller.organization_id)
+        .await?;
     Ok(axum::Json(json!({
         "effective": overrides.effective(state.auth.limiter().defaults()),
         "overrides": stored,

@@ -150,7 +150,10 @@ async fn change_password(
     let user = users::get(&state.stores.postgres, user_id)
         .await?
         .ok_or_else(|| not_found("User"))?;
-    let stored = user.password_hash.clone().unwrap_or_else(|| dummy_hash().to_owned());
+    let stored = user
+        .password_hash
+        .clone()
+        .unwrap_or_else(|| dummy_hash().to_owned());
     let current = change.current_password;
     let new = change.new_password;
     let (matches, new_hash) = tokio::task::spawn_blocking(move || {

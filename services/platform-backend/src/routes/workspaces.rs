@@ -117,7 +117,10 @@ async fn create(
     .await?;
     tx.commit().await?;
     // Organisation admins and org-wide keys now reach one more workspace.
-    state.auth.forget_organization(caller.organization_id).await?;
+    state
+        .auth
+        .forget_organization(caller.organization_id)
+        .await?;
     Ok(axum::Json(view(workspace, Role::WorkspaceAdmin)))
 }
 
@@ -175,7 +178,11 @@ async fn remove(
 ) -> Result<StatusCode> {
     access_to(&caller, id, Permission::WorkspacesManage)?;
     let mut tx = state.stores.postgres.begin().await?;
-    if workspaces::ids(&mut *tx, caller.organization_id).await?.len() <= 1 {
+    if workspaces::ids(&mut *tx, caller.organization_id)
+        .await?
+        .len()
+        <= 1
+    {
         return Err(conflict("An organisation keeps at least one workspace"));
     }
     if !workspaces::delete(&mut *tx, caller.organization_id, id).await? {
@@ -195,7 +202,10 @@ async fn remove(
     )
     .await?;
     tx.commit().await?;
-    state.auth.forget_organization(caller.organization_id).await?;
+    state
+        .auth
+        .forget_organization(caller.organization_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -204,7 +214,9 @@ async fn list_members(
     caller: RequirePermission<WorkspacesRead>,
 ) -> Result<axum::Json<Vec<MemberView>>> {
     let members = members::list_workspace(&state.stores.postgres, caller.workspace_id).await?;
-    Ok(axum::Json(members.into_iter().map(MemberView::from).collect()))
+    Ok(axum::Json(
+        members.into_iter().map(MemberView::from).collect(),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

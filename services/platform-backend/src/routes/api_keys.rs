@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::perm::{OrganizationPatsCreate, WorkspacesManage};
 use ironsmith_auth::secrets::{generate_key, short_key};
-use ironsmith_auth::{AuthError, KeyKind, OrgAuth, Permission, RequirePermission, Role};
+use ironsmith_auth::{AuthError, Identity, KeyKind, OrgAuth, Permission, RequirePermission, Role};
 use ironsmith_db::api_keys::{self, ApiKeyListing, NewApiKey, RevokeScope};
 use ironsmith_db::organizations;
 use ironsmith_http::{Json, PathUuid};
@@ -129,67 +129,22 @@ async fn create_service_key(
         }
         Some(access.workspace_id)
     };
-    let key = generate_key(KeyKind::Service);
-    let id = Uuid::now_v7();
-    let short = short_key(&key);
-    let mut tx = state.stores.postgres.begin().await?;
-    api_keys::insert(
-        &mut *tx,
-        &NewApiKey {
-            id,
+    let view = mint(
+        &state,
+        &caller.identity,
+        caller.credential,
+        NewKey {
             organization_id: caller.organization_id,
-            kind: KeyKind::Service.as_str(),
+            kind: KeyKind::Service,
             workspace_id,
             user_id: None,
-            service_role: Some(role.as_str()),
-            created_by: caller.user_id(),
+            service_role: Some(role),
             description: &body.description,
-            short_key: &short,
-            key_hash: &state.auth.hasher().hash(&key),
             expires_at: body.expires_at,
         },
     )
     .await?;
-    audit::record(
-        &mut *tx,
-        Actor::of(&caller.identity, caller.credential),
-        Event {
-            organization_id: caller.organization_id,
-            workspace_id,
-            action: "api_key.created",
-            target_type: "api_key",
-            target_id: id.to_string(),
-            details: json!({
-                "kind": "service",
-                "scope": if org_wide { "organization" } else { "workspace" },
-                "role": role.as_str(),
-                "description": body.description,
-            }),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(axum::Json(KeyView {
-        id,
-        kind: "service".into(),
-        short_key: short,
-        description: body.description,
-        scope: if org_wide {
-            "organization"
-        } else {
-            "workspace"
-        },
-        workspace_id,
-        role_id: Some(role.id()),
-        created_by: match &caller.identity {
-            ironsmith_auth::Identity::User { email, .. } => Some(email.clone()),
-            ironsmith_auth::Identity::ServiceAccount { .. } => None,
-        },
-        created_at: timestamp::format(&Utc::now()),
-        last_used_at: None,
-        expires_at: body.expires_at.as_ref().map(timestamp::format),
-        key: Some(key),
-    }))
+    Ok(axum::Json(view))
 }
 
 async fn list_service_keys(
@@ -265,58 +220,105 @@ async fn create_personal(
             "Personal access tokens are disabled in this organisation",
         ));
     }
-    let key = generate_key(KeyKind::Pat);
+    let view = mint(
+        &state,
+        &caller.identity,
+        caller.credential,
+        NewKey {
+            organization_id: caller.organization_id,
+            kind: KeyKind::Pat,
+            workspace_id: Some(caller.workspace_id),
+            user_id: Some(user_id),
+            service_role: None,
+            description: &body.description,
+            expires_at: body.expires_at,
+        },
+    )
+    .await?;
+    Ok(axum::Json(view))
+}
+
+/// A key about to be minted.
+struct NewKey<'a> {
+    organization_id: Uuid,
+    kind: KeyKind,
+    workspace_id: Option<Uuid>,
+    user_id: Option<Uuid>,
+    service_role: Option<Role>,
+    description: &'a str,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// Generates a key, stores its hash, records the creation, and answers with the secret: the
+/// only time it is ever shown.
+async fn mint(
+    state: &AppState,
+    identity: &Identity,
+    credential: ironsmith_auth::Credential,
+    new: NewKey<'_>,
+) -> Result<KeyView> {
+    let key = generate_key(new.kind);
     let id = Uuid::now_v7();
     let short = short_key(&key);
+    let org_wide = new.kind == KeyKind::Service && new.workspace_id.is_none();
     let mut tx = state.stores.postgres.begin().await?;
     api_keys::insert(
         &mut *tx,
         &NewApiKey {
             id,
-            organization_id: caller.organization_id,
-            kind: KeyKind::Pat.as_str(),
-            workspace_id: Some(caller.workspace_id),
-            user_id: Some(user_id),
-            service_role: None,
-            created_by: Some(user_id),
-            description: &body.description,
+            organization_id: new.organization_id,
+            kind: new.kind.as_str(),
+            workspace_id: new.workspace_id,
+            user_id: new.user_id,
+            service_role: new.service_role.map(Role::as_str),
+            created_by: identity.user_id(),
+            description: new.description,
             short_key: &short,
             key_hash: &state.auth.hasher().hash(&key),
-            expires_at: body.expires_at,
+            expires_at: new.expires_at,
         },
     )
     .await?;
     audit::record(
         &mut *tx,
-        Actor::of(&caller.identity, caller.credential),
+        Actor::of(identity, credential),
         Event {
-            organization_id: caller.organization_id,
-            workspace_id: Some(caller.workspace_id),
+            organization_id: new.organization_id,
+            workspace_id: new.workspace_id,
             action: "api_key.created",
             target_type: "api_key",
             target_id: id.to_string(),
-            details: json!({ "kind": "pat", "description": body.description }),
+            details: json!({
+                "kind": new.kind.as_str(),
+                "scope": if org_wide { "organization" } else { "workspace" },
+                "role": new.service_role.map(Role::as_str),
+                "description": new.description,
+            }),
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(KeyView {
+    Ok(KeyView {
         id,
-        kind: "pat".into(),
+        kind: new.kind.as_str().into(),
         short_key: short,
-        description: body.description,
-        scope: "workspace",
-        workspace_id: Some(caller.workspace_id),
-        role_id: None,
-        created_by: match &caller.identity {
-            ironsmith_auth::Identity::User { email, .. } => Some(email.clone()),
-            ironsmith_auth::Identity::ServiceAccount { .. } => None,
+        description: new.description.to_owned(),
+        scope: if org_wide {
+            "organization"
+        } else {
+            "workspace"
+        },
+        workspace_id: new.workspace_id,
+        role_id: new.service_role.map(Role::id),
+        created_by: match identity {
+            Identity::User { email, .. } => Some(email.clone()),
+            Identity::ServiceAccount { .. } => None,
         },
         created_at: timestamp::format(&Utc::now()),
         last_used_at: None,
-        expires_at: body.expires_at.as_ref().map(timestamp::format),
+        expires_at: new.expires_at.as_ref().map(timestamp::format),
         key: Some(key),
-    }))
+    })
 }
 
 async fn list_personal(

@@ -28,6 +28,9 @@ use crate::session_token::TokenSigner;
 /// The cookie carrying the UI's session token.
 pub const SESSION_COOKIE: &str = "ironsmith_session";
 
+/// How often a key's last use is written.
+const KEY_USE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How long a deletion's tombstone blocks re-caching: longer than any load takes.
 const TOMBSTONE_SECS: u64 = 10;
 
@@ -66,6 +69,8 @@ struct Inner {
     cache_secs: u64,
     limiter: Limiter,
     store_script: redis::Script,
+    /// When this process last marked each key used: most requests skip the Redis round trip.
+    key_use_noted: std::sync::Mutex<std::collections::HashMap<Uuid, std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -90,6 +95,7 @@ impl Authenticator {
                 cache_secs: auth.cache_secs,
                 limiter: Limiter::new(redis.clone(), config.limits.clone()),
                 store_script: redis::Script::new(STORE_UNLESS_TOMBSTONED),
+                key_use_noted: std::sync::Mutex::new(std::collections::HashMap::new()),
                 pool,
                 redis,
             }),
@@ -349,8 +355,24 @@ impl Authenticator {
         self.forget(&keys).await
     }
 
-    /// Records the key's last use, at most once a minute per key; best effort.
+    /// Records the key's last use, at most once a minute per key; best effort. This process
+    /// remembers when it last did so, so only the first request of a minute per key reaches
+    /// Redis (whose `SET NX` then elects one process across replicas to write Postgres).
     async fn note_key_used(&self, key_id: Uuid) {
+        let now = std::time::Instant::now();
+        {
+            let Ok(mut noted) = self.inner.key_use_noted.lock() else {
+                return;
+            };
+            if noted
+                .get(&key_id)
+                .is_some_and(|at| now.duration_since(*at) < KEY_USE_INTERVAL)
+            {
+                return;
+            }
+            noted.retain(|_, at| now.duration_since(*at) < KEY_USE_INTERVAL);
+            noted.insert(key_id, now);
+        }
         let marker = self.inner.redis.key(&format!("auth:used:{key_id}"));
         let first_this_minute = async {
             let mut conn = self.inner.redis.connection().await.ok()?;

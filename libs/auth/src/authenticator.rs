@@ -322,35 +322,36 @@ impl Authenticator {
     /// After a change to a user's memberships or roles: every key and session of theirs.
     pub async fn forget_user(&self, user_id: Uuid) -> Result<(), AuthError> {
         let pool = &self.inner.pool;
-        let hashes = ironsmith_db::api_keys::hashes_of_user(pool, user_id)
-            .await
-            .map_err(unavailable)?;
-        let sessions = ironsmith_db::login_sessions::live_ids(pool, user_id)
-            .await
-            .map_err(unavailable)?;
-        let keys: Vec<String> = hashes
-            .iter()
-            .map(|h| key_cache_key(h))
-            .chain(sessions.into_iter().map(session_cache_key))
-            .collect();
-        self.forget(&keys).await
+        let hashes = ironsmith_db::api_keys::hashes_of_user(pool, user_id).await;
+        let sessions = ironsmith_db::login_sessions::live_ids(pool, user_id).await;
+        self.forget_credentials(hashes, sessions).await
     }
 
     /// After an organisation-wide change (a workspace created or deleted, limits changed):
     /// every key of the organisation and every session of its members.
     pub async fn forget_organization(&self, organization_id: Uuid) -> Result<(), AuthError> {
         let pool = &self.inner.pool;
-        let hashes = ironsmith_db::api_keys::hashes_of_organization(pool, organization_id)
-            .await
-            .map_err(unavailable)?;
+        let hashes = ironsmith_db::api_keys::hashes_of_organization(pool, organization_id).await;
         let sessions =
-            ironsmith_db::login_sessions::live_ids_of_organization(pool, organization_id)
-                .await
-                .map_err(unavailable)?;
-        let keys: Vec<String> = hashes
+            ironsmith_db::login_sessions::live_ids_of_organization(pool, organization_id).await;
+        self.forget_credentials(hashes, sessions).await
+    }
+
+    async fn forget_credentials(
+        &self,
+        key_hashes: Result<Vec<Vec<u8>>, ironsmith_db::DbError>,
+        session_ids: Result<Vec<Uuid>, ironsmith_db::DbError>,
+    ) -> Result<(), AuthError> {
+        let keys: Vec<String> = key_hashes
+            .map_err(unavailable)?
             .iter()
             .map(|h| key_cache_key(h))
-            .chain(sessions.into_iter().map(session_cache_key))
+            .chain(
+                session_ids
+                    .map_err(unavailable)?
+                    .into_iter()
+                    .map(session_cache_key),
+            )
             .collect();
         self.forget(&keys).await
     }

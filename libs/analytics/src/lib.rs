@@ -4,6 +4,7 @@
 //! server-side `{name:Type}` parameters do not exist on ClickHouse 18.16, which we support.
 
 pub mod migrate;
+pub mod runs;
 
 use clickhouse::Client;
 use ironsmith_config::ClickHouseConfig;
@@ -50,4 +51,20 @@ pub async fn check(client: &Client) -> Result<(), AnalyticsError> {
     let one: u8 = client.query("SELECT toUInt8(1)").fetch_one().await?;
     debug_assert_eq!(one, 1);
     Ok(())
+}
+
+/// Binds a list as the right-hand side of `IN`. ClickHouse 18.16 accepts only a tuple there
+/// (`x IN ('a', 'b')`), not the array literal the client writes for a `Vec`. Never bind an
+/// empty list: `IN ()` is a syntax error; callers skip the query instead.
+pub struct InList<'a, T>(pub &'a [T]);
+
+impl<T: serde::Serialize> serde::Serialize for InList<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut tuple = serializer.serialize_tuple(self.0.len())?;
+        for item in self.0 {
+            tuple.serialize_element(item)?;
+        }
+        tuple.end()
+    }
 }

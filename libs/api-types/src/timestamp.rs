@@ -33,3 +33,87 @@ mod tests {
         assert_eq!(super::format(&t), "2025-03-01T10:15:00.500000");
     }
 }
+
+/// Parses a timestamp in any form API.md §3.2 accepts: RFC 3339 with `Z` or an offset (the
+/// fraction optional), naive ISO (UTC), or a space where a `+` of the offset was decoded away.
+/// Epoch numbers arrive as JSON numbers; see [`from_epoch`].
+pub fn parse(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.to_utc());
+    }
+    // `2025-03-01T10:15:00 00:00`: a `+` decoded to a space in a query string.
+    if let Some((head, offset)) = text.rsplit_once(' ')
+        && offset.len() == 5
+        && offset.as_bytes()[2] == b':'
+        && let Ok(t) = DateTime::parse_from_rfc3339(&format!("{head}+{offset}"))
+    {
+        return Some(t.to_utc());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Some(t.and_utc());
+        }
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    }
+    // A number sent as a string.
+    text.parse::<f64>().ok().and_then(from_epoch)
+}
+
+/// An epoch number: above 1e11 it counts milliseconds, otherwise seconds; fractions allowed.
+pub fn from_epoch(value: f64) -> Option<DateTime<Utc>> {
+    if !value.is_finite() {
+        return None;
+    }
+    let micros = if value.abs() > 1e11 {
+        value * 1e3
+    } else {
+        value * 1e6
+    };
+    DateTime::from_timestamp_micros(micros.round() as i64)
+}
+
+/// Microseconds since the epoch.
+pub fn to_micros(t: &DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The inverse of [`to_micros`]; out-of-range values clamp to the epoch.
+pub fn from_micros(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::{format, parse};
+
+    #[test]
+    fn every_input_form_of_the_spec() {
+        let expect = "2025-03-01T10:15:00.123456";
+        for text in [
+            "2025-03-01T10:15:00.123456Z",
+            "2025-03-01T10:15:00.123456+00:00",
+            "2025-03-01T11:15:00.123456+01:00",
+            "2025-03-01T10:15:00.123456",
+            "2025-03-01T10:15:00.123456 00:00",
+        ] {
+            assert_eq!(parse(text).map(|t| format(&t)).as_deref(), Some(expect), "{text}");
+        }
+        assert_eq!(
+            parse("2025-03-01T10:15:00+00:00").map(|t| format(&t)).as_deref(),
+            Some("2025-03-01T10:15:00.000000")
+        );
+        // Epoch numbers: milliseconds above 1e11, seconds below.
+        assert_eq!(
+            parse("1740824100123").map(|t| format(&t)).as_deref(),
+            Some("2025-03-01T10:15:00.123000")
+        );
+        assert_eq!(
+            parse("1740824100.5").map(|t| format(&t)).as_deref(),
+            Some("2025-03-01T10:15:00.500000")
+        );
+        assert!(parse("yesterday").is_none());
+    }
+}

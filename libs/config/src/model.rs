@@ -28,6 +28,7 @@ pub struct Config {
     pub bootstrap: BootstrapConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
+    pub ingest: IngestConfig,
 }
 
 /// The four regional stacks. An organisation lives in exactly one of them.
@@ -377,4 +378,31 @@ impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(if self.is_empty() { "" } else { "[redacted]" })
     }
+}
+
+/// Trace ingestion: request caps, payload offload, and the stream between the API and the
+/// worker (API.md §6, CONTROL_PLANE.md §4.3 and §8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest ingestion request body as sent (compressed or not), bytes.
+    pub max_body_bytes: usize,
+    /// Largest body after decompression, bytes; a compression bomb stops here.
+    pub max_decompressed_bytes: usize,
+    /// Most run operations (creates plus updates) in one request.
+    pub max_runs_per_request: usize,
+    /// Most runs one trace may hold; later creates in that trace are refused.
+    pub max_runs_per_trace: u64,
+    /// Inputs and outputs at least this large, and every attachment, go to object storage
+    /// before the request is acknowledged; bytes.
+    pub offload_threshold_bytes: usize,
+    /// Shards of the ingestion stream: the worker handles each shard in order, one at a time.
+    pub shards: u16,
+    /// How long a worker's hold on a shard lasts without renewal, milliseconds. A worker that
+    /// dies leaves its shards to others after this long.
+    pub lease_ms: u64,
+    /// Rows the worker gathers into one ClickHouse insert.
+    pub batch_rows: usize,
+    /// How long the worker waits for more entries before inserting a smaller batch, ms.
+    pub linger_ms: u64,
 }

@@ -13,11 +13,15 @@
 //!   its consumer) is dead-lettered too. An entry that does not decode is dead-lettered at once.
 
 pub mod redis_handle;
+pub mod shards;
 pub mod stream;
 pub mod worker;
 
 pub use redis_handle::Redis;
+pub use shards::{DeadShardEntry, ShardEntry, ShardedStream};
 pub use stream::{DeadLetter, Delivery, Queue, QueueDepth};
+/// The ingestion stream: accepted run operations on their way to ClickHouse.
+pub const INGEST_STREAM: &str = "ingest";
 /// The general-purpose queue the worker consumes.
 pub const DEFAULT_QUEUE: &str = "default";
 

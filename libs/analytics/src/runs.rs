@@ -1,0 +1,318 @@
+//! The `runs`, `run_ids`, `runs_by_trace` and `feedback` tables (migration `0001_runs.sql`):
+//! their row types, batched inserts, and the look-ups the ingestion worker needs.
+//!
+//! Reads deduplicate explicitly: the latest `version` of an id wins (`ORDER BY version DESC
+//! LIMIT 1 BY id`), then `is_deleted = 0` filters. Nothing is ever updated in place.
+
+use clickhouse::{Client, Row};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{AnalyticsError, InList};
+
+/// One version of a run, every column of `runs`.
+#[derive(Debug, Clone, Default, PartialEq, Row, Serialize, Deserialize)]
+pub struct RunRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub tenant_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub session_id: Uuid,
+    pub start_time_us: i64,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub trace_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid::option")]
+    pub parent_run_id: Option<Uuid>,
+    pub dotted_order: String,
+    pub depth: u16,
+    pub name: String,
+    pub run_type: String,
+    pub status: String,
+    pub end_time_us: Option<i64>,
+    pub first_token_time_us: Option<i64>,
+    pub error: String,
+    pub inputs: String,
+    pub outputs: String,
+    pub inputs_preview: String,
+    pub outputs_preview: String,
+    pub inputs_s3_key: String,
+    pub outputs_s3_key: String,
+    pub extra: String,
+    pub events: String,
+    pub serialized: String,
+    pub attachments: String,
+    pub tags: Vec<String>,
+    pub metadata_keys: Vec<String>,
+    pub metadata_values: Vec<String>,
+    #[serde(with = "clickhouse::serde::uuid::option")]
+    pub reference_example_id: Option<Uuid>,
+    pub thread_id: String,
+    pub ls_provider: String,
+    pub ls_model_name: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub prompt_cost: Option<f64>,
+    pub completion_cost: Option<f64>,
+    pub total_cost: Option<f64>,
+    pub prompt_token_details: String,
+    pub completion_token_details: String,
+    pub prompt_cost_details: String,
+    pub completion_cost_details: String,
+    #[serde(with = "clickhouse::serde::uuid::option")]
+    pub price_model_id: Option<Uuid>,
+    pub trace_tier: String,
+    pub has_create: u8,
+    pub first_received_us: i64,
+    pub received_us: i64,
+    pub version: u64,
+    pub is_deleted: u8,
+}
+
+/// Where a run is: a row of `run_ids` (and, with `dotted_order`, of `runs_by_trace`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct RunLocation {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub tenant_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub session_id: Uuid,
+    pub start_time_us: i64,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub trace_id: Uuid,
+    pub dotted_order: String,
+    pub first_received_us: i64,
+    pub version: u64,
+    pub is_deleted: u8,
+}
+
+impl RunLocation {
+    pub fn of(row: &RunRow) -> Self {
+        RunLocation {
+            tenant_id: row.tenant_id,
+            id: row.id,
+            session_id: row.session_id,
+            start_time_us: row.start_time_us,
+            trace_id: row.trace_id,
+            dotted_order: row.dotted_order.clone(),
+            first_received_us: row.first_received_us,
+            version: row.version,
+            is_deleted: row.is_deleted,
+        }
+    }
+}
+
+/// A row of `runs_by_trace`.
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+struct TraceEntry {
+    #[serde(with = "clickhouse::serde::uuid")]
+    tenant_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    trace_id: Uuid,
+    dotted_order: String,
+    #[serde(with = "clickhouse::serde::uuid")]
+    id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    session_id: Uuid,
+    start_time_us: i64,
+    first_received_us: i64,
+    version: u64,
+    is_deleted: u8,
+}
+
+/// One version of a feedback record, every column of `feedback`.
+#[derive(Debug, Clone, Default, PartialEq, Row, Serialize, Deserialize)]
+pub struct FeedbackRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub tenant_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub trace_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid::option")]
+    pub run_id: Option<Uuid>,
+    #[serde(with = "clickhouse::serde::uuid::option")]
+    pub session_id: Option<Uuid>,
+    pub key: String,
+    pub score: Option<f64>,
+    pub value: String,
+    pub comment: String,
+    pub correction: String,
+    pub feedback_source: String,
+    pub feedback_config: String,
+    #[serde(with = "clickhouse::serde::uuid::option")]
+    pub comparative_experiment_id: Option<Uuid>,
+    #[serde(with = "clickhouse::serde::uuid::option")]
+    pub feedback_group_id: Option<Uuid>,
+    pub extra: String,
+    pub created_at_us: i64,
+    pub modified_at_us: i64,
+    pub version: u64,
+    pub is_deleted: u8,
+}
+
+/// Inserts run versions into `runs`, and their locations into `run_ids` and `runs_by_trace`
+/// (only for rows whose location is new or moved: `locate` says which). Each table is one
+/// INSERT; the three succeed or the caller retries all of them (rows are versioned, so a
+/// repeated insert only adds a duplicate version that reads collapse).
+pub async fn insert_runs(
+    client: &Client,
+    rows: &[RunRow],
+    locate: impl Fn(&RunRow) -> bool,
+) -> Result<(), AnalyticsError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut insert = client.insert::<RunRow>("runs")?;
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await?;
+
+    let located: Vec<&RunRow> = rows.iter().filter(|row| locate(row)).collect();
+    if located.is_empty() {
+        return Ok(());
+    }
+    let mut insert = client.insert::<RunLocation>("run_ids")?;
+    for row in &located {
+        insert.write(&RunLocation::of(row)).await?;
+    }
+    insert.end().await?;
+    let mut insert = client.insert::<TraceEntry>("runs_by_trace")?;
+    for row in &located {
+        insert
+            .write(&TraceEntry {
+                tenant_id: row.tenant_id,
+                trace_id: row.trace_id,
+                dotted_order: row.dotted_order.clone(),
+                id: row.id,
+                session_id: row.session_id,
+                start_time_us: row.start_time_us,
+                first_received_us: row.first_received_us,
+                version: row.version,
+                is_deleted: row.is_deleted,
+            })
+            .await?;
+    }
+    insert.end().await?;
+    Ok(())
+}
+
+pub async fn insert_feedback(client: &Client, rows: &[FeedbackRow]) -> Result<(), AnalyticsError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut insert = client.insert::<FeedbackRow>("feedback")?;
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await?;
+    Ok(())
+}
+
+/// The latest locations of `ids` in `tenant_id` (deleted ones included: the caller decides).
+pub async fn locate(
+    client: &Client,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<RunLocation>, AnalyticsError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(client
+        .query(
+            "SELECT ?fields FROM run_ids WHERE tenant_id = ? AND id IN ? \
+             ORDER BY version DESC LIMIT 1 BY id",
+        )
+        .bind(tenant_id)
+        .bind(InList(ids))
+        .fetch_all::<RunLocation>()
+        .await?)
+}
+
+/// The latest versions of the runs at `locations` (all of one tenant).
+pub async fn fetch_latest(
+    client: &Client,
+    tenant_id: Uuid,
+    locations: &[RunLocation],
+) -> Result<Vec<RunRow>, AnalyticsError> {
+    if locations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sessions: Vec<Uuid> = unique(locations.iter().map(|l| l.session_id));
+    let starts: Vec<i64> = unique(locations.iter().map(|l| l.start_time_us));
+    let ids: Vec<Uuid> = unique(locations.iter().map(|l| l.id));
+    Ok(client
+        .query(
+            "SELECT ?fields FROM runs WHERE tenant_id = ? AND session_id IN ? \
+             AND start_time_us IN ? AND id IN ? ORDER BY version DESC LIMIT 1 BY id",
+        )
+        .bind(tenant_id)
+        .bind(InList(&sessions))
+        .bind(InList(&starts))
+        .bind(InList(&ids))
+        .fetch_all::<RunRow>()
+        .await?)
+}
+
+/// How many distinct, undeleted runs a project holds, deduplicated as every read must be.
+pub async fn count_runs(
+    client: &Client,
+    tenant_id: Uuid,
+    session_id: Uuid,
+) -> Result<u64, AnalyticsError> {
+    Ok(client
+        .query(
+            "SELECT count() FROM (SELECT id, argMax(is_deleted, version) AS deleted FROM runs \
+             WHERE tenant_id = ? AND session_id = ? GROUP BY id) WHERE deleted = 0",
+        )
+        .bind(tenant_id)
+        .bind(session_id)
+        .fetch_one::<u64>()
+        .await?)
+}
+
+/// The latest version of each of a project's runs, oldest first (tests and tools; listings
+/// with filters and cursors arrive with the run-query API).
+pub async fn latest_runs(
+    client: &Client,
+    tenant_id: Uuid,
+    session_id: Uuid,
+) -> Result<Vec<RunRow>, AnalyticsError> {
+    Ok(client
+        .query(
+            "SELECT ?fields FROM (SELECT * FROM runs WHERE tenant_id = ? AND session_id = ? \
+             ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 \
+             ORDER BY start_time_us, dotted_order",
+        )
+        .bind(tenant_id)
+        .bind(session_id)
+        .fetch_all::<RunRow>()
+        .await?)
+}
+
+/// The latest version of each feedback record on a trace.
+pub async fn trace_feedback(
+    client: &Client,
+    tenant_id: Uuid,
+    trace_id: Uuid,
+) -> Result<Vec<FeedbackRow>, AnalyticsError> {
+    Ok(client
+        .query(
+            "SELECT ?fields FROM (SELECT * FROM feedback WHERE tenant_id = ? AND trace_id = ? \
+             ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 ORDER BY created_at_us",
+        )
+        .bind(tenant_id)
+        .bind(trace_id)
+        .fetch_all::<FeedbackRow>()
+        .await?)
+}
+
+fn unique<T: Ord + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = items.collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}

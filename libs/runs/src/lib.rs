@@ -1,0 +1,13 @@
+//! The run model of ingestion, shared by the API that accepts runs and the worker that stores
+//! them: the SDKs' wire format and its validation (`wire`, `dotted_order`), the operations
+//! queued between the two (`op`), and the merge of operations into ClickHouse rows (`merge`,
+//! `pricing`).
+
+pub mod dotted_order;
+pub mod merge;
+pub mod op;
+pub mod pricing;
+pub mod wire;
+
+pub use op::{Attachment, FeedbackOp, IngestBatch, OpKind, Payload, RunOp, StoredPayload};
+pub use wire::{RUN_TYPES, WireError};

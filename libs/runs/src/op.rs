@@ -1,0 +1,161 @@
+//! What the API appends to the ingestion stream and the worker folds into ClickHouse: one
+//! `IngestBatch` per shard of an accepted request, every run operation already validated, its
+//! project resolved, and its large payloads and attachments already in object storage.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+/// The stream entry. `v` versions the shape; the worker dead-letters versions it does not know.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngestBatch {
+    pub v: u8,
+    pub tenant_id: Uuid,
+    pub organization_id: Uuid,
+    /// When the API accepted the request (µs since the epoch).
+    pub received_us: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<RunOp>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feedback: Vec<FeedbackOp>,
+}
+
+pub const BATCH_VERSION: u8 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    /// A create: fills what is unset and never overwrites what an update set.
+    Post,
+    /// An update: newer non-null values win.
+    Patch,
+}
+
+/// One create or update of one run. `None` means "not sent" (or sent as `null`): unchanged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunOp {
+    pub kind: OpKind,
+    pub id: Uuid,
+    /// Whether the run part itself (`post.<id>` / `patch.<id>`) was present; field parts can
+    /// arrive alone.
+    #[serde(default)]
+    pub has_run_part: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time_us: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time_us: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_run_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dotted_order: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_example_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Payload>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Payload>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serialized: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+impl RunOp {
+    pub fn new(kind: OpKind, id: Uuid) -> Self {
+        RunOp {
+            kind,
+            id,
+            has_run_part: false,
+            session_id: None,
+            name: None,
+            run_type: None,
+            start_time_us: None,
+            end_time_us: None,
+            trace_id: None,
+            parent_run_id: None,
+            dotted_order: None,
+            reference_example_id: None,
+            tags: None,
+            error: None,
+            inputs: None,
+            outputs: None,
+            extra: None,
+            events: None,
+            serialized: None,
+            attachments: Vec::new(),
+        }
+    }
+}
+
+/// An `inputs` or `outputs` object: inline JSON, or a key in object storage for large ones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    Inline(Box<RawValue>),
+    Stored(StoredPayload),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredPayload {
+    pub key: String,
+    pub size: u64,
+    /// The listing preview, taken before the payload left the request.
+    pub preview: String,
+}
+
+/// An attachment already written to object storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    pub key: String,
+    pub mime_type: String,
+    pub size: u64,
+}
+
+/// A feedback record from a multipart `feedback.<id>` part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeedbackOp {
+    pub id: Uuid,
+    pub trace_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<Uuid>,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_source: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_config: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparative_experiment_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_group_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Box<RawValue>>,
+    pub created_at_us: i64,
+    pub modified_at_us: i64,
+}

@@ -22,6 +22,8 @@ pub struct Stack {
     pub edge: String,
     pub backend: String,
     pub platform: String,
+    /// The queue worker's own port (health, metrics, dead letters).
+    pub worker: String,
     /// The bootstrap admin's personal access token.
     pub admin_key: String,
     pub organization_id: Uuid,
@@ -82,7 +84,9 @@ impl Stack {
         config.endpoints.platform_backend = format!("http://{}", platform.local_addr).parse()?;
         let config = Arc::new(config);
         let frontend = ironsmith_frontend::start(config.clone(), shutdown.clone()).await?;
+        let worker = ironsmith_queue_worker::start(config.clone(), shutdown.clone()).await?;
         Ok(Stack {
+            worker: format!("http://{}", worker.served.local_addr),
             admin_key: config.bootstrap.api_key.expose().to_owned(),
             edge: format!("http://{}", frontend.local_addr),
             backend: format!("http://{}", backend.local_addr),
@@ -91,6 +95,7 @@ impl Stack {
                 tokio::spawn(async move { drop(backend.wait().await) }),
                 tokio::spawn(async move { drop(platform.wait().await) }),
                 tokio::spawn(async move { drop(frontend.wait().await) }),
+                tokio::spawn(async move { drop(worker.wait().await) }),
             ],
             config,
             organization_id,
@@ -109,6 +114,7 @@ impl Stack {
             &mut config.services.frontend.listen,
             &mut config.services.backend.listen,
             &mut config.services.platform_backend.listen,
+            &mut config.services.queue.listen,
         ] {
             *listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         }
@@ -134,6 +140,52 @@ impl Stack {
 
     pub fn pool(&self) -> anyhow::Result<ironsmith_db::Pool> {
         Ok(ironsmith_db::connect(&self.config.postgres)?)
+    }
+
+    pub fn clickhouse(&self) -> ironsmith_analytics::clickhouse::Client {
+        ironsmith_analytics::client(&self.config.clickhouse)
+    }
+
+    /// The id of the admin workspace's project `name`, once it exists.
+    pub async fn project_id(&self, name: &str) -> anyhow::Result<Option<Uuid>> {
+        let pool = self.pool()?;
+        Ok(sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM tracer_sessions WHERE tenant_id = $1 AND name = $2",
+        )
+        .bind(self.workspace_id)
+        .bind(name)
+        .fetch_optional(&pool)
+        .await?)
+    }
+
+    /// Waits until project `name` holds `count` runs in ClickHouse, then returns them (the
+    /// latest version of each, in start order). Fails after `within`.
+    pub async fn wait_for_runs(
+        &self,
+        name: &str,
+        count: usize,
+        within: std::time::Duration,
+    ) -> anyhow::Result<Vec<ironsmith_analytics::runs::RunRow>> {
+        let deadline = tokio::time::Instant::now() + within;
+        let clickhouse = self.clickhouse();
+        loop {
+            let mut last = Vec::new();
+            if let Some(project) = self.project_id(name).await? {
+                last = ironsmith_analytics::runs::latest_runs(&clickhouse, self.workspace_id, project)
+                    .await?;
+                if last.len() >= count {
+                    return Ok(last);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                anyhow::bail!(
+                    "project {name:?} holds {} runs after {within:?}, expected {count}: {:?}",
+                    last.len(),
+                    last.iter().map(|r| &r.name).collect::<Vec<_>>()
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 }
 

@@ -22,7 +22,7 @@ pub struct IngestBatch {
 
 pub const BATCH_VERSION: u8 = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpKind {
     /// A create: fills what is unset and never overwrites what an update set.

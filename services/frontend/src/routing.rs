@@ -72,6 +72,8 @@ const EXACT: &[(&str, Action)] = &[
     ("/api/runs/batch", Proxy(PlatformBackend, STRIP_API)),
     ("/api/runs/multipart", Proxy(PlatformBackend, STRIP_API)),
     ("/api/v1/info", Proxy(PlatformBackend, STRIP_V1)),
+    // Current Py passes `<API URL>/otel` to its exporter verbatim.
+    ("/api/v1/otel", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/metadata/submit", Proxy(PlatformBackend, STRIP_V1)),
     ("/.well-known/jwks.json", Proxy(PlatformBackend, Unchanged)),
     ("/api/v1", Proxy(Backend, Unchanged)),
@@ -148,9 +150,26 @@ pub fn route(method: &Method, path: &str, deployments_enabled: bool) -> Destinat
 }
 
 fn route_inner(method: &Method, path: &str, deployments: bool, allow_legacy: bool) -> Destination {
+    // `PATCH /api/v1/runs/{id}` updates a run: ingestion, so platform-backend. Every other
+    // method on `/api/v1/runs/{id}` reads and stays with backend.
+    if method == Method::PATCH
+        && let Some(id) = path.strip_prefix("/api/v1/runs/")
+        && uuid::Uuid::try_parse(id.trim_end_matches('/')).is_ok()
+    {
+        return Destination::Proxy {
+            upstream: PlatformBackend,
+            path: path["/api/v1".len()..].to_owned(),
+        };
+    }
+    // One trailing `/` is insignificant (API.md §1), for exact routes too.
+    let exact = if path.len() > 1 {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    };
     let matched = EXACT
         .iter()
-        .find(|(pattern, _)| *pattern == path)
+        .find(|(pattern, _)| *pattern == exact)
         .or_else(|| {
             PREFIX
                 .iter()
@@ -258,6 +277,20 @@ mod tests {
     #[test]
     fn platform_routes_and_their_rewrites() {
         assert_eq!(get("/api/v1/info"), proxy(PlatformBackend, "/info"));
+        assert_eq!(
+            route(&Method::POST, "/api/v1/otel", false),
+            proxy(PlatformBackend, "/otel")
+        );
+        let run = "/api/v1/runs/0193a7c4-5b1e-7c20-9d8f-2b6a1e0c4d11";
+        assert_eq!(
+            route(&Method::PATCH, run, false),
+            proxy(PlatformBackend, &run["/api/v1".len()..])
+        );
+        assert_eq!(
+            route(&Method::PATCH, &run.replace("/api/v1/", "/api/"), false),
+            proxy(PlatformBackend, &run["/api/v1".len()..])
+        );
+        assert_eq!(get(run), proxy(Backend, run));
         assert_eq!(get("/api/v1/me"), proxy(PlatformBackend, "/me"));
         assert_eq!(
             get("/api/v1/orgs/current/members"),

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod bootstrap;
 pub mod error;
+pub mod ingest;
 pub mod login;
 pub mod routes;
 
@@ -28,6 +29,7 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Outbound HTTP (the OIDC issuer).
     pub http: reqwest::Client,
+    pub ingest: ingest::Ingestor,
 }
 
 impl FromRef<AppState> for Authenticator {
@@ -43,17 +45,25 @@ impl AppState {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()?;
+        let ingest = ingest::Ingestor::new(config.clone(), &stores, auth.clone());
         Ok(AppState {
             config,
             stores,
             auth,
             http,
+            ingest,
         })
     }
 }
 
 pub fn router(state: AppState) -> Router {
-    let info = ServiceInfo::new(SERVICE, &state.config);
+    let mut info = ServiceInfo::new(SERVICE, &state.config);
+    // Ingestion bodies may be larger than other requests; the ingestion routes enforce their
+    // own caps (`ingest.max_body_bytes`), every other route keeps axum's default JSON limit.
+    info.http.max_body_bytes = info
+        .http
+        .max_body_bytes
+        .max(state.config.ingest.max_body_bytes);
     let readiness = state.stores.readiness(
         StoreSet::ALL,
         Duration::from_millis(state.config.http.readiness_timeout_ms),

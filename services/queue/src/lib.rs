@@ -1,6 +1,8 @@
-//! queue: the worker. It consumes the task queues (Redis Streams) and serves only health and
-//! metrics on its own port (1989). Ingestion into ClickHouse arrives with its own issue.
+//! queue: the worker. It folds ingested runs into ClickHouse (`ingest`), consumes the task
+//! queue (Redis Streams), and serves health, metrics and the ingestion dead letters on its own
+//! port (1989), which the edge does not expose.
 
+pub mod ingest;
 pub mod tasks;
 
 use std::sync::Arc;
@@ -15,7 +17,10 @@ use ironsmith_queue::{DEFAULT_QUEUE, Handler, Queue, Redis, WorkerOptions, run_w
 use ironsmith_runtime::{Binary, StoreSet, Stores};
 use tokio_util::sync::CancellationToken;
 
+use crate::ingest::IngestWorker;
 use crate::tasks::{Task, pong_key};
+
+mod dead_letters;
 
 pub const SERVICE: &str = "queue";
 
@@ -44,14 +49,14 @@ impl Handler for TaskHandler {
     }
 }
 
-/// Health and metrics routes of the worker.
-pub fn router(config: &Config, stores: &Stores) -> Router {
+/// Health, metrics and dead-letter routes of the worker.
+pub fn router(config: &Config, stores: &Stores, ingest: Arc<IngestWorker>) -> Router {
     let info = ServiceInfo::new(SERVICE, config);
     let readiness = stores.readiness(
         StoreSet::ALL,
         Duration::from_millis(config.http.readiness_timeout_ms),
     );
-    ironsmith_http::service_router(&info, readiness, Router::new())
+    ironsmith_http::service_router(&info, readiness, dead_letters::router(ingest))
 }
 
 /// A running worker: its health server and its consumer loop.
@@ -70,9 +75,11 @@ impl Running {
 
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<Running> {
     let stores = Stores::connect(&config)?;
+    let owner = format!("{}-{}", SERVICE, uuid::Uuid::new_v4().simple());
+    let ingest = Arc::new(IngestWorker::new(&config, &stores, owner));
     let served = ironsmith_http::serve(
         config.services.queue.listen,
-        router(&config, &stores),
+        router(&config, &stores, ingest.clone()),
         PathStyle::Canonical,
         shutdown.clone(),
         Duration::from_secs(config.http.shutdown_grace_secs),
@@ -82,7 +89,15 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
     let options = WorkerOptions::from_config(&config.services.queue, consumer);
     let queue = Queue::new(stores.redis.clone(), DEFAULT_QUEUE);
     let handler = Arc::new(TaskHandler::new(stores.redis.clone()));
-    let worker = tokio::spawn(run_worker(queue, handler, options, shutdown));
+    let tasks = tokio::spawn(run_worker(queue, handler, options, shutdown.clone()));
+    let ingestion = tokio::spawn(ingest.run(shutdown));
+    let worker = tokio::spawn(async move {
+        for (name, done) in [("tasks", tasks.await), ("ingestion", ingestion.await)] {
+            if let Err(error) = done {
+                tracing::error!(%error, name, "a worker loop panicked");
+            }
+        }
+    });
     Ok(Running { served, worker })
 }
 

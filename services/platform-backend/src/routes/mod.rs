@@ -19,4 +19,5 @@ pub fn router() -> Router<AppState> {
         .merge(workspaces::router())
         .merge(api_keys::router())
         .merge(oidc::router())
+        .merge(crate::ingest::router())
 }

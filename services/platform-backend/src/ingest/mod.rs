@@ -1,0 +1,296 @@
+//! Trace ingestion (API.md §4–6, §16): `GET /info`, `POST /runs`, `PATCH /runs/{id}`,
+//! `POST /runs/batch`, `POST /runs/multipart` and OTLP/HTTP at `/otel` and `/otel/v1/traces`.
+//!
+//! Every endpoint does the same few things before its 202: read the body within its caps
+//! (`body`), parse it into run operations (`multipart`, `otel`, or the JSON forms here),
+//! validate every operation (one bad run refuses the request, so nothing is half written),
+//! resolve projects, charge the organisation's hourly usage, enforce the per-trace cap, write
+//! large payloads and attachments to object storage, and append the operations to the sharded
+//! ingestion stream in one atomic step. Only then is the request acknowledged. Merging and
+//! indexing happen in the queue worker.
+
+pub mod body;
+pub mod error;
+pub mod info;
+pub mod multipart;
+pub mod otel;
+mod projects;
+pub mod routes;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ironsmith_auth::AuthContext;
+use ironsmith_auth::Authenticator;
+use ironsmith_config::Config;
+use ironsmith_queue::{INGEST_STREAM, Redis, ShardedStream};
+use ironsmith_runs::op::BATCH_VERSION;
+use ironsmith_runs::{
+    Attachment, FeedbackOp, IngestBatch, OpKind, Payload, RunOp, StoredPayload, merge,
+};
+use ironsmith_storage::ObjectStorage;
+use uuid::Uuid;
+
+use self::error::IngestError;
+use self::multipart::PendingAttachment;
+use self::projects::ProjectCache;
+
+pub use routes::router;
+
+/// What a request carries once parsed.
+#[derive(Default)]
+pub struct Request {
+    /// Operations, each with the project name it named (if any).
+    pub ops: Vec<(RunOp, Option<String>)>,
+    pub attachments: Vec<PendingAttachment>,
+    pub feedback: Vec<FeedbackOp>,
+}
+
+impl From<multipart::Parsed> for Request {
+    fn from(parsed: multipart::Parsed) -> Self {
+        Request {
+            ops: parsed.ops,
+            attachments: parsed.attachments,
+            feedback: parsed.feedback,
+        }
+    }
+}
+
+/// The ingestion pipeline's handles.
+#[derive(Clone)]
+pub struct Ingestor {
+    config: Arc<Config>,
+    stream: ShardedStream,
+    storage: ObjectStorage,
+    redis: Redis,
+    projects: ProjectCache,
+    auth: Authenticator,
+}
+
+impl Ingestor {
+    pub fn new(
+        config: Arc<Config>,
+        stores: &ironsmith_runtime::Stores,
+        auth: Authenticator,
+    ) -> Self {
+        Ingestor {
+            stream: ShardedStream::new(stores.redis.clone(), INGEST_STREAM, config.ingest.shards),
+            storage: stores.storage.clone(),
+            redis: stores.redis.clone(),
+            projects: ProjectCache::new(stores.postgres.clone()),
+            config,
+            auth,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Validates, stores and enqueues `request`, or refuses all of it. `require_trace`: creates
+    /// must carry `trace_id` and `dotted_order` (batch, multipart).
+    pub async fn accept(
+        &self,
+        auth: &AuthContext,
+        mut request: Request,
+        require_trace: bool,
+    ) -> Result<(), IngestError> {
+        let limits = &self.config.ingest;
+        let count = request.ops.len() + request.feedback.len();
+        if count == 0 {
+            return Ok(());
+        }
+        if count > limits.max_runs_per_request {
+            return Err(IngestError::TooLarge(format!(
+                "{count} operations in one request; at most {} are accepted",
+                limits.max_runs_per_request
+            )));
+        }
+        for (op, _) in &mut request.ops {
+            ironsmith_runs::wire::validate(op, require_trace)?;
+        }
+        self.resolve_projects(auth.workspace_id, &mut request.ops)
+            .await?;
+
+        let bytes = request
+            .ops
+            .iter()
+            .map(|(op, _)| op_bytes(op))
+            .chain(request.attachments.iter().map(|a| a.bytes.len() as u64))
+            .sum::<u64>();
+        self.auth
+            .limiter()
+            .charge_usage(
+                auth.organization_id,
+                &auth.limits,
+                request.ops.len() as u64,
+                bytes,
+            )
+            .await?;
+        self.charge_traces(auth.workspace_id, &request.ops).await?;
+        self.offload(auth.workspace_id, &mut request).await?;
+        self.enqueue(auth, request).await
+    }
+
+    async fn resolve_projects(
+        &self,
+        tenant_id: Uuid,
+        ops: &mut [(RunOp, Option<String>)],
+    ) -> Result<(), IngestError> {
+        for (op, name) in ops.iter_mut() {
+            if let Some(name) = name.as_deref() {
+                op.session_id = Some(self.projects.by_name(tenant_id, name).await?);
+            } else if let Some(id) = op.session_id {
+                if !self.projects.exists(tenant_id, id).await? {
+                    return Err(IngestError::Unprocessable(format!(
+                        "run {}: field 'session_id': project {id} does not exist in this workspace",
+                        op.id
+                    )));
+                }
+            } else if op.kind == OpKind::Post && op.has_run_part {
+                op.session_id = Some(self.projects.by_name(tenant_id, "default").await?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts creates per trace (CONTROL_PLANE.md §4.3) and refuses a request that would take
+    /// a trace past `max_runs_per_trace`, leaving the counts as they were.
+    async fn charge_traces(
+        &self,
+        tenant_id: Uuid,
+        ops: &[(RunOp, Option<String>)],
+    ) -> Result<(), IngestError> {
+        let mut per_trace: HashMap<Uuid, u64> = HashMap::new();
+        for (op, _) in ops {
+            if op.kind == OpKind::Post && op.has_run_part {
+                *per_trace.entry(op.trace_id.unwrap_or(op.id)).or_default() += 1;
+            }
+        }
+        if per_trace.is_empty() {
+            return Ok(());
+        }
+        let cap = self.config.ingest.max_runs_per_trace;
+        let keys: Vec<(String, u64, Uuid)> = per_trace
+            .into_iter()
+            .map(|(trace, n)| {
+                (self.redis.key(&format!("ingest:trace-runs:{tenant_id}:{trace}")), n, trace)
+            })
+            .collect();
+        let mut conn = self.redis.connection().await?;
+        let mut pipe = redis::pipe();
+        for (key, n, _) in &keys {
+            pipe.incr(key, *n).expire(key, 2 * 24 * 3600).ignore();
+        }
+        let totals: Vec<u64> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(ironsmith_queue::QueueError::from)?;
+        if let Some(((_, _, trace), total)) =
+            keys.iter().zip(&totals).find(|(_, total)| **total > cap)
+        {
+            let mut undo = redis::pipe();
+            for (key, n, _) in &keys {
+                undo.decr(key, *n).ignore();
+            }
+            undo.query_async::<()>(&mut conn)
+                .await
+                .map_err(ironsmith_queue::QueueError::from)?;
+            return Err(IngestError::Unprocessable(format!(
+                "trace {trace} would hold {total} runs; a trace holds at most {cap}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes large payloads and every attachment to object storage, replacing them in the
+    /// operations by their keys.
+    async fn offload(&self, tenant_id: Uuid, request: &mut Request) -> Result<(), IngestError> {
+        let threshold = self.config.ingest.offload_threshold_bytes;
+        let mut writes = Vec::new();
+        for (op, _) in &mut request.ops {
+            for (field, slot) in [("inputs", &mut op.inputs), ("outputs", &mut op.outputs)] {
+                if let Some(Payload::Inline(json)) = slot
+                    && json.get().len() >= threshold
+                {
+                    let key = format!("runs/{tenant_id}/{}/{field}-{}.json", op.id, Uuid::now_v7());
+                    let text = json.get();
+                    let stored = StoredPayload {
+                        key: key.clone(),
+                        size: text.len() as u64,
+                        preview: merge::preview_of(text),
+                    };
+                    writes.push((key, Bytes::copy_from_slice(text.as_bytes())));
+                    *slot = Some(Payload::Stored(stored));
+                }
+            }
+        }
+        for pending in std::mem::take(&mut request.attachments) {
+            let Some((op, _)) = request.ops.get_mut(pending.op) else {
+                continue;
+            };
+            let key = format!("attachments/{tenant_id}/{}/{}", op.id, Uuid::now_v7());
+            op.attachments.push(Attachment {
+                name: pending.name,
+                key: key.clone(),
+                mime_type: pending.mime_type,
+                size: pending.bytes.len() as u64,
+            });
+            writes.push((key, pending.bytes));
+        }
+        let results = futures::future::join_all(
+            writes
+                .into_iter()
+                .map(|(key, bytes)| async move { self.storage.put(&key, bytes).await }),
+        )
+        .await;
+        for result in results {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Appends the request's operations to the stream: each run's on the shard of its id, each
+    /// feedback's on the shard of its trace, every shard's entry in one atomic step.
+    async fn enqueue(&self, auth: &AuthContext, request: Request) -> Result<(), IngestError> {
+        let received_us = chrono::Utc::now().timestamp_micros();
+        let mut batches: HashMap<u16, IngestBatch> = HashMap::new();
+        let empty = || IngestBatch {
+            v: BATCH_VERSION,
+            tenant_id: auth.workspace_id,
+            organization_id: auth.organization_id,
+            received_us,
+            runs: Vec::new(),
+            feedback: Vec::new(),
+        };
+        for (op, _) in request.ops {
+            let shard = self.stream.shard_of(op.id.as_bytes());
+            batches.entry(shard).or_insert_with(empty).runs.push(op);
+        }
+        for feedback in request.feedback {
+            let shard = self.stream.shard_of(feedback.trace_id.as_bytes());
+            batches.entry(shard).or_insert_with(empty).feedback.push(feedback);
+        }
+        let mut entries = Vec::with_capacity(batches.len());
+        for (shard, batch) in batches {
+            let body = serde_json::to_vec(&batch).map_err(IngestError::internal)?;
+            entries.push((shard, body));
+        }
+        self.stream.append(&entries).await?;
+        Ok(())
+    }
+}
+
+/// What a run operation counts toward the hourly byte limit: inputs, outputs and metadata.
+fn op_bytes(op: &RunOp) -> u64 {
+    let payload = |p: &Option<Payload>| match p {
+        Some(Payload::Inline(json)) => json.get().len() as u64,
+        Some(Payload::Stored(stored)) => stored.size,
+        None => 0,
+    };
+    payload(&op.inputs)
+        + payload(&op.outputs)
+        + op.extra.as_ref().map_or(0, |e| e.get().len() as u64)
+        + op.events.as_ref().map_or(0, |e| e.get().len() as u64)
+}

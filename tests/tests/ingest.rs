@@ -221,3 +221,345 @@ async fn a_zstd_multipart_trace_lands_complete_and_merged() -> anyhow::Result<()
     stack.stop().await;
     Ok(())
 }
+
+fn root_run(id: Uuid, project: &str) -> Value {
+    json!({"id": id, "trace_id": id, "dotted_order": segment("20250301T101500123456Z", id),
+           "name": "root", "run_type": "chain", "session_name": project,
+           "start_time": "2025-03-01T10:15:00.123456Z", "inputs": {"x": 1}})
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| {
+        config.ingest.max_decompressed_bytes = 1 << 20;
+        config.ingest.max_runs_per_request = 3;
+    })
+    .await?;
+    let good = Uuid::now_v7();
+    let bad = Uuid::now_v7();
+    let boundary = "b0";
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let with_good = |bad_part: (String, &'static str, Vec<u8>)| {
+        multipart(boundary, &[json_part(format!("post.{good}"), &root_run(good, "refused")), bad_part])
+    };
+
+    // A root whose dotted_order has two parts: 400 with the upstream wording.
+    let mut two_parts = root_run(bad, "refused");
+    two_parts["dotted_order"] = json!(format!(
+        "{}.{}",
+        segment("20250301T101500123456Z", bad),
+        segment("20250301T101500123457Z", Uuid::now_v7())
+    ));
+    let (status, answer) =
+        send(&stack, "/runs/multipart", &content_type, None, with_good(json_part(format!("post.{bad}"), &two_parts))).await?;
+    assert_eq!(status, 400, "{answer}");
+    let message = answer["error"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("Bad request: invalid 'dotted_order': dotted_order must contain a single part for root runs"),
+        "{message}"
+    );
+
+    // run_type outside the seven: 422 naming the run and field.
+    let mut agent = root_run(bad, "refused");
+    agent["run_type"] = json!("agent");
+    let (status, answer) =
+        send(&stack, "/runs/multipart", &content_type, None, with_good(json_part(format!("post.{bad}"), &agent))).await?;
+    assert_eq!(status, 422, "{answer}");
+    let message = answer["error"].as_str().unwrap_or_default();
+    assert!(message.contains(&bad.to_string()) && message.contains("'run_type'"), "{message}");
+
+    // A wrong type: 422 naming the field.
+    let mut wrong = root_run(bad, "refused");
+    wrong["tags"] = json!("not-a-list");
+    let (status, answer) =
+        send(&stack, "/runs/multipart", &content_type, None, with_good(json_part(format!("post.{bad}"), &wrong))).await?;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["error"].as_str().unwrap_or_default().contains("'tags'"), "{answer}");
+
+    // Missing trace_id on a batch create: 400.
+    let mut untraced = root_run(bad, "refused");
+    untraced.as_object_mut().map(|o| o.remove("trace_id"));
+    let (status, answer) = send(
+        &stack,
+        "/runs/batch",
+        "application/json",
+        None,
+        serde_json::to_vec(&json!({"post": [root_run(good, "refused"), untraced]}))?,
+    )
+    .await?;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"].as_str().unwrap_or_default().contains("'trace_id' is required"), "{answer}");
+
+    // Malformed multipart: 422 with the upstream prefix.
+    let (status, answer) = send(
+        &stack,
+        "/runs/multipart",
+        &content_type,
+        None,
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"post.{good}\"\r\n\r\n{{").into_bytes(),
+    )
+    .await?;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap_or_default().starts_with("Unprocessable entity: error reading multipart data"),
+        "{answer}"
+    );
+
+    // A zstd bomb: 64 MiB of zeros in a few KiB, refused at the 1 MiB cap.
+    let zeros = vec![0u8; 64 << 20];
+    let bomb = zstd_without_size(&zeros);
+    assert!(bomb.len() < 64 << 10);
+    let (status, answer) = send(&stack, "/runs/multipart", &content_type, Some("zstd"), bomb).await?;
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer["error"].as_str().unwrap_or_default().contains("decompressed"), "{answer}");
+
+    // Too many operations in one request.
+    let many: Vec<Value> = (0..4).map(|_| root_run(Uuid::now_v7(), "refused")).collect();
+    let (status, answer) = send(
+        &stack,
+        "/runs/batch",
+        "application/json",
+        None,
+        serde_json::to_vec(&json!({"post": many}))?,
+    )
+    .await?;
+    assert_eq!(status, 413, "{answer}");
+
+    // No key: 401. A viewer-style failure is covered by the auth tests.
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/runs/multipart", stack.edge))
+        .header("content-type", &content_type)
+        .body(with_good(json_part(format!("post.{bad}"), &root_run(bad, "refused"))))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 401);
+
+    // Nothing of any refused request was written: not even the good run beside the bad one.
+    let depth: Value = reqwest::get(format!("{}/metrics/queue/ingest", stack.backend)).await?.json().await?;
+    assert_eq!(depth["queued"].as_u64().unwrap_or(0) + depth["pending"].as_u64().unwrap_or(0), 0, "{depth}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if let Some(project) = stack.project_id("refused").await? {
+        let count = ironsmith_analytics::runs::count_runs(&stack.clickhouse(), stack.workspace_id, project).await?;
+        assert_eq!(count, 0);
+    }
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn batch_single_and_patch_endpoints_merge_in_any_order() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    // The async Py client's path: POST /runs without trace_id or dotted_order; the server
+    // derives them, for the child from its parent.
+    let root = Uuid::now_v7();
+    let child = Uuid::now_v7();
+    admin
+        .post("/runs", json!({"id": root, "name": "agent", "run_type": "chain", "session_name": "single",
+                               "start_time": "2025-03-01T10:15:00.000001Z", "inputs": {"q": "?"}}))
+        .await?
+        .expect(202)?;
+    admin
+        .post("/runs", json!({"id": child.simple().to_string(), "name": "tool", "run_type": "tool",
+                               "session_name": "single", "parent_run_id": root,
+                               "start_time": 1740824100.5, "inputs": {"arg": 1}}))
+        .await?
+        .expect(202)?;
+    // The child's end overtakes nothing, but arrives as a PATCH through the edge.
+    admin
+        .patch(&format!("/runs/{child}"), json!({"end_time": "2025-03-01T10:15:01Z", "outputs": {"r": 2},
+                                                  "extra": {"metadata": {"k": "v"}}}))
+        .await?
+        .expect(202)?;
+    // A patch before its create, in the batch endpoint, gzip-compressed.
+    let late = Uuid::now_v7();
+    let dotted = segment("20250301T101500123456Z", late);
+    let patch = json!({"patch": [{"id": late, "trace_id": late, "dotted_order": dotted,
+                                  "end_time": "2025-03-01T10:15:03Z", "outputs": {"final": true}}]});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&serde_json::to_vec(&patch)?)?;
+    let (status, _) = send(&stack, "/runs/batch", "application/json", Some("gzip"), gz.finish()?).await?;
+    assert_eq!(status, 202);
+    let runs = stack.wait_for_runs("default", 1, WAIT).await;
+    // The partial row of a patch without a project is in no project yet.
+    assert!(runs.is_err(), "{runs:?}");
+    let create = json!({"post": [{"id": late, "trace_id": late, "dotted_order": dotted, "name": "late",
+                                  "run_type": "chain", "session_name": "single",
+                                  "end_time": "2025-03-01T10:15:02Z", "outputs": {"final": false},
+                                  "inputs": {"started": true}}]});
+    let (status, _) = send(&stack, "/runs/batch", "application/json", None, serde_json::to_vec(&create)?).await?;
+    assert_eq!(status, 202);
+
+    let mut runs = Vec::new();
+    for _ in 0..100 {
+        runs = stack.wait_for_runs("single", 3, WAIT).await?;
+        if runs.iter().all(|r| r.status == "success" || r.id == root) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let by_id = |id: Uuid| runs.iter().find(|r| r.id == id).cloned().unwrap_or_default();
+    let root_row = by_id(root);
+    assert_eq!(root_row.trace_id, root);
+    assert_eq!(root_row.dotted_order, segment("20250301T101500000001Z", root));
+    assert_eq!(root_row.status, "pending");
+    let child_row = by_id(child);
+    assert_eq!(child_row.trace_id, root);
+    assert_eq!(
+        child_row.dotted_order,
+        format!("{}.{}", root_row.dotted_order, segment("20250301T101500500000Z", child))
+    );
+    assert_eq!(child_row.status, "success");
+    assert_eq!(child_row.inputs, r#"{"arg":1}"#);
+    assert_eq!(child_row.outputs, r#"{"r":2}"#);
+    assert_eq!(child_row.metadata_keys, ["k"]);
+    let late_row = by_id(late);
+    assert_eq!(late_row.name, "late");
+    assert_eq!(late_row.inputs, r#"{"started":true}"#);
+    assert_eq!(late_row.outputs, r#"{"final":true}"#, "the late create did not erase the patch");
+    assert_eq!(late_row.end_time_us, Some(1_740_824_103_000_000));
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn otlp_json_spans_become_runs_with_their_genai_fields() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let trace = "5b8efff798038103d269b633813fc60c";
+    let attr = |key: &str, value: Value| json!({"key": key, "value": value});
+    let body = json!({"resourceSpans": [{
+        "resource": {"attributes": [attr("service.name", json!({"stringValue": "svc"}))]},
+        "scopeSpans": [{"spans": [
+            {"traceId": trace, "spanId": "eee19b7ec3c1b174", "name": "workflow",
+             "startTimeUnixNano": "1740824100000000000", "endTimeUnixNano": "1740824103000000000",
+             "attributes": [attr("langsmith.metadata.user", json!({"stringValue": "ada"})),
+                            attr("langsmith.span.tags", json!({"stringValue": "x, y"}))]},
+            {"traceId": trace, "spanId": "eee19b7ec3c1b173", "parentSpanId": "eee19b7ec3c1b174",
+             "name": "chat gpt-4o", "startTimeUnixNano": "1740824101000000000",
+             "endTimeUnixNano": "1740824102000000000",
+             "attributes": [attr("gen_ai.operation.name", json!({"stringValue": "chat"})),
+                            attr("gen_ai.system", json!({"stringValue": "openai"})),
+                            attr("gen_ai.request.model", json!({"stringValue": "gpt-4o"})),
+                            attr("gen_ai.request.temperature", json!({"doubleValue": 0.2})),
+                            attr("gen_ai.prompt.0.role", json!({"stringValue": "user"})),
+                            attr("gen_ai.prompt.0.content", json!({"stringValue": "hi"})),
+                            attr("gen_ai.completion.0.role", json!({"stringValue": "assistant"})),
+                            attr("gen_ai.completion.0.content", json!({"stringValue": "hello"})),
+                            attr("gen_ai.usage.input_tokens", json!({"intValue": "10"})),
+                            attr("gen_ai.usage.output_tokens", json!({"intValue": 4}))]},
+            {"traceId": trace, "spanId": "eee19b7ec3c1b172", "parentSpanId": "eee19b7ec3c1b174",
+             "name": "tool", "startTimeUnixNano": "1740824102500000000",
+             "endTimeUnixNano": "1740824102600000000", "status": {"code": 2, "message": "tool broke"},
+             "attributes": [attr("gen_ai.tool.name", json!({"stringValue": "search"}))]}
+        ]}]
+    }]});
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/otel/v1/traces", stack.edge))
+        .header("x-api-key", &stack.admin_key)
+        .header("Langsmith-Project", "otel-json")
+        .json(&body)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await?, json!({}));
+
+    let runs = stack.wait_for_runs("otel-json", 3, WAIT).await?;
+    let root_id = Uuid::parse_str(trace)?;
+    let root = &runs[0];
+    assert_eq!((root.id, root.trace_id, root.parent_run_id), (root_id, root_id, None));
+    assert_eq!(root.tags, ["x", "y"]);
+    assert!(root.metadata_keys.contains(&"user".to_owned()) && root.metadata_keys.contains(&"service.name".to_owned()));
+    let llm = &runs[1];
+    assert_eq!(llm.run_type, "llm");
+    assert_eq!(llm.parent_run_id, Some(root_id));
+    assert_eq!(llm.trace_id, root_id);
+    assert_eq!(llm.depth, 1);
+    assert_eq!((llm.prompt_tokens, llm.completion_tokens, llm.total_tokens), (10, 4, 14));
+    assert_eq!((llm.ls_provider.as_str(), llm.ls_model_name.as_str()), ("openai", "gpt-4o"));
+    assert!(llm.inputs.contains(r#""content":"hi""#), "{}", llm.inputs);
+    assert!(llm.outputs.contains(r#""content":"hello""#), "{}", llm.outputs);
+    assert!(llm.extra.contains(r#""temperature":0.2"#), "{}", llm.extra);
+    let tool = &runs[2];
+    assert_eq!((tool.run_type.as_str(), tool.status.as_str(), tool.error.as_str()), ("tool", "error", "tool broke"));
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn usage_is_metered_and_trace_sizes_are_capped() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| config.ingest.max_runs_per_trace = 3).await?;
+    let admin = stack.admin();
+    let root = Uuid::now_v7();
+    let root_dotted = segment("20250301T101500123456Z", root);
+    let child = |id: Uuid| {
+        json!({"id": id, "trace_id": root, "parent_run_id": root, "name": "c", "run_type": "tool",
+               "dotted_order": format!("{root_dotted}.{}", segment("20250301T101501000000Z", id)),
+               "session_name": "capped", "inputs": {"i": 1}})
+    };
+    admin
+        .post("/runs/batch", json!({"post": [root_run(root, "capped"), child(Uuid::now_v7()), child(Uuid::now_v7())]}))
+        .await?
+        .expect(202)?;
+    let refused = admin.post("/runs/batch", json!({"post": [child(Uuid::now_v7())]})).await?;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    assert!(refused.body["error"].as_str().unwrap_or_default().contains("at most 3"), "{:?}", refused.body);
+
+    // Three events were charged to the organisation this hour, and their bytes.
+    let limiter = ironsmith_auth::limits::Limiter::new(
+        ironsmith_queue::Redis::new(&stack.config.redis)?,
+        stack.config.limits.clone(),
+    );
+    let (events, bytes) = limiter.usage_this_hour(stack.organization_id).await?;
+    assert_eq!(events, 3);
+    assert!(bytes > 0);
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn poison_entries_are_dead_lettered_and_can_be_redriven() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let stream = ironsmith_queue::ShardedStream::new(
+        ironsmith_queue::Redis::new(&stack.config.redis)?,
+        ironsmith_queue::INGEST_STREAM,
+        stack.config.ingest.shards,
+    );
+    stream.append(&[(0, b"{not json".to_vec())]).await?;
+    let http = reqwest::Client::new();
+    let mut letters = Value::Null;
+    for _ in 0..100 {
+        letters = http.get(format!("{}/dead-letters/ingest", stack.worker)).send().await?.json().await?;
+        if letters.as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(letters.as_array().map(Vec::len), Some(1), "{letters}");
+    assert!(letters[0]["error"].as_str().unwrap_or_default().contains("undecodable"), "{letters}");
+
+    // Good runs on the same shard keep flowing past it.
+    let run = Uuid::now_v7();
+    stack.admin().post("/runs/batch", json!({"post": [root_run(run, "after-poison")]})).await?.expect(202)?;
+    stack.wait_for_runs("after-poison", 1, WAIT).await?;
+
+    let redriven: Value = http
+        .post(format!("{}/dead-letters/ingest/redrive", stack.worker))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(redriven["redriven"], 1);
+    // Still poison: it comes back to the dead letters, not lost and not looping.
+    let mut count = 0;
+    for _ in 0..100 {
+        let letters: Value = http.get(format!("{}/dead-letters/ingest", stack.worker)).send().await?.json().await?;
+        count = letters.as_array().map_or(0, Vec::len);
+        if count == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count, 1);
+    stack.stop().await;
+    Ok(())
+}

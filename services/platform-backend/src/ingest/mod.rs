@@ -119,18 +119,25 @@ impl Ingestor {
             .map(|(op, _)| op_bytes(op))
             .chain(request.attachments.iter().map(|a| a.bytes.len() as u64))
             .sum::<u64>();
-        self.auth
-            .limiter()
-            .charge_usage(
-                auth.organization_id,
-                &auth.limits,
-                request.ops.len() as u64,
-                bytes,
-            )
-            .await?;
-        self.charge_traces(auth.workspace_id, &request.ops).await?;
-        self.offload(auth.workspace_id, &mut request).await?;
-        self.enqueue(auth, request).await
+        let traces = self.charge_traces(auth.workspace_id, &request.ops).await?;
+        let stored = async {
+            self.auth
+                .limiter()
+                .charge_usage(
+                    auth.organization_id,
+                    &auth.limits,
+                    request.ops.len() as u64,
+                    bytes,
+                )
+                .await?;
+            self.offload(auth.workspace_id, &mut request).await?;
+            self.enqueue(auth, request).await
+        }
+        .await;
+        if stored.is_err() {
+            self.uncharge_traces(&traces).await;
+        }
+        stored
     }
 
     async fn resolve_projects(
@@ -156,12 +163,13 @@ impl Ingestor {
     }
 
     /// Counts creates per trace (CONTROL_PLANE.md §4.3) and refuses a request that would take
-    /// a trace past `max_runs_per_trace`, leaving the counts as they were.
+    /// a trace past `max_runs_per_trace`, leaving the counts as they were. Returns what it
+    /// counted, for `uncharge_traces` should the request fail later.
     async fn charge_traces(
         &self,
         tenant_id: Uuid,
         ops: &[(RunOp, Option<String>)],
-    ) -> Result<(), IngestError> {
+    ) -> Result<Vec<(String, u64)>, IngestError> {
         let mut per_trace: HashMap<Uuid, u64> = HashMap::new();
         for (op, _) in ops {
             if op.kind == OpKind::Post && op.has_run_part {
@@ -169,7 +177,7 @@ impl Ingestor {
             }
         }
         if per_trace.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let cap = self.config.ingest.max_runs_per_trace;
         let keys: Vec<(String, u64, Uuid)> = per_trace
@@ -201,7 +209,27 @@ impl Ingestor {
                 "trace {trace} would hold {total} runs; a trace holds at most {cap}"
             )));
         }
-        Ok(())
+        Ok(keys.into_iter().map(|(key, n, _)| (key, n)).collect())
+    }
+
+    /// Takes back what `charge_traces` counted for a request that was not accepted.
+    async fn uncharge_traces(&self, counted: &[(String, u64)]) {
+        if counted.is_empty() {
+            return;
+        }
+        let result = async {
+            let mut conn = self.redis.connection().await?;
+            let mut undo = redis::pipe();
+            for (key, n) in counted {
+                undo.decr(key, *n).ignore();
+            }
+            undo.query_async::<()>(&mut conn).await?;
+            Ok::<(), ironsmith_queue::QueueError>(())
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(%error, "best effort: could not take back the trace counts of a refused request");
+        }
     }
 
     /// Writes large payloads and every attachment to object storage, replacing them in the

@@ -373,3 +373,62 @@ pub async fn add_user(
     }
     Ok(user_id)
 }
+
+/// The interpreter of the venv `scripts/stores install` prepares with the real Python SDKs
+/// (`IRONSMITH_PYTHON` overrides it).
+pub fn python() -> std::path::PathBuf {
+    std::env::var_os("IRONSMITH_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/ironsmith/venv/bin/python")
+        })
+}
+
+/// Runs a client script (`program script`) with only `PATH`, `HOME` and `env` set, and parses
+/// the JSON it prints. Fails with its stderr when it fails.
+pub async fn run_client(
+    program: &std::path::Path,
+    script: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Value> {
+    anyhow::ensure!(
+        program.exists(),
+        "{} is missing: run scripts/stores install (it installs the SDKs)",
+        program.display()
+    );
+    let mut command = tokio::process::Command::new(program);
+    command
+        .arg(ironsmith_test_support::repo_root().join(script))
+        .current_dir(ironsmith_test_support::repo_root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), command.output())
+        .await
+        .context("the client script did not finish within 120 s")??;
+    anyhow::ensure!(
+        output.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Shown when the test fails: what the client warned about while succeeding.
+    eprintln!("{script} stderr:\n{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).with_context(|| format!("{script} printed {stdout:?}"))
+}
+
+/// Sums a counter in this process's Prometheus text for series whose labels contain every one
+/// of `labels` (`key="value"`).
+pub async fn metric(base: &str, name: &str, labels: &[&str]) -> anyhow::Result<f64> {
+    let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+    Ok(text
+        .lines()
+        .filter(|line| line.starts_with(name) && labels.iter().all(|l| line.contains(l)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}

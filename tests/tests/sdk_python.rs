@@ -2,22 +2,9 @@
 //! (`LANGSMITH_ENDPOINT`, `LANGSMITH_API_KEY`, `LANGSMITH_WORKSPACE_ID`): a personal token, an
 //! organisation-scoped service key with and without a workspace, and a revoked key.
 
-use std::path::PathBuf;
-
-use ironsmith_e2e::Stack;
+use ironsmith_e2e::{Stack, python};
 use ironsmith_test_support::repo_root;
 use serde_json::{Value, json};
-
-/// The interpreter of the venv `scripts/stores install` prepares (`IRONSMITH_PYTHON`
-/// overrides it).
-fn python() -> PathBuf {
-    std::env::var_os("IRONSMITH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/ironsmith/venv/bin/python")
-        })
-}
 
 async fn sdk(endpoint: &str, key: &str, workspace: Option<&str>) -> anyhow::Result<Value> {
     let python = python();

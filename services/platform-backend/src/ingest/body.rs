@@ -47,6 +47,20 @@ pub async fn read(
     limits: &IngestConfig,
 ) -> Result<Bytes, IngestError> {
     let encoding = encoding(headers)?;
+    let chunked = headers
+        .get(header::TRANSFER_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    metrics::counter!(
+        "ingest_bodies_total",
+        "encoding" => match encoding {
+            Encoding::Identity => "identity",
+            Encoding::Gzip => "gzip",
+            Encoding::Zstd => "zstd",
+        },
+        "chunked" => if chunked { "true" } else { "false" },
+    )
+    .increment(1);
     let wire_cap = limits.max_body_bytes;
     let decoded_cap = limits.max_decompressed_bytes;
     if let Some(length) = header_number(headers, "content-length")

@@ -47,6 +47,15 @@ impl Stack {
 
     /// Starts a stack after `adjust` has changed the isolated configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Stack> {
+        Self::start_with_options(adjust, true).await
+    }
+
+    /// Starts a stack, with or without the in-process queue worker (fault tests run their own
+    /// worker processes).
+    pub async fn start_with_options(
+        adjust: impl FnOnce(&mut Config),
+        worker: bool,
+    ) -> anyhow::Result<Stack> {
         let mut config = isolated_config().await?;
         config.bootstrap.admin_email = ADMIN_EMAIL.into();
         config.bootstrap.admin_password = Secret::new(ADMIN_PASSWORD);
@@ -68,13 +77,14 @@ impl Stack {
         else {
             anyhow::bail!("a fresh database was already bootstrapped");
         };
-        Self::serve(config, organization_id, workspace_id).await
+        Self::serve(config, organization_id, workspace_id, worker).await
     }
 
     async fn serve(
         mut config: Config,
         organization_id: Uuid,
         workspace_id: Uuid,
+        with_worker: bool,
     ) -> anyhow::Result<Stack> {
         let shutdown = CancellationToken::new();
         let shared = Arc::new(config.clone());
@@ -84,9 +94,16 @@ impl Stack {
         config.endpoints.platform_backend = format!("http://{}", platform.local_addr).parse()?;
         let config = Arc::new(config);
         let frontend = ironsmith_frontend::start(config.clone(), shutdown.clone()).await?;
-        let worker = ironsmith_queue_worker::start(config.clone(), shutdown.clone()).await?;
+        let worker = if with_worker {
+            Some(ironsmith_queue_worker::start(config.clone(), shutdown.clone()).await?)
+        } else {
+            None
+        };
         Ok(Stack {
-            worker: format!("http://{}", worker.served.local_addr),
+            worker: worker
+                .as_ref()
+                .map(|w| format!("http://{}", w.served.local_addr))
+                .unwrap_or_default(),
             admin_key: config.bootstrap.api_key.expose().to_owned(),
             edge: format!("http://{}", frontend.local_addr),
             backend: format!("http://{}", backend.local_addr),
@@ -95,7 +112,11 @@ impl Stack {
                 tokio::spawn(async move { drop(backend.wait().await) }),
                 tokio::spawn(async move { drop(platform.wait().await) }),
                 tokio::spawn(async move { drop(frontend.wait().await) }),
-                tokio::spawn(async move { drop(worker.wait().await) }),
+                tokio::spawn(async move {
+                    if let Some(worker) = worker {
+                        drop(worker.wait().await);
+                    }
+                }),
             ],
             config,
             organization_id,
@@ -108,6 +129,7 @@ impl Stack {
     pub async fn restart(self) -> anyhow::Result<Stack> {
         let config = (*self.config).clone();
         let (organization_id, workspace_id) = (self.organization_id, self.workspace_id);
+        let with_worker = !self.worker.is_empty();
         self.stop().await;
         let mut config = config;
         for listen in [
@@ -118,7 +140,7 @@ impl Stack {
         ] {
             *listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         }
-        Self::serve(config, organization_id, workspace_id).await
+        Self::serve(config, organization_id, workspace_id, with_worker).await
     }
 
     pub async fn stop(self) {

@@ -193,8 +193,9 @@ impl Stack {
         loop {
             let mut last = Vec::new();
             if let Some(project) = self.project_id(name).await? {
-                last = ironsmith_analytics::runs::latest_runs(&clickhouse, self.workspace_id, project)
-                    .await?;
+                last =
+                    ironsmith_analytics::runs::latest_runs(&clickhouse, self.workspace_id, project)
+                        .await?;
                 if last.len() >= count {
                     return Ok(last);
                 }
@@ -438,7 +439,10 @@ pub async fn run_client(
         String::from_utf8_lossy(&output.stderr)
     );
     // Shown when the test fails: what the client warned about while succeeding.
-    eprintln!("{script} stderr:\n{}", String::from_utf8_lossy(&output.stderr));
+    eprintln!(
+        "{script} stderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(last).with_context(|| format!("{script} printed {stdout:?}"))
@@ -447,7 +451,10 @@ pub async fn run_client(
 /// Sums a counter in this process's Prometheus text for series whose labels contain every one
 /// of `labels` (`key="value"`).
 pub async fn metric(base: &str, name: &str, labels: &[&str]) -> anyhow::Result<f64> {
-    let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await?
+        .text()
+        .await?;
     Ok(text
         .lines()
         .filter(|line| line.starts_with(name) && labels.iter().all(|l| line.contains(l)))

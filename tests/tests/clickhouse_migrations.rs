@@ -10,7 +10,9 @@ fn fixture(version: u32, sql: &str) -> Migration {
 
 #[tokio::test]
 async fn applies_in_order_once_and_refuses_edited_files() -> anyhow::Result<()> {
-    let config = isolated_config().await?;
+    let mut config = isolated_config().await?;
+    // A database of its own: the isolated one already holds the real migrations.
+    config.clickhouse.database = format!("{}_fixtures", config.clickhouse.database);
     let server = ironsmith_analytics::server_client(&config.clickhouse);
     let client = ironsmith_analytics::client(&config.clickhouse);
     let db = &config.clickhouse.database;
@@ -51,7 +53,9 @@ async fn applies_in_order_once_and_refuses_edited_files() -> anyhow::Result<()> 
 
 #[tokio::test]
 async fn a_half_applied_migration_completes_on_the_next_run() -> anyhow::Result<()> {
-    let config = isolated_config().await?;
+    let mut config = isolated_config().await?;
+    // A database of its own: the isolated one already holds the real migrations.
+    config.clickhouse.database = format!("{}_fixtures", config.clickhouse.database);
     let server = ironsmith_analytics::server_client(&config.clickhouse);
     let client = ironsmith_analytics::client(&config.clickhouse);
     let db = &config.clickhouse.database;

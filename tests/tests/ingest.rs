@@ -19,8 +19,10 @@ fn multipart(boundary: &str, parts: &[(String, &str, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, headers, bytes) in parts {
         out.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n{headers}\r\n")
-                .as_bytes(),
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n{headers}\r\n"
+            )
+            .as_bytes(),
         );
         out.extend_from_slice(bytes);
         out.extend_from_slice(b"\r\n");
@@ -30,7 +32,11 @@ fn multipart(boundary: &str, parts: &[(String, &str, Vec<u8>)]) -> Vec<u8> {
 }
 
 fn json_part(name: String, value: &Value) -> (String, &'static str, Vec<u8>) {
-    (name, "Content-Type: application/json\r\n", value.to_string().into_bytes())
+    (
+        name,
+        "Content-Type: application/json\r\n",
+        value.to_string().into_bytes(),
+    )
 }
 
 async fn send(
@@ -51,7 +57,10 @@ async fn send(
     let response = request.send().await?;
     let status = response.status().as_u16();
     let text = response.text().await?;
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
 }
 
 fn zstd_without_size(bytes: &[u8]) -> Vec<u8> {
@@ -120,7 +129,10 @@ async fn a_zstd_multipart_trace_lands_complete_and_merged() -> anyhow::Result<()
             format!("post.{child}.extra"),
             &json!({"metadata": {"ls_provider": "openai", "ls_model_name": "gpt-4o"}}),
         ),
-        json_part(format!("post.{child}.events"), &json!([{"name": "new_token", "time": "2025-03-01T10:15:00.500000"}])),
+        json_part(
+            format!("post.{child}.events"),
+            &json!([{"name": "new_token", "time": "2025-03-01T10:15:00.500000"}]),
+        ),
         (
             format!("attachment.{child}.diagram"),
             "Content-Type: image/png; length=4\r\n",
@@ -173,18 +185,28 @@ async fn a_zstd_multipart_trace_lands_complete_and_merged() -> anyhow::Result<()
     let (root_row, child_row) = (&runs_done[0], &runs_done[1]);
     assert_eq!(root_row.id, root);
     assert_eq!(root_row.status, "success");
-    assert_eq!(root_row.inputs, r#"{"question":"hi"}"#, "the patch kept the inputs");
+    assert_eq!(
+        root_row.inputs, r#"{"question":"hi"}"#,
+        "the patch kept the inputs"
+    );
     assert_eq!(root_row.outputs, r#"{"answer":"done"}"#);
     assert_eq!(root_row.tags, ["a", "b"]);
     assert_eq!(root_row.thread_id, "t-1");
-    assert!(root_row.extra.contains(r#""runtime":{"sdk":"test"}"#), "{}", root_row.extra);
+    assert!(
+        root_row.extra.contains(r#""runtime":{"sdk":"test"}"#),
+        "{}",
+        root_row.extra
+    );
     let metadata: Vec<(&str, &str)> = root_row
         .metadata_keys
         .iter()
         .zip(&root_row.metadata_values)
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    assert_eq!(metadata, [("n", "3"), ("thread_id", "t-1"), ("user", "ada")]);
+    assert_eq!(
+        metadata,
+        [("n", "3"), ("thread_id", "t-1"), ("user", "ada")]
+    );
     assert_eq!(root_row.depth, 0);
     assert_eq!(root_row.end_time_us, Some(1_740_824_102_000_000));
 
@@ -193,8 +215,19 @@ async fn a_zstd_multipart_trace_lands_complete_and_merged() -> anyhow::Result<()
     assert_eq!(child_row.trace_id, root);
     assert_eq!(child_row.depth, 1);
     assert_eq!(child_row.run_type, "llm");
-    assert_eq!((child_row.prompt_tokens, child_row.completion_tokens, child_row.total_tokens), (1000, 500, 1500));
-    assert_eq!(child_row.total_cost, Some(0.0075), "priced from the default table");
+    assert_eq!(
+        (
+            child_row.prompt_tokens,
+            child_row.completion_tokens,
+            child_row.total_tokens
+        ),
+        (1000, 500, 1500)
+    );
+    assert_eq!(
+        child_row.total_cost,
+        Some(0.0075),
+        "priced from the default table"
+    );
     assert_eq!(child_row.ls_model_name, "gpt-4o");
     assert_eq!(child_row.first_token_time_us, Some(1_740_824_100_500_000));
     assert_eq!(child_row.end_time_us, Some(1_740_824_101_000_000));
@@ -206,9 +239,12 @@ async fn a_zstd_multipart_trace_lands_complete_and_merged() -> anyhow::Result<()
 
     let mut feedback_rows = Vec::new();
     for _ in 0..100 {
-        feedback_rows =
-            ironsmith_analytics::runs::trace_feedback(&stack.clickhouse(), stack.workspace_id, root)
-                .await?;
+        feedback_rows = ironsmith_analytics::runs::trace_feedback(
+            &stack.clickhouse(),
+            stack.workspace_id,
+            root,
+        )
+        .await?;
         if !feedback_rows.is_empty() {
             break;
         }
@@ -240,7 +276,13 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
     let boundary = "b0";
     let content_type = format!("multipart/form-data; boundary={boundary}");
     let with_good = |bad_part: (String, &'static str, Vec<u8>)| {
-        multipart(boundary, &[json_part(format!("post.{good}"), &root_run(good, "refused")), bad_part])
+        multipart(
+            boundary,
+            &[
+                json_part(format!("post.{good}"), &root_run(good, "refused")),
+                bad_part,
+            ],
+        )
     };
 
     // A root whose dotted_order has two parts: 400 with the upstream wording.
@@ -250,8 +292,14 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
         segment("20250301T101500123456Z", bad),
         segment("20250301T101500123457Z", Uuid::now_v7())
     ));
-    let (status, answer) =
-        send(&stack, "/runs/multipart", &content_type, None, with_good(json_part(format!("post.{bad}"), &two_parts))).await?;
+    let (status, answer) = send(
+        &stack,
+        "/runs/multipart",
+        &content_type,
+        None,
+        with_good(json_part(format!("post.{bad}"), &two_parts)),
+    )
+    .await?;
     assert_eq!(status, 400, "{answer}");
     let message = answer["error"].as_str().unwrap_or_default();
     assert!(
@@ -262,19 +310,40 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
     // run_type outside the seven: 422 naming the run and field.
     let mut agent = root_run(bad, "refused");
     agent["run_type"] = json!("agent");
-    let (status, answer) =
-        send(&stack, "/runs/multipart", &content_type, None, with_good(json_part(format!("post.{bad}"), &agent))).await?;
+    let (status, answer) = send(
+        &stack,
+        "/runs/multipart",
+        &content_type,
+        None,
+        with_good(json_part(format!("post.{bad}"), &agent)),
+    )
+    .await?;
     assert_eq!(status, 422, "{answer}");
     let message = answer["error"].as_str().unwrap_or_default();
-    assert!(message.contains(&bad.to_string()) && message.contains("'run_type'"), "{message}");
+    assert!(
+        message.contains(&bad.to_string()) && message.contains("'run_type'"),
+        "{message}"
+    );
 
     // A wrong type: 422 naming the field.
     let mut wrong = root_run(bad, "refused");
     wrong["tags"] = json!("not-a-list");
-    let (status, answer) =
-        send(&stack, "/runs/multipart", &content_type, None, with_good(json_part(format!("post.{bad}"), &wrong))).await?;
+    let (status, answer) = send(
+        &stack,
+        "/runs/multipart",
+        &content_type,
+        None,
+        with_good(json_part(format!("post.{bad}"), &wrong)),
+    )
+    .await?;
     assert_eq!(status, 422, "{answer}");
-    assert!(answer["error"].as_str().unwrap_or_default().contains("'tags'"), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("'tags'"),
+        "{answer}"
+    );
 
     // Missing trace_id on a batch create: 400.
     let mut untraced = root_run(bad, "refused");
@@ -288,7 +357,13 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
     )
     .await?;
     assert_eq!(status, 400, "{answer}");
-    assert!(answer["error"].as_str().unwrap_or_default().contains("'trace_id' is required"), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("'trace_id' is required"),
+        "{answer}"
+    );
 
     // Malformed multipart: 422 with the upstream prefix.
     let (status, answer) = send(
@@ -296,12 +371,16 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
         "/runs/multipart",
         &content_type,
         None,
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"post.{good}\"\r\n\r\n{{").into_bytes(),
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"post.{good}\"\r\n\r\n{{")
+            .into_bytes(),
     )
     .await?;
     assert_eq!(status, 422, "{answer}");
     assert!(
-        answer["error"].as_str().unwrap_or_default().starts_with("Unprocessable entity: error reading multipart data"),
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Unprocessable entity: error reading multipart data"),
         "{answer}"
     );
 
@@ -309,12 +388,21 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
     let zeros = vec![0u8; 64 << 20];
     let bomb = zstd_without_size(&zeros);
     assert!(bomb.len() < 64 << 10);
-    let (status, answer) = send(&stack, "/runs/multipart", &content_type, Some("zstd"), bomb).await?;
+    let (status, answer) =
+        send(&stack, "/runs/multipart", &content_type, Some("zstd"), bomb).await?;
     assert_eq!(status, 413, "{answer}");
-    assert!(answer["error"].as_str().unwrap_or_default().contains("decompressed"), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("decompressed"),
+        "{answer}"
+    );
 
     // Too many operations in one request.
-    let many: Vec<Value> = (0..4).map(|_| root_run(Uuid::now_v7(), "refused")).collect();
+    let many: Vec<Value> = (0..4)
+        .map(|_| root_run(Uuid::now_v7(), "refused"))
+        .collect();
     let (status, answer) = send(
         &stack,
         "/runs/batch",
@@ -329,17 +417,29 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/runs/multipart", stack.edge))
         .header("content-type", &content_type)
-        .body(with_good(json_part(format!("post.{bad}"), &root_run(bad, "refused"))))
+        .body(with_good(json_part(
+            format!("post.{bad}"),
+            &root_run(bad, "refused"),
+        )))
         .send()
         .await?;
     assert_eq!(response.status(), 401);
 
     // Nothing of any refused request was written: not even the good run beside the bad one.
-    let depth: Value = reqwest::get(format!("{}/metrics/queue/ingest", stack.backend)).await?.json().await?;
-    assert_eq!(depth["queued"].as_u64().unwrap_or(0) + depth["pending"].as_u64().unwrap_or(0), 0, "{depth}");
+    let depth: Value = reqwest::get(format!("{}/metrics/queue/ingest", stack.backend))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        depth["queued"].as_u64().unwrap_or(0) + depth["pending"].as_u64().unwrap_or(0),
+        0,
+        "{depth}"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     if let Some(project) = stack.project_id("refused").await? {
-        let count = ironsmith_analytics::runs::count_runs(&stack.clickhouse(), stack.workspace_id, project).await?;
+        let count =
+            ironsmith_analytics::runs::count_runs(&stack.clickhouse(), stack.workspace_id, project)
+                .await?;
         assert_eq!(count, 0);
     }
     stack.stop().await;
@@ -355,20 +455,29 @@ async fn batch_single_and_patch_endpoints_merge_in_any_order() -> anyhow::Result
     let root = Uuid::now_v7();
     let child = Uuid::now_v7();
     admin
-        .post("/runs", json!({"id": root, "name": "agent", "run_type": "chain", "session_name": "single",
-                               "start_time": "2025-03-01T10:15:00.000001Z", "inputs": {"q": "?"}}))
+        .post(
+            "/runs",
+            json!({"id": root, "name": "agent", "run_type": "chain", "session_name": "single",
+                               "start_time": "2025-03-01T10:15:00.000001Z", "inputs": {"q": "?"}}),
+        )
         .await?
         .expect(202)?;
     admin
-        .post("/runs", json!({"id": child.simple().to_string(), "name": "tool", "run_type": "tool",
+        .post(
+            "/runs",
+            json!({"id": child.simple().to_string(), "name": "tool", "run_type": "tool",
                                "session_name": "single", "parent_run_id": root,
-                               "start_time": 1740824100.5, "inputs": {"arg": 1}}))
+                               "start_time": 1740824100.5, "inputs": {"arg": 1}}),
+        )
         .await?
         .expect(202)?;
     // The child's end overtakes nothing, but arrives as a PATCH through the edge.
     admin
-        .patch(&format!("/runs/{child}"), json!({"end_time": "2025-03-01T10:15:01Z", "outputs": {"r": 2},
-                                                  "extra": {"metadata": {"k": "v"}}}))
+        .patch(
+            &format!("/runs/{child}"),
+            json!({"end_time": "2025-03-01T10:15:01Z", "outputs": {"r": 2},
+                                                  "extra": {"metadata": {"k": "v"}}}),
+        )
         .await?
         .expect(202)?;
     // A patch before its create, in the batch endpoint, gzip-compressed.
@@ -378,7 +487,14 @@ async fn batch_single_and_patch_endpoints_merge_in_any_order() -> anyhow::Result
                                   "end_time": "2025-03-01T10:15:03Z", "outputs": {"final": true}}]});
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&serde_json::to_vec(&patch)?)?;
-    let (status, _) = send(&stack, "/runs/batch", "application/json", Some("gzip"), gz.finish()?).await?;
+    let (status, _) = send(
+        &stack,
+        "/runs/batch",
+        "application/json",
+        Some("gzip"),
+        gz.finish()?,
+    )
+    .await?;
     assert_eq!(status, 202);
     let runs = stack.wait_for_runs("default", 1, WAIT).await;
     // The partial row of a patch without a project is in no project yet.
@@ -387,7 +503,14 @@ async fn batch_single_and_patch_endpoints_merge_in_any_order() -> anyhow::Result
                                   "run_type": "chain", "session_name": "single",
                                   "end_time": "2025-03-01T10:15:02Z", "outputs": {"final": false},
                                   "inputs": {"started": true}}]});
-    let (status, _) = send(&stack, "/runs/batch", "application/json", None, serde_json::to_vec(&create)?).await?;
+    let (status, _) = send(
+        &stack,
+        "/runs/batch",
+        "application/json",
+        None,
+        serde_json::to_vec(&create)?,
+    )
+    .await?;
     assert_eq!(status, 202);
 
     let mut runs = Vec::new();
@@ -398,16 +521,28 @@ async fn batch_single_and_patch_endpoints_merge_in_any_order() -> anyhow::Result
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let by_id = |id: Uuid| runs.iter().find(|r| r.id == id).cloned().unwrap_or_default();
+    let by_id = |id: Uuid| {
+        runs.iter()
+            .find(|r| r.id == id)
+            .cloned()
+            .unwrap_or_default()
+    };
     let root_row = by_id(root);
     assert_eq!(root_row.trace_id, root);
-    assert_eq!(root_row.dotted_order, segment("20250301T101500000001Z", root));
+    assert_eq!(
+        root_row.dotted_order,
+        segment("20250301T101500000001Z", root)
+    );
     assert_eq!(root_row.status, "pending");
     let child_row = by_id(child);
     assert_eq!(child_row.trace_id, root);
     assert_eq!(
         child_row.dotted_order,
-        format!("{}.{}", root_row.dotted_order, segment("20250301T101500500000Z", child))
+        format!(
+            "{}.{}",
+            root_row.dotted_order,
+            segment("20250301T101500500000Z", child)
+        )
     );
     assert_eq!(child_row.status, "success");
     assert_eq!(child_row.inputs, r#"{"arg":1}"#);
@@ -416,7 +551,10 @@ async fn batch_single_and_patch_endpoints_merge_in_any_order() -> anyhow::Result
     let late_row = by_id(late);
     assert_eq!(late_row.name, "late");
     assert_eq!(late_row.inputs, r#"{"started":true}"#);
-    assert_eq!(late_row.outputs, r#"{"final":true}"#, "the late create did not erase the patch");
+    assert_eq!(
+        late_row.outputs, r#"{"final":true}"#,
+        "the late create did not erase the patch"
+    );
     assert_eq!(late_row.end_time_us, Some(1_740_824_103_000_000));
     stack.stop().await;
     Ok(())
@@ -466,21 +604,44 @@ async fn otlp_json_spans_become_runs_with_their_genai_fields() -> anyhow::Result
     let runs = stack.wait_for_runs("otel-json", 3, WAIT).await?;
     let root_id = Uuid::parse_str(trace)?;
     let root = &runs[0];
-    assert_eq!((root.id, root.trace_id, root.parent_run_id), (root_id, root_id, None));
+    assert_eq!(
+        (root.id, root.trace_id, root.parent_run_id),
+        (root_id, root_id, None)
+    );
     assert_eq!(root.tags, ["x", "y"]);
-    assert!(root.metadata_keys.contains(&"user".to_owned()) && root.metadata_keys.contains(&"service.name".to_owned()));
+    assert!(
+        root.metadata_keys.contains(&"user".to_owned())
+            && root.metadata_keys.contains(&"service.name".to_owned())
+    );
     let llm = &runs[1];
     assert_eq!(llm.run_type, "llm");
     assert_eq!(llm.parent_run_id, Some(root_id));
     assert_eq!(llm.trace_id, root_id);
     assert_eq!(llm.depth, 1);
-    assert_eq!((llm.prompt_tokens, llm.completion_tokens, llm.total_tokens), (10, 4, 14));
-    assert_eq!((llm.ls_provider.as_str(), llm.ls_model_name.as_str()), ("openai", "gpt-4o"));
+    assert_eq!(
+        (llm.prompt_tokens, llm.completion_tokens, llm.total_tokens),
+        (10, 4, 14)
+    );
+    assert_eq!(
+        (llm.ls_provider.as_str(), llm.ls_model_name.as_str()),
+        ("openai", "gpt-4o")
+    );
     assert!(llm.inputs.contains(r#""content":"hi""#), "{}", llm.inputs);
-    assert!(llm.outputs.contains(r#""content":"hello""#), "{}", llm.outputs);
+    assert!(
+        llm.outputs.contains(r#""content":"hello""#),
+        "{}",
+        llm.outputs
+    );
     assert!(llm.extra.contains(r#""temperature":0.2"#), "{}", llm.extra);
     let tool = &runs[2];
-    assert_eq!((tool.run_type.as_str(), tool.status.as_str(), tool.error.as_str()), ("tool", "error", "tool broke"));
+    assert_eq!(
+        (
+            tool.run_type.as_str(),
+            tool.status.as_str(),
+            tool.error.as_str()
+        ),
+        ("tool", "error", "tool broke")
+    );
     stack.stop().await;
     Ok(())
 }
@@ -500,9 +661,18 @@ async fn usage_is_metered_and_trace_sizes_are_capped() -> anyhow::Result<()> {
         .post("/runs/batch", json!({"post": [root_run(root, "capped"), child(Uuid::now_v7()), child(Uuid::now_v7())]}))
         .await?
         .expect(202)?;
-    let refused = admin.post("/runs/batch", json!({"post": [child(Uuid::now_v7())]})).await?;
+    let refused = admin
+        .post("/runs/batch", json!({"post": [child(Uuid::now_v7())]}))
+        .await?;
     assert_eq!(refused.status, 422, "{:?}", refused.body);
-    assert!(refused.body["error"].as_str().unwrap_or_default().contains("at most 3"), "{:?}", refused.body);
+    assert!(
+        refused.body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 3"),
+        "{:?}",
+        refused.body
+    );
 
     // Three events were charged to the organisation this hour, and their bytes.
     let limiter = ironsmith_auth::limits::Limiter::new(
@@ -528,18 +698,36 @@ async fn poison_entries_are_dead_lettered_and_can_be_redriven() -> anyhow::Resul
     let http = reqwest::Client::new();
     let mut letters = Value::Null;
     for _ in 0..100 {
-        letters = http.get(format!("{}/dead-letters/ingest", stack.worker)).send().await?.json().await?;
+        letters = http
+            .get(format!("{}/dead-letters/ingest", stack.worker))
+            .send()
+            .await?
+            .json()
+            .await?;
         if letters.as_array().is_some_and(|l| !l.is_empty()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(letters.as_array().map(Vec::len), Some(1), "{letters}");
-    assert!(letters[0]["error"].as_str().unwrap_or_default().contains("undecodable"), "{letters}");
+    assert!(
+        letters[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("undecodable"),
+        "{letters}"
+    );
 
     // Good runs on the same shard keep flowing past it.
     let run = Uuid::now_v7();
-    stack.admin().post("/runs/batch", json!({"post": [root_run(run, "after-poison")]})).await?.expect(202)?;
+    stack
+        .admin()
+        .post(
+            "/runs/batch",
+            json!({"post": [root_run(run, "after-poison")]}),
+        )
+        .await?
+        .expect(202)?;
     stack.wait_for_runs("after-poison", 1, WAIT).await?;
 
     let redriven: Value = http
@@ -552,7 +740,12 @@ async fn poison_entries_are_dead_lettered_and_can_be_redriven() -> anyhow::Resul
     // Still poison: it comes back to the dead letters, not lost and not looping.
     let mut count = 0;
     for _ in 0..100 {
-        let letters: Value = http.get(format!("{}/dead-letters/ingest", stack.worker)).send().await?.json().await?;
+        let letters: Value = http
+            .get(format!("{}/dead-letters/ingest", stack.worker))
+            .send()
+            .await?
+            .json()
+            .await?;
         count = letters.as_array().map_or(0, Vec::len);
         if count == 1 {
             break;
@@ -560,6 +753,68 @@ async fn poison_entries_are_dead_lettered_and_can_be_redriven() -> anyhow::Resul
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(count, 1);
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn runs_stay_in_the_callers_workspace() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    let other = admin
+        .post("/workspaces", json!({"display_name": "Other"}))
+        .await?
+        .expect(200)?;
+    let other_id = other["id"].as_str().unwrap_or_default().to_owned();
+    // A project made by tracing into the other workspace.
+    let there = Uuid::now_v7();
+    admin
+        .clone()
+        .tenant(&other_id)
+        .post("/runs/batch", json!({"post": [root_run(there, "theirs")]}))
+        .await?
+        .expect(202)?;
+    let pool = stack.pool()?;
+    let mut theirs = None;
+    for _ in 0..50 {
+        theirs = sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM tracer_sessions WHERE tenant_id = $1::uuid AND name = 'theirs'",
+        )
+        .bind(&other_id)
+        .fetch_optional(&pool)
+        .await?;
+        if theirs.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let theirs = theirs.ok_or_else(|| anyhow::anyhow!("the other workspace's project"))?;
+
+    // Naming that project by id from the first workspace is refused like an unknown one.
+    let mut run = root_run(Uuid::now_v7(), "ignored");
+    run.as_object_mut().map(|o| o.remove("session_name"));
+    run["session_id"] = json!(theirs);
+    let refused = admin.post("/runs/batch", json!({"post": [run]})).await?;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    assert!(
+        refused.body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not exist in this workspace")
+    );
+
+    // The same project name in the first workspace is a different project.
+    let here = Uuid::now_v7();
+    admin
+        .post("/runs/batch", json!({"post": [root_run(here, "theirs")]}))
+        .await?
+        .expect(202)?;
+    let runs = stack.wait_for_runs("theirs", 1, WAIT).await?;
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [here]);
+    assert!(
+        runs.iter()
+            .all(|r| r.tenant_id == stack.workspace_id && r.session_id != theirs)
+    );
     stack.stop().await;
     Ok(())
 }

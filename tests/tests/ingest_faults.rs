@@ -14,7 +14,12 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Sends `requests` batches of `per_request` root runs to `project`; every one must be 202.
-async fn ingest(stack: &Stack, project: &str, requests: usize, per_request: usize) -> anyhow::Result<Vec<Uuid>> {
+async fn ingest(
+    stack: &Stack,
+    project: &str,
+    requests: usize,
+    per_request: usize,
+) -> anyhow::Result<Vec<Uuid>> {
     let admin = stack.admin();
     let mut ids = Vec::new();
     for _ in 0..requests {
@@ -54,19 +59,29 @@ async fn visible(stack: &Stack, project: &str) -> anyhow::Result<u64> {
 }
 
 /// Waits until exactly `ids` are visible, each once, and the stream is drained.
-async fn all_exactly_once(stack: &Stack, project: &str, ids: &[Uuid], within: Duration) -> anyhow::Result<()> {
+async fn all_exactly_once(
+    stack: &Stack,
+    project: &str,
+    ids: &[Uuid],
+    within: Duration,
+) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let count = visible(stack, project).await.unwrap_or(0);
         if count >= ids.len() as u64 || tokio::time::Instant::now() >= deadline {
-            let runs = stack.wait_for_runs(project, ids.len(), Duration::from_secs(1)).await?;
+            let runs = stack
+                .wait_for_runs(project, ids.len(), Duration::from_secs(1))
+                .await?;
             let mut seen: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
             seen.sort_unstable();
             let mut expected = ids.to_vec();
             expected.sort_unstable();
             assert_eq!(seen.len(), expected.len(), "each run is read once");
             assert_eq!(seen, expected, "exactly the acknowledged runs");
-            assert!(runs.iter().all(|r| r.status == "success" && r.inputs.len() > 500));
+            assert!(
+                runs.iter()
+                    .all(|r| r.status == "success" && r.inputs.len() > 500)
+            );
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -81,7 +96,11 @@ fn queue_binary() -> anyhow::Result<std::path::PathBuf> {
         .and_then(|deps| deps.parent())
         .ok_or_else(|| anyhow::anyhow!("no target directory above {}", exe.display()))?;
     let binary = dir.join("queue");
-    anyhow::ensure!(binary.exists(), "{} is not built (cargo build --workspace)", binary.display());
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is not built (cargo build --workspace)",
+        binary.display()
+    );
     Ok(binary)
 }
 
@@ -95,11 +114,23 @@ fn spawn_worker(config: &Config) -> anyhow::Result<tokio::process::Child> {
         .env("IRONSMITH_REDIS__URL", config.redis.url.expose())
         .env("IRONSMITH_REDIS__KEY_PREFIX", &config.redis.key_prefix)
         .env("IRONSMITH_CLICKHOUSE__URL", config.clickhouse.url.as_str())
-        .env("IRONSMITH_CLICKHOUSE__DATABASE", &config.clickhouse.database)
-        .env("IRONSMITH_OBJECT_STORAGE__PREFIX", &config.object_storage.prefix)
+        .env(
+            "IRONSMITH_CLICKHOUSE__DATABASE",
+            &config.clickhouse.database,
+        )
+        .env(
+            "IRONSMITH_OBJECT_STORAGE__PREFIX",
+            &config.object_storage.prefix,
+        )
         .env("IRONSMITH_SERVICES__QUEUE__LISTEN", "127.0.0.1:0")
-        .env("IRONSMITH_INGEST__LEASE_MS", config.ingest.lease_ms.to_string())
-        .env("IRONSMITH_INGEST__BATCH_ROWS", config.ingest.batch_rows.to_string())
+        .env(
+            "IRONSMITH_INGEST__LEASE_MS",
+            config.ingest.lease_ms.to_string(),
+        )
+        .env(
+            "IRONSMITH_INGEST__BATCH_ROWS",
+            config.ingest.batch_rows.to_string(),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -124,10 +155,16 @@ async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() -> anyhow::Res
     loop {
         let count = visible(&stack, "killed").await?;
         if count > 0 {
-            assert!(count < ids.len() as u64, "killed before it finished ({count} visible)");
+            assert!(
+                count < ids.len() as u64,
+                "killed before it finished ({count} visible)"
+            );
             break;
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the first worker stored nothing");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the first worker stored nothing"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     first.start_kill()?; // SIGKILL
@@ -136,7 +173,10 @@ async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() -> anyhow::Res
 
     let mut second = spawn_worker(&stack.config)?;
     all_exactly_once(&stack, "killed", &ids, Duration::from_secs(180)).await?;
-    assert!(at_kill < ids.len() as u64, "the second worker had work left ({at_kill} visible at the kill)");
+    assert!(
+        at_kill < ids.len() as u64,
+        "the second worker had work left ({at_kill} visible at the kill)"
+    );
     second.start_kill()?;
     second.wait().await?;
     stack.stop().await;

@@ -212,24 +212,30 @@ pub async fn insert_feedback(client: &Client, rows: &[FeedbackRow]) -> Result<()
     Ok(())
 }
 
+/// Most ids bound into one query: ClickHouse's `max_query_size` (256 KiB) must hold the list.
+const IDS_PER_QUERY: usize = 2000;
+
 /// The latest locations of `ids` in `tenant_id` (deleted ones included: the caller decides).
 pub async fn locate(
     client: &Client,
     tenant_id: Uuid,
     ids: &[Uuid],
 ) -> Result<Vec<RunLocation>, AnalyticsError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut found = Vec::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        found.extend(
+            client
+                .query(
+                    "SELECT ?fields FROM run_ids WHERE tenant_id = ? AND id IN ? \
+                     ORDER BY version DESC LIMIT 1 BY id",
+                )
+                .bind(tenant_id)
+                .bind(InList(chunk))
+                .fetch_all::<RunLocation>()
+                .await?,
+        );
     }
-    Ok(client
-        .query(
-            "SELECT ?fields FROM run_ids WHERE tenant_id = ? AND id IN ? \
-             ORDER BY version DESC LIMIT 1 BY id",
-        )
-        .bind(tenant_id)
-        .bind(InList(ids))
-        .fetch_all::<RunLocation>()
-        .await?)
+    Ok(found)
 }
 
 /// The latest versions of the runs at `locations` (all of one tenant).
@@ -238,23 +244,26 @@ pub async fn fetch_latest(
     tenant_id: Uuid,
     locations: &[RunLocation],
 ) -> Result<Vec<RunRow>, AnalyticsError> {
-    if locations.is_empty() {
-        return Ok(Vec::new());
+    let mut found = Vec::new();
+    for chunk in locations.chunks(IDS_PER_QUERY / 2) {
+        let sessions: Vec<Uuid> = unique(chunk.iter().map(|l| l.session_id));
+        let starts: Vec<i64> = unique(chunk.iter().map(|l| l.start_time_us));
+        let ids: Vec<Uuid> = unique(chunk.iter().map(|l| l.id));
+        found.extend(
+            client
+                .query(
+                    "SELECT ?fields FROM runs WHERE tenant_id = ? AND session_id IN ? \
+                     AND start_time_us IN ? AND id IN ? ORDER BY version DESC LIMIT 1 BY id",
+                )
+                .bind(tenant_id)
+                .bind(InList(&sessions))
+                .bind(InList(&starts))
+                .bind(InList(&ids))
+                .fetch_all::<RunRow>()
+                .await?,
+        );
     }
-    let sessions: Vec<Uuid> = unique(locations.iter().map(|l| l.session_id));
-    let starts: Vec<i64> = unique(locations.iter().map(|l| l.start_time_us));
-    let ids: Vec<Uuid> = unique(locations.iter().map(|l| l.id));
-    Ok(client
-        .query(
-            "SELECT ?fields FROM runs WHERE tenant_id = ? AND session_id IN ? \
-             AND start_time_us IN ? AND id IN ? ORDER BY version DESC LIMIT 1 BY id",
-        )
-        .bind(tenant_id)
-        .bind(InList(&sessions))
-        .bind(InList(&starts))
-        .bind(InList(&ids))
-        .fetch_all::<RunRow>()
-        .await?)
+    Ok(found)
 }
 
 /// How many distinct, undeleted runs a project holds, deduplicated as every read must be.

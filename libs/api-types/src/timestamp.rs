@@ -50,7 +50,11 @@ pub fn parse(text: &str) -> Option<DateTime<Utc>> {
     {
         return Some(t.to_utc());
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
             return Some(t.and_utc());
         }
@@ -99,10 +103,16 @@ mod parse_tests {
             "2025-03-01T10:15:00.123456",
             "2025-03-01T10:15:00.123456 00:00",
         ] {
-            assert_eq!(parse(text).map(|t| format(&t)).as_deref(), Some(expect), "{text}");
+            assert_eq!(
+                parse(text).map(|t| format(&t)).as_deref(),
+                Some(expect),
+                "{text}"
+            );
         }
         assert_eq!(
-            parse("2025-03-01T10:15:00+00:00").map(|t| format(&t)).as_deref(),
+            parse("2025-03-01T10:15:00+00:00")
+                .map(|t| format(&t))
+                .as_deref(),
             Some("2025-03-01T10:15:00.000000")
         );
         // Epoch numbers: milliseconds above 1e11, seconds below.

@@ -112,8 +112,14 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
 
     let ingest = &config.ingest;
     positive("ingest.max_body_bytes", ingest.max_body_bytes as u64)?;
-    positive("ingest.max_decompressed_bytes", ingest.max_decompressed_bytes as u64)?;
-    positive("ingest.max_runs_per_request", ingest.max_runs_per_request as u64)?;
+    positive(
+        "ingest.max_decompressed_bytes",
+        ingest.max_decompressed_bytes as u64,
+    )?;
+    positive(
+        "ingest.max_runs_per_request",
+        ingest.max_runs_per_request as u64,
+    )?;
     positive("ingest.max_runs_per_trace", ingest.max_runs_per_trace)?;
     positive("ingest.shards", u64::from(ingest.shards))?;
     positive("ingest.lease_ms", ingest.lease_ms)?;

@@ -103,7 +103,8 @@ impl ShardedStream {
     }
 
     fn lease_key(&self, shard: u16) -> String {
-        self.redis.key(&format!("stream:{}:{shard}:lease", self.name))
+        self.redis
+            .key(&format!("stream:{}:{shard}:lease", self.name))
     }
 
     fn consumer(shard: u16) -> String {

@@ -73,8 +73,7 @@ pub fn validate(claims: &Claims<'_>) -> Result<Vec<Segment>, String> {
         parent_run_id,
         dotted_order,
     } = *claims;
-    let segments =
-        parse(dotted_order).map_err(|reason| format!("{reason} for run_id:{id}"))?;
+    let segments = parse(dotted_order).map_err(|reason| format!("{reason} for run_id:{id}"))?;
     match parent_run_id {
         None if segments.len() > 1 => {
             return Err(format!(
@@ -200,8 +199,8 @@ mod tests {
             assert!(error.contains("is not a 22-character timestamp"), "{error}");
             assert!(error.contains(ROOT), "names the run: {error}");
         }
-        let error = claims(CHILD, None, &format!("20250301T101500123456Z{ROOT}"))
-            .expect_err("own id last");
+        let error =
+            claims(CHILD, None, &format!("20250301T101500123456Z{ROOT}")).expect_err("own id last");
         assert!(error.contains("must end with the run's own id"), "{error}");
         let error = claims(ROOT, None, &format!("20250301T101500123456Z{ROOT}"));
         assert!(error.is_ok());

@@ -294,8 +294,7 @@ fn apply_usage(row: &mut RunRow, usage: &Map<String, Value>) {
     };
     row.prompt_tokens = int("input_tokens").unwrap_or(0);
     row.completion_tokens = int("output_tokens").unwrap_or(0);
-    row.total_tokens =
-        int("total_tokens").unwrap_or(row.prompt_tokens + row.completion_tokens);
+    row.total_tokens = int("total_tokens").unwrap_or(row.prompt_tokens + row.completion_tokens);
     row.prompt_cost = cost("input_cost");
     row.completion_cost = cost("output_cost");
     row.total_cost = cost("total_cost").or(match (row.prompt_cost, row.completion_cost) {
@@ -402,7 +401,10 @@ mod tests {
         assert_eq!(in_order.status, "success");
         assert_eq!(in_order.inputs, r#"{"q":"hi"}"#);
         assert!(in_order.outputs.contains("yo"));
-        assert_eq!(in_order.metadata_keys, ["a", "b", "ls_model_name", "ls_provider"]);
+        assert_eq!(
+            in_order.metadata_keys,
+            ["a", "b", "ls_model_name", "ls_provider"]
+        );
         assert_eq!(in_order.prompt_tokens, 1000);
         assert_eq!(in_order.total_tokens, 1500);
         // 1000 × $2.5/M + 500 × $10/M from the price table.
@@ -412,7 +414,10 @@ mod tests {
 
     #[test]
     fn redelivery_changes_nothing() {
-        assert_eq!(fold(&[create(), end()]), fold(&[create(), end(), create(), end()]));
+        assert_eq!(
+            fold(&[create(), end()]),
+            fold(&[create(), end(), create(), end()])
+        );
     }
 
     #[test]

@@ -102,10 +102,21 @@ mod tests {
             price(Some(mine), "^gpt-4o$", 2.0, 0),
             price(None, "^gpt-4o", 3.0, 5),
         ]);
-        assert_eq!(table.find(mine, "", "gpt-4o").map(|p| p.prompt_per_million), Some(2.0));
+        assert_eq!(
+            table.find(mine, "", "gpt-4o").map(|p| p.prompt_per_million),
+            Some(2.0)
+        );
         let other = Uuid::now_v7();
-        assert_eq!(table.find(other, "", "gpt-4o").map(|p| p.prompt_per_million), Some(3.0));
-        assert_eq!(table.find(other, "", "gpt-3").map(|p| p.prompt_per_million), Some(1.0));
+        assert_eq!(
+            table
+                .find(other, "", "gpt-4o")
+                .map(|p| p.prompt_per_million),
+            Some(3.0)
+        );
+        assert_eq!(
+            table.find(other, "", "gpt-3").map(|p| p.prompt_per_million),
+            Some(1.0)
+        );
         assert!(table.find(other, "", "claude").is_none());
     }
 }

@@ -94,8 +94,16 @@ pub fn parse_run(bytes: &[u8], run: Option<Uuid>) -> Result<RunWire, WireError> 
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     let wire: RunWire = serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let field = error.path().to_string();
-        let field = if field == "." { "body".to_owned() } else { field };
-        WireError::invalid(run.or_else(|| id_of(bytes)), &field, error.into_inner().to_string())
+        let field = if field == "." {
+            "body".to_owned()
+        } else {
+            field
+        };
+        WireError::invalid(
+            run.or_else(|| id_of(bytes)),
+            &field,
+            error.into_inner().to_string(),
+        )
     })?;
     let run = wire.id.or(run);
     for (field, value) in [
@@ -176,10 +184,7 @@ pub fn validate(op: &mut RunOp, require_trace: bool) -> Result<(), WireError> {
         return Err(WireError::invalid(
             run,
             "run_type",
-            format!(
-                "'{run_type}' is not one of {}",
-                RUN_TYPES.join(", ")
-            ),
+            format!("'{run_type}' is not one of {}", RUN_TYPES.join(", ")),
         ));
     }
     if op.kind == OpKind::Post && op.has_run_part {
@@ -187,7 +192,11 @@ pub fn validate(op: &mut RunOp, require_trace: bool) -> Result<(), WireError> {
             return Err(WireError::invalid(run, "name", "a create needs a name"));
         }
         if op.run_type.is_none() {
-            return Err(WireError::invalid(run, "run_type", "a create needs a run_type"));
+            return Err(WireError::invalid(
+                run,
+                "run_type",
+                "a create needs a run_type",
+            ));
         }
         if require_trace {
             if op.trace_id.is_none() {
@@ -326,10 +335,12 @@ pub fn parse_feedback(bytes: &[u8], id: Uuid, now_us: i64) -> Result<FeedbackOp,
         .key
         .filter(|k| !k.is_empty())
         .ok_or_else(|| invalid("key", "is required".into()))?;
-    let trace_id = wire
-        .trace_id
-        .or(wire.run_id)
-        .ok_or_else(|| invalid("trace_id", "is required on a multipart feedback part".into()))?;
+    let trace_id = wire.trace_id.or(wire.run_id).ok_or_else(|| {
+        invalid(
+            "trace_id",
+            "is required on a multipart feedback part".into(),
+        )
+    })?;
     let created = wire.created_at.unwrap_or(now_us);
     Ok(FeedbackOp {
         id: wire.id.unwrap_or(id),
@@ -383,10 +394,12 @@ fn lenient_score<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f6
         Number(f64),
         Flag(bool),
     }
-    Ok(Option::<Score>::deserialize(deserializer)?.map(|s| match s {
-        Score::Number(n) => n,
-        Score::Flag(b) => f64::from(u8::from(b)),
-    }))
+    Ok(
+        Option::<Score>::deserialize(deserializer)?.map(|s| match s {
+            Score::Number(n) => n,
+            Score::Flag(b) => f64::from(u8::from(b)),
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -425,20 +438,29 @@ mod tests {
             r#"{{"id":"{ID}","name":5,"run_type":"chain","trace_id":"{ID}","dotted_order":"x"}}"#
         ))
         .expect_err("name is a number");
-        assert!(matches!(&error, WireError::Invalid { field, .. } if field == "name"), "{error:?}");
+        assert!(
+            matches!(&error, WireError::Invalid { field, .. } if field == "name"),
+            "{error:?}"
+        );
         assert!(error.to_string().contains(ID), "{error}");
 
         let error = post(&format!(
             r#"{{"id":"{ID}","name":"a","run_type":"agent","trace_id":"{ID}","dotted_order":"20250301T101500123456Z{ID}"}}"#
         ))
         .expect_err("agent");
-        assert!(error.to_string().contains("'agent' is not one of"), "{error}");
+        assert!(
+            error.to_string().contains("'agent' is not one of"),
+            "{error}"
+        );
 
         let error = post(&format!(
             r#"{{"id":"{ID}","name":"a","run_type":"chain","inputs":"text","trace_id":"{ID}","dotted_order":"20250301T101500123456Z{ID}"}}"#
         ))
         .expect_err("inputs must be an object");
-        assert!(error.to_string().contains("'inputs': must be an object"), "{error}");
+        assert!(
+            error.to_string().contains("'inputs': must be an object"),
+            "{error}"
+        );
 
         let error = post(&format!(
             r#"{{"id":"{ID}","name":"a","run_type":"chain","start_time":"soon","trace_id":"{ID}"}}"#

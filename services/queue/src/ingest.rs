@@ -52,10 +52,12 @@ impl IngestError {
     fn is_transient(&self) -> bool {
         match self {
             IngestError::Queue(_) => true,
-            IngestError::ClickHouse(AnalyticsError::ClickHouse(error)) => matches!(
-                error,
-                clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
-            ) || is_overload(error),
+            IngestError::ClickHouse(AnalyticsError::ClickHouse(error)) => {
+                matches!(
+                    error,
+                    clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
+                ) || is_overload(error)
+            }
             IngestError::ClickHouse(_) => false,
         }
     }
@@ -66,9 +68,16 @@ fn is_overload(error: &clickhouse::error::Error) -> bool {
     let clickhouse::error::Error::BadResponse(message) = error else {
         return false;
     };
-    ["Code: 241", "Code: 252", "Code: 159", "Code: 209", "Code: 210", "Code: 202"]
-        .iter()
-        .any(|code| message.contains(code))
+    [
+        "Code: 241",
+        "Code: 252",
+        "Code: 159",
+        "Code: 209",
+        "Code: 210",
+        "Code: 202",
+    ]
+    .iter()
+    .any(|code| message.contains(code))
 }
 
 /// What a stopped shard loop should do with its entries.
@@ -172,10 +181,7 @@ impl IngestWorker {
     }
 
     fn prices(&self) -> Arc<PriceTable> {
-        self.prices
-            .read()
-            .map(|p| p.clone())
-            .unwrap_or_default()
+        self.prices.read().map(|p| p.clone()).unwrap_or_default()
     }
 
     async fn shard_loop(self: Arc<Self>, shard: u16, cancel: CancellationToken) {
@@ -205,7 +211,11 @@ impl IngestWorker {
                 if entries.is_empty() {
                     return Ok(true);
                 }
-                let _ = self.handle(shard, entries, &cancel).await;
+                if self.handle(shard, entries, &cancel).await.is_err() {
+                    // Stopping, or the shard moved on: the entries stay unacknowledged for
+                    // whoever holds the shard next.
+                    tracing::info!(shard, "left ingestion entries unacknowledged");
+                }
                 Ok(true)
             }
             .await;
@@ -310,8 +320,12 @@ impl IngestWorker {
                 for (entry, batch) in &decoded {
                     match self.store_with_retries(shard, &[batch], cancel).await? {
                         Ok(counts) => {
-                            self.settle(shard, |s| s.ack(shard, std::slice::from_ref(&entry.id)), cancel)
-                                .await?;
+                            self.settle(
+                                shard,
+                                |s| s.ack(shard, std::slice::from_ref(&entry.id)),
+                                cancel,
+                            )
+                            .await?;
                             report.entries += 1;
                             report.runs += counts.0;
                             report.feedback += counts.1;
@@ -329,7 +343,8 @@ impl IngestWorker {
             }
         }
         metrics::counter!("ingest_runs_stored_total").increment(report.runs as u64);
-        metrics::counter!("ingest_entries_dead_lettered_total").increment(report.dead_lettered as u64);
+        metrics::counter!("ingest_entries_dead_lettered_total")
+            .increment(report.dead_lettered as u64);
         Ok(report)
     }
 
@@ -379,7 +394,10 @@ impl IngestWorker {
             match self.stream.lease(shard, &self.owner, self.lease).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    tracing::warn!(shard, "lost the shard lease while retrying; leaving the entries to its new holder");
+                    tracing::warn!(
+                        shard,
+                        "lost the shard lease while retrying; leaving the entries to its new holder"
+                    );
                     return Err(Stop::Abandon);
                 }
                 // Redis is down too: keep trying ClickHouse; the lease is checked again later.
@@ -433,11 +451,19 @@ impl IngestWorker {
         let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
         let mut all_rows = Vec::new();
         let mut relocated = HashSet::new();
+        let mut touched: Vec<(Uuid, Uuid)> = Vec::new();
         for (tenant_id, ops) in per_tenant {
             let mut ids: Vec<Uuid> = ops.iter().map(|(op, _)| op.id).collect();
             ids.sort_unstable();
             ids.dedup();
-            let locations = runs::locate(&self.clickhouse, tenant_id, &ids).await?;
+            let partial: HashSet<Uuid> = ops
+                .iter()
+                .filter(|(op, _)| !is_full_create(op))
+                .map(|(op, _)| op.id)
+                .collect();
+            touched.extend(partial.iter().map(|id| (tenant_id, *id)));
+            let wanted = self.needing_lookup(tenant_id, &ids, &partial).await?;
+            let locations = runs::locate(&self.clickhouse, tenant_id, &wanted).await?;
             let mut prior: HashMap<Uuid, RunRow> =
                 runs::fetch_latest(&self.clickhouse, tenant_id, &locations)
                     .await?
@@ -486,9 +512,81 @@ impl IngestWorker {
                 all_rows.push(row);
             }
         }
-        runs::insert_runs(&self.clickhouse, &all_rows, |row| relocated.contains(&row.id)).await?;
+        runs::insert_runs(&self.clickhouse, &all_rows, |row| {
+            relocated.contains(&row.id)
+        })
+        .await?;
         runs::insert_feedback(&self.clickhouse, &feedback).await?;
+        self.mark_touched(&touched).await?;
         Ok((all_rows.len(), feedback.len()))
+    }
+
+    /// The runs whose stored version must be read before folding: every run the batch
+    /// updates or sends fields of without its create (`partial`), and every created run that
+    /// such an operation touched before. A run whose only operations so far are creates is new,
+    /// or a repeat of a create already stored with the same content, so it needs no look-up;
+    /// that spares ClickHouse a point query per run on the common path, where the SDKs send a
+    /// run's create and end as one operation.
+    async fn needing_lookup(
+        &self,
+        tenant_id: Uuid,
+        ids: &[Uuid],
+        partial: &HashSet<Uuid>,
+    ) -> Result<Vec<Uuid>, IngestError> {
+        let creates: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !partial.contains(id))
+            .copied()
+            .collect();
+        let mut wanted: Vec<Uuid> = partial.iter().copied().collect();
+        if creates.is_empty() {
+            return Ok(wanted);
+        }
+        let redis = self.stream.redis();
+        let keys: Vec<String> = creates
+            .iter()
+            .map(|id| redis.key(&touched_key(tenant_id, *id)))
+            .collect();
+        let mut conn = redis.connection().await?;
+        let mut marks: Vec<Option<u8>> = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(5000) {
+            let found: Vec<Option<u8>> = redis::cmd("MGET")
+                .arg(chunk)
+                .query_async(&mut conn)
+                .await
+                .map_err(QueueError::from)?;
+            marks.extend(found);
+        }
+        wanted.extend(
+            creates
+                .iter()
+                .zip(marks)
+                .filter(|(_, mark)| mark.is_some())
+                .map(|(id, _)| *id),
+        );
+        Ok(wanted)
+    }
+
+    /// Remembers, for six hours (as long as upstream keeps pending run state), the runs an
+    /// update or a lone field part touched, so that a create arriving later is folded into
+    /// what they stored instead of replacing it.
+    async fn mark_touched(&self, touched: &[(Uuid, Uuid)]) -> Result<(), IngestError> {
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let redis = self.stream.redis();
+        let mut conn = redis.connection().await?;
+        for chunk in touched.chunks(5000) {
+            let mut pipe = redis::pipe();
+            for (tenant_id, id) in chunk {
+                pipe.set_ex(redis.key(&touched_key(*tenant_id, *id)), 1u8, 6 * 3600)
+                    .ignore();
+            }
+            pipe.query_async::<()>(&mut conn)
+                .await
+                .map_err(QueueError::from)?;
+        }
+        Ok(())
     }
 
     /// Gives runs without a `dotted_order` (from `POST /runs` or OTLP, whose parent was not
@@ -530,7 +628,9 @@ impl IngestWorker {
                 if !row.dotted_order.is_empty() {
                     continue;
                 }
-                let Some(parent) = row.parent_run_id else { continue };
+                let Some(parent) = row.parent_run_id else {
+                    continue;
+                };
                 let position = rows
                     .get(&parent)
                     .filter(|p| !p.dotted_order.is_empty())
@@ -586,6 +686,15 @@ impl IngestWorker {
         }
         Ok(report)
     }
+}
+
+/// A create carrying its run part: what the SDKs send for almost every run.
+fn is_full_create(op: &RunOp) -> bool {
+    op.kind == ironsmith_runs::OpKind::Post && op.has_run_part
+}
+
+fn touched_key(tenant_id: Uuid, id: Uuid) -> String {
+    format!("ingest:touched:{tenant_id}:{id}")
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -99,9 +99,8 @@ pub async fn read(
             Ok(wire)
         }
         Encoding::Zstd => {
-            let decoder = zstd::stream::read::Decoder::new(&wire[..]).map_err(|e| {
-                IngestError::BadRequest(format!("the body is not valid zstd: {e}"))
-            })?;
+            let decoder = zstd::stream::read::Decoder::new(&wire[..])
+                .map_err(|e| IngestError::BadRequest(format!("the body is not valid zstd: {e}")))?;
             decode_capped(decoder, decoded_cap, "zstd")
         }
         Encoding::Gzip => decode_capped(
@@ -186,9 +185,13 @@ mod tests {
         encoder.include_contentsize(false).expect("flag");
         encoder.write_all(&text).expect("write");
         let zstd = encoder.finish().expect("finish");
-        let out = read(&headers("zstd"), Body::from(zstd), &limits(1 << 20, 1 << 20))
-            .await
-            .expect("zstd");
+        let out = read(
+            &headers("zstd"),
+            Body::from(zstd),
+            &limits(1 << 20, 1 << 20),
+        )
+        .await
+        .expect("zstd");
         assert_eq!(&out[..], &text[..]);
 
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -210,25 +213,37 @@ mod tests {
         }
         let bomb = encoder.finish().expect("finish");
         assert!(bomb.len() < 1 << 20, "{}", bomb.len());
-        let error = read(&headers("zstd"), Body::from(bomb), &limits(1 << 20, 8 << 20))
-            .await
-            .expect_err("refused");
+        let error = read(
+            &headers("zstd"),
+            Body::from(bomb),
+            &limits(1 << 20, 8 << 20),
+        )
+        .await
+        .expect_err("refused");
         assert!(matches!(error, IngestError::TooLarge(_)), "{error:?}");
     }
 
     #[tokio::test]
     async fn caps_and_bad_encodings() {
-        let error = read(&HeaderMap::new(), Body::from(vec![b'x'; 2048]), &limits(1024, 4096))
-            .await
-            .expect_err("wire cap");
+        let error = read(
+            &HeaderMap::new(),
+            Body::from(vec![b'x'; 2048]),
+            &limits(1024, 4096),
+        )
+        .await
+        .expect_err("wire cap");
         assert!(matches!(error, IngestError::TooLarge(_)));
         let error = read(&headers("br"), Body::from("x"), &limits(1024, 4096))
             .await
             .expect_err("brotli");
         assert!(matches!(error, IngestError::UnsupportedMedia(_)));
-        let error = read(&headers("zstd"), Body::from("not zstd"), &limits(1024, 4096))
-            .await
-            .expect_err("garbage");
+        let error = read(
+            &headers("zstd"),
+            Body::from("not zstd"),
+            &limits(1024, 4096),
+        )
+        .await
+        .expect_err("garbage");
         assert!(matches!(error, IngestError::BadRequest(_)), "{error:?}");
     }
 }

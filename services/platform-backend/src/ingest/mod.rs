@@ -183,7 +183,12 @@ impl Ingestor {
         let keys: Vec<(String, u64, Uuid)> = per_trace
             .into_iter()
             .map(|(trace, n)| {
-                (self.redis.key(&format!("ingest:trace-runs:{tenant_id}:{trace}")), n, trace)
+                (
+                    self.redis
+                        .key(&format!("ingest:trace-runs:{tenant_id}:{trace}")),
+                    n,
+                    trace,
+                )
             })
             .collect();
         let mut conn = self.redis.connection().await?;
@@ -298,7 +303,11 @@ impl Ingestor {
         }
         for feedback in request.feedback {
             let shard = self.stream.shard_of(feedback.trace_id.as_bytes());
-            batches.entry(shard).or_insert_with(empty).feedback.push(feedback);
+            batches
+                .entry(shard)
+                .or_insert_with(empty)
+                .feedback
+                .push(feedback);
         }
         let mut entries = Vec::with_capacity(batches.len());
         for (shard, batch) in batches {

@@ -45,9 +45,8 @@ fn part_name(name: &str) -> Result<PartName<'_>, IngestError> {
             "part name '{name}' must be <post|patch|attachment|feedback>.<id>[.<field>]"
         ))
     })?;
-    let id = Uuid::try_parse(id).map_err(|_| {
-        IngestError::multipart(format!("part name '{name}': '{id}' is not a UUID"))
-    })?;
+    let id = Uuid::try_parse(id)
+        .map_err(|_| IngestError::multipart(format!("part name '{name}': '{id}' is not a UUID")))?;
     let rest = pieces.next();
     match (kind, rest) {
         ("post", field) => Ok(PartName::Run(OpKind::Post, id, field)),
@@ -75,7 +74,9 @@ fn declared_length(headers: &HeaderMap) -> Result<Option<usize>, IngestError> {
             .ok_or_else(|| IngestError::multipart("a part's Content-Length is not a number"))?;
         return Ok(Some(length));
     }
-    let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
     else {
         return Ok(None);
     };
@@ -106,7 +107,9 @@ fn mime_type(headers: &HeaderMap) -> String {
 /// Parses a decoded body with the boundary of `content_type`.
 pub async fn parse(content_type: &str, body: Bytes, now_us: i64) -> Result<Parsed, IngestError> {
     let boundary = multer::parse_boundary(content_type).map_err(|e| {
-        IngestError::multipart(format!("Content-Type must be multipart/form-data with a boundary: {e}"))
+        IngestError::multipart(format!(
+            "Content-Type must be multipart/form-data with a boundary: {e}"
+        ))
     })?;
     if body.is_empty() {
         return Err(IngestError::multipart("the body is empty"));
@@ -127,7 +130,11 @@ pub async fn parse(content_type: &str, body: Bytes, now_us: i64) -> Result<Parse
         })
     }
     let mut parts = 0usize;
-    while let Some(field) = multipart.next_field().await.map_err(IngestError::multipart)? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(IngestError::multipart)?
+    {
         parts += 1;
         let name = field
             .name()
@@ -227,12 +234,30 @@ mod tests {
             r#"{{"id":"{ID}","name":"a","run_type":"chain","trace_id":"{ID}","dotted_order":"20250301T101500123456Z{ID}"}}"#
         );
         let parts = body(&[
-            (&format!("post.{ID}.inputs"), "Content-Type: application/json; length=9\r\n", br#"{"q":"x"}"#),
-            (&format!("post.{ID}"), "Content-Type: application/json\r\n", run.as_bytes()),
-            (&format!("post.{ID}.error"), "Content-Type: application/json\r\n", br#""boom""#),
-            (&format!("attachment.{ID}.my_file"), "Content-Type: image/png\r\nContent-Length: 3\r\n", b"PNG"),
+            (
+                &format!("post.{ID}.inputs"),
+                "Content-Type: application/json; length=9\r\n",
+                br#"{"q":"x"}"#,
+            ),
+            (
+                &format!("post.{ID}"),
+                "Content-Type: application/json\r\n",
+                run.as_bytes(),
+            ),
+            (
+                &format!("post.{ID}.error"),
+                "Content-Type: application/json\r\n",
+                br#""boom""#,
+            ),
+            (
+                &format!("attachment.{ID}.my_file"),
+                "Content-Type: image/png\r\nContent-Length: 3\r\n",
+                b"PNG",
+            ),
         ]);
-        let parsed = parse("multipart/form-data; boundary=b0", parts, 1).await.expect("parsed");
+        let parsed = parse("multipart/form-data; boundary=b0", parts, 1)
+            .await
+            .expect("parsed");
         assert_eq!(parsed.ops.len(), 1);
         let op = &parsed.ops[0].0;
         assert!(op.has_run_part);
@@ -245,7 +270,11 @@ mod tests {
 
     #[tokio::test]
     async fn malformed_bodies_are_named() {
-        let wrong_length = body(&[(&format!("post.{ID}.inputs"), "Content-Length: 99\r\n", b"{}")]);
+        let wrong_length = body(&[(
+            &format!("post.{ID}.inputs"),
+            "Content-Length: 99\r\n",
+            b"{}",
+        )]);
         let error = parse("multipart/form-data; boundary=b0", wrong_length, 1)
             .await
             .err()
@@ -257,17 +286,28 @@ mod tests {
             ("post.nope", "is not a UUID"),
             (&*format!("delete.{ID}"), "unknown kind"),
         ] {
-            let error = parse("multipart/form-data; boundary=b0", body(&[(name, "", b"{}")]), 1)
-                .await
-                .err()
-                .expect(name);
-            assert!(error.to_string().contains(fragment), "{name}: {error}");
-        }
-        let error = parse("multipart/form-data; boundary=b0", Bytes::from_static(b"--b0\r\ngarbage"), 1)
+            let error = parse(
+                "multipart/form-data; boundary=b0",
+                body(&[(name, "", b"{}")]),
+                1,
+            )
             .await
             .err()
-            .expect("truncated");
-        assert!(error.to_string().contains("error reading multipart data"), "{error}");
+            .expect(name);
+            assert!(error.to_string().contains(fragment), "{name}: {error}");
+        }
+        let error = parse(
+            "multipart/form-data; boundary=b0",
+            Bytes::from_static(b"--b0\r\ngarbage"),
+            1,
+        )
+        .await
+        .err()
+        .expect("truncated");
+        assert!(
+            error.to_string().contains("error reading multipart data"),
+            "{error}"
+        );
         let error = parse("application/json", Bytes::from_static(b"{}"), 1)
             .await
             .err()

@@ -117,6 +117,8 @@ mod proto {
         pub value: Option<any_value::Value>,
     }
     pub mod any_value {
+        // The variant names are the proto's field names.
+        #[allow(clippy::enum_variant_names)]
         #[derive(Clone, PartialEq, prost::Oneof)]
         pub enum Value {
             #[prost(string, tag = "1")]
@@ -213,7 +215,9 @@ fn respond(json: bool, rejected: &[String]) -> Response {
     });
     let mut response = if json {
         let body = match &partial {
-            Some(p) => json!({"partialSuccess": {"rejectedSpans": p.rejected_spans.to_string(), "errorMessage": p.error_message}}),
+            Some(p) => {
+                json!({"partialSuccess": {"rejectedSpans": p.rejected_spans.to_string(), "errorMessage": p.error_message}})
+            }
             None => json!({}),
         };
         (StatusCode::OK, axum::Json(body)).into_response()
@@ -235,7 +239,9 @@ fn respond(json: bool, rejected: &[String]) -> Response {
 
 fn decode_protobuf(bytes: &[u8]) -> Result<Vec<SpanData>, IngestError> {
     let request = proto::ExportTraceServiceRequest::decode(bytes).map_err(|e| {
-        IngestError::BadRequest(format!("the body is not an OTLP ExportTraceServiceRequest: {e}"))
+        IngestError::BadRequest(format!(
+            "the body is not an OTLP ExportTraceServiceRequest: {e}"
+        ))
     })?;
     let mut spans = Vec::new();
     for resource_spans in request.resource_spans {
@@ -296,10 +302,10 @@ fn any_proto(value: proto::AnyValue) -> Value {
         Some(V::IntValue(i)) => json!(i),
         Some(V::DoubleValue(d)) => json!(d),
         Some(V::ArrayValue(a)) => Value::Array(a.values.into_iter().map(any_proto).collect()),
-        Some(V::KvlistValue(l)) => {
-            Value::Object(l.values.into_iter().map(kv_proto).collect())
+        Some(V::KvlistValue(l)) => Value::Object(l.values.into_iter().map(kv_proto).collect()),
+        Some(V::BytesValue(b)) => {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(b))
         }
-        Some(V::BytesValue(b)) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
         None => Value::Null,
     }
 }
@@ -375,7 +381,9 @@ struct JsonKeyValue {
 
 fn decode_json(bytes: &[u8]) -> Result<Vec<SpanData>, IngestError> {
     let request: JsonRequest = serde_json::from_slice(bytes).map_err(|e| {
-        IngestError::BadRequest(format!("the body is not an OTLP/JSON ExportTraceServiceRequest: {e}"))
+        IngestError::BadRequest(format!(
+            "the body is not an OTLP/JSON ExportTraceServiceRequest: {e}"
+        ))
     })?;
     let mut spans = Vec::new();
     for resource_spans in request.resource_spans {
@@ -518,7 +526,12 @@ fn json_or(value: &Value, key: &str) -> Value {
 }
 
 fn run_type_of(attributes: &HashMap<&str, &Value>) -> String {
-    let get = |k: &str| attributes.get(k).and_then(|v| v.as_str()).map(str::to_ascii_lowercase);
+    let get = |k: &str| {
+        attributes
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_ascii_lowercase)
+    };
     if let Some(kind) = get("langsmith.span.kind")
         && ironsmith_runs::RUN_TYPES.contains(&kind.as_str())
     {
@@ -592,11 +605,17 @@ fn to_ops(spans: &[SpanData], project: Option<&str>) -> Vec<(RunOp, Option<Strin
     };
     // The dotted order of a span whose ancestors are all in this request.
     let dotted = |span: &SpanData| -> Option<String> {
-        let mut chain = vec![dotted_order::segment((span.start_ns / 1000) as i64, run_id(span))];
+        let mut chain = vec![dotted_order::segment(
+            (span.start_ns / 1000) as i64,
+            run_id(span),
+        )];
         let mut current = span;
         while let Some(parent) = current.parent_span_id {
             let parent = by_span.get(&(current.trace_id, parent))?;
-            chain.push(dotted_order::segment((parent.start_ns / 1000) as i64, run_id(parent)));
+            chain.push(dotted_order::segment(
+                (parent.start_ns / 1000) as i64,
+                run_id(parent),
+            ));
             current = parent;
             if chain.len() > 10_000 {
                 return None;

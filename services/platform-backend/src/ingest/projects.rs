@@ -12,11 +12,16 @@ use uuid::Uuid;
 /// project; within this window runs can still land in the old one.
 const TTL: Duration = Duration::from_secs(30);
 
+/// `(workspace, name) → (project, when resolved)`.
+type Names = HashMap<(Uuid, String), (Uuid, Instant)>;
+/// `(workspace, project) → when confirmed`.
+type Ids = HashMap<(Uuid, Uuid), Instant>;
+
 #[derive(Clone)]
 pub struct ProjectCache {
     postgres: Pool,
-    names: Arc<Mutex<HashMap<(Uuid, String), (Uuid, Instant)>>>,
-    ids: Arc<Mutex<HashMap<(Uuid, Uuid), Instant>>>,
+    names: Arc<Mutex<Names>>,
+    ids: Arc<Mutex<Ids>>,
 }
 
 impl ProjectCache {
@@ -29,7 +34,11 @@ impl ProjectCache {
     }
 
     /// The project called `name` in `tenant_id`, created if needed.
-    pub async fn by_name(&self, tenant_id: Uuid, name: &str) -> Result<Uuid, ironsmith_db::DbError> {
+    pub async fn by_name(
+        &self,
+        tenant_id: Uuid,
+        name: &str,
+    ) -> Result<Uuid, ironsmith_db::DbError> {
         let key = (tenant_id, name.to_owned());
         if let Some((id, at)) = self.names.lock().ok().and_then(|m| m.get(&key).copied())
             && at.elapsed() < TTL

@@ -83,7 +83,11 @@ async fn batch(
             let Some(id) = parsed.id else {
                 return Err(IngestError::BadRequest(format!(
                     "every run of a batch needs an 'id' ({} without one)",
-                    if kind == OpKind::Post { "a create" } else { "an update" }
+                    if kind == OpKind::Post {
+                        "a create"
+                    } else {
+                        "an update"
+                    }
                 )));
             };
             request.ops.push(parsed.into_op(kind, id));
@@ -199,12 +203,10 @@ async fn parent_position(
     parent: Uuid,
 ) -> Result<Option<(Uuid, String)>, IngestError> {
     let mut conn = state.stores.redis.connection().await?;
-    let cached: Option<String> = redis::AsyncCommands::get(
-        &mut conn,
-        position_key(state, tenant_id, parent),
-    )
-    .await
-    .map_err(ironsmith_queue::QueueError::from)?;
+    let cached: Option<String> =
+        redis::AsyncCommands::get(&mut conn, position_key(state, tenant_id, parent))
+            .await
+            .map_err(ironsmith_queue::QueueError::from)?;
     if let Some((trace, dotted)) = cached.as_deref().and_then(|c| c.split_once(' '))
         && let Ok(trace) = Uuid::try_parse(trace)
     {

@@ -818,3 +818,73 @@ async fn runs_stay_in_the_callers_workspace() -> anyhow::Result<()> {
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_workspace_prices_its_own_models() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| config.ingest.price_refresh_secs = 1).await?;
+    let admin = stack.admin();
+    let refused = admin
+        .post("/model-price-map", json!({"name": "bad", "match_pattern": "([", "prompt_cost_per_million": 1, "completion_cost_per_million": 1}))
+        .await?;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    let price = admin
+        .post("/model-price-map", json!({"name": "house", "match_pattern": "^house-model$",
+                                          "prompt_cost_per_million": 1_000_000, "completion_cost_per_million": 2_000_000}))
+        .await?
+        .expect(201)?;
+    let listed = admin.get("/model-price-map").await?.expect(200)?;
+    let names: Vec<&str> = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        names.first(),
+        Some(&"house"),
+        "the workspace's own first: {names:?}"
+    );
+    assert!(names.contains(&"gpt-4o"), "and the defaults: {names:?}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let id = Uuid::now_v7();
+    let mut run = root_run(id, "priced");
+    run["run_type"] = json!("llm");
+    run["extra"] = json!({"metadata": {"ls_model_name": "house-model"}});
+    run["outputs"] = json!({"usage_metadata": {"input_tokens": 3, "output_tokens": 4}});
+    admin
+        .post("/runs/batch", json!({"post": [run]}))
+        .await?
+        .expect(202)?;
+    let runs = stack.wait_for_runs("priced", 1, WAIT).await?;
+    assert_eq!(runs[0].total_cost, Some(11.0), "3 × $1 + 4 × $2");
+    assert_eq!(
+        runs[0].price_model_id.map(|p| p.to_string()),
+        price["id"].as_str().map(str::to_owned)
+    );
+
+    let path = format!(
+        "/model-price-map/{}",
+        price["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(admin.delete(&path).await?.status, 204);
+    assert_eq!(admin.delete(&path).await?.status, 404);
+    let default = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["tenant_id"].is_null())
+        .cloned()
+        .unwrap_or_default();
+    let path = format!(
+        "/model-price-map/{}",
+        default["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        admin.delete(&path).await?.status,
+        404,
+        "defaults are not the workspace's to delete"
+    );
+    stack.stop().await;
+    Ok(())
+}

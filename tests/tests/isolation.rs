@@ -28,6 +28,13 @@ use Level::{Org, Workspace};
 /// `{invite}`, `{session}`.
 const MATRIX: &[(Level, &str, &str, &str)] = &[
     (Workspace, "GET", "/settings", ""),
+    (Workspace, "GET", "/model-price-map", ""),
+    (
+        Workspace,
+        "POST",
+        "/model-price-map",
+        r#"{"name":"pwned","match_pattern":".*","prompt_cost_per_million":9,"completion_cost_per_million":9}"#,
+    ),
     (Org, "GET", "/me", ""),
     (Org, "GET", "/orgs/current", ""),
     (

@@ -405,4 +405,6 @@ pub struct IngestConfig {
     pub batch_rows: usize,
     /// How long the worker waits for more entries before inserting a smaller batch, ms.
     pub linger_ms: u64,
+    /// How often the worker reloads the model price table, seconds.
+    pub price_refresh_secs: u64,
 }

@@ -30,3 +30,78 @@ pub async fn all(db: impl PgExecutor<'_>) -> Result<Vec<ModelPrice>, crate::DbEr
     .fetch_all(db)
     .await?)
 }
+
+/// What a workspace adds to the price table.
+#[derive(Debug, Clone)]
+pub struct NewPrice<'a> {
+    pub tenant_id: Uuid,
+    pub name: &'a str,
+    pub provider: Option<&'a str>,
+    pub match_pattern: &'a str,
+    pub prompt_cost_per_million: f64,
+    pub completion_cost_per_million: f64,
+    pub priority: i32,
+}
+
+/// The stack-wide defaults and `tenant_id`'s own prices, the workspace's first.
+pub async fn visible_to(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+) -> Result<Vec<ModelPrice>, crate::DbError> {
+    Ok(sqlx::query_as!(
+        ModelPrice,
+        r#"SELECT id, tenant_id, name, provider, match_pattern,
+                  prompt_cost_per_million::float8 AS "prompt_cost_per_million!",
+                  completion_cost_per_million::float8 AS "completion_cost_per_million!",
+                  priority, created_at
+           FROM model_prices WHERE tenant_id IS NULL OR tenant_id = $1
+           ORDER BY tenant_id NULLS LAST, priority DESC, created_at DESC"#,
+        tenant_id
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+pub async fn create(
+    db: impl PgExecutor<'_>,
+    price: &NewPrice<'_>,
+) -> Result<ModelPrice, crate::DbError> {
+    Ok(sqlx::query_as!(
+        ModelPrice,
+        r#"INSERT INTO model_prices
+               (id, tenant_id, name, provider, match_pattern, prompt_cost_per_million,
+                completion_cost_per_million, priority)
+           VALUES ($1, $2, $3, $4, $5, $6::float8, $7::float8, $8)
+           RETURNING id, tenant_id, name, provider, match_pattern,
+                     prompt_cost_per_million::float8 AS "prompt_cost_per_million!",
+                     completion_cost_per_million::float8 AS "completion_cost_per_million!",
+                     priority, created_at"#,
+        Uuid::now_v7(),
+        price.tenant_id,
+        price.name,
+        price.provider,
+        price.match_pattern,
+        price.prompt_cost_per_million,
+        price.completion_cost_per_million,
+        price.priority
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+/// Deletes one of `tenant_id`'s own prices; the defaults cannot be deleted this way.
+pub async fn delete(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<bool, crate::DbError> {
+    Ok(sqlx::query!(
+        "DELETE FROM model_prices WHERE id = $1 AND tenant_id = $2",
+        id,
+        tenant_id
+    )
+    .execute(db)
+    .await?
+    .rows_affected()
+        > 0)
+}

@@ -56,7 +56,8 @@ pub fn router(state: AppState) -> Router {
     );
     let mut routes = Router::new()
         .merge(routes::queue_metrics::router())
-        .merge(routes::settings::router());
+        .merge(routes::settings::router())
+        .merge(routes::model_prices::router());
     if state.config.deployment.enabled {
         routes = routes.nest("/api-host", routes::control_plane::router());
     }

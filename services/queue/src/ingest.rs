@@ -36,7 +36,6 @@ use uuid::Uuid;
 
 /// Attempts at a batch ClickHouse refuses before it is split, and at each entry after.
 const CONTENT_ATTEMPTS: u32 = 3;
-const PRICE_REFRESH: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -104,6 +103,7 @@ pub struct IngestWorker {
     lease: Duration,
     batch_rows: usize,
     linger: Duration,
+    price_refresh: Duration,
 }
 
 impl IngestWorker {
@@ -117,6 +117,7 @@ impl IngestWorker {
             lease: Duration::from_millis(config.ingest.lease_ms),
             batch_rows: config.ingest.batch_rows,
             linger: Duration::from_millis(config.ingest.linger_ms),
+            price_refresh: Duration::from_secs(config.ingest.price_refresh_secs.max(1)),
         }
     }
 
@@ -137,7 +138,7 @@ impl IngestWorker {
                 refresher.refresh_prices().await;
                 tokio::select! {
                     () = refresh_cancel.cancelled() => break,
-                    () = tokio::time::sleep(PRICE_REFRESH) => {}
+                    () = tokio::time::sleep(refresher.price_refresh) => {}
                 }
             }
         });

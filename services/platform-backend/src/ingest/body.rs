@@ -169,6 +169,7 @@ mod tests {
             lease_ms: 1000,
             batch_rows: 100,
             linger_ms: 10,
+            price_refresh_secs: 60,
         }
     }
 

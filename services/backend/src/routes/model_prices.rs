@@ -1,0 +1,123 @@
+//! `/model-price-map`: the prices the worker costs LLM runs by, when a run reports tokens but
+//! no cost. Everyone in a workspace reads the defaults and the workspace's own prices; workspace
+//! admins add and delete the workspace's own, which win over the defaults.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use ironsmith_auth::RequirePermission;
+use ironsmith_auth::perm::{WorkspacesManage, WorkspacesRead};
+use ironsmith_db::model_prices::{self, ModelPrice, NewPrice};
+use ironsmith_http::{ApiError, PathUuid, ValidationIssue};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/model-price-map", get(list).post(create))
+        .route("/model-price-map/{id}", delete(remove))
+}
+
+fn render(price: &ModelPrice) -> Value {
+    json!({
+        "id": price.id,
+        "tenant_id": price.tenant_id,
+        "name": price.name,
+        "provider": price.provider,
+        "match_pattern": price.match_pattern,
+        "prompt_cost_per_million": price.prompt_cost_per_million,
+        "completion_cost_per_million": price.completion_cost_per_million,
+        "priority": price.priority,
+        "created_at": ironsmith_api_types::timestamp::format(&price.created_at),
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: RequirePermission<WorkspacesRead>,
+) -> Result<Json<Value>, ApiError> {
+    let prices = model_prices::visible_to(&state.stores.postgres, caller.workspace_id)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(Value::Array(prices.iter().map(render).collect())))
+}
+
+#[derive(Deserialize)]
+struct Create {
+    name: String,
+    #[serde(default)]
+    provider: Option<String>,
+    match_pattern: String,
+    prompt_cost_per_million: f64,
+    completion_cost_per_million: f64,
+    #[serde(default)]
+    priority: i32,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::Unprocessable(vec![ValidationIssue {
+        loc: vec!["body".into(), field.into()],
+        msg: message.into(),
+        kind: "value_error".into(),
+    }])
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: RequirePermission<WorkspacesManage>,
+    ironsmith_http::Json(body): ironsmith_http::Json<Create>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if body.name.trim().is_empty() {
+        return Err(invalid("name", "must not be empty"));
+    }
+    if let Err(error) = regex::Regex::new(&body.match_pattern) {
+        return Err(invalid(
+            "match_pattern",
+            format!("is not a regular expression: {error}"),
+        ));
+    }
+    for (field, cost) in [
+        ("prompt_cost_per_million", body.prompt_cost_per_million),
+        (
+            "completion_cost_per_million",
+            body.completion_cost_per_million,
+        ),
+    ] {
+        if !cost.is_finite() || cost < 0.0 {
+            return Err(invalid(field, "must be a non-negative number"));
+        }
+    }
+    let price = model_prices::create(
+        &state.stores.postgres,
+        &NewPrice {
+            tenant_id: caller.workspace_id,
+            name: body.name.trim(),
+            provider: body.provider.as_deref().filter(|p| !p.is_empty()),
+            match_pattern: &body.match_pattern,
+            prompt_cost_per_million: body.prompt_cost_per_million,
+            completion_cost_per_million: body.completion_cost_per_million,
+            priority: body.priority,
+        },
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(render(&price))))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: RequirePermission<WorkspacesManage>,
+    PathUuid(id): PathUuid,
+) -> Result<StatusCode, ApiError> {
+    if model_prices::delete(&state.stores.postgres, caller.workspace_id, id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("Model price not found".into()))
+    }
+}

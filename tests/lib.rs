@@ -188,6 +188,19 @@ impl Stack {
         count: usize,
         within: std::time::Duration,
     ) -> anyhow::Result<Vec<ironsmith_analytics::runs::RunRow>> {
+        self.wait_for_runs_where(name, count, within, |_| true)
+            .await
+    }
+
+    /// Like `wait_for_runs`, until `settled` also holds for the runs (later operations folded
+    /// in: ends, patches).
+    pub async fn wait_for_runs_where(
+        &self,
+        name: &str,
+        count: usize,
+        within: std::time::Duration,
+        settled: impl Fn(&[ironsmith_analytics::runs::RunRow]) -> bool,
+    ) -> anyhow::Result<Vec<ironsmith_analytics::runs::RunRow>> {
         let deadline = tokio::time::Instant::now() + within;
         let clickhouse = self.clickhouse();
         loop {
@@ -196,16 +209,37 @@ impl Stack {
                 last =
                     ironsmith_analytics::runs::latest_runs(&clickhouse, self.workspace_id, project)
                         .await?;
-                if last.len() >= count {
+                if last.len() >= count && settled(&last) {
                     return Ok(last);
                 }
             }
             if tokio::time::Instant::now() >= deadline {
                 anyhow::bail!(
-                    "project {name:?} holds {} runs after {within:?}, expected {count}: {:?}",
+                    "project {name:?} holds {} runs after {within:?}, expected {count} settled: {:?}",
                     last.len(),
-                    last.iter().map(|r| &r.name).collect::<Vec<_>>()
+                    last.iter()
+                        .map(|r| (&r.name, &r.status))
+                        .collect::<Vec<_>>()
                 );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until feedback on `trace_id` is in ClickHouse (or `within` passes), and returns it.
+    pub async fn wait_for_feedback(
+        &self,
+        trace_id: Uuid,
+        within: std::time::Duration,
+    ) -> anyhow::Result<Vec<ironsmith_analytics::runs::FeedbackRow>> {
+        let deadline = tokio::time::Instant::now() + within;
+        let clickhouse = self.clickhouse();
+        loop {
+            let feedback =
+                ironsmith_analytics::runs::trace_feedback(&clickhouse, self.workspace_id, trace_id)
+                    .await?;
+            if !feedback.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(feedback);
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }

@@ -173,15 +173,11 @@ async fn a_zstd_multipart_trace_lands_complete_and_merged() -> anyhow::Result<()
     .await?;
     assert_eq!(status, 202);
 
-    let runs = stack.wait_for_runs("ingest-e2e", 2, WAIT).await?;
-    let mut runs_done = runs.clone();
-    for _ in 0..100 {
-        if runs_done.iter().all(|r| r.status == "success") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        runs_done = stack.wait_for_runs("ingest-e2e", 2, WAIT).await?;
-    }
+    let runs_done = stack
+        .wait_for_runs_where("ingest-e2e", 2, WAIT, |runs| {
+            runs.iter().all(|r| r.status == "success")
+        })
+        .await?;
     let (root_row, child_row) = (&runs_done[0], &runs_done[1]);
     assert_eq!(root_row.id, root);
     assert_eq!(root_row.status, "success");
@@ -237,19 +233,7 @@ async fn a_zstd_multipart_trace_lands_complete_and_merged() -> anyhow::Result<()
     let storage = ironsmith_storage::ObjectStorage::from_config(&stack.config.object_storage)?;
     assert_eq!(&storage.get(key).await?[..], b"\x89PNG");
 
-    let mut feedback_rows = Vec::new();
-    for _ in 0..100 {
-        feedback_rows = ironsmith_analytics::runs::trace_feedback(
-            &stack.clickhouse(),
-            stack.workspace_id,
-            root,
-        )
-        .await?;
-        if !feedback_rows.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let feedback_rows = stack.wait_for_feedback(root, WAIT).await?;
     assert_eq!(feedback_rows.len(), 1);
     assert_eq!(feedback_rows[0].key, "correct");
     assert_eq!(feedback_rows[0].run_id, Some(child));
@@ -513,14 +497,11 @@ async fn batch_single_and_patch_endpoints_merge_in_any_order() -> anyhow::Result
     .await?;
     assert_eq!(status, 202);
 
-    let mut runs = Vec::new();
-    for _ in 0..100 {
-        runs = stack.wait_for_runs("single", 3, WAIT).await?;
-        if runs.iter().all(|r| r.status == "success" || r.id == root) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let runs = stack
+        .wait_for_runs_where("single", 3, WAIT, |runs| {
+            runs.iter().all(|r| r.status == "success" || r.id == root)
+        })
+        .await?;
     let by_id = |id: Uuid| {
         runs.iter()
             .find(|r| r.id == id)

@@ -11,6 +11,11 @@ use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Every run's end has been folded in.
+fn all_ended(runs: &[ironsmith_analytics::runs::RunRow]) -> bool {
+    runs.iter().all(|r| r.status != "pending")
+}
+
 fn uuid(value: &Value, key: &str) -> Uuid {
     value[key]
         .as_str()
@@ -50,15 +55,9 @@ async fn python_sdk_traces_land_complete() -> anyhow::Result<()> {
         "the SDK sent zstd multipart bodies"
     );
 
-    let runs = stack.wait_for_runs("py-sdk", 4, WAIT).await?;
-    let mut runs = runs;
-    for _ in 0..100 {
-        if runs.iter().all(|r| r.status != "pending") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        runs = stack.wait_for_runs("py-sdk", 4, WAIT).await?;
-    }
+    let runs = stack
+        .wait_for_runs_where("py-sdk", 4, WAIT, all_ended)
+        .await?;
     let by_id = |id: Uuid| {
         runs.iter()
             .find(|r| r.id == id)
@@ -128,19 +127,7 @@ async fn python_sdk_traces_land_complete() -> anyhow::Result<()> {
         assert_eq!(run.depth, 1);
     }
 
-    let mut feedback = Vec::new();
-    for _ in 0..100 {
-        feedback = ironsmith_analytics::runs::trace_feedback(
-            &stack.clickhouse(),
-            stack.workspace_id,
-            trace,
-        )
-        .await?;
-        if !feedback.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let feedback = stack.wait_for_feedback(trace, WAIT).await?;
     assert_eq!(feedback.len(), 1, "the feedback part arrived");
     assert_eq!(
         (feedback[0].key.as_str(), feedback[0].score),
@@ -231,7 +218,9 @@ async fn js_sdk_traces_land_complete() -> anyhow::Result<()> {
         ],
     )
     .await?;
-    let runs = stack.wait_for_runs("js-sdk", 3, WAIT).await?;
+    let runs = stack
+        .wait_for_runs_where("js-sdk", 3, WAIT, all_ended)
+        .await?;
     let gzip_after = metric(
         &stack.platform,
         "ingest_bodies_total",
@@ -242,14 +231,6 @@ async fn js_sdk_traces_land_complete() -> anyhow::Result<()> {
         gzip_after > gzip_before,
         "the JS SDK streamed gzip multipart bodies"
     );
-    let mut runs = runs;
-    for _ in 0..100 {
-        if runs.iter().all(|r| r.status != "pending") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        runs = stack.wait_for_runs("js-sdk", 3, WAIT).await?;
-    }
     let by_id = |id: Uuid| {
         runs.iter()
             .find(|r| r.id == id)

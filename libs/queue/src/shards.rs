@@ -16,7 +16,7 @@ use std::time::Duration;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Value};
 
-use crate::stream::QueueDepth;
+use crate::stream::{QueueDepth, pending_count};
 use crate::{QueueError, Redis};
 
 const GROUP: &str = "workers";
@@ -302,20 +302,7 @@ impl ShardedStream {
         for shard in 0..self.shards {
             let key = self.stream_key(shard);
             let length: u64 = conn.xlen(&key).await?;
-            let summary: Result<Value, _> = redis::cmd("XPENDING")
-                .arg(&key)
-                .arg(GROUP)
-                .query_async(&mut conn)
-                .await;
-            let pending = match summary {
-                Ok(Value::Array(items)) => match items.first() {
-                    Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
-                    _ => 0,
-                },
-                Ok(_) => 0,
-                Err(e) if e.code() == Some("NOGROUP") => 0,
-                Err(e) => return Err(e.into()),
-            };
+            let pending = pending_count(&mut conn, &key, GROUP).await?;
             depth.queued += length.saturating_sub(pending);
             depth.pending += pending;
         }

@@ -270,26 +270,35 @@ impl Queue {
             .xlen(&self.dead_letters)
             .query_async(&mut conn)
             .await?;
-        let summary: Result<Value, _> = redis::cmd("XPENDING")
-            .arg(&self.stream)
-            .arg(GROUP)
-            .query_async(&mut conn)
-            .await;
-        let pending = match summary {
-            Ok(Value::Array(items)) => match items.first() {
-                Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
-                _ => 0,
-            },
-            Ok(_) => 0,
-            // No group yet: nothing was ever delivered.
-            Err(e) if e.code() == Some("NOGROUP") => 0,
-            Err(e) => return Err(e.into()),
-        };
+        let pending = pending_count(&mut conn, &self.stream, GROUP).await?;
         Ok(QueueDepth {
             queued: length.saturating_sub(pending),
             pending,
             dead,
         })
+    }
+}
+
+/// How many entries of `stream` were handed to `group`'s consumers and not acknowledged; 0
+/// when the group does not exist yet (nothing was ever delivered).
+pub(crate) async fn pending_count(
+    conn: &mut redis::aio::ConnectionManager,
+    stream: &str,
+    group: &str,
+) -> Result<u64, QueueError> {
+    let summary: Result<Value, _> = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg(group)
+        .query_async(conn)
+        .await;
+    match summary {
+        Ok(Value::Array(items)) => Ok(match items.first() {
+            Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        }),
+        Ok(_) => Ok(0),
+        Err(e) if e.code() == Some("NOGROUP") => Ok(0),
+        Err(e) => Err(e.into()),
     }
 }
 

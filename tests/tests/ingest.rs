@@ -268,6 +268,16 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
             ],
         )
     };
+    // Sends a good run and `bad_run` in one multipart request; the status and error message.
+    let beside_good = |bad_run: Value| {
+        let body = with_good(json_part(format!("post.{bad}"), &bad_run));
+        let (stack, content_type) = (&stack, &content_type);
+        async move {
+            let (status, answer) = send(stack, "/runs/multipart", content_type, None, body).await?;
+            let message = answer["error"].as_str().unwrap_or_default().to_owned();
+            Ok::<_, anyhow::Error>((status, message))
+        }
+    };
 
     // A root whose dotted_order has two parts: 400 with the upstream wording.
     let mut two_parts = root_run(bad, "refused");
@@ -276,16 +286,8 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
         segment("20250301T101500123456Z", bad),
         segment("20250301T101500123457Z", Uuid::now_v7())
     ));
-    let (status, answer) = send(
-        &stack,
-        "/runs/multipart",
-        &content_type,
-        None,
-        with_good(json_part(format!("post.{bad}"), &two_parts)),
-    )
-    .await?;
-    assert_eq!(status, 400, "{answer}");
-    let message = answer["error"].as_str().unwrap_or_default();
+    let (status, message) = beside_good(two_parts).await?;
+    assert_eq!(status, 400, "{message}");
     assert!(
         message.starts_with("Bad request: invalid 'dotted_order': dotted_order must contain a single part for root runs"),
         "{message}"
@@ -294,16 +296,8 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
     // run_type outside the seven: 422 naming the run and field.
     let mut agent = root_run(bad, "refused");
     agent["run_type"] = json!("agent");
-    let (status, answer) = send(
-        &stack,
-        "/runs/multipart",
-        &content_type,
-        None,
-        with_good(json_part(format!("post.{bad}"), &agent)),
-    )
-    .await?;
-    assert_eq!(status, 422, "{answer}");
-    let message = answer["error"].as_str().unwrap_or_default();
+    let (status, message) = beside_good(agent).await?;
+    assert_eq!(status, 422, "{message}");
     assert!(
         message.contains(&bad.to_string()) && message.contains("'run_type'"),
         "{message}"
@@ -312,22 +306,9 @@ async fn bad_requests_are_refused_whole_with_clear_answers() -> anyhow::Result<(
     // A wrong type: 422 naming the field.
     let mut wrong = root_run(bad, "refused");
     wrong["tags"] = json!("not-a-list");
-    let (status, answer) = send(
-        &stack,
-        "/runs/multipart",
-        &content_type,
-        None,
-        with_good(json_part(format!("post.{bad}"), &wrong)),
-    )
-    .await?;
-    assert_eq!(status, 422, "{answer}");
-    assert!(
-        answer["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("'tags'"),
-        "{answer}"
-    );
+    let (status, message) = beside_good(wrong).await?;
+    assert_eq!(status, 422, "{message}");
+    assert!(message.contains("'tags'"), "{message}");
 
     // Missing trace_id on a batch create: 400.
     let mut untraced = root_run(bad, "refused");

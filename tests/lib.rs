@@ -40,6 +40,25 @@ fn bootstrap_key() -> String {
     )
 }
 
+/// The services' logs go to the test's captured output (shown when a test fails), at the level
+/// `RUST_LOG` asks for, warnings and errors otherwise.
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // Best effort: another subscriber may already be installed in this process.
+        if tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init()
+            .is_err()
+        {
+            eprintln!("a tracing subscriber was already installed");
+        }
+    });
+}
+
 impl Stack {
     pub async fn start() -> anyhow::Result<Stack> {
         Self::start_with(|_| {}).await
@@ -56,6 +75,7 @@ impl Stack {
         adjust: impl FnOnce(&mut Config),
         worker: bool,
     ) -> anyhow::Result<Stack> {
+        capture_logs();
         let mut config = isolated_config().await?;
         config.bootstrap.admin_email = ADMIN_EMAIL.into();
         config.bootstrap.admin_password = Secret::new(ADMIN_PASSWORD);

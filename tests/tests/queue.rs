@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use ironsmith_queue::tasks::{Task, pong_key};
 use ironsmith_queue::worker::HandlerError;
 use ironsmith_queue::{DEFAULT_QUEUE, Handler, Queue, Redis, WorkerOptions, drain_once};
-use ironsmith_queue_worker::tasks::{Task, pong_key};
 use ironsmith_test_support::isolated_config;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;

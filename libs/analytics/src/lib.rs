@@ -4,7 +4,10 @@
 //! server-side `{name:Type}` parameters do not exist on ClickHouse 18.16, which we support.
 
 pub mod migrate;
+pub mod run_filter;
+pub mod run_query;
 pub mod runs;
+pub mod sql;
 
 use clickhouse::Client;
 use ironsmith_config::ClickHouseConfig;

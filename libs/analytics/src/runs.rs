@@ -45,6 +45,10 @@ pub struct RunRow {
     pub tags: Vec<String>,
     pub metadata_keys: Vec<String>,
     pub metadata_values: Vec<String>,
+    pub input_keys: Vec<String>,
+    pub input_values: Vec<String>,
+    pub output_keys: Vec<String>,
+    pub output_values: Vec<String>,
     #[serde(with = "clickhouse::serde::uuid::option")]
     pub reference_example_id: Option<Uuid>,
     pub thread_id: String,
@@ -325,3 +329,44 @@ fn unique<T: Ord + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
     out.dedup();
     out
 }
+
+/// Removes every run of a project, with its look-up rows and the feedback on those runs, as
+/// ClickHouse mutations (asynchronous on the server; idempotent). Feedback goes first, while
+/// the runs still say which feedback is theirs.
+pub async fn delete_project(
+    client: &Client,
+    tenant_id: Uuid,
+    session_id: Uuid,
+) -> Result<(), AnalyticsError> {
+    let run_ids: Vec<Uuid> = client
+        .query("SELECT DISTINCT id FROM run_ids WHERE tenant_id = ? AND session_id = ?")
+        .bind(tenant_id)
+        .bind(session_id)
+        .fetch_all::<RunId>()
+        .await?
+        .into_iter()
+        .map(|row| row.0)
+        .collect();
+    for chunk in run_ids.chunks(IDS_PER_QUERY) {
+        client
+            .query("ALTER TABLE feedback DELETE WHERE tenant_id = ? AND run_id IN ?")
+            .bind(tenant_id)
+            .bind(InList(chunk))
+            .execute()
+            .await?;
+    }
+    for table in ["runs", "run_ids", "runs_by_trace"] {
+        client
+            .query(&format!(
+                "ALTER TABLE {table} DELETE WHERE tenant_id = ? AND session_id = ?"
+            ))
+            .bind(tenant_id)
+            .bind(session_id)
+            .execute()
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(Row, Deserialize)]
+struct RunId(#[serde(with = "clickhouse::serde::uuid")] Uuid);

@@ -29,6 +29,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub ingest: IngestConfig,
+    pub runs: RunsConfig,
 }
 
 /// The four regional stacks. An organisation lives in exactly one of them.
@@ -407,4 +408,14 @@ pub struct IngestConfig {
     pub linger_ms: u64,
     /// How often the worker reloads the model price table, seconds.
     pub price_refresh_secs: u64,
+}
+
+/// Reading runs (`[runs]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsConfig {
+    /// How long a signed attachment download URL stays valid, seconds.
+    pub attachment_url_ttl_secs: u64,
+    /// Payloads rehydrated from object storage at once while answering one request.
+    pub payload_fetch_concurrency: usize,
 }

@@ -125,6 +125,15 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     positive("ingest.lease_ms", ingest.lease_ms)?;
     positive("ingest.batch_rows", ingest.batch_rows as u64)?;
 
+    positive(
+        "runs.attachment_url_ttl_secs",
+        config.runs.attachment_url_ttl_secs,
+    )?;
+    positive(
+        "runs.payload_fetch_concurrency",
+        config.runs.payload_fetch_concurrency as u64,
+    )?;
+
     if config.billing.region != Region::Us {
         return invalid(
             "billing.region",

@@ -10,6 +10,7 @@ pub mod members;
 pub mod model_prices;
 pub mod organizations;
 pub mod projects;
+pub mod run_shares;
 pub mod stack_metadata;
 pub mod users;
 pub mod workspaces;

@@ -22,13 +22,22 @@ pub async fn create(
     organization_id: Uuid,
     display_name: &str,
 ) -> Result<Workspace, DbError> {
+    // With its `default` project (API.md §8: every workspace has at least one).
     Ok(sqlx::query_as!(
         Workspace,
-        "INSERT INTO workspaces (id, organization_id, display_name) VALUES ($1, $2, $3)
-         RETURNING id, organization_id, display_name, tenant_handle, created_at",
+        r#"WITH workspace AS (
+             INSERT INTO workspaces (id, organization_id, display_name) VALUES ($1, $2, $3)
+             RETURNING id, organization_id, display_name, tenant_handle, created_at
+           ), project AS (
+             INSERT INTO tracer_sessions (id, tenant_id, name)
+             SELECT $4, id, 'default' FROM workspace
+           )
+           SELECT id AS "id!", organization_id AS "organization_id!", display_name AS "display_name!",
+                  tenant_handle, created_at AS "created_at!" FROM workspace"#,
         id,
         organization_id,
-        display_name
+        display_name,
+        Uuid::now_v7()
     )
     .fetch_one(db)
     .await?)

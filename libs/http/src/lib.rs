@@ -10,7 +10,7 @@ pub mod server;
 pub mod stack;
 
 pub use error::{ApiError, ErrorStyle, ValidationIssue};
-pub use extract::{Json, PathUuid, Query};
+pub use extract::{Json, PathUuid, Query, QueryPairs};
 pub use health::{DependencyCheck, Readiness};
 pub use server::{PathStyle, Served, serve, shutdown_signal};
 pub use stack::{ServiceInfo, edge_router, not_found, service_router};

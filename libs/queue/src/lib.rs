@@ -15,6 +15,7 @@
 pub mod redis_handle;
 pub mod shards;
 pub mod stream;
+pub mod tasks;
 pub mod worker;
 
 pub use redis_handle::Redis;

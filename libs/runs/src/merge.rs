@@ -79,9 +79,13 @@ pub fn apply(row: &mut RunRow, op: &RunOp, received_us: i64) {
     {
         set_payload(
             payload,
-            &mut row.inputs,
-            &mut row.inputs_s3_key,
-            &mut row.inputs_preview,
+            PayloadColumns {
+                inline: &mut row.inputs,
+                key: &mut row.inputs_s3_key,
+                preview: &mut row.inputs_preview,
+                field_keys: &mut row.input_keys,
+                field_values: &mut row.input_values,
+            },
         );
     }
     if let Some(payload) = &op.outputs
@@ -89,9 +93,13 @@ pub fn apply(row: &mut RunRow, op: &RunOp, received_us: i64) {
     {
         set_payload(
             payload,
-            &mut row.outputs,
-            &mut row.outputs_s3_key,
-            &mut row.outputs_preview,
+            PayloadColumns {
+                inline: &mut row.outputs,
+                key: &mut row.outputs_s3_key,
+                preview: &mut row.outputs_preview,
+                field_keys: &mut row.output_keys,
+                field_values: &mut row.output_values,
+            },
         );
     }
     if let Some(events) = &op.events
@@ -129,19 +137,56 @@ fn fill(slot: &mut String, value: Option<&str>) {
     }
 }
 
-fn set_payload(payload: &Payload, inline: &mut String, key: &mut String, preview: &mut String) {
-    match payload {
+/// The columns one payload (inputs or outputs) fills.
+struct PayloadColumns<'a> {
+    inline: &'a mut String,
+    key: &'a mut String,
+    preview: &'a mut String,
+    field_keys: &'a mut Vec<String>,
+    field_values: &'a mut Vec<String>,
+}
+
+fn set_payload(payload: &Payload, columns: PayloadColumns<'_>) {
+    let pairs = match payload {
         Payload::Inline(json) => {
-            json.get().clone_into(inline);
-            key.clear();
-            *preview = preview_of(json.get());
+            json.get().clone_into(columns.inline);
+            columns.key.clear();
+            *columns.preview = preview_of(json.get());
+            top_level_fields(json.get())
         }
         Payload::Stored(stored) => {
-            inline.clear();
-            stored.key.clone_into(key);
-            stored.preview.clone_into(preview);
+            columns.inline.clear();
+            stored.key.clone_into(columns.key);
+            stored.preview.clone_into(columns.preview);
+            stored.fields.clone()
         }
-    }
+    };
+    (*columns.field_keys, *columns.field_values) = pairs.into_iter().unzip();
+}
+
+/// Longest top-level value kept for `input_value`/`output_value` filters, in characters.
+pub const FIELD_VALUE_CHARS: usize = 256;
+
+/// The top-level keys of a JSON object payload and their values as filters compare them (a
+/// string as itself, anything else as JSON), each value cut to [`FIELD_VALUE_CHARS`].
+pub fn top_level_fields(json: &str) -> Vec<(String, String)> {
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(json) else {
+        return Vec::new();
+    };
+    object
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            let text = match text.char_indices().nth(FIELD_VALUE_CHARS) {
+                Some((at, _)) => text[..at].to_owned(),
+                None => text,
+            };
+            (key, text)
+        })
+        .collect()
 }
 
 /// The listing preview of a JSON payload: its first characters, cut on a character boundary.

@@ -117,6 +117,9 @@ pub struct StoredPayload {
     pub size: u64,
     /// The listing preview, taken before the payload left the request.
     pub preview: String,
+    /// Its top-level fields for `input_key`/`input_value` filters ([`crate::merge::top_level_fields`]).
+    #[serde(default)]
+    pub fields: Vec<(String, String)>,
 }
 
 /// An attachment already written to object storage.

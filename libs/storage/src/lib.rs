@@ -29,6 +29,16 @@ pub enum StorageError {
     Key(String),
 }
 
+impl StorageError {
+    /// The object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Store(object_store::Error::NotFound { .. })
+        )
+    }
+}
+
 /// A cheap, cloneable handle to the configured store.
 #[derive(Clone, Debug)]
 pub struct ObjectStorage {

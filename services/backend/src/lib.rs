@@ -2,6 +2,7 @@
 //! the deployment control plane. It owns the Postgres and ClickHouse schemas (`backend migrate`).
 
 pub mod routes;
+pub mod runs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,15 @@ impl FromRef<AppState> for Arc<Config> {
 }
 
 impl AppState {
+    /// Signs attachment download URLs.
+    pub fn url_signer(&self) -> runs::attachments::UrlSigner {
+        runs::attachments::UrlSigner::new(
+            self.config.auth.jwt_secret.expose(),
+            &self.config.public.api_url,
+            self.config.runs.attachment_url_ttl_secs,
+        )
+    }
+
     pub fn new(config: Arc<Config>) -> anyhow::Result<Self> {
         let stores = Stores::connect(&config)?;
         let auth = Authenticator::new(&config, stores.postgres.clone(), stores.redis.clone())?;
@@ -57,7 +67,10 @@ pub fn router(state: AppState) -> Router {
     let mut routes = Router::new()
         .merge(routes::queue_metrics::router())
         .merge(routes::settings::router())
-        .merge(routes::model_prices::router());
+        .merge(routes::model_prices::router())
+        .merge(routes::sessions::router())
+        .merge(routes::runs::router())
+        .merge(routes::public::router());
     if state.config.deployment.enabled {
         routes = routes.nest("/api-host", routes::control_plane::router());
     }

@@ -3,7 +3,6 @@
 //! port (1989), which the edge does not expose.
 
 pub mod ingest;
-pub mod tasks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +12,12 @@ use ironsmith_config::Config;
 use ironsmith_http::{PathStyle, Served, ServiceInfo};
 use ironsmith_queue::redis_handle::set_ex;
 use ironsmith_queue::worker::HandlerError;
-use ironsmith_queue::{DEFAULT_QUEUE, Handler, Queue, Redis, WorkerOptions, run_worker};
+use ironsmith_queue::{DEFAULT_QUEUE, Handler, Queue, WorkerOptions, run_worker};
 use ironsmith_runtime::{Binary, StoreSet, Stores};
 use tokio_util::sync::CancellationToken;
 
 use crate::ingest::IngestWorker;
-use crate::tasks::{Task, pong_key};
+use ironsmith_queue::tasks::{Task, pong_key};
 
 mod dead_letters;
 
@@ -26,12 +25,12 @@ pub const SERVICE: &str = "queue";
 
 /// Handles every `Task`.
 pub struct TaskHandler {
-    redis: Redis,
+    stores: Stores,
 }
 
 impl TaskHandler {
-    pub fn new(redis: Redis) -> Self {
-        TaskHandler { redis }
+    pub fn new(stores: Stores) -> Self {
+        TaskHandler { stores }
     }
 }
 
@@ -41,8 +40,23 @@ impl Handler for TaskHandler {
     async fn handle(&self, task: Task) -> Result<(), HandlerError> {
         match task {
             Task::Ping { id } => {
-                let mut conn = self.redis.connection().await?;
-                set_ex(&mut conn, &self.redis.key(&pong_key(id)), "1", 60).await?;
+                let redis = &self.stores.redis;
+                let mut conn = redis.connection().await?;
+                set_ex(&mut conn, &redis.key(&pong_key(id)), "1", 60).await?;
+                Ok(())
+            }
+            Task::DeleteProjectRuns {
+                tenant_id,
+                session_id,
+            } => {
+                ironsmith_analytics::runs::delete_project(
+                    &self.stores.clickhouse,
+                    tenant_id,
+                    session_id,
+                )
+                .await?;
+                ironsmith_db::projects::purge(&self.stores.postgres, tenant_id, session_id).await?;
+                tracing::info!(%tenant_id, %session_id, "removed a deleted project's runs");
                 Ok(())
             }
         }
@@ -88,7 +102,7 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
     let consumer = format!("{}-{}", SERVICE, uuid::Uuid::new_v4().simple());
     let options = WorkerOptions::from_config(&config.services.queue, consumer);
     let queue = Queue::new(stores.redis.clone(), DEFAULT_QUEUE);
-    let handler = Arc::new(TaskHandler::new(stores.redis.clone()));
+    let handler = Arc::new(TaskHandler::new(stores.clone()));
     let tasks = tokio::spawn(run_worker(queue, handler, options, shutdown.clone()));
     let ingestion = tokio::spawn(ingest.run(shutdown));
     let worker = tokio::spawn(async move {

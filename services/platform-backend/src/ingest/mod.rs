@@ -253,6 +253,7 @@ impl Ingestor {
                         key: key.clone(),
                         size: text.len() as u64,
                         preview: merge::preview_of(text),
+                        fields: merge::top_level_fields(text),
                     };
                     writes.push((key, Bytes::copy_from_slice(text.as_bytes())));
                     *slot = Some(Payload::Stored(stored));

@@ -12,6 +12,10 @@ pub enum Task {
     /// `worker:pong:<id>` (expiring after a minute) for whoever sent it.
     #[serde(rename = "v1.ping")]
     Ping { id: Uuid },
+    /// Removes a deleted project's runs, their look-up rows and their feedback from ClickHouse,
+    /// then forgets the project. Reads skip the project from the moment it is deleted.
+    #[serde(rename = "v1.delete_project_runs")]
+    DeleteProjectRuns { tenant_id: Uuid, session_id: Uuid },
 }
 
 /// The Redis key the worker sets when it handles `Task::Ping { id }` (before the key prefix).

@@ -1,0 +1,698 @@
+//! Reading runs: cursor-paged listings, statistics, traces and feedback aggregates.
+//!
+//! Every read deduplicates explicitly (the latest `version` of an id wins, then
+//! `is_deleted = 0`), and every condition on a mutable column is evaluated on that latest
+//! version. To keep that cheap on large projects:
+//!
+//! - Conditions that every version of a run shares — tenant, project, start time, id, trace —
+//!   go straight into the scan, where the sort key `(tenant_id, session_id, start_time_us, id)`
+//!   prunes granules.
+//! - Other conditions first select candidate ids over raw rows (a superset: the latest version
+//!   is itself a raw row), then are checked again on the deduplicated rows.
+//! - A listing page first finds the start time of the k-th newest matching raw row (reading one
+//!   column), then deduplicates only the runs at or after it. Every run newer than that bound
+//!   is considered, so if the window yields a full page the page is exact; otherwise the window
+//!   grows until it does or covers everything.
+
+use std::collections::BTreeMap;
+
+use clickhouse::{Client, Row};
+use ironsmith_filter::Filter;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::runs::RunRow;
+use crate::sql::{Param, Sql, join};
+use crate::{AnalyticsError, run_filter};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Desc,
+    Asc,
+}
+
+/// Which payload columns a read returns. Listings never read the others.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Payloads {
+    pub inputs: bool,
+    pub outputs: bool,
+    pub extra: bool,
+    pub events: bool,
+    pub serialized: bool,
+    pub attachments: bool,
+}
+
+impl Payloads {
+    pub const ALL: Payloads = Payloads {
+        inputs: true,
+        outputs: true,
+        extra: true,
+        events: true,
+        serialized: true,
+        attachments: true,
+    };
+
+    fn wants(&self, column: &str) -> Option<bool> {
+        Some(match column {
+            "inputs" => self.inputs,
+            "outputs" => self.outputs,
+            "extra" => self.extra,
+            "events" => self.events,
+            "serialized" => self.serialized,
+            "attachments" => self.attachments,
+            _ => return None,
+        })
+    }
+}
+
+/// A position in a listing: the last run of a page, by start time then id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub start_time_us: i64,
+    pub id: Uuid,
+}
+
+/// What to read. `sessions` must be non-empty and hold only live projects of `tenant_id`; the
+/// caller resolves them (from the request, or from where the ids or the trace live).
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    pub tenant_id: Uuid,
+    pub sessions: Vec<Uuid>,
+    /// Exactly these runs; every other selection below is ignored.
+    pub ids: Option<Vec<Uuid>>,
+    pub trace_id: Option<Uuid>,
+    pub parent_run_id: Option<Uuid>,
+    pub run_type: Option<String>,
+    pub reference_examples: Option<Vec<Uuid>>,
+    pub is_root: Option<bool>,
+    pub error: Option<bool>,
+    /// Bounds on the start time, in microseconds, inclusive.
+    pub start_min_us: Option<i64>,
+    pub start_max_us: Option<i64>,
+    pub filter: Option<Filter>,
+    pub trace_filter: Option<Filter>,
+    pub tree_filter: Option<Filter>,
+    pub order: Order,
+    /// Runs per page, at least 1.
+    pub limit: usize,
+    /// Continue after this position.
+    pub after: Option<Position>,
+    pub payloads: Payloads,
+}
+
+/// One page: the runs and, when more follow, where the next page starts.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub runs: Vec<RunRow>,
+    pub next: Option<Position>,
+}
+
+impl RunQuery {
+    fn selects_ids(&self) -> bool {
+        self.ids.is_some()
+    }
+
+    fn reads_payloads(&self) -> bool {
+        !self.selects_ids()
+            && [&self.filter, &self.trace_filter, &self.tree_filter]
+                .into_iter()
+                .flatten()
+                .any(run_filter::reads_payloads)
+    }
+
+    /// The `RunRow` columns, in field order; payload columns not wanted read as `''`.
+    fn columns(&self) -> String {
+        let filter_payloads = self.reads_payloads();
+        RunRow::COLUMN_NAMES
+            .iter()
+            .map(|name| match self.payloads.wants(name) {
+                Some(false) if !filter_payloads => format!("'' AS {name}"),
+                _ => (*name).to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Conditions every version of a run shares.
+    fn scan(&self, with_cursor: bool) -> Sql {
+        let mut sql = Sql::new("tenant_id = ");
+        sql.bind(self.tenant_id)
+            .push(" AND session_id IN ")
+            .bind(Param::UuidSet(self.sessions.clone()));
+        if let Some(ids) = &self.ids {
+            sql.push(" AND id IN ").bind(Param::UuidSet(ids.clone()));
+        } else {
+            if let Some(min) = self.start_min_us {
+                sql.push(" AND start_time_us >= ").bind(min);
+            }
+            if let Some(max) = self.start_max_us {
+                sql.push(" AND start_time_us <= ").bind(max);
+            }
+            if let Some(trace) = self.trace_id {
+                sql.push(" AND trace_id = ").bind(trace);
+            }
+        }
+        if with_cursor && let Some(after) = self.after {
+            let (cmp, cmp_eq) = match self.order {
+                Order::Desc => ("<", "<="),
+                Order::Asc => (">", ">="),
+            };
+            sql.push(&format!(" AND start_time_us {cmp_eq} "))
+                .bind(after.start_time_us)
+                .push(&format!(" AND (start_time_us {cmp} "))
+                .bind(after.start_time_us)
+                .push(&format!(" OR id {cmp} "))
+                .bind(after.id)
+                .push(")");
+        }
+        sql
+    }
+
+    /// Conditions on mutable columns, evaluated on a run's latest version.
+    fn conditions(&self) -> Option<Sql> {
+        if self.selects_ids() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if let Some(parent) = self.parent_run_id {
+            let mut sql = Sql::new("parent_run_id = ");
+            sql.bind(parent);
+            parts.push(sql);
+        }
+        if let Some(run_type) = &self.run_type {
+            let mut sql = Sql::new("run_type = ");
+            sql.bind(run_type.as_str());
+            parts.push(sql);
+        }
+        if let Some(examples) = self.reference_examples.as_ref().filter(|e| !e.is_empty()) {
+            let mut sql = Sql::new("reference_example_id IN ");
+            sql.bind(Param::UuidSet(examples.clone()));
+            parts.push(sql);
+        }
+        match self.is_root {
+            Some(true) => parts.push(Sql::new("parent_run_id IS NULL")),
+            Some(false) => parts.push(Sql::new("parent_run_id IS NOT NULL")),
+            None => {}
+        }
+        match self.error {
+            Some(true) => parts.push(Sql::new("error != ''")),
+            Some(false) => parts.push(Sql::new("error = ''")),
+            None => {}
+        }
+        if let Some(filter) = &self.filter {
+            parts.push(run_filter::compile(filter, self.tenant_id));
+        }
+        if let Some(filter) = &self.trace_filter {
+            parts.push(self.traces_where(filter, true));
+        }
+        if let Some(filter) = &self.tree_filter {
+            parts.push(self.traces_where(filter, false));
+        }
+        (!parts.is_empty()).then(|| join(&parts, " AND "))
+    }
+
+    /// `trace_id IN (traces whose root — or any run — matches filter)`, over the projects.
+    fn traces_where(&self, filter: &Filter, root: bool) -> Sql {
+        let mut condition = run_filter::compile(filter, self.tenant_id);
+        if root {
+            let mut rooted = Sql::new("(parent_run_id IS NULL) AND (");
+            rooted.append(&condition).push(")");
+            condition = rooted;
+        }
+        let scope = RunQuery {
+            tenant_id: self.tenant_id,
+            sessions: self.sessions.clone(),
+            payloads: Payloads::default(),
+            ..RunQuery::default()
+        };
+        let columns = if run_filter::reads_payloads(filter) {
+            "*"
+        } else {
+            FILTER_COLUMNS
+        };
+        let mut sql = Sql::new("trace_id IN (SELECT trace_id FROM (");
+        sql.append(&latest_versions(
+            columns,
+            &scope.scan(false),
+            Some(&condition),
+        ))
+        .push(") WHERE is_deleted = 0 AND ")
+        .append(&condition)
+        .push(")");
+        sql
+    }
+}
+
+/// `SELECT columns` of the latest version of each run in `scan` (narrowed to runs with some
+/// raw version matching `candidates`). Deleted runs are still in; callers filter them.
+fn latest_versions(columns: &str, scan: &Sql, candidates: Option<&Sql>) -> Sql {
+    let mut sql = Sql::new(&format!("SELECT {columns} FROM runs WHERE "));
+    sql.append(scan);
+    if let Some(condition) = candidates {
+        sql.push(" AND id IN (SELECT id FROM runs WHERE ")
+            .append(scan)
+            .push(" AND (")
+            .append(condition)
+            .push("))");
+    }
+    sql.push(" ORDER BY version DESC LIMIT 1 BY id");
+    sql
+}
+
+/// One page of `query`.
+pub async fn list(client: &Client, query: &RunQuery) -> Result<Page, AnalyticsError> {
+    let want = query.limit.max(1) + 1;
+    let conditions = query.conditions();
+    let bounded = query.ids.is_none() && query.trace_id.is_none();
+    let mut k = want * 2;
+    let runs = loop {
+        let bound = if bounded {
+            window_bound(client, query, conditions.as_ref(), k).await?
+        } else {
+            None
+        };
+        let runs = page(client, query, conditions.as_ref(), bound, want).await?;
+        if runs.len() >= want || bound.is_none() {
+            break runs;
+        }
+        k = k.saturating_mul(16);
+    };
+    let mut runs = runs;
+    let next = if runs.len() >= want {
+        runs.truncate(want - 1);
+        runs.last().map(|run| Position {
+            start_time_us: run.start_time_us,
+            id: run.id,
+        })
+    } else {
+        None
+    };
+    Ok(Page { runs, next })
+}
+
+/// The start time of the `k`-th matching raw row in page order, or `None` when fewer exist.
+async fn window_bound(
+    client: &Client,
+    query: &RunQuery,
+    conditions: Option<&Sql>,
+    k: usize,
+) -> Result<Option<i64>, AnalyticsError> {
+    let mut sql = Sql::new("SELECT start_time_us FROM runs WHERE ");
+    sql.append(&query.scan(true));
+    if let Some(conditions) = conditions {
+        sql.push(" AND (").append(conditions).push(")");
+    }
+    sql.push(match query.order {
+        Order::Desc => " ORDER BY start_time_us DESC",
+        Order::Asc => " ORDER BY start_time_us ASC",
+    })
+    .push(" LIMIT 1 OFFSET ")
+    .bind((k - 1) as u64);
+    Ok(sql.query(client).fetch_optional::<i64>().await?)
+}
+
+async fn page(
+    client: &Client,
+    query: &RunQuery,
+    conditions: Option<&Sql>,
+    bound: Option<i64>,
+    want: usize,
+) -> Result<Vec<RunRow>, AnalyticsError> {
+    let mut scan = query.scan(true);
+    if let Some(bound) = bound {
+        scan.push(match query.order {
+            Order::Desc => " AND start_time_us >= ",
+            Order::Asc => " AND start_time_us <= ",
+        })
+        .bind(bound);
+    }
+    let columns = query.columns();
+    let mut sql = Sql::new(&format!("SELECT {columns} FROM ("));
+    sql.append(&latest_versions(&columns, &scan, conditions))
+        .push(") WHERE is_deleted = 0");
+    if let Some(conditions) = conditions {
+        sql.push(" AND (").append(conditions).push(")");
+    }
+    sql.push(match query.order {
+        Order::Desc => " ORDER BY start_time_us DESC, id DESC",
+        Order::Asc => " ORDER BY start_time_us ASC, id ASC",
+    })
+    .push(" LIMIT ")
+    .bind(want as u64);
+    Ok(sql.query(client).fetch_all::<RunRow>().await?)
+}
+
+/// Aggregates over a set of runs (API.md §7.4, §8).
+#[derive(Debug, Clone, Default, PartialEq, Row, Deserialize)]
+pub struct RunStats {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub session_id: Uuid,
+    pub run_count: u64,
+    pub latency: Vec<f64>,
+    pub first_token: Vec<f64>,
+    pub error_count: u64,
+    pub streaming_count: u64,
+    pub llm_count: u64,
+    pub total_tokens: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub median_tokens: f64,
+    pub total_cost: f64,
+    pub prompt_cost: f64,
+    pub completion_cost: f64,
+    pub costed: u64,
+    pub first_start_us: i64,
+    pub last_start_us: i64,
+}
+
+/// What the counts and latencies of [`stats`] are over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Every matching run (`POST /runs/stats`).
+    Runs,
+    /// Root runs, i.e. traces (project statistics); tokens and costs still sum every run.
+    Traces,
+}
+
+fn aggregates(counting: Counting) -> String {
+    let counted = match counting {
+        Counting::Runs => "1",
+        Counting::Traces => "parent_run_id IS NULL",
+    };
+    format!(
+        "countIf({counted}) AS agg_run_count, \
+         quantilesIf(0.5, 0.99)((assumeNotNull(end_time_us) - start_time_us) / 1e6, \
+            {counted} AND end_time_us IS NOT NULL) AS agg_latency, \
+         quantilesIf(0.5, 0.99)((assumeNotNull(first_token_time_us) - start_time_us) / 1e6, \
+            {counted} AND first_token_time_us IS NOT NULL) AS agg_first_token, \
+         countIf({counted} AND error != '') AS agg_error_count, \
+         countIf(run_type = 'llm' AND first_token_time_us IS NOT NULL) AS streaming_count, \
+         countIf(run_type = 'llm') AS llm_count, \
+         sum(total_tokens) AS agg_total_tokens, sum(prompt_tokens) AS agg_prompt_tokens, \
+         sum(completion_tokens) AS agg_completion_tokens, \
+         medianIf(toFloat64(total_tokens), {counted}) AS median_tokens, \
+         sum(ifNull(total_cost, 0)) AS agg_total_cost, sum(ifNull(prompt_cost, 0)) AS agg_prompt_cost, \
+         sum(ifNull(completion_cost, 0)) AS agg_completion_cost, \
+         countIf(total_cost IS NOT NULL) AS costed, \
+         minIf(start_time_us, {counted}) AS first_start_us, \
+         maxIf(start_time_us, {counted}) AS last_start_us"
+    )
+}
+
+/// Every column a filter or a statistic reads, payloads aside.
+const FILTER_COLUMNS: &str = "session_id, id, trace_id, parent_run_id, reference_example_id, \
+    name, run_type, status, thread_id, start_time_us, end_time_us, first_token_time_us, error, \
+    tags, metadata_keys, metadata_values, input_keys, input_values, output_keys, output_values, \
+    total_tokens, prompt_tokens, completion_tokens, total_cost, prompt_cost, completion_cost, \
+    inputs_preview, outputs_preview, is_deleted";
+
+/// Statistics per project over the runs `query` selects (its order, limit and cursor are
+/// ignored). Without conditions on mutable columns, `FINAL` deduplicates during the scan.
+pub async fn stats(
+    client: &Client,
+    query: &RunQuery,
+    counting: Counting,
+    per_session: bool,
+) -> Result<Vec<RunStats>, AnalyticsError> {
+    let (group_column, group_by) = if per_session {
+        ("session_id", " GROUP BY session_id")
+    } else {
+        ("toUUID('00000000-0000-0000-0000-000000000000')", "")
+    };
+    let mut sql = Sql::new(&format!(
+        "SELECT {group_column} AS group_session, {} FROM ",
+        aggregates(counting)
+    ));
+    match query.conditions() {
+        None => {
+            sql.push("runs FINAL WHERE ")
+                .append(&query.scan(false))
+                .push(" AND is_deleted = 0");
+        }
+        Some(conditions) => {
+            let columns = if query.reads_payloads() {
+                "*"
+            } else {
+                FILTER_COLUMNS
+            };
+            sql.push("(")
+                .append(&latest_versions(
+                    columns,
+                    &query.scan(false),
+                    Some(&conditions),
+                ))
+                .push(") WHERE is_deleted = 0 AND (")
+                .append(&conditions)
+                .push(")");
+        }
+    }
+    sql.push(group_by);
+    Ok(sql.query(client).fetch_all::<RunStats>().await?)
+}
+
+/// One entry of a run's trace, from `runs_by_trace`.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
+pub struct TraceMember {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    pub dotted_order: String,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub session_id: Uuid,
+    pub start_time_us: i64,
+}
+
+/// The live members of a trace in execution (`dotted_order`) order.
+pub async fn trace_members(
+    client: &Client,
+    tenant_id: Uuid,
+    trace_id: Uuid,
+) -> Result<Vec<TraceMember>, AnalyticsError> {
+    Ok(client
+        .query(
+            "SELECT id, dotted_order, session_id, start_time_us FROM (SELECT id, dotted_order, \
+             session_id, start_time_us, is_deleted FROM runs_by_trace WHERE tenant_id = ? \
+             AND trace_id = ? ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 \
+             ORDER BY dotted_order",
+        )
+        .bind(tenant_id)
+        .bind(trace_id)
+        .fetch_all()
+        .await?)
+}
+
+/// Feedback aggregated per key (API.md §5.6 `feedback_stats`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedbackStat {
+    pub n: u64,
+    pub scored: u64,
+    pub score_sum: f64,
+    pub score_squares: f64,
+    /// Counts of non-score values (categorical feedback), by the value's JSON text.
+    pub values: BTreeMap<String, u64>,
+}
+
+impl FeedbackStat {
+    pub fn avg(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.score_sum / self.scored as f64)
+    }
+
+    pub fn stdev(&self) -> Option<f64> {
+        let avg = self.avg()?;
+        Some(
+            (self.score_squares / self.scored as f64 - avg * avg)
+                .max(0.0)
+                .sqrt(),
+        )
+    }
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct FeedbackGroup {
+    #[serde(with = "clickhouse::serde::uuid")]
+    group_id: Uuid,
+    key: String,
+    value: String,
+    n: u64,
+    scored: u64,
+    score_sum: f64,
+    score_squares: f64,
+}
+
+/// Whose feedback [`feedback_stats`] aggregates, and what it groups by.
+pub enum FeedbackScope<'a> {
+    /// Feedback on these runs (of these traces), per run.
+    Runs {
+        traces: &'a [Uuid],
+        runs: &'a [Uuid],
+    },
+    /// Feedback on the runs of these projects, per project.
+    Sessions(&'a [Uuid]),
+    /// Feedback on the runs a query selects (its order, limit and cursor ignored), all in one
+    /// group keyed by the nil id.
+    Matching(&'a RunQuery),
+}
+
+/// Feedback aggregated per `group_id`, joined to `runs` (a query of `run_id, group_id`).
+fn feedback_of_runs(tenant_id: Uuid, runs: &Sql) -> Sql {
+    let mut sql = Sql::new(&format!(
+        "SELECT group_id, {FEEDBACK_AGGREGATE} FROM (SELECT assumeNotNull(run_id) AS fb_run, key, \
+         value, score FROM (SELECT run_id, key, value, score, is_deleted FROM feedback WHERE \
+         tenant_id = "
+    ));
+    sql.bind(tenant_id)
+        .push(" ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 AND run_id IS NOT NULL) ANY INNER JOIN (")
+        .append(runs)
+        .push(") USING fb_run GROUP BY group_id, key, value");
+    sql
+}
+
+const FEEDBACK_AGGREGATE: &str = "key, value, count() AS n, countIf(score IS NOT NULL) AS scored, \
+    sum(ifNull(score, 0)) AS score_sum, sum(ifNull(score, 0) * ifNull(score, 0)) AS score_squares";
+
+pub async fn feedback_stats(
+    client: &Client,
+    tenant_id: Uuid,
+    scope: FeedbackScope<'_>,
+) -> Result<BTreeMap<Uuid, BTreeMap<String, FeedbackStat>>, AnalyticsError> {
+    let mut sql = Sql::default();
+    match scope {
+        FeedbackScope::Runs { traces, runs } => {
+            if traces.is_empty() || runs.is_empty() {
+                return Ok(BTreeMap::new());
+            }
+            sql.push(&format!(
+                "SELECT assumeNotNull(run_id) AS group_id, {FEEDBACK_AGGREGATE} FROM (SELECT run_id, key, \
+                 value, score, is_deleted FROM feedback WHERE tenant_id = "
+            ))
+            .bind(tenant_id)
+            .push(" AND trace_id IN ")
+            .bind(Param::UuidSet(traces.to_vec()))
+            .push(" ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 AND run_id IN ")
+            .bind(Param::UuidSet(runs.to_vec()))
+            .push(" GROUP BY group_id, key, value");
+        }
+        FeedbackScope::Sessions(sessions) => {
+            if sessions.is_empty() {
+                return Ok(BTreeMap::new());
+            }
+            let mut runs = Sql::new(
+                "SELECT DISTINCT id AS fb_run, session_id AS group_id FROM runs WHERE tenant_id = ",
+            );
+            runs.bind(tenant_id)
+                .push(" AND session_id IN ")
+                .bind(Param::UuidSet(sessions.to_vec()));
+            sql = feedback_of_runs(tenant_id, &runs);
+        }
+        FeedbackScope::Matching(query) => {
+            let mut runs = Sql::default();
+            match query.conditions() {
+                None => {
+                    runs.push("SELECT DISTINCT id AS fb_run, toUUID('00000000-0000-0000-0000-000000000000') AS group_id FROM runs WHERE ")
+                        .append(&query.scan(false));
+                }
+                Some(conditions) => {
+                    let columns = if query.reads_payloads() {
+                        "*"
+                    } else {
+                        FILTER_COLUMNS
+                    };
+                    runs.push("SELECT id AS fb_run, toUUID('00000000-0000-0000-0000-000000000000') AS group_id FROM (")
+                        .append(&latest_versions(columns, &query.scan(false), Some(&conditions)))
+                        .push(") WHERE is_deleted = 0 AND (")
+                        .append(&conditions)
+                        .push(")");
+                }
+            }
+            sql = feedback_of_runs(tenant_id, &runs);
+        }
+    }
+    let groups: Vec<FeedbackGroup> = sql.query(client).fetch_all().await?;
+    let mut out: BTreeMap<Uuid, BTreeMap<String, FeedbackStat>> = BTreeMap::new();
+    for group in groups {
+        let stat = out
+            .entry(group.group_id)
+            .or_default()
+            .entry(group.key)
+            .or_default();
+        stat.n += group.n;
+        stat.scored += group.scored;
+        stat.score_sum += group.score_sum;
+        stat.score_squares += group.score_squares;
+        let unscored = group.n - group.scored;
+        if unscored > 0 && !group.value.is_empty() && group.value != "null" {
+            *stat.values.entry(group.value).or_default() += unscored;
+        }
+    }
+    Ok(out)
+}
+
+/// One conversation of `POST /runs/group` (API.md §7.5): the runs sharing a `thread_id`.
+#[derive(Debug, Clone, PartialEq, Row, Deserialize)]
+pub struct ThreadGroup {
+    pub thread_id: String,
+    /// Traces (root runs) in the thread.
+    pub count: u64,
+    pub run_count: u64,
+    pub min_start_us: i64,
+    pub max_start_us: i64,
+    pub total_tokens: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_cost: f64,
+    pub costed: u64,
+    pub latency: Vec<f64>,
+    pub first_inputs: String,
+    pub last_outputs: String,
+    pub error_count: u64,
+}
+
+/// A page of the threads among the runs `query` selects, most recently active first, and how
+/// many threads there are in all.
+pub async fn thread_groups(
+    client: &Client,
+    query: &RunQuery,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<ThreadGroup>, u64), AnalyticsError> {
+    let mut conditions = Sql::new("thread_id != ''");
+    if let Some(more) = query.conditions() {
+        conditions.push(" AND (").append(&more).push(")");
+    }
+    let columns = if query.reads_payloads() {
+        "*"
+    } else {
+        FILTER_COLUMNS
+    };
+    let mut runs = Sql::new("(");
+    runs.append(&latest_versions(
+        columns,
+        &query.scan(false),
+        Some(&conditions),
+    ))
+    .push(") WHERE is_deleted = 0 AND (")
+    .append(&conditions)
+    .push(")");
+    let mut sql = Sql::new(
+        "SELECT thread_id, countIf(parent_run_id IS NULL) AS count, count() AS agg_run_count, \
+         min(start_time_us) AS min_start_us, max(start_time_us) AS max_start_us, \
+         sum(total_tokens) AS agg_total_tokens, sum(prompt_tokens) AS agg_prompt_tokens, \
+         sum(completion_tokens) AS agg_completion_tokens, sum(ifNull(total_cost, 0)) AS agg_total_cost, \
+         countIf(total_cost IS NOT NULL) AS costed, \
+         quantilesIf(0.5, 0.99)((assumeNotNull(end_time_us) - start_time_us) / 1e6, \
+            parent_run_id IS NULL AND end_time_us IS NOT NULL) AS agg_latency, \
+         argMinIf(inputs_preview, start_time_us, parent_run_id IS NULL) AS first_inputs, \
+         argMaxIf(outputs_preview, start_time_us, parent_run_id IS NULL) AS last_outputs, \
+         countIf(parent_run_id IS NULL AND error != '') AS agg_error_count FROM ",
+    );
+    sql.append(&runs)
+        .push(" GROUP BY thread_id ORDER BY max_start_us DESC, thread_id LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    let mut total = Sql::new("SELECT uniqExact(thread_id) FROM ");
+    total.append(&runs);
+    let groups = sql.query(client).fetch_all::<ThreadGroup>().await?;
+    let total = total.query(client).fetch_one::<u64>().await?;
+    Ok((groups, total))
+}

@@ -1,0 +1,191 @@
+//! Reads that need no key (API.md §2.4, §7.7): a shared trace by its token, and signed
+//! attachment downloads. The token or the signature is the only credential, and each opens
+//! exactly one trace or one object.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ironsmith_analytics::run_query;
+use ironsmith_db::run_shares::{self, RunShare};
+use ironsmith_http::{ApiError, QueryPairs};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::routes::runs::{query_page, render_one};
+use crate::runs::body::QueryBody;
+use crate::runs::render::Selection;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/public/download", get(download))
+        .route("/public/{token}/run", get(shared_root))
+        .route("/public/{token}/run/{run_id}", get(shared_run))
+        .route("/public/{token}/runs/query", post(shared_query))
+        .route("/public/{token}/{listing}", get(shared_listing))
+}
+
+fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    ApiError::internal(error)
+}
+
+fn unknown_token() -> ApiError {
+    ApiError::NotFound("This link is not shared, or no longer".into())
+}
+
+async fn share_of(state: &AppState, token: &str) -> Result<RunShare, ApiError> {
+    let token = Uuid::try_parse(token).map_err(|_| unknown_token())?;
+    run_shares::by_token(&state.stores.postgres, token)
+        .await
+        .map_err(internal)?
+        .ok_or_else(unknown_token)
+}
+
+async fn shared_root(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let share = share_of(&state, &token).await?;
+    render_one(&state, share.tenant_id, share.run_id, &Selection::All)
+        .await?
+        .map(Json)
+        .ok_or_else(unknown_token)
+}
+
+/// Which of `ids` belong to the shared trace.
+async fn in_trace(state: &AppState, share: &RunShare, ids: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
+    let members =
+        run_query::trace_members(&state.stores.clickhouse, share.tenant_id, share.trace_id)
+            .await
+            .map_err(internal)?;
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| members.iter().any(|m| m.id == *id))
+        .collect())
+}
+
+async fn shared_run(
+    State(state): State<AppState>,
+    Path((token, run_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let share = share_of(&state, &token).await?;
+    let run_id = Uuid::try_parse(&run_id)
+        .map_err(|_| ApiError::NotFound(format!("Run {run_id} not found")))?;
+    if in_trace(&state, &share, &[run_id]).await?.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "Run {run_id} is not part of the shared trace"
+        )));
+    }
+    render_one(&state, share.tenant_id, run_id, &Selection::All)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("Run {run_id} not found")))
+}
+
+/// A page of the shared trace: the requested ids within it, or all of it.
+async fn shared_page(
+    state: &AppState,
+    share: &RunShare,
+    body: QueryBody,
+) -> Result<Value, ApiError> {
+    let ids = match body.id.as_deref().filter(|ids| !ids.is_empty()) {
+        Some(ids) => {
+            let ids = in_trace(state, share, ids).await?;
+            if ids.is_empty() {
+                return Ok(
+                    serde_json::json!({"runs": [], "cursors": {"next": null, "prev": null}}),
+                );
+            }
+            Some(ids)
+        }
+        None => None,
+    };
+    let scoped = QueryBody {
+        id: ids,
+        trace: Some(share.trace_id),
+        select: body.select,
+        limit: body.limit,
+        order: body.order,
+        cursor: body.cursor,
+        ..QueryBody::default()
+    };
+    query_page(state, share.tenant_id, &scoped).await
+}
+
+async fn shared_query(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ironsmith_http::Json(body): ironsmith_http::Json<Option<QueryBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let share = share_of(&state, &token).await?;
+    Ok(Json(
+        shared_page(&state, &share, body.unwrap_or_default()).await?,
+    ))
+}
+
+/// `GET /public/{token}/runs?id=…`, and the JS SDK's form with the query string glued on
+/// without a `?` (`/public/{token}/runsshare_token=…&id=…`, API.md §7.7).
+async fn shared_listing(
+    State(state): State<AppState>,
+    Path((token, listing)): Path<(String, String)>,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let Some(glued) = listing.strip_prefix("runs") else {
+        return Err(ApiError::NotFound(format!(
+            "No route /public/{{token}}/{listing}"
+        )));
+    };
+    let mut pairs = query;
+    if !glued.is_empty() {
+        pairs.0.extend(
+            url::form_urlencoded::parse(glued.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned())),
+        );
+    }
+    let share = share_of(&state, &token).await?;
+    let ids = pairs.uuids("id")?;
+    let body = QueryBody {
+        id: (!ids.is_empty()).then_some(ids),
+        ..QueryBody::default()
+    };
+    let page = shared_page(&state, &share, body).await?;
+    Ok(Json(page["runs"].clone()))
+}
+
+/// A signed attachment download (see `runs::attachments`).
+async fn download(State(state): State<AppState>, query: QueryPairs) -> Result<Response, ApiError> {
+    let missing = || ApiError::BadRequest("The download link is incomplete".into());
+    let key = query.get("key").ok_or_else(missing)?;
+    let expires = query.int("expires")?.ok_or_else(missing)?;
+    let signature = query.get("signature").ok_or_else(missing)?;
+    state
+        .url_signer()
+        .verify(key, expires, signature, chrono::Utc::now().timestamp())
+        .map_err(|reason| ApiError::Forbidden(reason.into()))?;
+    let bytes = match state.stores.storage.get(key).await {
+        Ok(bytes) => bytes,
+        Err(error) if error.is_not_found() => {
+            return Err(ApiError::NotFound("The attachment no longer exists".into()));
+        }
+        Err(error) => return Err(internal(error)),
+    };
+    let mut response = Body::from(bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
+    Ok(response)
+}

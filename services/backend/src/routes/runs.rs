@@ -1,0 +1,320 @@
+//! Reading runs (API.md §7): `GET /runs/{id}`, `POST /runs/query`, `/runs/stats`,
+//! `/runs/group`, and the share links of §7.7.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ironsmith_analytics::run_query::{self, Counting, FeedbackScope};
+use ironsmith_auth::RequirePermission;
+use ironsmith_auth::perm::{RunsRead, RunsShare};
+use ironsmith_db::run_shares::{self, NewShare};
+use ironsmith_http::{ApiError, PathUuid};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::runs::body::{QueryBody, invalid, lenient_time};
+use crate::runs::render::{self, Extras, Renderer, Selection};
+use crate::runs::{self as reads, payloads_for};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/runs/query", post(query))
+        .route("/runs/stats", post(stats))
+        .route("/runs/group", post(group))
+        .route("/runs/{id}", get(read))
+        .route(
+            "/runs/{id}/share",
+            get(read_share).put(share).delete(unshare),
+        )
+}
+
+fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    ApiError::internal(error)
+}
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("Run {id} not found"))
+}
+
+/// One run with full payloads, attachment URLs, children and feedback statistics.
+pub async fn render_one(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+    selection: &Selection,
+) -> Result<Option<Value>, ApiError> {
+    let Some(row) = reads::find_run(state, tenant_id, id).await? else {
+        return Ok(None);
+    };
+    let mut rows = [row];
+    reads::rehydrate(state, &mut rows, payloads_for(selection)).await?;
+    let [row] = rows;
+    let members = run_query::trace_members(&state.stores.clickhouse, tenant_id, row.trace_id)
+        .await
+        .map_err(internal)?;
+    let children = render::children_of(
+        &row.dotted_order,
+        members.iter().map(|m| (m.dotted_order.as_str(), m.id)),
+    );
+    let feedback = reads::runs_feedback(state, tenant_id, std::slice::from_ref(&row)).await?;
+    let share = run_shares::of_run(&state.stores.postgres, tenant_id, row.id)
+        .await
+        .map_err(internal)?;
+    let signer = state.url_signer();
+    let renderer = Renderer {
+        selection,
+        signer: &signer,
+        now: chrono::Utc::now().timestamp(),
+    };
+    Ok(Some(renderer.run(
+        &row,
+        &Extras {
+            feedback: feedback.get(&row.id),
+            children: Some(children),
+            share_token: share.map(|s| s.share_token),
+            reference_dataset_id: None,
+        },
+    )))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsRead>,
+    PathUuid(id): PathUuid,
+) -> Result<Json<Value>, ApiError> {
+    render_one(&state, caller.workspace_id, id, &Selection::All)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(id))
+}
+
+/// A page of runs for `body`, within `tenant_id`.
+pub async fn query_page(
+    state: &AppState,
+    tenant_id: Uuid,
+    body: &QueryBody,
+) -> Result<Value, ApiError> {
+    let selection = Selection::from(body.select.as_deref());
+    let mut query = reads::query_from(tenant_id, body, payloads_for(&selection))?;
+    if !reads::scope(state, tenant_id, body, &mut query).await? {
+        return Ok(
+            json!({"runs": [], "cursors": {"next": null, "prev": null}, "parsed_query": null}),
+        );
+    }
+    let page = run_query::list(&state.stores.clickhouse, &query)
+        .await
+        .map_err(internal)?;
+    reads::render_page(state, tenant_id, page, &selection).await
+}
+
+async fn query(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsRead>,
+    ironsmith_http::Json(body): ironsmith_http::Json<Option<QueryBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.unwrap_or_default();
+    Ok(Json(query_page(&state, caller.workspace_id, &body).await?))
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsRead>,
+    ironsmith_http::Json(body): ironsmith_http::Json<Option<QueryBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.unwrap_or_default();
+    let tenant_id = caller.workspace_id;
+    let mut query = reads::query_from(tenant_id, &body, Default::default())?;
+    if !reads::scope(&state, tenant_id, &body, &mut query).await? {
+        return Ok(Json(Value::Object(reads::render_stats(None, None))));
+    }
+    let clickhouse = &state.stores.clickhouse;
+    let (stats, feedback) = tokio::try_join!(
+        run_query::stats(clickhouse, &query, Counting::Runs, false),
+        run_query::feedback_stats(clickhouse, tenant_id, FeedbackScope::Matching(&query)),
+    )
+    .map_err(internal)?;
+    let feedback = feedback.into_values().next().unwrap_or_default();
+    Ok(Json(Value::Object(reads::render_stats(
+        stats.first(),
+        Some(&feedback),
+    ))))
+}
+
+#[derive(Deserialize)]
+struct GroupBody {
+    session_id: Uuid,
+    #[serde(default)]
+    group_by: Option<String>,
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    start_time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    end_time: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: Option<i64>,
+}
+
+async fn group(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsRead>,
+    ironsmith_http::Json(body): ironsmith_http::Json<GroupBody>,
+) -> Result<Json<Value>, ApiError> {
+    match body.group_by.as_deref() {
+        None | Some("conversation") => {}
+        Some(other) => {
+            return Err(invalid(
+                "group_by",
+                format!("runs group by `conversation`, not `{other}`"),
+            ));
+        }
+    }
+    let limit = body.limit.unwrap_or(100);
+    if !(1..=100).contains(&limit) {
+        return Err(invalid("limit", "must be between 1 and 100".into()));
+    }
+    let offset = body.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(invalid("offset", "must not be negative".into()));
+    }
+    let tenant_id = caller.workspace_id;
+    let query_body = QueryBody {
+        session: Some(vec![body.session_id]),
+        filter: body.filter,
+        start_time: body.start_time,
+        end_time: body.end_time,
+        ..QueryBody::default()
+    };
+    let mut query = reads::query_from(tenant_id, &query_body, Default::default())?;
+    if !reads::scope(&state, tenant_id, &query_body, &mut query).await? {
+        return Err(ApiError::NotFound(format!(
+            "Project {} not found",
+            body.session_id
+        )));
+    }
+    let (groups, total) = run_query::thread_groups(
+        &state.stores.clickhouse,
+        &query,
+        offset as u64,
+        limit as u64,
+    )
+    .await
+    .map_err(internal)?;
+    let time = |us: i64| {
+        chrono::DateTime::from_timestamp_micros(us)
+            .map(|t| json!(ironsmith_api_types::timestamp::format(&t)))
+            .unwrap_or(Value::Null)
+    };
+    let json_text = |text: &str| {
+        serde_json::from_str::<Value>(text).unwrap_or_else(|_| {
+            if text.is_empty() {
+                Value::Null
+            } else {
+                json!(text)
+            }
+        })
+    };
+    let groups: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let quantile = |i: usize| {
+                g.latency
+                    .get(i)
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .map_or(Value::Null, |v| json!(v))
+            };
+            json!({
+                "group_key": g.thread_id,
+                "thread_id": g.thread_id,
+                "filter": format!("eq(thread_id, {})", json!(g.thread_id)),
+                "count": g.count,
+                "run_count": g.run_count,
+                "min_start_time": time(g.min_start_us),
+                "max_start_time": time(g.max_start_us),
+                "total_tokens": g.total_tokens,
+                "prompt_tokens": g.prompt_tokens,
+                "completion_tokens": g.completion_tokens,
+                "total_cost": if g.costed > 0 { json!(g.total_cost) } else { Value::Null },
+                "latency_p50": quantile(0),
+                "latency_p99": quantile(1),
+                "error_rate": if g.count > 0 { json!(g.error_count as f64 / g.count as f64) } else { Value::Null },
+                "feedback_stats": null,
+                "first_inputs": json_text(&g.first_inputs),
+                "last_outputs": json_text(&g.last_outputs),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "groups": groups, "total": total })))
+}
+
+async fn read_share(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsRead>,
+    PathUuid(id): PathUuid,
+) -> Result<Json<Value>, ApiError> {
+    let share = run_shares::of_run(&state.stores.postgres, caller.workspace_id, id)
+        .await
+        .map_err(internal)?;
+    Ok(Json(match share {
+        Some(share) => json!({"run_id": share.run_id, "share_token": share.share_token}),
+        None => Value::Null,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+struct ShareBody {
+    #[serde(default)]
+    share_token: Option<Uuid>,
+}
+
+async fn share(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsShare>,
+    PathUuid(id): PathUuid,
+    ironsmith_http::Json(body): ironsmith_http::Json<Option<ShareBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = caller.workspace_id;
+    let run = reads::find_run(&state, tenant_id, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let share = run_shares::share(
+        &state.stores.postgres,
+        &NewShare {
+            share_token: body
+                .and_then(|b| b.share_token)
+                .unwrap_or_else(Uuid::new_v4),
+            tenant_id,
+            run_id: run.id,
+            trace_id: run.trace_id,
+            session_id: run.session_id,
+            created_by: caller.user_id(),
+        },
+    )
+    .await;
+    match share {
+        Ok(share) => Ok(Json(
+            json!({"run_id": share.run_id, "share_token": share.share_token}),
+        )),
+        // The requested token is already another run's link.
+        Err(error) if error.is_unique_violation() => Err(ApiError::Conflict(
+            "That share token is already in use".into(),
+        )),
+        Err(error) => Err(internal(error)),
+    }
+}
+
+async fn unshare(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsShare>,
+    PathUuid(id): PathUuid,
+) -> Result<Json<Value>, ApiError> {
+    run_shares::unshare(&state.stores.postgres, caller.workspace_id, id)
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({"run_id": id, "unshared": true})))
+}

@@ -1,0 +1,401 @@
+//! `/sessions`: projects (API.md §8) — create (409 on a duplicate name unless `upsert=true`),
+//! read by id or name, list with filters and statistics, update, delete. Deleting makes the
+//! project's runs unreachable at once; the worker removes them afterwards.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use ironsmith_analytics::run_query::{FeedbackStat, RunStats};
+use ironsmith_auth::RequirePermission;
+use ironsmith_auth::perm::{ProjectsCreate, ProjectsDelete, ProjectsRead, ProjectsUpdate};
+use ironsmith_db::projects::{self, NewProject, Project, ProjectFilter, ProjectPatch, SortBy};
+use ironsmith_http::{ApiError, PathUuid, QueryPairs};
+use ironsmith_queue::tasks::Task;
+use ironsmith_queue::{DEFAULT_QUEUE, Queue};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::runs::body::{invalid, lenient_time};
+use crate::runs::{project_stats, render_stats};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sessions", get(list).post(create))
+        .route("/sessions/{id}", get(read).patch(update).delete(remove))
+}
+
+fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    ApiError::internal(error)
+}
+
+fn time(t: &chrono::DateTime<chrono::Utc>) -> Value {
+    json!(ironsmith_api_types::timestamp::format(t))
+}
+
+/// `TracerSessionWithoutVirtualFields`, plus the statistics of `TracerSession` when given.
+fn render(
+    project: &Project,
+    stats: Option<(Option<&RunStats>, Option<&BTreeMap<String, FeedbackStat>>)>,
+) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(project.id));
+    out.insert("tenant_id".into(), json!(project.tenant_id));
+    out.insert("name".into(), json!(project.name));
+    out.insert("description".into(), json!(project.description));
+    out.insert("start_time".into(), time(&project.start_time));
+    out.insert(
+        "end_time".into(),
+        project.end_time.as_ref().map(time).unwrap_or(Value::Null),
+    );
+    out.insert("extra".into(), project.extra.clone());
+    out.insert(
+        "reference_dataset_id".into(),
+        json!(project.reference_dataset_id),
+    );
+    out.insert(
+        "default_dataset_id".into(),
+        json!(project.default_dataset_id),
+    );
+    out.insert(
+        "trace_tier".into(),
+        json!(project.trace_tier.as_deref().unwrap_or("shortlived")),
+    );
+    out.insert("last_run_start_time_live".into(), Value::Null);
+    if let Some((run_stats, feedback)) = stats {
+        let rendered = render_stats(run_stats, feedback);
+        out.insert(
+            "last_run_start_time_live".into(),
+            rendered["last_run_start_time"].clone(),
+        );
+        out.extend(rendered);
+        out.insert("session_feedback_stats".into(), json!({}));
+        out.insert("test_run_number".into(), Value::Null);
+    }
+    Value::Object(out)
+}
+
+async fn render_all(
+    state: &AppState,
+    tenant_id: Uuid,
+    projects: &[Project],
+    include_stats: bool,
+) -> Result<Vec<Value>, ApiError> {
+    if !include_stats {
+        return Ok(projects.iter().map(|p| render(p, None)).collect());
+    }
+    let ids: Vec<Uuid> = projects.iter().map(|p| p.id).collect();
+    let (stats, feedback) = project_stats(state, tenant_id, &ids).await?;
+    Ok(projects
+        .iter()
+        .map(|p| render(p, Some((stats.get(&p.id), feedback.get(&p.id)))))
+        .collect())
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    id: Option<Uuid>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    extra: Option<Value>,
+    #[serde(default)]
+    reference_dataset_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    start_time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    end_time: Option<i64>,
+}
+
+fn from_micros(us: Option<i64>) -> Option<chrono::DateTime<chrono::Utc>> {
+    us.and_then(chrono::DateTime::from_timestamp_micros)
+}
+
+fn checked_extra(extra: Option<Value>) -> Result<Value, ApiError> {
+    match extra {
+        None | Some(Value::Null) => Ok(json!({})),
+        Some(Value::Object(map)) => {
+            if map
+                .get("metadata")
+                .is_some_and(|m| !m.is_object() && !m.is_null())
+            {
+                return Err(invalid(
+                    "extra",
+                    "`extra.metadata` must be an object".into(),
+                ));
+            }
+            Ok(Value::Object(map))
+        }
+        Some(_) => Err(invalid("extra", "must be an object".into())),
+    }
+}
+
+fn checked_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(invalid("name", "must not be empty".into()));
+    }
+    if name.chars().count() > 1000 {
+        return Err(invalid("name", "must be at most 1000 characters".into()));
+    }
+    Ok(name)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: RequirePermission<ProjectsCreate>,
+    query: QueryPairs,
+    ironsmith_http::Json(body): ironsmith_http::Json<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let upsert = query.bool("upsert")?.unwrap_or(false);
+    let name = checked_name(body.name.as_deref().unwrap_or_default())?;
+    let extra = checked_extra(body.extra)?;
+    let tenant_id = caller.workspace_id;
+    let db = &state.stores.postgres;
+    let created = projects::create(
+        db,
+        &NewProject {
+            id: body.id.unwrap_or_else(Uuid::now_v7),
+            tenant_id,
+            name,
+            description: body.description.as_deref(),
+            extra: &extra,
+            reference_dataset_id: body.reference_dataset_id,
+            start_time: from_micros(body.start_time),
+            end_time: from_micros(body.end_time),
+        },
+    )
+    .await;
+    match created {
+        Ok(project) => Ok((StatusCode::CREATED, Json(render(&project, None)))),
+        Err(error) if error.is_unique_violation() => {
+            let existing = projects::get_by_name(db, tenant_id, name)
+                .await
+                .map_err(internal)?;
+            match existing {
+                Some(existing) if upsert => {
+                    let patch = ProjectPatch {
+                        description: body.description.as_deref(),
+                        extra: (extra != json!({})).then_some(&extra),
+                        end_time: from_micros(body.end_time),
+                        ..ProjectPatch::default()
+                    };
+                    let project = projects::update(db, tenant_id, existing.id, &patch)
+                        .await
+                        .map_err(internal)?
+                        .unwrap_or(existing);
+                    Ok((StatusCode::OK, Json(render(&project, None))))
+                }
+                _ => Err(ApiError::Conflict(format!(
+                    "A project named `{name}` already exists in this workspace"
+                ))),
+            }
+        }
+        Err(error) => Err(internal(error)),
+    }
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: RequirePermission<ProjectsRead>,
+    PathUuid(id): PathUuid,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let include_stats = query.bool("include_stats")?.unwrap_or(false);
+    let project = projects::get(&state.stores.postgres, caller.workspace_id, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(format!("Project {id} not found")))?;
+    let mut rendered = render_all(&state, caller.workspace_id, &[project], include_stats).await?;
+    Ok(Json(rendered.remove(0)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: RequirePermission<ProjectsRead>,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let (offset, limit) = query.page(100)?;
+    let sort_by = match query.get("sort_by") {
+        None | Some("start_time") => SortBy::StartTime,
+        Some("name") => SortBy::Name,
+        Some("created_at") => SortBy::CreatedAt,
+        Some(other) => {
+            return Err(ApiError::Unprocessable(vec![
+                ironsmith_http::ValidationIssue {
+                    loc: vec!["query".into(), "sort_by".into()],
+                    msg: format!("cannot sort by `{other}`; use start_time, name or created_at"),
+                    kind: "value_error".into(),
+                },
+            ]));
+        }
+    };
+    let metadata = query.json("metadata")?;
+    if metadata.as_ref().is_some_and(|m| !m.is_object()) {
+        return Err(ApiError::Unprocessable(vec![
+            ironsmith_http::ValidationIssue {
+                loc: vec!["query".into(), "metadata".into()],
+                msg: "must be a JSON object".into(),
+                kind: "value_error".into(),
+            },
+        ]));
+    }
+    let filter = ProjectFilter {
+        ids: query.uuids("id")?,
+        name: query.get("name").map(str::to_owned),
+        name_contains: query.get("name_contains").map(str::to_owned),
+        reference_dataset: query.uuid("reference_dataset")?,
+        reference_free: query.bool("reference_free")?,
+        metadata,
+        dataset_version: query.get("dataset_version").map(str::to_owned),
+        sort_by,
+        descending: query
+            .bool("sort_by_desc")?
+            .unwrap_or(sort_by != SortBy::Name),
+        offset,
+        limit,
+    };
+    let tenant_id = caller.workspace_id;
+    let db = &state.stores.postgres;
+    let mut found = projects::list(db, tenant_id, &filter)
+        .await
+        .map_err(internal)?;
+    // Every workspace has a project (API.md §8): one whose projects were all deleted gets
+    // `default` back on its next unfiltered listing.
+    let unfiltered = filter.ids.is_empty()
+        && filter.name.is_none()
+        && filter.name_contains.is_none()
+        && filter.reference_dataset.is_none()
+        && filter.reference_free.is_none()
+        && filter.metadata.is_none()
+        && filter.dataset_version.is_none();
+    if found.is_empty() && offset == 0 && unfiltered {
+        projects::ensure_named(db, tenant_id, "default")
+            .await
+            .map_err(internal)?;
+        found = projects::list(db, tenant_id, &filter)
+            .await
+            .map_err(internal)?;
+    }
+    let include_stats = query.bool("include_stats")?.unwrap_or(false);
+    Ok(Json(Value::Array(
+        render_all(&state, tenant_id, &found, include_stats).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    extra: Option<Value>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    end_time: Option<i64>,
+    #[serde(default)]
+    default_dataset_id: Option<Uuid>,
+}
+
+/// `extra` merged into `base`: top-level keys replace, except `metadata`, whose keys merge.
+fn merged_extra(base: &Value, patch: Value) -> Value {
+    let mut out = base.as_object().cloned().unwrap_or_default();
+    if let Value::Object(patch) = patch {
+        for (key, value) in patch {
+            match (key.as_str(), out.get_mut(&key), value) {
+                ("metadata", Some(Value::Object(old)), Value::Object(new)) => {
+                    old.extend(new);
+                }
+                (_, _, value) => {
+                    out.insert(key, value);
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: RequirePermission<ProjectsUpdate>,
+    PathUuid(id): PathUuid,
+    ironsmith_http::Json(body): ironsmith_http::Json<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = caller.workspace_id;
+    let db = &state.stores.postgres;
+    let name = body.name.as_deref().map(checked_name).transpose()?;
+    let existing = projects::get(db, tenant_id, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(format!("Project {id} not found")))?;
+    let extra = match body.extra {
+        None | Some(Value::Null) => None,
+        Some(extra) => Some(merged_extra(&existing.extra, checked_extra(Some(extra))?)),
+    };
+    let patch = ProjectPatch {
+        name,
+        description: body.description.as_deref(),
+        extra: extra.as_ref(),
+        end_time: from_micros(body.end_time),
+        default_dataset_id: body.default_dataset_id,
+    };
+    match projects::update(db, tenant_id, id, &patch).await {
+        Ok(Some(project)) => Ok(Json(render(&project, None))),
+        Ok(None) => Err(ApiError::NotFound(format!("Project {id} not found"))),
+        Err(error) if error.is_unique_violation() => Err(ApiError::Conflict(format!(
+            "A project named `{}` already exists in this workspace",
+            name.unwrap_or_default()
+        ))),
+        Err(error) => Err(internal(error)),
+    }
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: RequirePermission<ProjectsDelete>,
+    PathUuid(id): PathUuid,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let tenant_id = caller.workspace_id;
+    if !projects::mark_deleted(&state.stores.postgres, tenant_id, id)
+        .await
+        .map_err(internal)?
+    {
+        return Err(ApiError::NotFound(format!("Project {id} not found")));
+    }
+    Queue::new(state.stores.redis.clone(), DEFAULT_QUEUE)
+        .enqueue(&Task::DeleteProjectRuns {
+            tenant_id,
+            session_id: id,
+        })
+        .await
+        .map_err(internal)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": id, "deleted": true })),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_merges_and_other_keys_replace() {
+        let base = json!({"metadata": {"a": 1, "b": 2}, "runtime": {"x": 1}});
+        let patched = merged_extra(
+            &base,
+            json!({"metadata": {"b": 3, "c": 4}, "runtime": {"y": 2}}),
+        );
+        assert_eq!(
+            patched,
+            json!({"metadata": {"a": 1, "b": 3, "c": 4}, "runtime": {"y": 2}})
+        );
+    }
+}

@@ -1,0 +1,387 @@
+//! Reading runs for the API (API.md §7): which projects a request reaches, one run with its
+//! children, query pages, statistics, thread groups; payloads kept in object storage are
+//! fetched back, attachments get signed URLs.
+
+pub mod attachments;
+pub mod body;
+pub mod render;
+
+use std::collections::BTreeMap;
+
+use futures::{StreamExt, TryStreamExt};
+use ironsmith_analytics::run_query::{
+    self, Counting, FeedbackScope, FeedbackStat, Page, Payloads, RunQuery, RunStats,
+};
+use ironsmith_analytics::runs::{self as run_rows, RunRow};
+use ironsmith_db::projects;
+use ironsmith_http::ApiError;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use body::QueryBody;
+use render::{Extras, Renderer, Selection};
+
+fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    ApiError::internal(error)
+}
+
+/// The payload columns a selection needs.
+pub fn payloads_for(selection: &Selection) -> Payloads {
+    Payloads {
+        inputs: selection.wants("inputs"),
+        outputs: selection.wants("outputs"),
+        extra: selection.wants("extra"),
+        events: selection.wants("events"),
+        serialized: selection.wants("serialized"),
+        attachments: selection.wants("s3_urls"),
+    }
+}
+
+/// The latest version of one live run of `tenant_id`, or `None`.
+pub async fn find_run(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<RunRow>, ApiError> {
+    let clickhouse = &state.stores.clickhouse;
+    let locations = run_rows::locate(clickhouse, tenant_id, &[id])
+        .await
+        .map_err(internal)?;
+    let Some(location) = locations.into_iter().find(|l| l.is_deleted == 0) else {
+        return Ok(None);
+    };
+    if !projects::exists(&state.stores.postgres, tenant_id, location.session_id)
+        .await
+        .map_err(internal)?
+    {
+        return Ok(None);
+    }
+    let rows = run_rows::fetch_latest(clickhouse, tenant_id, &[location])
+        .await
+        .map_err(internal)?;
+    Ok(rows.into_iter().find(|r| r.id == id && r.is_deleted == 0))
+}
+
+/// Replaces payload keys by the payloads themselves, for the columns `payloads` selects.
+pub async fn rehydrate(
+    state: &AppState,
+    rows: &mut [RunRow],
+    payloads: Payloads,
+) -> Result<(), ApiError> {
+    let mut wanted = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        if payloads.inputs && row.inputs.is_empty() && !row.inputs_s3_key.is_empty() {
+            wanted.push((index, true, row.inputs_s3_key.clone()));
+        }
+        if payloads.outputs && row.outputs.is_empty() && !row.outputs_s3_key.is_empty() {
+            wanted.push((index, false, row.outputs_s3_key.clone()));
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let storage = &state.stores.storage;
+    let fetched: Vec<(usize, bool, String)> = futures::stream::iter(wanted)
+        .map(|(index, inputs, key)| async move {
+            let bytes = storage.get(&key).await.map_err(internal)?;
+            let text = String::from_utf8(bytes.to_vec()).map_err(internal)?;
+            Ok::<_, ApiError>((index, inputs, text))
+        })
+        .buffer_unordered(state.config.runs.payload_fetch_concurrency)
+        .try_collect()
+        .await?;
+    for (index, inputs, text) in fetched {
+        if inputs {
+            rows[index].inputs = text;
+        } else {
+            rows[index].outputs = text;
+        }
+    }
+    Ok(())
+}
+
+/// Which projects a query reaches, and narrows a trace query to where the trace lives.
+/// Returns `None` when nothing can match (no live project).
+pub async fn scope(
+    state: &AppState,
+    tenant_id: Uuid,
+    body: &QueryBody,
+    query: &mut RunQuery,
+) -> Result<bool, ApiError> {
+    let db = &state.stores.postgres;
+    let clickhouse = &state.stores.clickhouse;
+    let mut sessions: Vec<Uuid> = match body.session.as_deref().filter(|s| !s.is_empty()) {
+        Some(requested) => projects::live_ids(db, tenant_id, requested)
+            .await
+            .map_err(internal)?,
+        None => Vec::new(),
+    };
+    let requested_sessions =
+        !sessions.is_empty() || body.session.as_deref().is_some_and(|s| !s.is_empty());
+    if let Some(ids) = body.id.as_deref().filter(|ids| !ids.is_empty()) {
+        let located = run_rows::locate(clickhouse, tenant_id, ids)
+            .await
+            .map_err(internal)?;
+        let mut found: Vec<Uuid> = located.iter().map(|l| l.session_id).collect();
+        found.sort_unstable();
+        found.dedup();
+        sessions = projects::live_ids(db, tenant_id, &found)
+            .await
+            .map_err(internal)?;
+        query.ids = Some(ids.to_vec());
+    } else if let Some(trace) = body.trace {
+        let members = run_query::trace_members(clickhouse, tenant_id, trace)
+            .await
+            .map_err(internal)?;
+        if members.is_empty() {
+            return Ok(false);
+        }
+        let mut found: Vec<Uuid> = members.iter().map(|m| m.session_id).collect();
+        found.sort_unstable();
+        found.dedup();
+        if requested_sessions {
+            found.retain(|s| sessions.contains(s));
+        }
+        sessions = projects::live_ids(db, tenant_id, &found)
+            .await
+            .map_err(internal)?;
+        let min = members.iter().map(|m| m.start_time_us).min();
+        let max = members.iter().map(|m| m.start_time_us).max();
+        query.start_min_us = query.start_min_us.max(min);
+        query.start_max_us = match (query.start_max_us, max) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    } else if !requested_sessions {
+        sessions = projects::all_live_ids(db, tenant_id)
+            .await
+            .map_err(internal)?;
+    }
+    query.sessions = sessions;
+    Ok(!query.sessions.is_empty())
+}
+
+/// A `RunQuery` from a query body (everything but the projects).
+pub fn query_from(
+    tenant_id: Uuid,
+    body: &QueryBody,
+    payloads: Payloads,
+) -> Result<RunQuery, ApiError> {
+    let filters = body.filters()?;
+    Ok(RunQuery {
+        tenant_id,
+        sessions: Vec::new(),
+        ids: None,
+        trace_id: body.trace,
+        parent_run_id: body.parent_run,
+        run_type: body.run_type.clone().filter(|t| !t.is_empty()),
+        reference_examples: body.reference_example.clone(),
+        is_root: body.is_root,
+        error: body.error,
+        start_min_us: body.start_time,
+        start_max_us: body.end_time,
+        filter: filters.filter,
+        trace_filter: filters.trace_filter,
+        tree_filter: filters.tree_filter,
+        order: body.order()?,
+        limit: body.limit()?,
+        after: body.position()?,
+        payloads,
+    })
+}
+
+/// Renders a page of runs with what the selection asks for.
+pub async fn render_page(
+    state: &AppState,
+    tenant_id: Uuid,
+    mut page: Page,
+    selection: &Selection,
+) -> Result<Value, ApiError> {
+    rehydrate(state, &mut page.runs, payloads_for(selection)).await?;
+    let feedback = if selection.wants("feedback_stats") {
+        runs_feedback(state, tenant_id, &page.runs).await?
+    } else {
+        BTreeMap::new()
+    };
+    let mut children: BTreeMap<Uuid, (Vec<Uuid>, Vec<Uuid>)> = BTreeMap::new();
+    if matches!(selection, Selection::Only(fields) if fields.iter().any(|f| f == "child_run_ids" || f == "direct_child_run_ids"))
+    {
+        let mut traces: Vec<Uuid> = page.runs.iter().map(|r| r.trace_id).collect();
+        traces.sort_unstable();
+        traces.dedup();
+        for trace in traces {
+            let members = run_query::trace_members(&state.stores.clickhouse, tenant_id, trace)
+                .await
+                .map_err(internal)?;
+            for run in page.runs.iter().filter(|r| r.trace_id == trace) {
+                children.insert(
+                    run.id,
+                    render::children_of(
+                        &run.dotted_order,
+                        members.iter().map(|m| (m.dotted_order.as_str(), m.id)),
+                    ),
+                );
+            }
+        }
+    }
+    let signer = state.url_signer();
+    let renderer = Renderer {
+        selection,
+        signer: &signer,
+        now: chrono::Utc::now().timestamp(),
+    };
+    let runs: Vec<Value> = page
+        .runs
+        .iter()
+        .map(|row| {
+            renderer.run(
+                row,
+                &Extras {
+                    feedback: feedback.get(&row.id),
+                    children: children.remove(&row.id),
+                    ..Extras::default()
+                },
+            )
+        })
+        .collect();
+    Ok(json!({
+        "runs": runs,
+        "cursors": {
+            "next": page.next.map(body::encode_cursor),
+            "prev": null,
+        },
+        "parsed_query": null,
+    }))
+}
+
+/// Feedback statistics per run of `rows`.
+pub async fn runs_feedback(
+    state: &AppState,
+    tenant_id: Uuid,
+    rows: &[RunRow],
+) -> Result<BTreeMap<Uuid, BTreeMap<String, FeedbackStat>>, ApiError> {
+    let mut traces: Vec<Uuid> = rows.iter().map(|r| r.trace_id).collect();
+    traces.sort_unstable();
+    traces.dedup();
+    let runs: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    run_query::feedback_stats(
+        &state.stores.clickhouse,
+        tenant_id,
+        FeedbackScope::Runs {
+            traces: &traces,
+            runs: &runs,
+        },
+    )
+    .await
+    .map_err(internal)
+}
+
+/// The statistics object of API.md §7.4 / §8.
+pub fn render_stats(
+    stats: Option<&RunStats>,
+    feedback: Option<&BTreeMap<String, FeedbackStat>>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let empty = RunStats::default();
+    let stats = stats.unwrap_or(&empty);
+    let any = stats.run_count > 0;
+    let quantile = |values: &[f64], i: usize| {
+        values
+            .get(i)
+            .copied()
+            .filter(|v| v.is_finite() && any)
+            .map_or(Value::Null, |v| json!(v))
+    };
+    let time = |us: i64| {
+        if any {
+            chrono::DateTime::from_timestamp_micros(us)
+                .map(|t| json!(ironsmith_api_types::timestamp::format(&t)))
+                .unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        }
+    };
+    out.insert("run_count".into(), json!(stats.run_count));
+    out.insert("latency_p50".into(), quantile(&stats.latency, 0));
+    out.insert("latency_p99".into(), quantile(&stats.latency, 1));
+    out.insert("first_token_p50".into(), quantile(&stats.first_token, 0));
+    out.insert("first_token_p99".into(), quantile(&stats.first_token, 1));
+    out.insert("total_tokens".into(), json!(stats.total_tokens));
+    out.insert("prompt_tokens".into(), json!(stats.prompt_tokens));
+    out.insert("completion_tokens".into(), json!(stats.completion_tokens));
+    out.insert(
+        "median_tokens".into(),
+        if any && stats.median_tokens.is_finite() {
+            json!(stats.median_tokens)
+        } else {
+            Value::Null
+        },
+    );
+    let cost = |value: f64| {
+        if stats.costed > 0 {
+            json!(value)
+        } else {
+            Value::Null
+        }
+    };
+    out.insert("total_cost".into(), cost(stats.total_cost));
+    out.insert("prompt_cost".into(), cost(stats.prompt_cost));
+    out.insert("completion_cost".into(), cost(stats.completion_cost));
+    out.insert("first_run_start_time".into(), time(stats.first_start_us));
+    out.insert("last_run_start_time".into(), time(stats.last_start_us));
+    out.insert(
+        "error_rate".into(),
+        if any {
+            json!(stats.error_count as f64 / stats.run_count as f64)
+        } else {
+            Value::Null
+        },
+    );
+    out.insert(
+        "streaming_rate".into(),
+        if stats.llm_count > 0 {
+            json!(stats.streaming_count as f64 / stats.llm_count as f64)
+        } else {
+            Value::Null
+        },
+    );
+    out.insert(
+        "feedback_stats".into(),
+        feedback.map(render::feedback_stats).unwrap_or(json!({})),
+    );
+    out.insert("run_facets".into(), json!([]));
+    out
+}
+
+/// Statistics of each of `sessions` (projects), over their traces.
+pub async fn project_stats(
+    state: &AppState,
+    tenant_id: Uuid,
+    sessions: &[Uuid],
+) -> Result<
+    (
+        BTreeMap<Uuid, RunStats>,
+        BTreeMap<Uuid, BTreeMap<String, FeedbackStat>>,
+    ),
+    ApiError,
+> {
+    if sessions.is_empty() {
+        return Ok((BTreeMap::new(), BTreeMap::new()));
+    }
+    let query = RunQuery {
+        tenant_id,
+        sessions: sessions.to_vec(),
+        ..RunQuery::default()
+    };
+    let clickhouse = &state.stores.clickhouse;
+    let (stats, feedback) = tokio::try_join!(
+        run_query::stats(clickhouse, &query, Counting::Traces, true),
+        run_query::feedback_stats(clickhouse, tenant_id, FeedbackScope::Sessions(sessions)),
+    )
+    .map_err(internal)?;
+    Ok((
+        stats.into_iter().map(|s| (s.session_id, s)).collect(),
+        feedback,
+    ))
+}

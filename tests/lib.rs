@@ -462,6 +462,18 @@ pub fn python() -> std::path::PathBuf {
         })
 }
 
+/// `node`, for the JS SDK (`IRONSMITH_NODE` overrides it).
+pub fn node() -> std::path::PathBuf {
+    std::env::var_os("IRONSMITH_NODE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|dir| dir.join("node"))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| "/usr/bin/node".into())
+        })
+}
+
 /// Runs a client script (`program script`) with only `PATH`, `HOME` and `env` set, and parses
 /// the JSON it prints. Fails with its stderr when it fails.
 pub async fn run_client(

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ironsmith_e2e::{Stack, metric, python, run_client};
+use ironsmith_e2e::{Stack, metric, node, python, run_client};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -183,18 +183,6 @@ async fn opentelemetry_exporter_traces_land_complete() -> anyhow::Result<()> {
     assert!(tool.dotted_order.starts_with(&root.dotted_order));
     stack.stop().await;
     Ok(())
-}
-
-/// `node`, for the JS SDK.
-fn node() -> std::path::PathBuf {
-    std::env::var_os("IRONSMITH_NODE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-                .map(|dir| dir.join("node"))
-                .find(|p| p.exists())
-                .unwrap_or_else(|| "/usr/bin/node".into())
-        })
 }
 
 #[tokio::test]

@@ -158,7 +158,8 @@ pub struct FeedbackRow {
 }
 
 /// Inserts run versions into `runs`, and their locations into `run_ids` and `runs_by_trace`
-/// (only for rows whose location is new or moved: `locate` says which). Each table is one
+/// (only for rows whose location is new or moved: `locate` says which). Locations go first, so
+/// a run visible in `runs` can always be found by id and in its trace. Each table is one
 /// INSERT; the three succeed or the caller retries all of them (rows are versioned, so a
 /// repeated insert only adds a duplicate version that reads collapse).
 pub async fn insert_runs(
@@ -169,36 +170,34 @@ pub async fn insert_runs(
     if rows.is_empty() {
         return Ok(());
     }
+    let located: Vec<&RunRow> = rows.iter().filter(|row| locate(row)).collect();
+    if !located.is_empty() {
+        let mut insert = client.insert::<RunLocation>("run_ids")?;
+        for row in &located {
+            insert.write(&RunLocation::of(row)).await?;
+        }
+        insert.end().await?;
+        let mut insert = client.insert::<TraceEntry>("runs_by_trace")?;
+        for row in &located {
+            insert
+                .write(&TraceEntry {
+                    tenant_id: row.tenant_id,
+                    trace_id: row.trace_id,
+                    dotted_order: row.dotted_order.clone(),
+                    id: row.id,
+                    session_id: row.session_id,
+                    start_time_us: row.start_time_us,
+                    first_received_us: row.first_received_us,
+                    version: row.version,
+                    is_deleted: row.is_deleted,
+                })
+                .await?;
+        }
+        insert.end().await?;
+    }
     let mut insert = client.insert::<RunRow>("runs")?;
     for row in rows {
         insert.write(row).await?;
-    }
-    insert.end().await?;
-
-    let located: Vec<&RunRow> = rows.iter().filter(|row| locate(row)).collect();
-    if located.is_empty() {
-        return Ok(());
-    }
-    let mut insert = client.insert::<RunLocation>("run_ids")?;
-    for row in &located {
-        insert.write(&RunLocation::of(row)).await?;
-    }
-    insert.end().await?;
-    let mut insert = client.insert::<TraceEntry>("runs_by_trace")?;
-    for row in &located {
-        insert
-            .write(&TraceEntry {
-                tenant_id: row.tenant_id,
-                trace_id: row.trace_id,
-                dotted_order: row.dotted_order.clone(),
-                id: row.id,
-                session_id: row.session_id,
-                start_time_us: row.start_time_us,
-                first_received_us: row.first_received_us,
-                version: row.version,
-                is_deleted: row.is_deleted,
-            })
-            .await?;
     }
     insert.end().await?;
     Ok(())

@@ -25,7 +25,8 @@ use Level::{Org, Workspace};
 
 /// `(level, method, path, body)`. Placeholders: `{ws}` the victim's workspace, `{member}` an
 /// organisation membership, `{ws_member}` a workspace membership, `{service_key}`, `{pat}`,
-/// `{invite}`, `{session}`.
+/// `{invite}`, `{session}`, `{project}` and `{project_name}` a tracing project, `{run}` a run
+/// (the root of its trace).
 const MATRIX: &[(Level, &str, &str, &str)] = &[
     (Workspace, "GET", "/settings", ""),
     (Workspace, "GET", "/model-price-map", ""),
@@ -35,6 +36,62 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         "/model-price-map",
         r#"{"name":"pwned","match_pattern":".*","prompt_cost_per_million":9,"completion_cost_per_million":9}"#,
     ),
+    (Workspace, "GET", "/sessions", ""),
+    (Workspace, "GET", "/sessions?name={project_name}", ""),
+    (
+        Workspace,
+        "GET",
+        "/sessions/{project}?include_stats=true",
+        "",
+    ),
+    (
+        Workspace,
+        "POST",
+        "/sessions",
+        r#"{"name":"pwned-project"}"#,
+    ),
+    (
+        Workspace,
+        "PATCH",
+        "/sessions/{project}",
+        r#"{"name":"pwned"}"#,
+    ),
+    (Workspace, "DELETE", "/sessions/{project}", ""),
+    (Workspace, "GET", "/runs/{run}", ""),
+    (
+        Workspace,
+        "POST",
+        "/runs/query",
+        r#"{"session":["{project}"]}"#,
+    ),
+    (Workspace, "POST", "/runs/query", r#"{"id":["{run}"]}"#),
+    (Workspace, "POST", "/runs/query", r#"{"trace":"{run}"}"#),
+    (
+        Workspace,
+        "POST",
+        "/runs/query",
+        r#"{"filter":"eq(id, '{run}')"}"#,
+    ),
+    (
+        Workspace,
+        "POST",
+        "/runs/stats",
+        r#"{"session":["{project}"]}"#,
+    ),
+    (
+        Workspace,
+        "POST",
+        "/runs/group",
+        r#"{"session_id":"{project}","group_by":"conversation"}"#,
+    ),
+    (Workspace, "GET", "/runs/{run}/share", ""),
+    (
+        Workspace,
+        "PUT",
+        "/runs/{run}/share",
+        r#"{"run_id":"{run}"}"#,
+    ),
+    (Workspace, "DELETE", "/runs/{run}/share", ""),
     (Org, "GET", "/me", ""),
     (Org, "GET", "/orgs/current", ""),
     (
@@ -146,7 +203,12 @@ fn fill(template: &str, victim: &Victim, attacker_user: Uuid) -> String {
 async fn snapshot(victim: &Victim, same_org: bool) -> anyhow::Result<Vec<(String, Value)>> {
     let admin = victim.admin.clone().tenant(victim.workspace);
     let mut state = Vec::new();
-    let workspace_level = ["/settings", "/workspaces/current/members", "/api-key"];
+    let workspace_level = [
+        "/settings",
+        "/workspaces/current/members",
+        "/api-key",
+        "/sessions",
+    ];
     for path in [
         "/settings",
         "/orgs/current",
@@ -157,6 +219,7 @@ async fn snapshot(victim: &Victim, same_org: bool) -> anyhow::Result<Vec<(String
         "/workspaces/current/members",
         "/api-key",
         "/api-key/current",
+        "/sessions",
     ] {
         if same_org && !workspace_level.contains(&path) {
             continue;
@@ -172,6 +235,11 @@ async fn snapshot(victim: &Victim, same_org: bool) -> anyhow::Result<Vec<(String
             }
         }
         state.push((path.to_owned(), body));
+    }
+    for path in ["/runs/{run}", "/runs/{run}/share"] {
+        let path = fill(path, victim, Uuid::nil());
+        let body = admin.get(&path).await?.expect(200)?;
+        state.push((path, body));
     }
     Ok(state)
 }
@@ -231,6 +299,32 @@ async fn furnish(
         .await?
         .expect(200)?;
     let id = |v: &Value| v["id"].as_str().unwrap_or_default().to_owned();
+    // A traced run in a project of its own, visible to the victim's admin.
+    let project_name = format!("victim-project-{label}");
+    let run = Uuid::now_v7();
+    admin_ws
+        .post(
+            "/runs/batch",
+            json!({"post": [{"id": run, "trace_id": run, "name": "victim-run", "run_type": "chain",
+                "dotted_order": format!("20250301T101500000000Z{run}"), "session_name": project_name,
+                "start_time": "2025-03-01T10:15:00Z", "end_time": "2025-03-01T10:15:01Z",
+                "extra": {"metadata": {"thread_id": format!("{label}-thread")}}}]}),
+        )
+        .await?
+        .expect(202)?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while admin_ws.get(&format!("/runs/{run}")).await?.status != 200 {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the victim's run never became readable"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let project = admin_ws
+        .get(&format!("/sessions?name={project_name}"))
+        .await?
+        .expect(200)?;
+    let project = id(&project[0]);
     Ok(Victim {
         workspace,
         values: vec![
@@ -241,6 +335,9 @@ async fn furnish(
             ("{pat}", id(&pat)),
             ("{invite}", id(&invite)),
             ("{session}", id(&sessions[0])),
+            ("{project_name}", project_name.clone()),
+            ("{project}", project.clone()),
+            ("{run}", run.to_string()),
         ],
         secrets: vec![
             member_email,
@@ -249,6 +346,10 @@ async fn furnish(
             id(&invite),
             member,
             format!("{label}-invitee@example.com"),
+            project_name,
+            project,
+            run.to_string(),
+            format!("{label}-thread"),
         ],
         admin,
     })
@@ -316,6 +417,7 @@ async fn no_caller_reaches_another_workspace() -> anyhow::Result<()> {
     let stack = Stack::start_with(|config| {
         // The matrix sends hundreds of requests; rate limits are tested elsewhere.
         config.limits.default.requests = 100_000;
+        config.limits.run_query.requests = 100_000;
     })
     .await?;
 

@@ -443,7 +443,7 @@ async fn projects_runs_filters_stats_and_sharing() -> anyhow::Result<()> {
     admin
         .delete(&format!("/runs/{}/share", t.root.id))
         .await?
-        .expect(200)?;
+        .expect(204)?;
     assert_eq!(
         public.get(&format!("/public/{token}/run")).await?.status,
         404

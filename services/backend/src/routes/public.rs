@@ -73,17 +73,17 @@ async fn shared_run(
     Path((token, run_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let share = share_of(&state, &token).await?;
-    let run_id = Uuid::try_parse(&run_id)
-        .map_err(|_| ApiError::NotFound(format!("Run {run_id} not found")))?;
+    let run_id =
+        Uuid::try_parse(&run_id).map_err(|_| ApiError::NotFound("Run not found".into()))?;
     if in_trace(&state, &share, &[run_id]).await?.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "Run {run_id} is not part of the shared trace"
-        )));
+        return Err(ApiError::NotFound(
+            "That run is not part of the shared trace".into(),
+        ));
     }
     render_one(&state, share.tenant_id, run_id, &Selection::All)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("Run {run_id} not found")))
+        .ok_or_else(|| ApiError::NotFound("Run not found".into()))
 }
 
 /// A page of the shared trace: the requested ids within it, or all of it.

@@ -2,6 +2,7 @@
 //! `/runs/group`, and the share links of §7.7.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ironsmith_analytics::run_query::{self, Counting, FeedbackScope};
@@ -34,8 +35,8 @@ fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiEr
     ApiError::internal(error)
 }
 
-fn not_found(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("Run {id} not found"))
+fn not_found() -> ApiError {
+    ApiError::NotFound("Run not found".into())
 }
 
 /// One run with full payloads, attachment URLs, children and feedback statistics.
@@ -87,7 +88,7 @@ async fn read(
     render_one(&state, caller.workspace_id, id, &Selection::All)
         .await?
         .map(Json)
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(|| not_found())
 }
 
 /// A page of runs for `body`, within `tenant_id`.
@@ -191,10 +192,7 @@ async fn group(
     };
     let mut query = reads::query_from(tenant_id, &query_body, Default::default())?;
     if !reads::scope(&state, tenant_id, &query_body, &mut query).await? {
-        return Err(ApiError::NotFound(format!(
-            "Project {} not found",
-            body.session_id
-        )));
+        return Err(ApiError::NotFound("Project not found".into()));
     }
     let (groups, total) = run_query::thread_groups(
         &state.stores.clickhouse,
@@ -281,7 +279,7 @@ async fn share(
     let tenant_id = caller.workspace_id;
     let run = reads::find_run(&state, tenant_id, id)
         .await?
-        .ok_or_else(|| not_found(id))?;
+        .ok_or_else(|| not_found())?;
     let share = run_shares::share(
         &state.stores.postgres,
         &NewShare {
@@ -312,9 +310,14 @@ async fn unshare(
     State(state): State<AppState>,
     caller: RequirePermission<RunsShare>,
     PathUuid(id): PathUuid,
-) -> Result<Json<Value>, ApiError> {
-    run_shares::unshare(&state.stores.postgres, caller.workspace_id, id)
+) -> Result<StatusCode, ApiError> {
+    let tenant_id = caller.workspace_id;
+    let unshared = run_shares::unshare(&state.stores.postgres, tenant_id, id)
         .await
         .map_err(internal)?;
-    Ok(Json(json!({"run_id": id, "unshared": true})))
+    // Unsharing a run that is not shared is fine; an unknown run is not.
+    if !unshared && reads::find_run(&state, tenant_id, id).await?.is_none() {
+        return Err(not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

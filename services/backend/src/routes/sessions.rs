@@ -212,7 +212,7 @@ async fn read(
     let project = projects::get(&state.stores.postgres, caller.workspace_id, id)
         .await
         .map_err(internal)?
-        .ok_or_else(|| ApiError::NotFound(format!("Project {id} not found")))?;
+        .ok_or_else(|| ApiError::NotFound("Project not found".into()))?;
     let mut rendered = render_all(&state, caller.workspace_id, &[project], include_stats).await?;
     Ok(Json(rendered.remove(0)))
 }
@@ -334,7 +334,7 @@ async fn update(
     let existing = projects::get(db, tenant_id, id)
         .await
         .map_err(internal)?
-        .ok_or_else(|| ApiError::NotFound(format!("Project {id} not found")))?;
+        .ok_or_else(|| ApiError::NotFound("Project not found".into()))?;
     let extra = match body.extra {
         None | Some(Value::Null) => None,
         Some(extra) => Some(merged_extra(&existing.extra, checked_extra(Some(extra))?)),
@@ -348,7 +348,7 @@ async fn update(
     };
     match projects::update(db, tenant_id, id, &patch).await {
         Ok(Some(project)) => Ok(Json(render(&project, None))),
-        Ok(None) => Err(ApiError::NotFound(format!("Project {id} not found"))),
+        Ok(None) => Err(ApiError::NotFound("Project not found".into())),
         Err(error) if error.is_unique_violation() => Err(ApiError::Conflict(format!(
             "A project named `{}` already exists in this workspace",
             name.unwrap_or_default()
@@ -367,7 +367,7 @@ async fn remove(
         .await
         .map_err(internal)?
     {
-        return Err(ApiError::NotFound(format!("Project {id} not found")));
+        return Err(ApiError::NotFound("Project not found".into()));
     }
     Queue::new(state.stores.redis.clone(), DEFAULT_QUEUE)
         .enqueue(&Task::DeleteProjectRuns {

@@ -108,27 +108,27 @@ const WORDS: &[&str] = &[
 ];
 
 /// One generated run, enough to write it as multipart parts or as a ClickHouse row.
-struct Spec {
-    id: Uuid,
-    trace_id: Uuid,
-    parent: Option<Uuid>,
-    dotted_order: String,
-    name: &'static str,
-    run_type: &'static str,
-    start_us: i64,
-    end_us: i64,
-    inputs: String,
-    outputs: String,
-    extra: String,
+pub(crate) struct Spec {
+    pub(crate) id: Uuid,
+    pub(crate) trace_id: Uuid,
+    pub(crate) parent: Option<Uuid>,
+    pub(crate) dotted_order: String,
+    pub(crate) name: &'static str,
+    pub(crate) run_type: &'static str,
+    pub(crate) start_us: i64,
+    pub(crate) end_us: i64,
+    pub(crate) inputs: String,
+    pub(crate) outputs: String,
+    pub(crate) extra: String,
 }
 
-struct Generator {
+pub(crate) struct Generator {
     state: u64,
     project: String,
 }
 
 impl Generator {
-    fn new(seed: u64, project: &str) -> Self {
+    pub(crate) fn new(seed: u64, project: &str) -> Self {
         Generator {
             state: seed | 1,
             project: project.to_owned(),
@@ -154,7 +154,11 @@ impl Generator {
 
     /// A trace of `TRACE_SIZE` runs starting now.
     fn trace(&mut self) -> Vec<Spec> {
-        let base = chrono::Utc::now().timestamp_micros();
+        self.trace_at(chrono::Utc::now().timestamp_micros())
+    }
+
+    /// A trace of `TRACE_SIZE` runs starting at `base` (microseconds).
+    pub(crate) fn trace_at(&mut self, base: i64) -> Vec<Spec> {
         let mut specs: Vec<Spec> = Vec::with_capacity(TRACE_SIZE);
         let trace_id = Uuid::now_v7();
         for (index, (parent, name, run_type)) in TRACE.iter().enumerate() {

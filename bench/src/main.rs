@@ -7,6 +7,7 @@
 
 mod ingest;
 mod process;
+mod reads;
 
 use clap::{Parser, Subcommand};
 
@@ -26,11 +27,15 @@ enum Command {
     /// the Python SDK sends them) and measures acceptance, visibility in ClickHouse, latency
     /// from 202 to queryable, and the raw ClickHouse insert rate of the same rows.
     Ingest(ingest::Options),
+    /// Seeds one project of a million runs (once) and times the read calls against it: run
+    /// lists, a 1,000-run trace, filters, statistics.
+    Reads(reads::Options),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Ingest(options) => ingest::run(options).await,
+        Command::Reads(options) => reads::run(options).await,
     }
 }

@@ -19,16 +19,12 @@ pub fn compile(filter: &Filter, tenant_id: Uuid) -> Sql {
     Compiler { tenant_id }.filter(filter)
 }
 
-/// Whether `filter` reads payload columns (`inputs`, `outputs`, `extra`), which listings
-/// otherwise never touch.
+/// Whether `filter` reads `extra` (a search of metadata), which listings otherwise never touch.
 pub fn reads_payloads(filter: &Filter) -> bool {
     match filter {
         Filter::And(items) | Filter::Or(items) => items.iter().any(reads_payloads),
         Filter::Not(inner) => reads_payloads(inner),
-        Filter::Search { field, .. } => matches!(
-            field,
-            None | Some(Field::Inputs | Field::Outputs | Field::Metadata)
-        ),
+        Filter::Search { field, .. } => matches!(field, Some(Field::Metadata)),
         _ => false,
     }
 }
@@ -69,7 +65,7 @@ impl Compiler {
                 sql.bind(key.as_str()).push(")");
                 sql
             }
-            Filter::Search { field, text } => search(*field, text),
+            Filter::Search { field, text } => self.search(*field, text),
         }
     }
 
@@ -328,42 +324,50 @@ fn has(field: Field, value: &HasValue) -> Sql {
     }
 }
 
-/// Case-insensitive substring search. Payloads kept in object storage are searched through
-/// their 200-character previews.
-fn search(field: Option<Field>, text: &str) -> Sql {
-    let columns: &[&str] = match field {
-        None => &[
-            "name",
-            "error",
-            "inputs",
-            "outputs",
-            "inputs_preview",
-            "outputs_preview",
-        ],
-        Some(Field::Inputs) => &["inputs", "inputs_preview"],
-        Some(Field::Outputs) => &["outputs", "outputs_preview"],
-        Some(Field::Metadata) => &["extra"],
-        Some(Field::Tags) => &["arrayStringConcat(tags, ' ')"],
-        Some(Field::Id) => &["toString(id)"],
-        Some(Field::TraceId) => &["toString(trace_id)"],
-        Some(Field::SessionId) => &["toString(session_id)"],
-        Some(Field::ParentRunId) => &["toString(assumeNotNull(parent_run_id))"],
-        Some(Field::ReferenceExampleId) => &["toString(assumeNotNull(reference_example_id))"],
-        Some(Field::RunType) => &["run_type"],
-        Some(Field::Status) => &["status"],
-        Some(Field::ThreadId) => &["thread_id"],
-        Some(Field::Error) => &["error"],
-        Some(_) => &["name"],
-    };
-    let parts: Vec<Sql> = columns
-        .iter()
-        .map(|column| {
+impl Compiler {
+    /// Case-insensitive substring search. Inputs and outputs are searched in `run_payloads` (any
+    /// version of the run); payloads kept in object storage through their 200-character
+    /// previews.
+    fn search(&self, field: Option<Field>, text: &str) -> Sql {
+        let (columns, payloads): (&[&str], &[&str]) = match field {
+            None => (
+                &["name", "error", "inputs_preview", "outputs_preview"],
+                &["inputs", "outputs"],
+            ),
+            Some(Field::Inputs) => (&["inputs_preview"], &["inputs"]),
+            Some(Field::Outputs) => (&["outputs_preview"], &["outputs"]),
+            Some(Field::Metadata) => (&["extra"], &[]),
+            Some(Field::Tags) => (&["arrayStringConcat(tags, ' ')"], &[]),
+            Some(Field::Id) => (&["toString(id)"], &[]),
+            Some(Field::TraceId) => (&["toString(trace_id)"], &[]),
+            Some(Field::SessionId) => (&["toString(session_id)"], &[]),
+            Some(Field::ParentRunId) => (&["toString(assumeNotNull(parent_run_id))"], &[]),
+            Some(Field::ReferenceExampleId) => {
+                (&["toString(assumeNotNull(reference_example_id))"], &[])
+            }
+            Some(Field::RunType) => (&["run_type"], &[]),
+            Some(Field::Status) => (&["status"], &[]),
+            Some(Field::ThreadId) => (&["thread_id"], &[]),
+            Some(Field::Error) => (&["error"], &[]),
+            Some(_) => (&["name"], &[]),
+        };
+        let contains = |column: &str| {
             let mut sql = Sql::new(&format!("positionCaseInsensitiveUTF8({column}, "));
             sql.bind(text).push(") > 0");
             sql
-        })
-        .collect();
-    join(&parts, " OR ")
+        };
+        let mut parts: Vec<Sql> = columns.iter().map(|c| contains(c)).collect();
+        if !payloads.is_empty() {
+            let inner: Vec<Sql> = payloads.iter().map(|c| contains(c)).collect();
+            let mut sql = Sql::new("id IN (SELECT id FROM run_payloads WHERE tenant_id = ");
+            sql.bind(self.tenant_id)
+                .push(" AND (")
+                .append(&join(&inner, " OR "))
+                .push("))");
+            parts.push(sql);
+        }
+        join(&parts, " OR ")
+    }
 }
 
 #[cfg(test)]

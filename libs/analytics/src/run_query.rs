@@ -108,6 +108,9 @@ pub struct Page {
     pub next: Option<Position>,
 }
 
+/// Payload columns kept in `run_payloads`, empty in `runs`.
+const SEPARATE_PAYLOADS: [&str; 4] = ["inputs", "outputs", "events", "serialized"];
+
 impl RunQuery {
     fn selects_ids(&self) -> bool {
         self.ids.is_some()
@@ -121,12 +124,14 @@ impl RunQuery {
                 .any(run_filter::reads_payloads)
     }
 
-    /// The `RunRow` columns, in field order; payload columns not wanted read as `''`.
+    /// The `RunRow` columns, in field order; payload columns not wanted read as `''`. Inputs,
+    /// outputs, events and serialized live in `run_payloads` (`runs::fill_payloads`).
     fn columns(&self) -> String {
         let filter_payloads = self.reads_payloads();
         RunRow::COLUMN_NAMES
             .iter()
             .map(|name| match self.payloads.wants(name) {
+                Some(_) if SEPARATE_PAYLOADS.contains(name) => format!("'' AS {name}"),
                 Some(false) if !filter_payloads => format!("'' AS {name}"),
                 _ => (*name).to_owned(),
             })

@@ -195,11 +195,136 @@ pub async fn insert_runs(
         }
         insert.end().await?;
     }
-    let mut insert = client.insert::<RunRow>("runs")?;
+    let mut insert = client.insert::<PayloadRow>("run_payloads")?;
     for row in rows {
-        insert.write(row).await?;
+        insert.write(&PayloadRow::of(row)).await?;
     }
     insert.end().await?;
+    let mut insert = client.insert::<RunRow>("runs")?;
+    for row in rows {
+        insert.write(&without_payloads(row)).await?;
+    }
+    insert.end().await?;
+    Ok(())
+}
+
+/// A run's payloads: a row of `run_payloads`.
+#[derive(Debug, Clone, Default, PartialEq, Row, Serialize, Deserialize)]
+struct PayloadRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    tenant_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    id: Uuid,
+    inputs: String,
+    outputs: String,
+    events: String,
+    serialized: String,
+    first_received_us: i64,
+    version: u64,
+}
+
+impl PayloadRow {
+    fn of(row: &RunRow) -> Self {
+        PayloadRow {
+            tenant_id: row.tenant_id,
+            id: row.id,
+            inputs: row.inputs.clone(),
+            outputs: row.outputs.clone(),
+            events: row.events.clone(),
+            serialized: row.serialized.clone(),
+            first_received_us: row.first_received_us,
+            version: row.version,
+        }
+    }
+}
+
+/// The `runs` row of a version: its payloads live in `run_payloads`.
+fn without_payloads(row: &RunRow) -> RunRow {
+    RunRow {
+        inputs: String::new(),
+        outputs: String::new(),
+        events: String::new(),
+        serialized: String::new(),
+        ..row.clone()
+    }
+}
+
+/// Which payload columns [`fill_payloads`] fetches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PayloadColumns {
+    pub inputs: bool,
+    pub outputs: bool,
+    pub events: bool,
+    pub serialized: bool,
+}
+
+impl PayloadColumns {
+    pub const ALL: PayloadColumns = PayloadColumns {
+        inputs: true,
+        outputs: true,
+        events: true,
+        serialized: true,
+    };
+
+    fn any(&self) -> bool {
+        self.inputs || self.outputs || self.events || self.serialized
+    }
+}
+
+/// Puts the latest payloads of `rows` (all of `tenant_id`) from `run_payloads` into them.
+pub async fn fill_payloads(
+    client: &Client,
+    tenant_id: Uuid,
+    rows: &mut [RunRow],
+    columns: PayloadColumns,
+) -> Result<(), AnalyticsError> {
+    if rows.is_empty() || !columns.any() {
+        return Ok(());
+    }
+    let pick = |wanted: bool, name: &str| {
+        if wanted {
+            name.to_owned()
+        } else {
+            format!("'' AS {name}")
+        }
+    };
+    let select = format!(
+        "SELECT tenant_id, id, {}, {}, {}, {}, first_received_us, version FROM run_payloads \
+         WHERE tenant_id = ? AND id IN ? ORDER BY version DESC LIMIT 1 BY id",
+        pick(columns.inputs, "inputs"),
+        pick(columns.outputs, "outputs"),
+        pick(columns.events, "events"),
+        pick(columns.serialized, "serialized"),
+    );
+    let ids: Vec<Uuid> = unique(rows.iter().map(|r| r.id));
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        for payload in client
+            .query(&select)
+            .bind(tenant_id)
+            .bind(InList(chunk))
+            .fetch_all::<PayloadRow>()
+            .await?
+        {
+            found.insert(payload.id, payload);
+        }
+    }
+    for row in rows.iter_mut() {
+        if let Some(payload) = found.get(&row.id) {
+            if columns.inputs {
+                payload.inputs.clone_into(&mut row.inputs);
+            }
+            if columns.outputs {
+                payload.outputs.clone_into(&mut row.outputs);
+            }
+            if columns.events {
+                payload.events.clone_into(&mut row.events);
+            }
+            if columns.serialized {
+                payload.serialized.clone_into(&mut row.serialized);
+            }
+        }
+    }
     Ok(())
 }
 
@@ -266,6 +391,7 @@ pub async fn fetch_latest(
                 .await?,
         );
     }
+    fill_payloads(client, tenant_id, &mut found, PayloadColumns::ALL).await?;
     Ok(found)
 }
 
@@ -286,14 +412,14 @@ pub async fn count_runs(
         .await?)
 }
 
-/// The latest version of each of a project's runs, oldest first (tests and tools; listings
-/// with filters and cursors arrive with the run-query API).
+/// The latest version of each of a project's runs with their payloads, oldest first (tests
+/// and tools; the API pages through `run_query`).
 pub async fn latest_runs(
     client: &Client,
     tenant_id: Uuid,
     session_id: Uuid,
 ) -> Result<Vec<RunRow>, AnalyticsError> {
-    Ok(client
+    let mut rows = client
         .query(
             "SELECT ?fields FROM (SELECT * FROM runs WHERE tenant_id = ? AND session_id = ? \
              ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 \
@@ -302,7 +428,9 @@ pub async fn latest_runs(
         .bind(tenant_id)
         .bind(session_id)
         .fetch_all::<RunRow>()
-        .await?)
+        .await?;
+    fill_payloads(client, tenant_id, &mut rows, PayloadColumns::ALL).await?;
+    Ok(rows)
 }
 
 /// The latest version of each feedback record on a trace.
@@ -329,7 +457,7 @@ fn unique<T: Ord + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
     out
 }
 
-/// Removes every run of a project, with its look-up rows and the feedback on those runs, as
+/// Removes every run of a project, with its payloads, look-up rows and feedback, as
 /// ClickHouse mutations (asynchronous on the server; idempotent). Feedback goes first, while
 /// the runs still say which feedback is theirs.
 pub async fn delete_project(
@@ -347,12 +475,17 @@ pub async fn delete_project(
         .map(|row| row.0)
         .collect();
     for chunk in run_ids.chunks(IDS_PER_QUERY) {
-        client
-            .query("ALTER TABLE feedback DELETE WHERE tenant_id = ? AND run_id IN ?")
-            .bind(tenant_id)
-            .bind(InList(chunk))
-            .execute()
-            .await?;
+        for statement in [
+            "ALTER TABLE feedback DELETE WHERE tenant_id = ? AND run_id IN ?",
+            "ALTER TABLE run_payloads DELETE WHERE tenant_id = ? AND id IN ?",
+        ] {
+            client
+                .query(statement)
+                .bind(tenant_id)
+                .bind(InList(chunk))
+                .execute()
+                .await?;
+        }
     }
     for table in ["runs", "run_ids", "runs_by_trace"] {
         client

@@ -63,7 +63,8 @@ pub async fn find_run(
     Ok(rows.into_iter().find(|r| r.id == id && r.is_deleted == 0))
 }
 
-/// Replaces payload keys by the payloads themselves, for the columns `payloads` selects.
+/// Replaces the keys of payloads kept in object storage by the payloads themselves, for the
+/// columns `payloads` selects.
 pub async fn rehydrate(
     state: &AppState,
     rows: &mut [RunRow],
@@ -198,7 +199,21 @@ pub async fn render_page(
     mut page: Page,
     selection: &Selection,
 ) -> Result<Value, ApiError> {
-    rehydrate(state, &mut page.runs, payloads_for(selection)).await?;
+    let payloads = payloads_for(selection);
+    run_rows::fill_payloads(
+        &state.stores.clickhouse,
+        tenant_id,
+        &mut page.runs,
+        run_rows::PayloadColumns {
+            inputs: payloads.inputs,
+            outputs: payloads.outputs,
+            events: payloads.events,
+            serialized: payloads.serialized,
+        },
+    )
+    .await
+    .map_err(internal)?;
+    rehydrate(state, &mut page.runs, payloads).await?;
     let feedback = if selection.wants("feedback_stats") {
         runs_feedback(state, tenant_id, &page.runs).await?
     } else {

@@ -205,7 +205,7 @@ async fn seed(
         }
         rows.extend(specs.iter().map(|s| row(s, tenant, project, &prices)));
         if rows.len() >= 50_000 || index + 1 == traces {
-            runs::insert_runs(clickhouse, &rows, |_| true).await?;
+            runs::insert_runs(clickhouse, &rows, &[], |_| true).await?;
             inserted += rows.len();
             rows.clear();
             eprintln!("seeded {inserted} runs in {:.0?}", started.elapsed());

@@ -174,6 +174,25 @@ impl RunQuery {
         sql
     }
 
+    /// The part of [`Self::scan`] that `run_superseded` can evaluate (a superset of it).
+    fn superseded_scan(&self) -> Sql {
+        let mut sql = Sql::new("tenant_id = ");
+        sql.bind(self.tenant_id)
+            .push(" AND session_id IN ")
+            .bind(Param::UuidSet(self.sessions.clone()));
+        if let Some(ids) = &self.ids {
+            sql.push(" AND id IN ").bind(Param::UuidSet(ids.clone()));
+        } else {
+            if let Some(min) = self.start_min_us {
+                sql.push(" AND start_time_us >= ").bind(min);
+            }
+            if let Some(max) = self.start_max_us {
+                sql.push(" AND start_time_us <= ").bind(max);
+            }
+        }
+        sql
+    }
+
     /// Conditions on mutable columns, evaluated on a run's latest version.
     fn conditions(&self) -> Option<Sql> {
         if self.selects_ids() {
@@ -413,7 +432,8 @@ const FILTER_COLUMNS: &str = "session_id, id, trace_id, parent_run_id, reference
     inputs_preview, outputs_preview, is_deleted";
 
 /// Statistics per project over the runs `query` selects (its order, limit and cursor are
-/// ignored). Without conditions on mutable columns, `FINAL` deduplicates during the scan.
+/// ignored). Without conditions on mutable columns the scan reads raw rows and leaves out the
+/// versions listed in `run_superseded`; with conditions it deduplicates candidates.
 pub async fn stats(
     client: &Client,
     query: &RunQuery,
@@ -431,9 +451,12 @@ pub async fn stats(
     ));
     match query.conditions() {
         None => {
-            sql.push("runs FINAL WHERE ")
+            // Raw rows minus the versions a newer one replaced (`run_superseded`).
+            sql.push("runs WHERE ")
                 .append(&query.scan(false))
-                .push(" AND is_deleted = 0");
+                .push(" AND is_deleted = 0 AND (id, version) NOT IN (SELECT id, version FROM run_superseded WHERE ")
+                .append(&query.superseded_scan())
+                .push(")");
         }
         Some(conditions) => {
             let columns = if query.reads_payloads() {
@@ -538,17 +561,26 @@ pub enum FeedbackScope<'a> {
     Matching(&'a RunQuery),
 }
 
-/// Feedback aggregated per `group_id`, joined to `runs` (a query of `run_id, group_id`).
+/// Feedback aggregated per `group_id`, joined to `runs` (a query of `fb_run, group_id`). The
+/// runs are first narrowed to those with feedback, so the join's left side stays small and its
+/// right side is the (small) latest feedback.
 fn feedback_of_runs(tenant_id: Uuid, runs: &Sql) -> Sql {
+    let mut feedback = Sql::new(
+        "(SELECT assumeNotNull(run_id) AS fb_run, key, value, score FROM (SELECT run_id, key, \
+         value, score, is_deleted FROM feedback WHERE tenant_id = ",
+    );
+    feedback
+        .bind(tenant_id)
+        .push(" ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 AND run_id IS NOT NULL)");
     let mut sql = Sql::new(&format!(
-        "SELECT group_id, {FEEDBACK_AGGREGATE} FROM (SELECT assumeNotNull(run_id) AS fb_run, key, \
-         value, score FROM (SELECT run_id, key, value, score, is_deleted FROM feedback WHERE \
-         tenant_id = "
+        "SELECT group_id, {FEEDBACK_AGGREGATE} FROM (SELECT DISTINCT fb_run, group_id FROM ("
     ));
-    sql.bind(tenant_id)
-        .push(" ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 AND run_id IS NOT NULL) ANY INNER JOIN (")
-        .append(runs)
-        .push(") USING fb_run GROUP BY group_id, key, value");
+    sql.append(runs)
+        .push(") WHERE fb_run IN (SELECT fb_run FROM ")
+        .append(&feedback)
+        .push(")) ANY INNER JOIN ")
+        .append(&feedback)
+        .push(" USING fb_run GROUP BY group_id, key, value");
     sql
 }
 
@@ -582,7 +614,7 @@ pub async fn feedback_stats(
                 return Ok(BTreeMap::new());
             }
             let mut runs = Sql::new(
-                "SELECT DISTINCT id AS fb_run, session_id AS group_id FROM runs WHERE tenant_id = ",
+                "SELECT id AS fb_run, session_id AS group_id FROM run_ids WHERE tenant_id = ",
             );
             runs.bind(tenant_id)
                 .push(" AND session_id IN ")
@@ -593,7 +625,7 @@ pub async fn feedback_stats(
             let mut runs = Sql::default();
             match query.conditions() {
                 None => {
-                    runs.push("SELECT DISTINCT id AS fb_run, toUUID('00000000-0000-0000-0000-000000000000') AS group_id FROM runs WHERE ")
+                    runs.push("SELECT id AS fb_run, toUUID('00000000-0000-0000-0000-000000000000') AS group_id FROM runs WHERE ")
                         .append(&query.scan(false));
                 }
                 Some(conditions) => {

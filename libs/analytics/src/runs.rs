@@ -158,13 +158,15 @@ pub struct FeedbackRow {
 }
 
 /// Inserts run versions into `runs`, and their locations into `run_ids` and `runs_by_trace`
-/// (only for rows whose location is new or moved: `locate` says which). Locations go first, so
+/// (only for rows whose location is new or moved: `locate` says which), and the versions they
+/// replace into `run_superseded`. Locations go first, so
 /// a run visible in `runs` can always be found by id and in its trace. Each table is one
 /// INSERT; the three succeed or the caller retries all of them (rows are versioned, so a
 /// repeated insert only adds a duplicate version that reads collapse).
 pub async fn insert_runs(
     client: &Client,
     rows: &[RunRow],
+    superseded: &[Superseded],
     locate: impl Fn(&RunRow) -> bool,
 ) -> Result<(), AnalyticsError> {
     if rows.is_empty() {
@@ -205,7 +207,42 @@ pub async fn insert_runs(
         insert.write(&without_payloads(row)).await?;
     }
     insert.end().await?;
+    // After the new versions: statistics may count a run twice for a moment, never not at all.
+    if !superseded.is_empty() {
+        let mut insert = client.insert::<Superseded>("run_superseded")?;
+        for entry in superseded {
+            insert.write(entry).await?;
+        }
+        insert.end().await?;
+    }
     Ok(())
+}
+
+/// A run version that a newer one replaced: a row of `run_superseded`.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct Superseded {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub tenant_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub session_id: Uuid,
+    pub start_time_us: i64,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    pub version: u64,
+    pub first_received_us: i64,
+}
+
+impl Superseded {
+    pub fn of(row: &RunRow) -> Self {
+        Superseded {
+            tenant_id: row.tenant_id,
+            session_id: row.session_id,
+            start_time_us: row.start_time_us,
+            id: row.id,
+            version: row.version,
+            first_received_us: row.first_received_us,
+        }
+    }
 }
 
 /// A run's payloads: a row of `run_payloads`.
@@ -487,7 +524,7 @@ pub async fn delete_project(
                 .await?;
         }
     }
-    for table in ["runs", "run_ids", "runs_by_trace"] {
+    for table in ["runs", "run_ids", "runs_by_trace", "run_superseded"] {
         client
             .query(&format!(
                 "ALTER TABLE {table} DELETE WHERE tenant_id = ? AND session_id = ?"

@@ -453,6 +453,7 @@ impl IngestWorker {
         let mut all_rows = Vec::new();
         let mut relocated = HashSet::new();
         let mut touched: Vec<(Uuid, Uuid)> = Vec::new();
+        let mut superseded = Vec::new();
         for (tenant_id, ops) in per_tenant {
             let mut ids: Vec<Uuid> = ops.iter().map(|(op, _)| op.id).collect();
             ids.sort_unstable();
@@ -473,6 +474,8 @@ impl IngestWorker {
                     .collect();
             let located: HashMap<Uuid, RunLocation> =
                 locations.into_iter().map(|l| (l.id, l)).collect();
+            // Every stored version read here is about to be replaced by a newer one.
+            superseded.extend(prior.values().map(runs::Superseded::of));
 
             let mut rows: HashMap<Uuid, RunRow> = HashMap::with_capacity(ids.len());
             let mut order = Vec::with_capacity(ids.len());
@@ -513,7 +516,7 @@ impl IngestWorker {
                 all_rows.push(row);
             }
         }
-        runs::insert_runs(&self.clickhouse, &all_rows, |row| {
+        runs::insert_runs(&self.clickhouse, &all_rows, &superseded, |row| {
             relocated.contains(&row.id)
         })
         .await?;

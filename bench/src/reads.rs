@@ -250,6 +250,9 @@ async fn timed(request: reqwest::RequestBuilder) -> anyhow::Result<(Duration, Va
     }
 }
 
+/// Builds one timed request.
+type Request<'a> = Box<dyn Fn() -> reqwest::RequestBuilder + 'a>;
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index].as_secs_f64() * 1000.0
@@ -277,7 +280,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     };
     let get = |path: &str| http.get(format!("{base}{path}")).header("x-api-key", &key);
 
-    let cases: Vec<(&str, Box<dyn Fn() -> reqwest::RequestBuilder>, usize)> = vec![
+    // (label, request, runs a page must hold; 0 for calls that are not pages)
+    let cases: Vec<(&str, Request<'_>, usize)> = vec![
         (
             "Runs list, first page (100 runs, the Python SDK's default fields)",
             Box::new(|| {

@@ -88,7 +88,7 @@ async fn read(
     render_one(&state, caller.workspace_id, id, &Selection::All)
         .await?
         .map(Json)
-        .ok_or_else(|| not_found())
+        .ok_or_else(not_found)
 }
 
 /// A page of runs for `body`, within `tenant_id`.
@@ -279,7 +279,7 @@ async fn share(
     let tenant_id = caller.workspace_id;
     let run = reads::find_run(&state, tenant_id, id)
         .await?
-        .ok_or_else(|| not_found())?;
+        .ok_or_else(not_found)?;
     let share = run_shares::share(
         &state.stores.postgres,
         &NewShare {

@@ -37,11 +37,14 @@ fn time(t: &chrono::DateTime<chrono::Utc>) -> Value {
     json!(ironsmith_api_types::timestamp::format(t))
 }
 
+/// A project's run statistics and feedback statistics, either possibly empty.
+type ProjectStats<'a> = (
+    Option<&'a RunStats>,
+    Option<&'a BTreeMap<String, FeedbackStat>>,
+);
+
 /// `TracerSessionWithoutVirtualFields`, plus the statistics of `TracerSession` when given.
-fn render(
-    project: &Project,
-    stats: Option<(Option<&RunStats>, Option<&BTreeMap<String, FeedbackStat>>)>,
-) -> Value {
+fn render(project: &Project, stats: Option<ProjectStats<'_>>) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), json!(project.id));
     out.insert("tenant_id".into(), json!(project.tenant_id));

@@ -31,8 +31,7 @@ pub enum Selection {
 impl Selection {
     pub fn from(select: Option<&[String]>) -> Self {
         match select {
-            None => Selection::All,
-            Some(fields) if fields.is_empty() => Selection::All,
+            None | Some([]) => Selection::All,
             Some(fields) => Selection::Only(fields.to_vec()),
         }
     }

@@ -437,10 +437,16 @@ mod tests {
         );
         assert_eq!(sql("exists(inputs, 'q')").0, "has(input_keys, ?)");
         assert!(reads_payloads(
-            &Filter::parse("and(eq(name, 'a'), search('x'))").expect("parses")
+            &Filter::parse("and(eq(name, 'a'), search(metadata, 'x'))").expect("parses")
         ));
         assert!(!reads_payloads(
-            &Filter::parse("search(name, 'x')").expect("parses")
+            &Filter::parse("search('x')").expect("parses")
         ));
+        let (text, params) = sql("search('Needle')");
+        assert!(
+            text.ends_with("OR (id IN (SELECT id FROM run_payloads WHERE tenant_id = ? AND ((positionCaseInsensitiveUTF8(inputs, ?) > 0) OR (positionCaseInsensitiveUTF8(outputs, ?) > 0))))"),
+            "{text}"
+        );
+        assert_eq!(params.len(), 7);
     }
 }

@@ -315,25 +315,58 @@ pub async fn list(client: &Client, query: &RunQuery) -> Result<Page, AnalyticsEr
     Ok(Page { runs, next })
 }
 
-/// The start time of the `k`-th matching raw row in page order, or `None` when fewer exist.
+/// A start time such that the window from it to the page's edge holds at least `k` matching
+/// raw rows, or `None` when the whole range holds fewer. Windows grow 16-fold from one second
+/// back from the newest run (forward from the oldest, ascending): each probe reads only its
+/// window's granules through the primary key, where sorting the whole start-time column
+/// (ClickHouse 18.16 cannot read in key order) reads all of it.
 async fn window_bound(
     client: &Client,
     query: &RunQuery,
     conditions: Option<&Sql>,
     k: usize,
 ) -> Result<Option<i64>, AnalyticsError> {
-    let mut sql = Sql::new("SELECT start_time_us FROM runs WHERE ");
-    sql.append(&query.scan(true));
-    if let Some(conditions) = conditions {
-        sql.push(" AND (").append(conditions).push(")");
+    #[derive(Row, Deserialize)]
+    struct Span {
+        first: i64,
+        last: i64,
+        rows: u64,
     }
-    sql.push(match query.order {
-        Order::Desc => " ORDER BY start_time_us DESC",
-        Order::Asc => " ORDER BY start_time_us ASC",
-    })
-    .push(" LIMIT 1 OFFSET ")
-    .bind((k - 1) as u64);
-    Ok(sql.query(client).fetch_optional::<i64>().await?)
+    let scan = query.scan(true);
+    let mut sql =
+        Sql::new("SELECT min(start_time_us), max(start_time_us), count() FROM runs WHERE ");
+    sql.append(&scan);
+    let span: Span = sql.query(client).fetch_one().await?;
+    if span.rows < k as u64 {
+        return Ok(None);
+    }
+    let mut width: i64 = 1_000_000;
+    loop {
+        let (bound, covers_all, side) = match query.order {
+            Order::Desc => (
+                span.last.saturating_sub(width),
+                span.last.saturating_sub(width) <= span.first,
+                " AND start_time_us >= ",
+            ),
+            Order::Asc => (
+                span.first.saturating_add(width),
+                span.first.saturating_add(width) >= span.last,
+                " AND start_time_us <= ",
+            ),
+        };
+        if covers_all {
+            return Ok(None);
+        }
+        let mut probe = Sql::new("SELECT count() FROM runs WHERE ");
+        probe.append(&scan).push(side).bind(bound);
+        if let Some(conditions) = conditions {
+            probe.push(" AND (").append(conditions).push(")");
+        }
+        if probe.query(client).fetch_one::<u64>().await? >= k as u64 {
+            return Ok(Some(bound));
+        }
+        width = width.saturating_mul(16);
+    }
 }
 
 async fn page(

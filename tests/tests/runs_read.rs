@@ -644,7 +644,7 @@ async fn cursor_pages_cover_large_projects_exactly_once() -> anyhow::Result<()> 
     let project = stack.project_id("paged").await?.expect("project");
 
     let mut newest_first = runs.clone();
-    newest_first.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    newest_first.sort_by_key(|(start, id, _)| std::cmp::Reverse((*start, *id)));
     for (order, filter, limit) in [
         ("desc", None, 25),
         ("asc", None, 60),

@@ -103,7 +103,7 @@ pub async fn rehydrate(
 }
 
 /// Which projects a query reaches, and narrows a trace query to where the trace lives.
-/// Returns `None` when nothing can match (no live project).
+/// Returns false when nothing can match (no live project).
 pub async fn scope(
     state: &AppState,
     tenant_id: Uuid,
@@ -112,14 +112,14 @@ pub async fn scope(
 ) -> Result<bool, ApiError> {
     let db = &state.stores.postgres;
     let clickhouse = &state.stores.clickhouse;
-    let mut sessions: Vec<Uuid> = match body.session.as_deref().filter(|s| !s.is_empty()) {
+    let requested = body.session.as_deref().filter(|s| !s.is_empty());
+    let requested_sessions = requested.is_some();
+    let mut sessions: Vec<Uuid> = match requested {
         Some(requested) => projects::live_ids(db, tenant_id, requested)
             .await
             .map_err(internal)?,
         None => Vec::new(),
     };
-    let requested_sessions =
-        !sessions.is_empty() || body.session.as_deref().is_some_and(|s| !s.is_empty());
     if let Some(ids) = body.id.as_deref().filter(|ids| !ids.is_empty()) {
         let located = run_rows::locate(clickhouse, tenant_id, ids)
             .await

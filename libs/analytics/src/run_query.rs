@@ -141,22 +141,11 @@ impl RunQuery {
 
     /// Conditions every version of a run shares.
     fn scan(&self, with_cursor: bool) -> Sql {
-        let mut sql = Sql::new("tenant_id = ");
-        sql.bind(self.tenant_id)
-            .push(" AND session_id IN ")
-            .bind(Param::UuidSet(self.sessions.clone()));
-        if let Some(ids) = &self.ids {
-            sql.push(" AND id IN ").bind(Param::UuidSet(ids.clone()));
-        } else {
-            if let Some(min) = self.start_min_us {
-                sql.push(" AND start_time_us >= ").bind(min);
-            }
-            if let Some(max) = self.start_max_us {
-                sql.push(" AND start_time_us <= ").bind(max);
-            }
-            if let Some(trace) = self.trace_id {
-                sql.push(" AND trace_id = ").bind(trace);
-            }
+        let mut sql = self.key_scan();
+        if self.ids.is_none()
+            && let Some(trace) = self.trace_id
+        {
+            sql.push(" AND trace_id = ").bind(trace);
         }
         if with_cursor && let Some(after) = self.after {
             let (cmp, cmp_eq) = match self.order {
@@ -174,8 +163,9 @@ impl RunQuery {
         sql
     }
 
-    /// The part of [`Self::scan`] that `run_superseded` can evaluate (a superset of it).
-    fn superseded_scan(&self) -> Sql {
+    /// The part of [`Self::scan`] on the sort key (tenant, project, start time, id), which
+    /// `run_superseded` shares: a superset of the scan.
+    fn key_scan(&self) -> Sql {
         let mut sql = Sql::new("tenant_id = ");
         sql.bind(self.tenant_id)
             .push(" AND session_id IN ")
@@ -488,7 +478,7 @@ pub async fn stats(
             sql.push("runs WHERE ")
                 .append(&query.scan(false))
                 .push(" AND is_deleted = 0 AND (id, version) NOT IN (SELECT id, version FROM run_superseded WHERE ")
-                .append(&query.superseded_scan())
+                .append(&query.key_scan())
                 .push(")");
         }
         Some(conditions) => {

@@ -28,10 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/public/{token}/{listing}", get(shared_listing))
 }
 
-fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
-    ApiError::internal(error)
-}
-
 fn unknown_token() -> ApiError {
     ApiError::NotFound("This link is not shared, or no longer".into())
 }
@@ -40,7 +36,7 @@ async fn share_of(state: &AppState, token: &str) -> Result<RunShare, ApiError> {
     let token = Uuid::try_parse(token).map_err(|_| unknown_token())?;
     run_shares::by_token(&state.stores.postgres, token)
         .await
-        .map_err(internal)?
+        .map_err(ApiError::internal)?
         .ok_or_else(unknown_token)
 }
 
@@ -60,7 +56,7 @@ async fn in_trace(state: &AppState, share: &RunShare, ids: &[Uuid]) -> Result<Ve
     let members =
         run_query::trace_members(&state.stores.clickhouse, share.tenant_id, share.trace_id)
             .await
-            .map_err(internal)?;
+            .map_err(ApiError::internal)?;
     Ok(ids
         .iter()
         .copied()
@@ -171,7 +167,7 @@ async fn download(State(state): State<AppState>, query: QueryPairs) -> Result<Re
         Err(error) if error.is_not_found() => {
             return Err(ApiError::NotFound("The attachment no longer exists".into()));
         }
-        Err(error) => return Err(internal(error)),
+        Err(error) => return Err(ApiError::internal(error)),
     };
     let mut response = Body::from(bytes).into_response();
     let headers = response.headers_mut();

@@ -31,10 +31,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
-    ApiError::internal(error)
-}
-
 fn not_found() -> ApiError {
     ApiError::NotFound("Run not found".into())
 }
@@ -54,7 +50,7 @@ pub async fn render_one(
     let [row] = rows;
     let members = run_query::trace_members(&state.stores.clickhouse, tenant_id, row.trace_id)
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     let children = render::children_of(
         &row.dotted_order,
         members.iter().map(|m| (m.dotted_order.as_str(), m.id)),
@@ -62,7 +58,7 @@ pub async fn render_one(
     let feedback = reads::runs_feedback(state, tenant_id, std::slice::from_ref(&row)).await?;
     let share = run_shares::of_run(&state.stores.postgres, tenant_id, row.id)
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     let signer = state.url_signer();
     let renderer = Renderer {
         selection,
@@ -106,7 +102,7 @@ pub async fn query_page(
     }
     let page = run_query::list(&state.stores.clickhouse, &query)
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     reads::render_page(state, tenant_id, page, &selection).await
 }
 
@@ -135,7 +131,7 @@ async fn stats(
         run_query::stats(clickhouse, &query, Counting::Runs, false),
         run_query::feedback_stats(clickhouse, tenant_id, FeedbackScope::Matching(&query)),
     )
-    .map_err(internal)?;
+    .map_err(ApiError::internal)?;
     let feedback = feedback.into_values().next().unwrap_or_default();
     Ok(Json(Value::Object(reads::render_stats(
         stats.first(),
@@ -201,12 +197,8 @@ async fn group(
         limit as u64,
     )
     .await
-    .map_err(internal)?;
-    let time = |us: i64| {
-        chrono::DateTime::from_timestamp_micros(us)
-            .map(|t| json!(ironsmith_api_types::timestamp::format(&t)))
-            .unwrap_or(Value::Null)
-    };
+    .map_err(ApiError::internal)?;
+    let time = render::time;
     let json_text = |text: &str| {
         serde_json::from_str::<Value>(text).unwrap_or_else(|_| {
             if text.is_empty() {
@@ -257,7 +249,7 @@ async fn read_share(
 ) -> Result<Json<Value>, ApiError> {
     let share = run_shares::of_run(&state.stores.postgres, caller.workspace_id, id)
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     Ok(Json(match share {
         Some(share) => json!({"run_id": share.run_id, "share_token": share.share_token}),
         None => Value::Null,
@@ -302,7 +294,7 @@ async fn share(
         Err(error) if error.is_unique_violation() => Err(ApiError::Conflict(
             "That share token is already in use".into(),
         )),
-        Err(error) => Err(internal(error)),
+        Err(error) => Err(ApiError::internal(error)),
     }
 }
 
@@ -314,7 +306,7 @@ async fn unshare(
     let tenant_id = caller.workspace_id;
     let unshared = run_shares::unshare(&state.stores.postgres, tenant_id, id)
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     // Unsharing a run that is not shared is fine; an unknown run is not.
     if !unshared && reads::find_run(&state, tenant_id, id).await?.is_none() {
         return Err(not_found());

@@ -29,10 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}", get(read).patch(update).delete(remove))
 }
 
-fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
-    ApiError::internal(error)
-}
-
 fn time(t: &chrono::DateTime<chrono::Utc>) -> Value {
     json!(ironsmith_api_types::timestamp::format(t))
 }
@@ -181,7 +177,7 @@ async fn create(
         Err(error) if error.is_unique_violation() => {
             let existing = projects::get_by_name(db, tenant_id, name)
                 .await
-                .map_err(internal)?;
+                .map_err(ApiError::internal)?;
             match existing {
                 Some(existing) if upsert => {
                     let patch = ProjectPatch {
@@ -192,7 +188,7 @@ async fn create(
                     };
                     let project = projects::update(db, tenant_id, existing.id, &patch)
                         .await
-                        .map_err(internal)?
+                        .map_err(ApiError::internal)?
                         .unwrap_or(existing);
                     Ok((StatusCode::OK, Json(render(&project, None))))
                 }
@@ -201,7 +197,7 @@ async fn create(
                 ))),
             }
         }
-        Err(error) => Err(internal(error)),
+        Err(error) => Err(ApiError::internal(error)),
     }
 }
 
@@ -214,7 +210,7 @@ async fn read(
     let include_stats = query.bool("include_stats")?.unwrap_or(false);
     let project = projects::get(&state.stores.postgres, caller.workspace_id, id)
         .await
-        .map_err(internal)?
+        .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::NotFound("Project not found".into()))?;
     let mut rendered = render_all(&state, caller.workspace_id, &[project], include_stats).await?;
     Ok(Json(rendered.remove(0)))
@@ -269,7 +265,7 @@ async fn list(
     let db = &state.stores.postgres;
     let mut found = projects::list(db, tenant_id, &filter)
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     // Every workspace has a project (API.md §8): one whose projects were all deleted gets
     // `default` back on its next unfiltered listing.
     let unfiltered = filter.ids.is_empty()
@@ -282,10 +278,10 @@ async fn list(
     if found.is_empty() && offset == 0 && unfiltered {
         projects::ensure_named(db, tenant_id, "default")
             .await
-            .map_err(internal)?;
+            .map_err(ApiError::internal)?;
         found = projects::list(db, tenant_id, &filter)
             .await
-            .map_err(internal)?;
+            .map_err(ApiError::internal)?;
     }
     let include_stats = query.bool("include_stats")?.unwrap_or(false);
     Ok(Json(Value::Array(
@@ -336,7 +332,7 @@ async fn update(
     let name = body.name.as_deref().map(checked_name).transpose()?;
     let existing = projects::get(db, tenant_id, id)
         .await
-        .map_err(internal)?
+        .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::NotFound("Project not found".into()))?;
     let extra = match body.extra {
         None | Some(Value::Null) => None,
@@ -356,7 +352,7 @@ async fn update(
             "A project named `{}` already exists in this workspace",
             name.unwrap_or_default()
         ))),
-        Err(error) => Err(internal(error)),
+        Err(error) => Err(ApiError::internal(error)),
     }
 }
 
@@ -368,7 +364,7 @@ async fn remove(
     let tenant_id = caller.workspace_id;
     if !projects::mark_deleted(&state.stores.postgres, tenant_id, id)
         .await
-        .map_err(internal)?
+        .map_err(ApiError::internal)?
     {
         return Err(ApiError::NotFound("Project not found".into()));
     }
@@ -378,7 +374,7 @@ async fn remove(
             session_id: id,
         })
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "id": id, "deleted": true })),

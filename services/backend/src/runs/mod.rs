@@ -22,10 +22,6 @@ use crate::AppState;
 use body::QueryBody;
 use render::{Extras, Renderer, Selection};
 
-fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
-    ApiError::internal(error)
-}
-
 /// The payload columns a selection needs.
 pub fn payloads_for(selection: &Selection) -> Payloads {
     Payloads {
@@ -47,19 +43,19 @@ pub async fn find_run(
     let clickhouse = &state.stores.clickhouse;
     let locations = run_rows::locate(clickhouse, tenant_id, &[id])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     let Some(location) = locations.into_iter().find(|l| l.is_deleted == 0) else {
         return Ok(None);
     };
     if !projects::exists(&state.stores.postgres, tenant_id, location.session_id)
         .await
-        .map_err(internal)?
+        .map_err(ApiError::internal)?
     {
         return Ok(None);
     }
     let rows = run_rows::fetch_latest(clickhouse, tenant_id, &[location])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     Ok(rows.into_iter().find(|r| r.id == id && r.is_deleted == 0))
 }
 
@@ -85,8 +81,8 @@ pub async fn rehydrate(
     let storage = &state.stores.storage;
     let fetched: Vec<(usize, bool, String)> = futures::stream::iter(wanted)
         .map(|(index, inputs, key)| async move {
-            let bytes = storage.get(&key).await.map_err(internal)?;
-            let text = String::from_utf8(bytes.to_vec()).map_err(internal)?;
+            let bytes = storage.get(&key).await.map_err(ApiError::internal)?;
+            let text = String::from_utf8(bytes.to_vec()).map_err(ApiError::internal)?;
             Ok::<_, ApiError>((index, inputs, text))
         })
         .buffer_unordered(state.config.runs.payload_fetch_concurrency)
@@ -117,24 +113,24 @@ pub async fn scope(
     let mut sessions: Vec<Uuid> = match requested {
         Some(requested) => projects::live_ids(db, tenant_id, requested)
             .await
-            .map_err(internal)?,
+            .map_err(ApiError::internal)?,
         None => Vec::new(),
     };
     if let Some(ids) = body.id.as_deref().filter(|ids| !ids.is_empty()) {
         let located = run_rows::locate(clickhouse, tenant_id, ids)
             .await
-            .map_err(internal)?;
+            .map_err(ApiError::internal)?;
         let mut found: Vec<Uuid> = located.iter().map(|l| l.session_id).collect();
         found.sort_unstable();
         found.dedup();
         sessions = projects::live_ids(db, tenant_id, &found)
             .await
-            .map_err(internal)?;
+            .map_err(ApiError::internal)?;
         query.ids = Some(ids.to_vec());
     } else if let Some(trace) = body.trace {
         let members = run_query::trace_members(clickhouse, tenant_id, trace)
             .await
-            .map_err(internal)?;
+            .map_err(ApiError::internal)?;
         if members.is_empty() {
             return Ok(false);
         }
@@ -146,7 +142,7 @@ pub async fn scope(
         }
         sessions = projects::live_ids(db, tenant_id, &found)
             .await
-            .map_err(internal)?;
+            .map_err(ApiError::internal)?;
         let min = members.iter().map(|m| m.start_time_us).min();
         let max = members.iter().map(|m| m.start_time_us).max();
         query.start_min_us = query.start_min_us.max(min);
@@ -157,7 +153,7 @@ pub async fn scope(
     } else if !requested_sessions {
         sessions = projects::all_live_ids(db, tenant_id)
             .await
-            .map_err(internal)?;
+            .map_err(ApiError::internal)?;
     }
     query.sessions = sessions;
     Ok(!query.sessions.is_empty())
@@ -212,7 +208,7 @@ pub async fn render_page(
         },
     )
     .await
-    .map_err(internal)?;
+    .map_err(ApiError::internal)?;
     rehydrate(state, &mut page.runs, payloads).await?;
     let feedback = if selection.wants("feedback_stats") {
         runs_feedback(state, tenant_id, &page.runs).await?
@@ -228,7 +224,7 @@ pub async fn render_page(
         for trace in traces {
             let members = run_query::trace_members(&state.stores.clickhouse, tenant_id, trace)
                 .await
-                .map_err(internal)?;
+                .map_err(ApiError::internal)?;
             for run in page.runs.iter().filter(|r| r.trace_id == trace) {
                 children.insert(
                     run.id,
@@ -289,7 +285,7 @@ pub async fn runs_feedback(
         },
     )
     .await
-    .map_err(internal)
+    .map_err(ApiError::internal)
 }
 
 /// The statistics object of API.md §7.4 / §8.
@@ -308,15 +304,7 @@ pub fn render_stats(
             .filter(|v| v.is_finite() && any)
             .map_or(Value::Null, |v| json!(v))
     };
-    let time = |us: i64| {
-        if any {
-            chrono::DateTime::from_timestamp_micros(us)
-                .map(|t| json!(ironsmith_api_types::timestamp::format(&t)))
-                .unwrap_or(Value::Null)
-        } else {
-            Value::Null
-        }
-    };
+    let time = |us: i64| if any { render::time(us) } else { Value::Null };
     out.insert("run_count".into(), json!(stats.run_count));
     out.insert("latency_p50".into(), quantile(&stats.latency, 0));
     out.insert("latency_p99".into(), quantile(&stats.latency, 1));
@@ -394,7 +382,7 @@ pub async fn project_stats(
         run_query::stats(clickhouse, &query, Counting::Traces, true),
         run_query::feedback_stats(clickhouse, tenant_id, FeedbackScope::Sessions(sessions)),
     )
-    .map_err(internal)?;
+    .map_err(ApiError::internal)?;
     Ok((
         stats.into_iter().map(|s| (s.session_id, s)).collect(),
         feedback,

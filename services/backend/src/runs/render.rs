@@ -54,7 +54,8 @@ pub struct Extras<'a> {
     pub reference_dataset_id: Option<Uuid>,
 }
 
-fn time(us: i64) -> Value {
+/// A time in microseconds as the API emits it (API.md §3.3), or null when out of range.
+pub fn time(us: i64) -> Value {
     chrono::DateTime::from_timestamp_micros(us)
         .map(|t| Value::String(ironsmith_api_types::timestamp::format(&t)))
         .unwrap_or(Value::Null)

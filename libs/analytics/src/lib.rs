@@ -3,6 +3,7 @@
 //! Every query binds its values with `?` placeholders (`Query::bind`), which the client escapes;
 //! server-side `{name:Type}` parameters do not exist on ClickHouse 18.16, which we support.
 
+pub mod feedback;
 pub mod migrate;
 pub mod run_filter;
 pub mod run_query;

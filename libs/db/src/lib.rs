@@ -2,8 +2,13 @@
 //! they compose in transactions. Migrations are `migrations/postgres/*.sql`, embedded at build
 //! time and applied only by the backend's explicit `migrate` command.
 
+pub mod annotation_queues;
 pub mod api_keys;
 pub mod audit_log;
+pub mod datasets;
+pub mod examples;
+pub mod feedback_configs;
+pub mod feedback_tokens;
 pub mod invitations;
 pub mod login_sessions;
 pub mod members;

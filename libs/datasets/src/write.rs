@@ -1,0 +1,348 @@
+//! Creating, updating and deleting examples. One call is one dataset version: attachments are
+//! uploaded first, then a single transaction locks the dataset, merges each change into the
+//! example's current state, validates it against the dataset's schemas and writes the new
+//! revisions. A refused write changes nothing (uploaded attachments of a refused write stay
+//! unreferenced in object storage).
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ironsmith_db::examples::{self, Example, ExampleWrite};
+use ironsmith_db::{DbError, Pool, datasets};
+use ironsmith_storage::{ObjectStorage, StorageError};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::schema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("Dataset not found")]
+    DatasetNotFound,
+    #[error("Example not found")]
+    ExampleNotFound,
+    /// The client's data is wrong; `field` names where.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("object storage")]
+    Storage(#[from] StorageError),
+}
+
+impl WriteError {
+    fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        WriteError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A file to attach, under `name`.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub name: String,
+    pub mime_type: String,
+    pub bytes: Bytes,
+}
+
+/// `attachments_operations` of an update (API.md §10.2).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AttachmentOps {
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+    #[serde(default)]
+    pub retain: Vec<String>,
+}
+
+/// What a client sends for one example. On update, `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct ExampleChange {
+    pub id: Uuid,
+    pub inputs: Option<Value>,
+    pub outputs: Option<Value>,
+    /// Replaces the metadata when given.
+    pub metadata: Option<Value>,
+    /// Stored as `metadata.dataset_split`.
+    pub split: Option<Vec<String>>,
+    pub source_run_id: Option<Uuid>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub attachments: Vec<NewAttachment>,
+    pub attachment_ops: Option<AttachmentOps>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// New examples (an id already in the dataset is replaced, so a retried upload is harmless).
+    Create,
+    /// Changes to existing examples of the dataset.
+    Update,
+}
+
+/// The version a write made and the examples it wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub as_of: DateTime<Utc>,
+    pub ids: Vec<Uuid>,
+}
+
+fn object_key(tenant_id: Uuid, dataset_id: Uuid, example_id: Uuid) -> String {
+    format!(
+        "attachments/{tenant_id}/datasets/{dataset_id}/{example_id}/{}",
+        Uuid::now_v7()
+    )
+}
+
+/// Writes `changes` to the dataset as one new version.
+pub async fn write(
+    pool: &Pool,
+    storage: &ObjectStorage,
+    tenant_id: Uuid,
+    dataset_id: Uuid,
+    mode: Mode,
+    changes: Vec<ExampleChange>,
+) -> Result<Written, WriteError> {
+    for change in &changes {
+        check_shapes(change)?;
+    }
+    // Upload before the transaction, so the dataset lock is not held across object storage.
+    let mut uploaded: HashMap<Uuid, Map<String, Value>> = HashMap::new();
+    for change in &changes {
+        let files = uploaded.entry(change.id).or_default();
+        for attachment in &change.attachments {
+            let key = object_key(tenant_id, dataset_id, change.id);
+            storage.put(&key, attachment.bytes.clone()).await?;
+            files.insert(
+                attachment.name.clone(),
+                json!({"key": key, "mime_type": attachment.mime_type}),
+            );
+        }
+    }
+
+    let mut tx = pool.begin().await.map_err(DbError::from)?;
+    let (dataset, as_of) = datasets::begin_write(&mut tx, tenant_id, dataset_id)
+        .await?
+        .ok_or(WriteError::DatasetNotFound)?;
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.id).collect();
+    let current: HashMap<Uuid, Example> = examples::current(&mut *tx, tenant_id, &ids)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    let mut writes = Vec::with_capacity(changes.len());
+    for change in changes {
+        let existing = current.get(&change.id);
+        if existing.is_some_and(|e| e.dataset_id != dataset_id) {
+            return Err(WriteError::Conflict(format!(
+                "Example {} belongs to another dataset",
+                change.id
+            )));
+        }
+        if mode == Mode::Update && existing.is_none() {
+            return Err(WriteError::ExampleNotFound);
+        }
+        let new_files = uploaded.remove(&change.id).unwrap_or_default();
+        let write = merge(change, existing, new_files)?;
+        if let Some(schema) = &dataset.inputs_schema {
+            schema::validate(schema, &write.inputs, "inputs").map_err(violation)?;
+        }
+        if let (Some(schema), Some(outputs)) = (&dataset.outputs_schema, &write.outputs) {
+            schema::validate(schema, outputs, "outputs").map_err(violation)?;
+        }
+        writes.push(write);
+    }
+    examples::put(&mut tx, tenant_id, dataset_id, as_of, &writes)
+        .await
+        .map_err(|e| {
+            if e.is_unique_violation() {
+                WriteError::Conflict("An example with this id already exists".into())
+            } else {
+                e.into()
+            }
+        })?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(Written { as_of, ids })
+}
+
+fn violation(v: schema::Violation) -> WriteError {
+    WriteError::invalid(v.path, v.message)
+}
+
+fn check_shapes(change: &ExampleChange) -> Result<(), WriteError> {
+    if change.inputs.as_ref().is_some_and(|v| !v.is_object()) {
+        return Err(WriteError::invalid("inputs", "must be an object"));
+    }
+    if change
+        .outputs
+        .as_ref()
+        .is_some_and(|v| !v.is_object() && !v.is_null())
+    {
+        return Err(WriteError::invalid("outputs", "must be an object"));
+    }
+    if change
+        .metadata
+        .as_ref()
+        .is_some_and(|v| !v.is_object() && !v.is_null())
+    {
+        return Err(WriteError::invalid("metadata", "must be an object"));
+    }
+    Ok(())
+}
+
+/// The example's new state: the change applied to its current state (API.md §10.1 update
+/// rules; §10.2 attachment rule: renamed ∪ retained ∪ uploaded, and an upload without
+/// operations replaces every existing attachment).
+fn merge(
+    change: ExampleChange,
+    existing: Option<&Example>,
+    uploaded: Map<String, Value>,
+) -> Result<ExampleWrite, WriteError> {
+    let inputs = change
+        .inputs
+        .or_else(|| existing.map(|e| e.inputs.clone()))
+        .unwrap_or_else(|| json!({}));
+    let outputs = match change.outputs {
+        Some(Value::Null) | None => existing.and_then(|e| e.outputs.clone()),
+        Some(outputs) => Some(outputs),
+    };
+    let mut metadata = match change.metadata {
+        Some(Value::Null) | None => existing.and_then(|e| e.metadata.clone()),
+        Some(metadata) => Some(metadata),
+    };
+    if let Some(split) = change.split {
+        let mut map = match metadata {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        map.insert("dataset_split".into(), json!(split));
+        metadata = Some(Value::Object(map));
+    }
+    let old = existing
+        .and_then(|e| e.attachments.as_object().cloned())
+        .unwrap_or_default();
+    let mut attachments = match (change.attachment_ops, uploaded.is_empty()) {
+        (Some(ops), _) => {
+            let mut kept = Map::new();
+            for (from, to) in &ops.rename {
+                let file = old.get(from).ok_or_else(|| {
+                    WriteError::invalid(
+                        "attachments_operations.rename",
+                        format!("the example has no attachment `{from}`"),
+                    )
+                })?;
+                kept.insert(to.clone(), file.clone());
+            }
+            for name in &ops.retain {
+                let file = old.get(name).ok_or_else(|| {
+                    WriteError::invalid(
+                        "attachments_operations.retain",
+                        format!("the example has no attachment `{name}`"),
+                    )
+                })?;
+                kept.insert(name.clone(), file.clone());
+            }
+            kept
+        }
+        (None, true) => old,
+        (None, false) => Map::new(),
+    };
+    attachments.extend(uploaded);
+    Ok(ExampleWrite {
+        id: change.id,
+        inputs,
+        outputs,
+        metadata,
+        attachments: Value::Object(attachments),
+        source_run_id: change
+            .source_run_id
+            .or_else(|| existing.and_then(|e| e.source_run_id)),
+        created_at: change.created_at,
+    })
+}
+
+/// Deletes examples (each dataset involved gets one new version). Returns the ids that were
+/// present.
+pub async fn delete(pool: &Pool, tenant_id: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, WriteError> {
+    let mut deleted = Vec::new();
+    for dataset_id in examples::datasets_of(pool, tenant_id, ids).await? {
+        let mut tx = pool.begin().await.map_err(DbError::from)?;
+        let Some((_, as_of)) = datasets::begin_write(&mut tx, tenant_id, dataset_id).await? else {
+            continue;
+        };
+        deleted.extend(examples::close(&mut tx, tenant_id, dataset_id, ids, as_of).await?);
+        tx.commit().await.map_err(DbError::from)?;
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(attachments: Value) -> Example {
+        Example {
+            id: Uuid::nil(),
+            dataset_id: Uuid::nil(),
+            inputs: json!({"q": 1}),
+            outputs: Some(json!({"a": 2})),
+            metadata: Some(json!({"m": 1})),
+            attachments,
+            source_run_id: None,
+            created_at: Utc::now(),
+            modified_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn null_keeps_and_metadata_replaces() {
+        let old = example(json!({}));
+        let write = merge(
+            ExampleChange {
+                outputs: Some(Value::Null),
+                metadata: Some(json!({"n": 2})),
+                split: Some(vec!["test".into()]),
+                ..Default::default()
+            },
+            Some(&old),
+            Map::new(),
+        )
+        .expect("merge");
+        assert_eq!(write.inputs, json!({"q": 1}));
+        assert_eq!(write.outputs, Some(json!({"a": 2})));
+        assert_eq!(write.metadata, Some(json!({"n": 2, "dataset_split": ["test"]})));
+    }
+
+    #[test]
+    fn attachments_are_renamed_retained_and_uploaded() {
+        let old = example(json!({"a": {"key": "ka"}, "b": {"key": "kb"}, "c": {"key": "kc"}}));
+        let mut uploaded = Map::new();
+        uploaded.insert("d".into(), json!({"key": "kd"}));
+        let ops = AttachmentOps {
+            rename: BTreeMap::from([("a".to_owned(), "z".to_owned())]),
+            retain: vec!["b".into()],
+        };
+        let write = merge(
+            ExampleChange {
+                attachment_ops: Some(ops),
+                ..Default::default()
+            },
+            Some(&old),
+            uploaded.clone(),
+        )
+        .expect("merge");
+        assert_eq!(
+            write.attachments,
+            json!({"z": {"key": "ka"}, "b": {"key": "kb"}, "d": {"key": "kd"}})
+        );
+        // An upload without operations drops what was there.
+        let write = merge(ExampleChange::default(), Some(&old), uploaded).expect("merge");
+        assert_eq!(write.attachments, json!({"d": {"key": "kd"}}));
+        // No upload and no operations keeps everything.
+        let write = merge(ExampleChange::default(), Some(&old), Map::new()).expect("merge");
+        assert_eq!(write.attachments, old.attachments);
+    }
+}

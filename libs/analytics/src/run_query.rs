@@ -579,6 +579,8 @@ pub enum FeedbackScope<'a> {
     },
     /// Feedback on the runs of these projects, per project.
     Sessions(&'a [Uuid]),
+    /// Project-level feedback (a `session_id` and no run, e.g. summary evaluators), per project.
+    ProjectLevel(&'a [Uuid]),
     /// Feedback on the runs a query selects (its order, limit and cursor ignored), all in one
     /// group keyed by the nil id.
     Matching(&'a RunQuery),
@@ -630,6 +632,20 @@ pub async fn feedback_stats(
             .bind(Param::UuidSet(traces.to_vec()))
             .push(" ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 AND run_id IN ")
             .bind(Param::UuidSet(runs.to_vec()))
+            .push(" GROUP BY group_id, key, value");
+        }
+        FeedbackScope::ProjectLevel(sessions) => {
+            if sessions.is_empty() {
+                return Ok(BTreeMap::new());
+            }
+            sql.push(&format!(
+                "SELECT assumeNotNull(session_id) AS group_id, {FEEDBACK_AGGREGATE} FROM (SELECT \
+                 session_id, run_id, key, value, score, is_deleted FROM feedback WHERE tenant_id = "
+            ))
+            .bind(tenant_id)
+            .push(" AND trace_id = toUUID('00000000-0000-0000-0000-000000000000')")
+            .push(" ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 AND run_id IS NULL AND session_id IN ")
+            .bind(Param::UuidSet(sessions.to_vec()))
             .push(" GROUP BY group_id, key, value");
         }
         FeedbackScope::Sessions(sessions) => {

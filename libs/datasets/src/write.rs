@@ -10,6 +10,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ironsmith_db::examples::{self, Example, ExampleWrite};
 use ironsmith_db::{DbError, Pool, datasets};
+use ironsmith_http::{ApiError, ValidationIssue};
 use ironsmith_storage::{ObjectStorage, StorageError};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -31,6 +32,27 @@ pub enum WriteError {
     Db(#[from] DbError),
     #[error("object storage")]
     Storage(#[from] StorageError),
+}
+
+impl From<WriteError> for ApiError {
+    /// 404 for a missing dataset or example, 422 naming the failing path, 409 for a conflict.
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::DatasetNotFound => ApiError::NotFound("Dataset not found".into()),
+            WriteError::ExampleNotFound => ApiError::NotFound("Example not found".into()),
+            WriteError::Invalid { field, message } => {
+                ApiError::Unprocessable(vec![ValidationIssue {
+                    loc: std::iter::once("body".to_owned())
+                        .chain(field.split('/').filter(|p| !p.is_empty()).map(str::to_owned))
+                        .collect(),
+                    msg: format!("{field}: {message}"),
+                    kind: "value_error".into(),
+                }])
+            }
+            WriteError::Conflict(message) => ApiError::Conflict(message),
+            other => ApiError::internal(other),
+        }
+    }
 }
 
 impl WriteError {

@@ -1,8 +1,11 @@
 //! backend: the main REST API (projects, runs, datasets, feedback, ...) and, under `/api-host`,
 //! the deployment control plane. It owns the Postgres and ClickHouse schemas (`backend migrate`).
 
+pub mod datasets;
+pub mod feedback;
 pub mod routes;
 pub mod runs;
+pub mod upload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +73,10 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::model_prices::router())
         .merge(routes::sessions::router())
         .merge(routes::runs::router())
+        .merge(routes::datasets::router())
+        .merge(routes::examples::router())
+        .merge(routes::feedback::router())
+        .merge(routes::annotation_queues::router())
         .merge(routes::public::router());
     if state.config.deployment.enabled {
         routes = routes.nest("/api-host", routes::control_plane::router());

@@ -521,6 +521,21 @@ impl IngestWorker {
         })
         .await?;
         runs::insert_feedback(&self.clickhouse, &feedback).await?;
+        // Feedback keeps its trace: the trace moves to the long retention tier.
+        let mut upgraded: Vec<(Uuid, Uuid)> =
+            feedback.iter().map(|f| (f.tenant_id, f.trace_id)).collect();
+        upgraded.sort_unstable();
+        upgraded.dedup();
+        for (tenant_id, traces) in group_by_tenant(&upgraded) {
+            ironsmith_analytics::feedback::upgrade_traces(
+                &self.clickhouse,
+                tenant_id,
+                &traces,
+                chrono::Utc::now().timestamp_micros(),
+                "feedback",
+            )
+            .await?;
+        }
         self.mark_touched(&touched).await?;
         Ok((all_rows.len(), feedback.len()))
     }
@@ -720,6 +735,18 @@ fn decode(body: &[u8]) -> Result<IngestBatch, String> {
         ));
     }
     Ok(batch)
+}
+
+/// Sorted `(tenant, item)` pairs grouped by tenant.
+fn group_by_tenant(pairs: &[(Uuid, Uuid)]) -> Vec<(Uuid, Vec<Uuid>)> {
+    let mut groups: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
+    for (tenant_id, item) in pairs {
+        match groups.last_mut() {
+            Some((last, items)) if last == tenant_id => items.push(*item),
+            _ => groups.push((*tenant_id, vec![*item])),
+        }
+    }
+    groups
 }
 
 fn feedback_row(tenant_id: Uuid, op: &FeedbackOp) -> FeedbackRow {

@@ -1,6 +1,10 @@
 //! One router per resource.
 
+pub mod annotation_queues;
 pub mod control_plane;
+pub mod datasets;
+pub mod examples;
+pub mod feedback;
 pub mod model_prices;
 pub mod public;
 pub mod queue_metrics;

@@ -33,9 +33,11 @@ fn time(t: &chrono::DateTime<chrono::Utc>) -> Value {
     json!(ironsmith_api_types::timestamp::format(t))
 }
 
-/// A project's run statistics and feedback statistics, either possibly empty.
+/// A project's run statistics, feedback statistics on its runs, and project-level feedback
+/// statistics, each possibly empty.
 type ProjectStats<'a> = (
     Option<&'a RunStats>,
+    Option<&'a BTreeMap<String, FeedbackStat>>,
     Option<&'a BTreeMap<String, FeedbackStat>>,
 );
 
@@ -65,14 +67,17 @@ fn render(project: &Project, stats: Option<ProjectStats<'_>>) -> Value {
         json!(project.trace_tier.as_deref().unwrap_or("shortlived")),
     );
     out.insert("last_run_start_time_live".into(), Value::Null);
-    if let Some((run_stats, feedback)) = stats {
+    if let Some((run_stats, feedback, project_level)) = stats {
         let rendered = render_stats(run_stats, feedback);
         out.insert(
             "last_run_start_time_live".into(),
             rendered["last_run_start_time"].clone(),
         );
         out.extend(rendered);
-        out.insert("session_feedback_stats".into(), json!({}));
+        out.insert(
+            "session_feedback_stats".into(),
+            project_level.map_or_else(|| json!({}), crate::runs::render::feedback_stats),
+        );
         out.insert("test_run_number".into(), Value::Null);
     }
     Value::Object(out)
@@ -88,10 +93,19 @@ async fn render_all(
         return Ok(projects.iter().map(|p| render(p, None)).collect());
     }
     let ids: Vec<Uuid> = projects.iter().map(|p| p.id).collect();
-    let (stats, feedback) = project_stats(state, tenant_id, &ids).await?;
+    let (stats, feedback, project_level) = project_stats(state, tenant_id, &ids).await?;
     Ok(projects
         .iter()
-        .map(|p| render(p, Some((stats.get(&p.id), feedback.get(&p.id)))))
+        .map(|p| {
+            render(
+                p,
+                Some((
+                    stats.get(&p.id),
+                    feedback.get(&p.id),
+                    project_level.get(&p.id),
+                )),
+            )
+        })
         .collect())
 }
 

@@ -357,20 +357,18 @@ pub fn render_stats(
     out
 }
 
-/// Statistics of each of `sessions` (projects), over their traces.
+/// Feedback statistics per project.
+pub type FeedbackByProject = BTreeMap<Uuid, BTreeMap<String, FeedbackStat>>;
+
+/// Statistics of each of `sessions` (projects): run statistics over their traces, feedback on
+/// their runs, and project-level feedback.
 pub async fn project_stats(
     state: &AppState,
     tenant_id: Uuid,
     sessions: &[Uuid],
-) -> Result<
-    (
-        BTreeMap<Uuid, RunStats>,
-        BTreeMap<Uuid, BTreeMap<String, FeedbackStat>>,
-    ),
-    ApiError,
-> {
+) -> Result<(BTreeMap<Uuid, RunStats>, FeedbackByProject, FeedbackByProject), ApiError> {
     if sessions.is_empty() {
-        return Ok((BTreeMap::new(), BTreeMap::new()));
+        return Ok((BTreeMap::new(), BTreeMap::new(), BTreeMap::new()));
     }
     let query = RunQuery {
         tenant_id,
@@ -378,13 +376,15 @@ pub async fn project_stats(
         ..RunQuery::default()
     };
     let clickhouse = &state.stores.clickhouse;
-    let (stats, feedback) = tokio::try_join!(
+    let (stats, feedback, project_level) = tokio::try_join!(
         run_query::stats(clickhouse, &query, Counting::Traces, true),
         run_query::feedback_stats(clickhouse, tenant_id, FeedbackScope::Sessions(sessions)),
+        run_query::feedback_stats(clickhouse, tenant_id, FeedbackScope::ProjectLevel(sessions)),
     )
     .map_err(ApiError::internal)?;
     Ok((
         stats.into_iter().map(|s| (s.session_id, s)).collect(),
         feedback,
+        project_level,
     ))
 }

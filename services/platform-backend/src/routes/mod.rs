@@ -1,6 +1,7 @@
 //! One router per resource.
 
 pub mod api_keys;
+pub mod examples;
 pub mod members;
 pub mod oidc;
 pub mod organizations;
@@ -19,5 +20,6 @@ pub fn router() -> Router<AppState> {
         .merge(workspaces::router())
         .merge(api_keys::router())
         .merge(oidc::router())
+        .merge(examples::router())
         .merge(crate::ingest::router())
 }

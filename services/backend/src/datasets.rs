@@ -1,0 +1,101 @@
+//! What the dataset and example routes share: rendering (API.md §9 `Dataset`, §10 `Example`),
+//! and resolving a version reference (a time, a tag or `latest`).
+
+use chrono::{DateTime, Utc};
+use ironsmith_db::datasets::{self, DatasetWithCounts};
+use ironsmith_db::examples::Example;
+use ironsmith_http::{ApiError, ValidationIssue};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+
+pub fn time(t: &DateTime<Utc>) -> Value {
+    json!(ironsmith_api_types::timestamp::format(t))
+}
+
+pub fn render_dataset(found: &DatasetWithCounts) -> Value {
+    let d = &found.dataset;
+    json!({
+        "id": d.id,
+        "tenant_id": d.tenant_id,
+        "name": d.name,
+        "description": d.description,
+        "data_type": d.data_type,
+        "created_at": time(&d.created_at),
+        "modified_at": time(&d.modified_at),
+        "example_count": found.example_count,
+        "session_count": found.session_count,
+        "last_session_start_time": found.last_session_start_time.as_ref().map(time),
+        "inputs_schema_definition": d.inputs_schema,
+        "outputs_schema_definition": d.outputs_schema,
+        "transformations": d.transformations,
+        "metadata": d.metadata,
+        "externally_managed": d.externally_managed,
+        "baseline_experiment_id": d.baseline_experiment_id,
+    })
+}
+
+/// An example, with signed download URLs for its attachments.
+pub fn render_example(state: &AppState, example: &Example) -> Value {
+    let signer = state.url_signer();
+    let now = Utc::now().timestamp();
+    let attachments = example.attachments.as_object();
+    let urls = attachments.filter(|a| !a.is_empty()).map(|files| {
+        let mut urls = Map::new();
+        for (name, file) in files {
+            let key = file["key"].as_str().unwrap_or_default();
+            urls.insert(
+                format!("attachment.{name}"),
+                json!({
+                    "presigned_url": signer.url(key, now),
+                    "mime_type": file["mime_type"],
+                }),
+            );
+        }
+        Value::Object(urls)
+    });
+    json!({
+        "id": example.id,
+        "dataset_id": example.dataset_id,
+        "inputs": example.inputs,
+        "outputs": example.outputs,
+        "metadata": example.metadata,
+        "created_at": time(&example.created_at),
+        "modified_at": time(&example.modified_at),
+        "source_run_id": example.source_run_id,
+        "attachment_urls": urls,
+    })
+}
+
+/// A version reference: `latest` (or nothing) is the current state; otherwise a time in any
+/// accepted form, or a tag of the dataset.
+pub async fn resolve_version(
+    state: &AppState,
+    dataset_id: Option<Uuid>,
+    reference: Option<&str>,
+    name: &str,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(reference) = reference.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    if reference.eq_ignore_ascii_case("latest") {
+        return Ok(None);
+    }
+    if let Some(at) = ironsmith_api_types::timestamp::parse(reference) {
+        return Ok(Some(at));
+    }
+    let Some(dataset_id) = dataset_id else {
+        return Err(ApiError::Unprocessable(vec![ValidationIssue {
+            loc: vec!["query".into(), name.into()],
+            msg: "a tag needs a dataset; give a timestamp instead".into(),
+            kind: "value_error".into(),
+        }]));
+    };
+    datasets::tag_time(&state.stores.postgres, dataset_id, reference)
+        .await
+        .map_err(ApiError::internal)?
+        .map(Some)
+        .ok_or_else(|| ApiError::NotFound(format!("The dataset has no version tagged `{reference}`")))
+}
+

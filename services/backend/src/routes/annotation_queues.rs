@@ -1,0 +1,479 @@
+//! `/annotation-queues` (API.md §12): queues with their rubric, runs added for review, the next
+//! item for each reviewer, marking items done, and sizes. Adding a run upgrades its trace to the
+//! long retention tier.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use ironsmith_analytics::feedback as feedback_store;
+use ironsmith_analytics::runs as run_rows;
+use ironsmith_auth::RequirePermission;
+use ironsmith_auth::perm::{
+    AnnotationQueuesCreate, AnnotationQueuesDelete, AnnotationQueuesRead, AnnotationQueuesUpdate,
+};
+use ironsmith_auth::AuthContext;
+use ironsmith_db::annotation_queues::{self, Item, ItemStatus, NewItem, NewQueue, Queue, QueuePatch, QueueFilter};
+use ironsmith_http::{ApiError, PathUuid, QueryPairs, ValidationIssue};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::datasets::time;
+use crate::routes::runs::render_one;
+use crate::runs::body::{invalid, lenient_time};
+use crate::runs::render::Selection;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/annotation-queues", get(list).post(create))
+        .route(
+            "/annotation-queues/{id}",
+            get(read).patch(update).delete(remove),
+        )
+        .route("/annotation-queues/{id}/runs", get(items).post(add_runs))
+        .route("/annotation-queues/{id}/runs/by-key", post(add_runs_by_key))
+        .route(
+            "/annotation-queues/{id}/runs/{item}",
+            axum::routing::delete(remove_item).patch(review_item),
+        )
+        .route("/annotation-queues/{id}/run/{index}", get(item_at))
+        .route("/annotation-queues/{id}/size", get(size))
+}
+
+fn render(queue: &Queue) -> Value {
+    json!({
+        "id": queue.id,
+        "name": queue.name,
+        "description": queue.description,
+        "created_at": time(&queue.created_at),
+        "updated_at": time(&queue.updated_at),
+        "tenant_id": queue.tenant_id,
+        "queue_type": queue.queue_type,
+        "rubric_instructions": queue.rubric_instructions,
+        "rubric_items": queue.rubric_items,
+        "default_dataset": queue.default_dataset,
+        "num_reviewers_per_item": queue.num_reviewers_per_item,
+    })
+}
+
+fn render_item(item: &Item) -> Value {
+    json!({
+        "id": item.id,
+        "run_id": item.run_id,
+        "queue_id": item.queue_id,
+        "added_at": time(&item.added_at),
+        "last_reviewed_time": item.last_reviewed_time.as_ref().map(time),
+    })
+}
+
+/// Rubric items must each name a feedback key.
+fn checked_rubric(items: Option<Value>) -> Result<Option<Value>, ApiError> {
+    match items {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => {
+            for (index, item) in items.iter().enumerate() {
+                if item
+                    .get("feedback_key")
+                    .and_then(Value::as_str)
+                    .is_none_or(|k| k.trim().is_empty())
+                {
+                    return Err(invalid(
+                        "rubric_items",
+                        format!("item {index} has no `feedback_key`"),
+                    ));
+                }
+            }
+            Ok(Some(Value::Array(items)))
+        }
+        Some(_) => Err(invalid("rubric_items", "must be a list".into())),
+    }
+}
+
+#[derive(Deserialize)]
+struct QueueBody {
+    #[serde(default)]
+    id: Option<Uuid>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    rubric_instructions: Option<String>,
+    #[serde(default)]
+    rubric_items: Option<Value>,
+    #[serde(default)]
+    default_dataset: Option<Uuid>,
+    #[serde(default)]
+    num_reviewers_per_item: Option<i32>,
+}
+
+async fn get_queue(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Queue, ApiError> {
+    annotation_queues::get(&state.stores.postgres, tenant_id, id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::NotFound("Annotation queue not found".into()))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesCreate>,
+    ironsmith_http::Json(body): ironsmith_http::Json<QueueBody>,
+) -> Result<Json<Value>, ApiError> {
+    let name = body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| invalid("name", "must not be empty".into()))?;
+    let rubric = checked_rubric(body.rubric_items)?.unwrap_or_else(|| json!([]));
+    let reviewers = body.num_reviewers_per_item.unwrap_or(1);
+    if reviewers < 1 {
+        return Err(invalid("num_reviewers_per_item", "must be at least 1".into()));
+    }
+    let queue = annotation_queues::create(
+        &state.stores.postgres,
+        &NewQueue {
+            id: body.id.unwrap_or_else(Uuid::now_v7),
+            tenant_id: caller.workspace_id,
+            name,
+            description: body.description.as_deref(),
+            rubric_instructions: body.rubric_instructions.as_deref(),
+            rubric_items: &rubric,
+            default_dataset: body.default_dataset,
+            num_reviewers_per_item: reviewers,
+        },
+    )
+    .await
+    .map_err(|e| {
+        if e.is_unique_violation() {
+            ApiError::Conflict("An annotation queue with this id already exists".into())
+        } else {
+            ApiError::internal(e)
+        }
+    })?;
+    Ok(Json(render(&queue)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesRead>,
+    PathUuid(id): PathUuid,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(render(&get_queue(&state, caller.workspace_id, id).await?)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesRead>,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let (offset, limit) = query.page(100)?;
+    let filter = QueueFilter {
+        ids: query.uuids("ids")?,
+        name: query.get("name").map(str::to_owned),
+        name_contains: query.get("name_contains").map(str::to_owned),
+        offset,
+        limit,
+    };
+    let found = annotation_queues::list(&state.stores.postgres, caller.workspace_id, &filter)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(Value::Array(found.iter().map(render).collect())))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesUpdate>,
+    PathUuid(id): PathUuid,
+    ironsmith_http::Json(body): ironsmith_http::Json<QueueBody>,
+) -> Result<Json<Value>, ApiError> {
+    let name = body.name.as_deref().map(str::trim);
+    if name.is_some_and(str::is_empty) {
+        return Err(invalid("name", "must not be empty".into()));
+    }
+    let rubric = checked_rubric(body.rubric_items)?;
+    let patch = QueuePatch {
+        name,
+        description: body.description.as_deref(),
+        rubric_instructions: body.rubric_instructions.as_deref(),
+        rubric_items: rubric.as_ref(),
+    };
+    if !annotation_queues::update(&state.stores.postgres, caller.workspace_id, id, &patch)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::NotFound("Annotation queue not found".into()));
+    }
+    Ok(Json(render(&get_queue(&state, caller.workspace_id, id).await?)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesDelete>,
+    PathUuid(id): PathUuid,
+) -> Result<StatusCode, ApiError> {
+    if annotation_queues::delete(&state.stores.postgres, caller.workspace_id, id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("Annotation queue not found".into()))
+    }
+}
+
+/// Adds runs of the caller's workspace (located, when already ingested, so their traces are
+/// upgraded); returns the queue items.
+async fn add(
+    state: &AppState,
+    tenant_id: Uuid,
+    queue_id: Uuid,
+    mut runs: Vec<NewItem>,
+) -> Result<Json<Value>, ApiError> {
+    get_queue(state, tenant_id, queue_id).await?;
+    let clickhouse = &state.stores.clickhouse;
+    let ids: Vec<Uuid> = runs.iter().map(|r| r.run_id).collect();
+    let located = if ids.is_empty() {
+        Vec::new()
+    } else {
+        run_rows::locate(clickhouse, tenant_id, &ids)
+            .await
+            .map_err(ApiError::internal)?
+    };
+    for run in &mut runs {
+        if let Some(location) = located.iter().filter(|l| l.id == run.run_id).max_by_key(|l| l.version) {
+            run.trace_id = Some(location.trace_id);
+            run.session_id = run.session_id.or(Some(location.session_id));
+            run.start_time = run
+                .start_time
+                .or(chrono::DateTime::from_timestamp_micros(location.start_time_us));
+        }
+    }
+    let mut traces: Vec<Uuid> = runs.iter().filter_map(|r| r.trace_id).collect();
+    traces.sort_unstable();
+    traces.dedup();
+    let mut conn = state
+        .stores
+        .postgres
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let items = annotation_queues::add(&mut conn, queue_id, &runs)
+        .await
+        .map_err(ApiError::internal)?;
+    feedback_store::upgrade_traces(
+        clickhouse,
+        tenant_id,
+        &traces,
+        Utc::now().timestamp_micros(),
+        "annotation_queue",
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(Value::Array(items.iter().map(render_item).collect())))
+}
+
+async fn add_runs(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesUpdate>,
+    PathUuid(id): PathUuid,
+    ironsmith_http::Json(run_ids): ironsmith_http::Json<Vec<Uuid>>,
+) -> Result<Json<Value>, ApiError> {
+    let runs = run_ids
+        .into_iter()
+        .map(|run_id| NewItem {
+            run_id,
+            session_id: None,
+            trace_id: None,
+            start_time: None,
+        })
+        .collect();
+    add(&state, caller.workspace_id, id, runs).await
+}
+
+#[derive(Deserialize)]
+struct RunKey {
+    run_id: Uuid,
+    #[serde(default)]
+    session_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    start_time: Option<i64>,
+}
+
+async fn add_runs_by_key(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesUpdate>,
+    PathUuid(id): PathUuid,
+    ironsmith_http::Json(keys): ironsmith_http::Json<Vec<RunKey>>,
+) -> Result<Json<Value>, ApiError> {
+    let runs = keys
+        .into_iter()
+        .map(|key| NewItem {
+            run_id: key.run_id,
+            session_id: key.session_id,
+            trace_id: None,
+            start_time: key
+                .start_time
+                .and_then(chrono::DateTime::from_timestamp_micros),
+        })
+        .collect();
+    add(&state, caller.workspace_id, id, runs).await
+}
+
+/// Who reviews: the user, or for a service key the key itself.
+fn reviewer(caller: &AuthContext) -> Uuid {
+    caller
+        .user_id()
+        .or(caller.credential.api_key_id())
+        .unwrap_or(Uuid::nil())
+}
+
+/// Items as runs (`RunSchema` plus the item's fields). Items whose run has not arrived yet are
+/// left out until it does.
+async fn render_items(state: &AppState, tenant_id: Uuid, found: &[Item]) -> Result<Vec<Value>, ApiError> {
+    let mut out = Vec::with_capacity(found.len());
+    for item in found {
+        if let Some(mut run) = render_one(state, tenant_id, item.run_id, &Selection::All).await?
+            && let Some(map) = run.as_object_mut()
+        {
+            map.insert("queue_run_id".into(), json!(item.id));
+            map.insert("added_at".into(), time(&item.added_at));
+            map.insert(
+                "last_reviewed_time".into(),
+                json!(item.last_reviewed_time.as_ref().map(time)),
+            );
+            out.push(run);
+        }
+    }
+    Ok(out)
+}
+
+fn status_of(query: &QueryPairs, caller: &AuthContext) -> Result<ItemStatus, ApiError> {
+    match query.get("status") {
+        None => Ok(ItemStatus::All),
+        Some("needs_my_review") => Ok(ItemStatus::NeedsMyReview(reviewer(caller))),
+        Some("needs_others_review") => Ok(ItemStatus::NeedsOthersReview(reviewer(caller))),
+        Some("completed") => Ok(ItemStatus::Completed),
+        Some(other) => Err(ApiError::Unprocessable(vec![ValidationIssue {
+            loc: vec!["query".into(), "status".into()],
+            msg: format!(
+                "`{other}` is not one of needs_my_review, needs_others_review, completed"
+            ),
+            kind: "value_error".into(),
+        }])),
+    }
+}
+
+async fn items(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesRead>,
+    PathUuid(id): PathUuid,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let (offset, limit) = query.page(100)?;
+    let queue = get_queue(&state, caller.workspace_id, id).await?;
+    let status = status_of(&query, &caller)?;
+    let found = annotation_queues::items(&state.stores.postgres, &queue, status, offset, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(Value::Array(
+        render_items(&state, caller.workspace_id, &found).await?,
+    )))
+}
+
+/// The item at `index` among those still needing the caller's review (the "next item" view
+/// when `index` is 0), or among all items with `?status=all`.
+async fn item_at(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesRead>,
+    Path((id, index)): Path<(Uuid, i64)>,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    if index < 0 {
+        return Err(ApiError::NotFound("No item at that index".into()));
+    }
+    let queue = get_queue(&state, caller.workspace_id, id).await?;
+    let status = match query.get("status") {
+        Some("all") => ItemStatus::All,
+        Some(_) => status_of(&query, &caller)?,
+        None => ItemStatus::NeedsMyReview(reviewer(&caller)),
+    };
+    let found = annotation_queues::items(&state.stores.postgres, &queue, status, index, 1)
+        .await
+        .map_err(ApiError::internal)?;
+    render_items(&state, caller.workspace_id, &found)
+        .await?
+        .into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("No item at that index".into()))
+}
+
+async fn remove_item(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesUpdate>,
+    Path((id, item)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    get_queue(&state, caller.workspace_id, id).await?;
+    if annotation_queues::remove(&state.stores.postgres, id, item)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("The run is not in this queue".into()))
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ReviewBody {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// Marks an item reviewed by the caller; `{"status": "completed"}` marks it done for them.
+async fn review_item(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesUpdate>,
+    Path((id, item)): Path<(Uuid, Uuid)>,
+    ironsmith_http::Json(body): ironsmith_http::Json<ReviewBody>,
+) -> Result<Json<Value>, ApiError> {
+    get_queue(&state, caller.workspace_id, id).await?;
+    let completed = match body.status.as_deref() {
+        None => false,
+        Some("completed") => true,
+        Some("needs_review") => false,
+        Some(other) => {
+            return Err(invalid(
+                "status",
+                format!("`{other}` is not one of completed, needs_review"),
+            ));
+        }
+    };
+    let mut conn = state
+        .stores
+        .postgres
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let updated = annotation_queues::mark_reviewed(&mut conn, id, item, reviewer(&caller), completed)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::NotFound("The run is not in this queue".into()))?;
+    Ok(Json(render_item(&updated)))
+}
+
+async fn size(
+    State(state): State<AppState>,
+    caller: RequirePermission<AnnotationQueuesRead>,
+    PathUuid(id): PathUuid,
+) -> Result<Json<Value>, ApiError> {
+    get_queue(&state, caller.workspace_id, id).await?;
+    let n = annotation_queues::size(&state.stores.postgres, id)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({"size": n})))
+}

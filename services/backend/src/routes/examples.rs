@@ -1,0 +1,355 @@
+//! `/examples` (API.md §10.1): JSON example writes (each call one dataset version), reads as of
+//! any version, listing with filters, counts, and deletes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ironsmith_auth::RequirePermission;
+use ironsmith_auth::perm::{DatasetsRead, DatasetsUpdate};
+use ironsmith_datasets::{ExampleChange, Mode};
+use ironsmith_db::examples::{self, ExampleFilter};
+use ironsmith_http::{ApiError, PathUuid, QueryPairs};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::datasets::{render_example, resolve_version};
+use crate::runs::body::{invalid, lenient_time};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/examples",
+            get(list).post(create_one).delete(delete_many),
+        )
+        .route("/examples/count", get(count))
+        .route("/examples/bulk", post(create_bulk).patch(update_bulk))
+        .route(
+            "/examples/{id}",
+            get(read).patch(update_one).delete(delete_one),
+        )
+}
+
+/// `split` as a string or a list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Split {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct ExampleBody {
+    #[serde(default)]
+    id: Option<Uuid>,
+    #[serde(default)]
+    dataset_id: Option<Uuid>,
+    #[serde(default)]
+    inputs: Option<Value>,
+    #[serde(default)]
+    outputs: Option<Value>,
+    #[serde(default)]
+    metadata: Option<Value>,
+    #[serde(default)]
+    split: Option<Split>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    created_at: Option<i64>,
+    #[serde(default)]
+    source_run_id: Option<Uuid>,
+}
+
+impl ExampleBody {
+    fn change(self, id: Uuid) -> ExampleChange {
+        ExampleChange {
+            id,
+            inputs: self.inputs.filter(|v| !v.is_null()),
+            outputs: self.outputs,
+            metadata: self.metadata,
+            split: self.split.map(|s| match s {
+                Split::One(name) => vec![name],
+                Split::Many(names) => names,
+            }),
+            source_run_id: self.source_run_id,
+            created_at: self
+                .created_at
+                .and_then(chrono::DateTime::from_timestamp_micros),
+            ..ExampleChange::default()
+        }
+    }
+}
+
+/// Writes changes grouped by dataset (a create may span datasets), one version per dataset.
+async fn write_all(
+    state: &AppState,
+    tenant_id: Uuid,
+    mode: Mode,
+    bodies: Vec<ExampleBody>,
+) -> Result<Vec<Uuid>, ApiError> {
+    let mut by_dataset: Vec<(Uuid, Vec<ExampleChange>)> = Vec::new();
+    let mut ids = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        let dataset_id = body
+            .dataset_id
+            .ok_or_else(|| invalid("dataset_id", "is required".into()))?;
+        let id = body.id.unwrap_or_else(Uuid::now_v7);
+        ids.push(id);
+        let change = body.change(id);
+        match by_dataset.iter_mut().find(|(d, _)| *d == dataset_id) {
+            Some((_, changes)) => changes.push(change),
+            None => by_dataset.push((dataset_id, vec![change])),
+        }
+    }
+    for (dataset_id, changes) in by_dataset {
+        ironsmith_datasets::write(
+            &state.stores.postgres,
+            &state.stores.storage,
+            tenant_id,
+            dataset_id,
+            mode,
+            changes,
+        )
+        .await
+        .map_err(ApiError::from)?;
+    }
+    Ok(ids)
+}
+
+async fn read_current(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Value, ApiError> {
+    let example = examples::get(&state.stores.postgres, tenant_id, id, None)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::NotFound("Example not found".into()))?;
+    Ok(render_example(state, &example))
+}
+
+async fn create_one(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsUpdate>,
+    ironsmith_http::Json(body): ironsmith_http::Json<ExampleBody>,
+) -> Result<Json<Value>, ApiError> {
+    let ids = write_all(&state, caller.workspace_id, Mode::Create, vec![body]).await?;
+    Ok(Json(read_current(&state, caller.workspace_id, ids[0]).await?))
+}
+
+async fn create_bulk(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsUpdate>,
+    ironsmith_http::Json(bodies): ironsmith_http::Json<Vec<ExampleBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let ids = write_all(&state, caller.workspace_id, Mode::Create, bodies).await?;
+    let found = examples::current(&state.stores.postgres, caller.workspace_id, &ids)
+        .await
+        .map_err(ApiError::internal)?;
+    // In the order sent: clients read `[i].id`.
+    let rendered: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| found.iter().find(|e| e.id == *id))
+        .map(|e| render_example(&state, e))
+        .collect();
+    Ok(Json(Value::Array(rendered)))
+}
+
+/// The dataset an update names, or the one the example is in now.
+async fn dataset_of(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Uuid, ApiError> {
+    examples::current(&state.stores.postgres, tenant_id, &[id])
+        .await
+        .map_err(ApiError::internal)?
+        .first()
+        .map(|e| e.dataset_id)
+        .ok_or_else(|| ApiError::NotFound("Example not found".into()))
+}
+
+async fn update_one(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsUpdate>,
+    PathUuid(id): PathUuid,
+    ironsmith_http::Json(mut body): ironsmith_http::Json<ExampleBody>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = caller.workspace_id;
+    let current = dataset_of(&state, tenant_id, id).await?;
+    if body.dataset_id.is_some_and(|d| d != current) {
+        return Err(ApiError::Conflict(
+            "An example cannot move to another dataset".into(),
+        ));
+    }
+    body.dataset_id = Some(current);
+    body.id = Some(id);
+    write_all(&state, tenant_id, Mode::Update, vec![body]).await?;
+    Ok(Json(read_current(&state, tenant_id, id).await?))
+}
+
+async fn update_bulk(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsUpdate>,
+    ironsmith_http::Json(mut bodies): ironsmith_http::Json<Vec<ExampleBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = caller.workspace_id;
+    let ids: Vec<Uuid> = bodies
+        .iter()
+        .map(|b| b.id.ok_or_else(|| invalid("id", "is required".into())))
+        .collect::<Result<_, _>>()?;
+    let current = examples::current(&state.stores.postgres, tenant_id, &ids)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut datasets: Vec<Uuid> = current.iter().map(|e| e.dataset_id).collect();
+    datasets.extend(bodies.iter().filter_map(|b| b.dataset_id));
+    datasets.sort_unstable();
+    datasets.dedup();
+    if datasets.len() > 1 {
+        return Err(ApiError::Conflict(
+            "A bulk update must touch examples of one dataset".into(),
+        ));
+    }
+    let Some(dataset_id) = datasets.first().copied() else {
+        return Err(ApiError::NotFound("Example not found".into()));
+    };
+    for body in &mut bodies {
+        body.dataset_id = Some(dataset_id);
+    }
+    let ids = write_all(&state, tenant_id, Mode::Update, bodies).await?;
+    Ok(Json(json!({"count": ids.len(), "example_ids": ids})))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsRead>,
+    PathUuid(id): PathUuid,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = caller.workspace_id;
+    let reference = query.get("as_of");
+    // A tag belongs to a dataset: find the example's (through any revision) first.
+    let dataset = match reference {
+        Some(r) if ironsmith_api_types::timestamp::parse(r).is_none() && r != "latest" => {
+            Some(dataset_of(&state, tenant_id, id).await?)
+        }
+        _ => None,
+    };
+    let as_of = resolve_version(&state, dataset, reference, "as_of").await?;
+    let example = examples::get(&state.stores.postgres, tenant_id, id, as_of)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::NotFound("Example not found".into()))?;
+    Ok(Json(render_example(&state, &example)))
+}
+
+async fn filter_from(
+    state: &AppState,
+    query: &QueryPairs,
+    paged: bool,
+) -> Result<ExampleFilter, ApiError> {
+    let (offset, limit) = if paged { query.page(100)? } else { (0, 0) };
+    let dataset = query.uuid("dataset")?;
+    let metadata = query.json("metadata")?;
+    if metadata.as_ref().is_some_and(|m| !m.is_object()) {
+        return Err(invalid("metadata", "must be a JSON object".into()));
+    }
+    let mut filter = ExampleFilter {
+        dataset,
+        ids: query.uuids("id")?,
+        as_of: resolve_version(state, dataset, query.get("as_of"), "as_of").await?,
+        splits: query.all("splits").map(str::to_owned).collect(),
+        metadata,
+        full_text: query.get("full_text_contains").map(str::to_owned),
+        offset,
+        limit,
+    };
+    if let Some(expression) = query.get("filter") {
+        apply_filter(&mut filter, expression)?;
+    }
+    Ok(filter)
+}
+
+/// The example `filter` expressions the SDKs build (`has(metadata, '{…}')`, `exists(metadata,
+/// 'key')`, and `and` of them), mapped onto metadata containment. Anything else is refused
+/// with 400 rather than silently ignored.
+fn apply_filter(filter: &mut ExampleFilter, expression: &str) -> Result<(), ApiError> {
+    use ironsmith_filter::{Field, Filter, HasValue};
+    let parsed = Filter::parse(expression)
+        .map_err(|e| ApiError::BadRequest(format!("Invalid filter: {e}")))?;
+    let mut conditions = vec![parsed];
+    while let Some(condition) = conditions.pop() {
+        match condition {
+            Filter::And(parts) => conditions.extend(parts),
+            Filter::Has {
+                field: Field::Metadata,
+                value: HasValue::Pairs(pairs),
+            } => {
+                let mut merged = filter
+                    .metadata
+                    .take()
+                    .and_then(|m| m.as_object().cloned())
+                    .unwrap_or_default();
+                for (key, text) in pairs {
+                    // Strings arrive as themselves, anything else as its JSON text.
+                    let value = serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .filter(|v| !v.is_string())
+                        .unwrap_or(Value::String(text));
+                    merged.insert(key, value);
+                }
+                filter.metadata = Some(Value::Object(merged));
+            }
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "Invalid filter: examples can be filtered by `has(metadata, '{{…}}')` only, not `{other}`"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsRead>,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let filter = filter_from(&state, &query, true).await?;
+    let found = examples::list(&state.stores.postgres, caller.workspace_id, &filter)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(Value::Array(
+        found.iter().map(|e| render_example(&state, e)).collect(),
+    )))
+}
+
+async fn count(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsRead>,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let filter = filter_from(&state, &query, false).await?;
+    let n = examples::count(&state.stores.postgres, caller.workspace_id, &filter)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!(n)))
+}
+
+async fn delete_one(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsUpdate>,
+    PathUuid(id): PathUuid,
+) -> Result<StatusCode, ApiError> {
+    let deleted = ironsmith_datasets::delete(&state.stores.postgres, caller.workspace_id, &[id])
+        .await
+        .map_err(ApiError::from)?;
+    if deleted.is_empty() {
+        return Err(ApiError::NotFound("Example not found".into()));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_many(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsUpdate>,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let ids = query.uuids("example_ids")?;
+    let deleted = ironsmith_datasets::delete(&state.stores.postgres, caller.workspace_id, &ids)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Json(json!({"count": deleted.len(), "example_ids": deleted})))
+}

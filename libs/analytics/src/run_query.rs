@@ -588,7 +588,8 @@ pub enum FeedbackScope<'a> {
 
 /// Feedback aggregated per `group_id`, joined to `runs` (a query of `fb_run, group_id`). The
 /// runs are first narrowed to those with feedback, so the join's left side stays small and its
-/// right side is the (small) latest feedback.
+/// right side is the (small) latest feedback. The join is ALL: a run has one row on the left
+/// (DISTINCT) and every one of its feedback records on the right.
 fn feedback_of_runs(tenant_id: Uuid, runs: &Sql) -> Sql {
     let mut feedback = Sql::new(
         "(SELECT assumeNotNull(run_id) AS fb_run, key, value, score FROM (SELECT run_id, key, \
@@ -603,7 +604,7 @@ fn feedback_of_runs(tenant_id: Uuid, runs: &Sql) -> Sql {
     sql.append(runs)
         .push(") WHERE fb_run IN (SELECT fb_run FROM ")
         .append(&feedback)
-        .push(")) ANY INNER JOIN ")
+        .push(")) ALL INNER JOIN ")
         .append(&feedback)
         .push(" USING fb_run GROUP BY group_id, key, value");
     sql

@@ -165,6 +165,7 @@ async fn pytest_plugin_records_an_experiment() -> anyhow::Result<()> {
             ("LANGSMITH_ENDPOINT", &endpoint),
             ("LANGSMITH_API_KEY", &stack.admin_key),
             ("LANGSMITH_TEST_SUITE", "ironsmith-pytest"),
+            ("LANGSMITH_TRACING", "true"),
         ],
     )
     .await?;

@@ -26,7 +26,12 @@ use Level::{Org, Workspace};
 /// `(level, method, path, body)`. Placeholders: `{ws}` the victim's workspace, `{member}` an
 /// organisation membership, `{ws_member}` a workspace membership, `{service_key}`, `{pat}`,
 /// `{invite}`, `{session}`, `{project}` and `{project_name}` a tracing project, `{run}` a run
-/// (the root of its trace).
+/// (the root of its trace), `{dataset}` a dataset with the example `{example}`, `{feedback}`
+/// feedback on the run, `{queue}` an annotation queue holding the run.
+///
+/// `POST /feedback` and `POST /feedback/tokens` are not lines: feedback for a run id the caller
+/// cannot see is accepted by design (API.md §11.1) and lands in the caller's own workspace,
+/// echoing the id it was given; the snapshot shows the victim's feedback unchanged.
 const MATRIX: &[(Level, &str, &str, &str)] = &[
     (Workspace, "GET", "/settings", ""),
     (Workspace, "GET", "/model-price-map", ""),
@@ -179,6 +184,125 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
     (Org, "DELETE", "/api-key/current/{pat}", ""),
     (Org, "GET", "/auth/sessions", ""),
     (Org, "DELETE", "/auth/sessions/{session}", ""),
+    (Workspace, "GET", "/datasets", ""),
+    (Workspace, "GET", "/datasets?name=victim-dataset", ""),
+    (Workspace, "GET", "/datasets/{dataset}", ""),
+    (Workspace, "PATCH", "/datasets/{dataset}", r#"{"name":"pwned"}"#),
+    (Workspace, "DELETE", "/datasets/{dataset}", ""),
+    (Workspace, "GET", "/datasets/{dataset}/versions", ""),
+    (Workspace, "GET", "/datasets/{dataset}/version?as_of=latest", ""),
+    (
+        Workspace,
+        "GET",
+        "/datasets/{dataset}/versions/diff?from_version=v1&to_version=latest",
+        "",
+    ),
+    (
+        Workspace,
+        "PUT",
+        "/datasets/{dataset}/tags",
+        r#"{"as_of":"latest","tag":"pwned"}"#,
+    ),
+    (Workspace, "GET", "/datasets/{dataset}/splits", ""),
+    (
+        Workspace,
+        "PUT",
+        "/datasets/{dataset}/splits",
+        r#"{"split_name":"pwned","examples":["{example}"],"remove":false}"#,
+    ),
+    (Workspace, "GET", "/datasets/{dataset}/share", ""),
+    (Workspace, "PUT", "/datasets/{dataset}/share", "{}"),
+    (Workspace, "DELETE", "/datasets/{dataset}/share", ""),
+    (
+        Workspace,
+        "POST",
+        "/datasets/{dataset}/runs",
+        r#"{"session_ids":["{project}"]}"#,
+    ),
+    (Workspace, "GET", "/datasets/{dataset}/comparative", ""),
+    (
+        Workspace,
+        "POST",
+        "/datasets/comparative",
+        r#"{"experiment_ids":["{project}","{project}"],"reference_dataset_id":"{dataset}"}"#,
+    ),
+    (Workspace, "GET", "/examples?dataset={dataset}", ""),
+    (Workspace, "GET", "/examples?id={example}", ""),
+    (Workspace, "GET", "/examples/count?dataset={dataset}", ""),
+    (Workspace, "GET", "/examples/{example}", ""),
+    (Workspace, "PATCH", "/examples/{example}", r#"{"inputs":{"x":1}}"#),
+    (
+        Workspace,
+        "PATCH",
+        "/examples/bulk",
+        r#"[{"id":"{example}","inputs":{"x":1}}]"#,
+    ),
+    (Workspace, "DELETE", "/examples/{example}", ""),
+    (Workspace, "DELETE", "/examples?example_ids={example}", ""),
+    (
+        Workspace,
+        "POST",
+        "/examples",
+        r#"{"dataset_id":"{dataset}","inputs":{"x":1}}"#,
+    ),
+    (
+        Workspace,
+        "POST",
+        "/examples/bulk",
+        r#"[{"dataset_id":"{dataset}","inputs":{"x":1}}]"#,
+    ),
+    (
+        Workspace,
+        "POST",
+        "/platform/datasets/{dataset}/examples",
+        "{}",
+    ),
+    (
+        Workspace,
+        "POST",
+        "/platform/datasets/examples/delete",
+        r#"{"example_ids":["{example}"],"hard_delete":true}"#,
+    ),
+    (Workspace, "GET", "/feedback?run={run}", ""),
+    (Workspace, "GET", "/feedback/{feedback}", ""),
+    (Workspace, "PATCH", "/feedback/{feedback}", r#"{"score":0}"#),
+    (Workspace, "DELETE", "/feedback/{feedback}", ""),
+    (Workspace, "GET", "/feedback/tokens?run_id={run}", ""),
+    (Workspace, "GET", "/feedback-configs", ""),
+    (
+        Workspace,
+        "PATCH",
+        "/feedback-configs",
+        r#"{"feedback_key":"victim-key","feedback_config":{"type":"freeform"}}"#,
+    ),
+    (Workspace, "DELETE", "/feedback-configs?feedback_key=victim-key", ""),
+    (Workspace, "GET", "/annotation-queues", ""),
+    (Workspace, "GET", "/annotation-queues?ids={queue}", ""),
+    (Workspace, "GET", "/annotation-queues/{queue}", ""),
+    (
+        Workspace,
+        "PATCH",
+        "/annotation-queues/{queue}",
+        r#"{"name":"pwned"}"#,
+    ),
+    (Workspace, "DELETE", "/annotation-queues/{queue}", ""),
+    (Workspace, "POST", "/annotation-queues/{queue}/runs", r#"["{run}"]"#),
+    (
+        Workspace,
+        "POST",
+        "/annotation-queues/{queue}/runs/by-key",
+        r#"[{"run_id":"{run}"}]"#,
+    ),
+    (Workspace, "GET", "/annotation-queues/{queue}/runs", ""),
+    (Workspace, "GET", "/annotation-queues/{queue}/run/0", ""),
+    (Workspace, "GET", "/annotation-queues/{queue}/size", ""),
+    (
+        Workspace,
+        "PATCH",
+        "/annotation-queues/{queue}/runs/{run}",
+        r#"{"status":"completed"}"#,
+    ),
+    (Workspace, "DELETE", "/annotation-queues/{queue}/runs/{run}", ""),
 ];
 
 /// The victim's resources, by placeholder.
@@ -236,7 +360,19 @@ async fn snapshot(victim: &Victim, same_org: bool) -> anyhow::Result<Vec<(String
         }
         state.push((path.to_owned(), body));
     }
-    for path in ["/runs/{run}", "/runs/{run}/share"] {
+    for path in [
+        "/runs/{run}",
+        "/runs/{run}/share",
+        "/datasets",
+        "/datasets/{dataset}/versions",
+        "/datasets/{dataset}/splits",
+        "/datasets/{dataset}/share",
+        "/examples?dataset={dataset}",
+        "/feedback?run={run}",
+        "/feedback-configs",
+        "/annotation-queues",
+        "/annotation-queues/{queue}/runs",
+    ] {
         let path = fill(path, victim, Uuid::nil());
         let body = admin.get(&path).await?.expect(200)?;
         state.push((path, body));
@@ -325,6 +461,55 @@ async fn furnish(
         .await?
         .expect(200)?;
     let project = id(&project[0]);
+    let dataset = admin_ws
+        .post(
+            "/datasets",
+            json!({"name": format!("victim-dataset-{label}"), "data_type": "kv"}),
+        )
+        .await?
+        .expect(200)?;
+    let dataset = id(&dataset);
+    let example = admin_ws
+        .post(
+            "/examples",
+            json!({"dataset_id": dataset, "inputs": {"secret": format!("{label}-input")}}),
+        )
+        .await?
+        .expect(200)?;
+    let example = id(&example);
+    admin_ws
+        .put(
+            &format!("/datasets/{dataset}/tags"),
+            json!({"as_of": "latest", "tag": "v1"}),
+        )
+        .await?
+        .expect(200)?;
+    admin_ws
+        .put(&format!("/datasets/{dataset}/share"), json!({}))
+        .await?
+        .expect(200)?;
+    let feedback = admin_ws
+        .post(
+            "/feedback",
+            json!({"run_id": run, "key": "victim-key", "score": 1,
+                   "feedback_config": {"type": "continuous", "min": 0, "max": 1}}),
+        )
+        .await?
+        .expect(200)?;
+    let feedback = id(&feedback);
+    let queue = admin_ws
+        .post(
+            "/annotation-queues",
+            json!({"name": format!("victim-queue-{label}"),
+                   "rubric_items": [{"feedback_key": "victim-key"}]}),
+        )
+        .await?
+        .expect(200)?;
+    let queue = id(&queue);
+    admin_ws
+        .post(&format!("/annotation-queues/{queue}/runs"), json!([run]))
+        .await?
+        .expect(200)?;
     Ok(Victim {
         workspace,
         values: vec![
@@ -338,6 +523,10 @@ async fn furnish(
             ("{project_name}", project_name.clone()),
             ("{project}", project.clone()),
             ("{run}", run.to_string()),
+            ("{dataset}", dataset.clone()),
+            ("{example}", example.clone()),
+            ("{feedback}", feedback.clone()),
+            ("{queue}", queue.clone()),
         ],
         secrets: vec![
             member_email,
@@ -350,6 +539,13 @@ async fn furnish(
             project,
             run.to_string(),
             format!("{label}-thread"),
+            dataset,
+            example,
+            feedback,
+            queue,
+            format!("victim-dataset-{label}"),
+            format!("{label}-input"),
+            format!("victim-queue-{label}"),
         ],
         admin,
     })

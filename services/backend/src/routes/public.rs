@@ -1,6 +1,6 @@
-//! Reads that need no key (API.md §2.4, §7.7): a shared trace by its token, and signed
-//! attachment downloads. The token or the signature is the only credential, and each opens
-//! exactly one trace or one object.
+//! Reads that need no key (API.md §2.4, §7.7, §9): a shared trace or dataset by its token, and
+//! signed attachment downloads. The token or the signature is the only credential, and each
+//! opens exactly one trace, one dataset (its examples and experiments) or one object.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -9,12 +9,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ironsmith_analytics::run_query;
+use ironsmith_db::datasets;
+use ironsmith_db::examples::{self, ExampleFilter};
+use ironsmith_db::projects::{self, ProjectFilter};
 use ironsmith_db::run_shares::{self, RunShare};
 use ironsmith_http::{ApiError, QueryPairs};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::datasets::{render_dataset, render_example, resolve_version};
+use crate::routes::sessions::render_projects;
 use crate::routes::runs::{query_page, render_one};
 use crate::runs::body::QueryBody;
 use crate::runs::render::Selection;
@@ -25,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/public/{token}/run", get(shared_root))
         .route("/public/{token}/run/{run_id}", get(shared_run))
         .route("/public/{token}/runs/query", post(shared_query))
+        .route("/public/{token}/datasets/sessions", get(shared_experiments))
         .route("/public/{token}/{listing}", get(shared_listing))
 }
 
@@ -130,6 +136,11 @@ async fn shared_listing(
     Path((token, listing)): Path<(String, String)>,
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
+    match listing.as_str() {
+        "datasets" => return shared_dataset(&state, &token).await,
+        "examples" => return shared_examples(&state, &token, &query).await,
+        _ => {}
+    }
     let Some(glued) = listing.strip_prefix("runs") else {
         return Err(ApiError::NotFound(format!(
             "No route /public/{{token}}/{listing}"
@@ -150,6 +161,81 @@ async fn shared_listing(
     };
     let page = shared_page(&state, &share, body).await?;
     Ok(Json(page["runs"].clone()))
+}
+
+/// The workspace and dataset a dataset share token opens.
+async fn dataset_share(state: &AppState, token: &str) -> Result<(Uuid, Uuid), ApiError> {
+    let token = Uuid::try_parse(token).map_err(|_| unknown_token())?;
+    datasets::by_share_token(&state.stores.postgres, token)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(unknown_token)
+}
+
+/// `GET /public/{token}/datasets`: the shared dataset.
+async fn shared_dataset(state: &AppState, token: &str) -> Result<Json<Value>, ApiError> {
+    let (tenant_id, dataset_id) = dataset_share(state, token).await?;
+    let found = datasets::get(&state.stores.postgres, tenant_id, dataset_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(unknown_token)?;
+    Ok(Json(render_dataset(&found)))
+}
+
+/// `GET /public/{token}/examples?offset&limit&id=…`: the shared dataset's examples (what
+/// `clone_public_dataset` copies).
+async fn shared_examples(
+    state: &AppState,
+    token: &str,
+    query: &QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let (tenant_id, dataset_id) = dataset_share(state, token).await?;
+    let (offset, limit) = query.page(100)?;
+    let found = examples::list(
+        &state.stores.postgres,
+        tenant_id,
+        &ExampleFilter {
+            dataset: Some(dataset_id),
+            ids: query.uuids("id")?,
+            as_of: resolve_version(state, Some(dataset_id), query.get("as_of"), "as_of").await?,
+            offset,
+            limit,
+            ..ExampleFilter::default()
+        },
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(Value::Array(
+        found.iter().map(|e| render_example(state, e)).collect(),
+    )))
+}
+
+/// `GET /public/{token}/datasets/sessions`: the shared dataset's experiments.
+async fn shared_experiments(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let (tenant_id, dataset_id) = dataset_share(&state, &token).await?;
+    let (offset, limit) = query.page(100)?;
+    let found = projects::list(
+        &state.stores.postgres,
+        tenant_id,
+        &ProjectFilter {
+            ids: query.uuids("id")?,
+            name: query.get("name").map(str::to_owned),
+            name_contains: query.get("name_contains").map(str::to_owned),
+            reference_dataset: Some(dataset_id),
+            offset,
+            limit,
+            ..ProjectFilter::default()
+        },
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(Value::Array(
+        render_projects(&state, tenant_id, &found, true).await?,
+    )))
 }
 
 /// A signed attachment download (see `runs::attachments`).

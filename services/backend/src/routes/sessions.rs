@@ -83,7 +83,7 @@ fn render(project: &Project, stats: Option<ProjectStats<'_>>) -> Value {
     Value::Object(out)
 }
 
-async fn render_all(
+pub async fn render_projects(
     state: &AppState,
     tenant_id: Uuid,
     projects: &[Project],
@@ -226,7 +226,7 @@ async fn read(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::NotFound("Project not found".into()))?;
-    let mut rendered = render_all(&state, caller.workspace_id, &[project], include_stats).await?;
+    let mut rendered = render_projects(&state, caller.workspace_id, &[project], include_stats).await?;
     Ok(Json(rendered.remove(0)))
 }
 
@@ -299,7 +299,7 @@ async fn list(
     }
     let include_stats = query.bool("include_stats")?.unwrap_or(false);
     Ok(Json(Value::Array(
-        render_all(&state, tenant_id, &found, include_stats).await?,
+        render_projects(&state, tenant_id, &found, include_stats).await?,
     )))
 }
 

@@ -112,11 +112,10 @@ pub struct Written {
     pub ids: Vec<Uuid>,
 }
 
-fn object_key(tenant_id: Uuid, dataset_id: Uuid, example_id: Uuid) -> String {
-    format!(
-        "attachments/{tenant_id}/datasets/{dataset_id}/{example_id}/{}",
-        Uuid::now_v7()
-    )
+/// Where an example attachment is stored. Each upload gets a new object, so earlier versions
+/// keep theirs; the key stays short (some S3-compatible servers map keys to file names).
+fn object_key(tenant_id: Uuid, example_id: Uuid) -> String {
+    format!("examples/{tenant_id}/{example_id}/{}", Uuid::now_v7())
 }
 
 /// Writes `changes` to the dataset as one new version.
@@ -136,7 +135,7 @@ pub async fn write(
     for change in &changes {
         let files = uploaded.entry(change.id).or_default();
         for attachment in &change.attachments {
-            let key = object_key(tenant_id, dataset_id, change.id);
+            let key = object_key(tenant_id, change.id);
             storage.put(&key, attachment.bytes.clone()).await?;
             files.insert(
                 attachment.name.clone(),

@@ -82,7 +82,10 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
         .expect(200)?;
     let dataset_id = id(&dataset);
     assert_eq!(
-        admin.post("/datasets", json!({"name": "docs"})).await?.status,
+        admin
+            .post("/datasets", json!({"name": "docs"}))
+            .await?
+            .status,
         409
     );
 
@@ -93,11 +96,31 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
         reqwest::Method::POST,
         &format!("/platform/datasets/{dataset_id}/examples"),
         &[
-            (example.to_string(), "application/json", br#"{"metadata":{"kind":"doc"},"split":"train"}"#.to_vec()),
-            (format!("{example}.inputs"), "application/json", br#"{"q":"what is in the file?"}"#.to_vec()),
-            (format!("{example}.outputs"), "application/json", br#"{"a":"a report"}"#.to_vec()),
-            (format!("{example}.attachment.report"), "text/plain; length=11", b"report body".to_vec()),
-            (format!("{example}.attachments.notes"), "text/plain", b"notes body".to_vec()),
+            (
+                example.to_string(),
+                "application/json",
+                br#"{"metadata":{"kind":"doc"},"split":"train"}"#.to_vec(),
+            ),
+            (
+                format!("{example}.inputs"),
+                "application/json",
+                br#"{"q":"what is in the file?"}"#.to_vec(),
+            ),
+            (
+                format!("{example}.outputs"),
+                "application/json",
+                br#"{"a":"a report"}"#.to_vec(),
+            ),
+            (
+                format!("{example}.attachment.report"),
+                "text/plain; length=11",
+                b"report body".to_vec(),
+            ),
+            (
+                format!("{example}.attachments.notes"),
+                "text/plain",
+                b"notes body".to_vec(),
+            ),
         ],
     )
     .await?;
@@ -105,9 +128,14 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
     assert_eq!(created["count"], 1);
     assert_eq!(created["example_ids"], json!([example]));
     assert!(created["as_of"].is_string());
-    let read = admin.get(&format!("/examples/{example}")).await?.expect(200)?;
+    let read = admin
+        .get(&format!("/examples/{example}"))
+        .await?
+        .expect(200)?;
     assert_eq!(read["metadata"]["dataset_split"], json!(["train"]));
-    let urls = read["attachment_urls"].as_object().expect("attachment urls");
+    let urls = read["attachment_urls"]
+        .as_object()
+        .expect("attachment urls");
     assert_eq!(urls.len(), 2);
     assert_eq!(urls["attachment.report"]["mime_type"], "text/plain");
     let download = |url: &str| {
@@ -117,7 +145,9 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
             anyhow::Ok(response.text().await?)
         }
     };
-    let report_url = urls["attachment.report"]["presigned_url"].as_str().unwrap_or_default();
+    let report_url = urls["attachment.report"]["presigned_url"]
+        .as_str()
+        .unwrap_or_default();
     assert_eq!(download(report_url).await?, "report body", "no key needed");
 
     // Update: rename one, keep none else, upload one: renamed ∪ retained ∪ new.
@@ -131,13 +161,24 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
                 "application/json",
                 br#"{"rename":{"report":"summary"},"retain":[]}"#.to_vec(),
             ),
-            (format!("{example}.attachment.image"), "image/png", vec![0x89, b'P', b'N', b'G']),
+            (
+                format!("{example}.attachment.image"),
+                "image/png",
+                vec![0x89, b'P', b'N', b'G'],
+            ),
         ],
     )
     .await?;
     assert_eq!(status, 200, "{updated}");
-    let read = admin.get(&format!("/examples/{example}")).await?.expect(200)?;
-    let mut names: Vec<&String> = read["attachment_urls"].as_object().expect("urls").keys().collect();
+    let read = admin
+        .get(&format!("/examples/{example}"))
+        .await?
+        .expect(200)?;
+    let mut names: Vec<&String> = read["attachment_urls"]
+        .as_object()
+        .expect("urls")
+        .keys()
+        .collect();
     names.sort();
     assert_eq!(names, ["attachment.image", "attachment.summary"]);
     assert_eq!(read["inputs"], json!({"q": "what is in the file?"}), "kept");
@@ -150,12 +191,21 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
         &stack,
         reqwest::Method::PATCH,
         &format!("/platform/datasets/{dataset_id}/examples"),
-        &[(format!("{example}.attachment.only"), "text/plain", b"x".to_vec())],
+        &[(
+            format!("{example}.attachment.only"),
+            "text/plain",
+            b"x".to_vec(),
+        )],
     )
     .await?;
-    let read = admin.get(&format!("/examples/{example}")).await?.expect(200)?;
+    let read = admin
+        .get(&format!("/examples/{example}"))
+        .await?
+        .expect(200)?;
     assert_eq!(
-        read["attachment_urls"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+        read["attachment_urls"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>()),
         Some(vec!["attachment.only".to_owned()])
     );
 
@@ -186,7 +236,10 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
         .await?
         .expect(200)?;
     let stranger = admin
-        .post("/examples", json!({"dataset_id": id(&other), "inputs": {"x": 1}}))
+        .post(
+            "/examples",
+            json!({"dataset_id": id(&other), "inputs": {"x": 1}}),
+        )
         .await?
         .expect(200)?;
     assert_eq!(
@@ -213,7 +266,9 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
         .expect(200)?;
     assert_eq!(filtered.as_array().map(Vec::len), Some(1));
     let text = admin
-        .get(&format!("/examples?dataset={dataset_id}&full_text_contains=TWO"))
+        .get(&format!(
+            "/examples?dataset={dataset_id}&full_text_contains=TWO"
+        ))
         .await?
         .expect(200)?;
     assert_eq!(text[0]["inputs"]["q"], "two");
@@ -230,7 +285,10 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
         .expect(200)?;
     assert_eq!(admin.get(&format!("/examples/{one}")).await?.status, 404);
     let old = admin
-        .get(&format!("/examples/{one}?as_of={}", urlencode(&before_delete)))
+        .get(&format!(
+            "/examples/{one}?as_of={}",
+            urlencode(&before_delete)
+        ))
         .await?
         .expect(200)?;
     assert_eq!(old["outputs"], json!({"a": 11}));
@@ -285,7 +343,10 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
         .await?
         .expect(204)?;
     assert_eq!(
-        anonymous.get(&format!("/public/{token}/datasets")).await?.status,
+        anonymous
+            .get(&format!("/public/{token}/datasets"))
+            .await?
+            .status,
         404
     );
 
@@ -314,12 +375,18 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
             let response = ironsmith_test_support::http()
                 .post(format!("{}/api/v1/datasets/upload", stack.edge))
                 .header("x-api-key", &stack.admin_key)
-                .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
                 .body(body)
                 .send()
                 .await?;
             let status = response.status().as_u16();
-            anyhow::Ok((status, response.json::<Value>().await.unwrap_or(Value::Null)))
+            anyhow::Ok((
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            ))
         }
     };
     let (status, csv) = upload(
@@ -332,7 +399,12 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
     assert_eq!(csv["example_count"], 2);
     let (status, again) = upload("from-csv", "qa.csv", b"question,answer\nx,y\n").await?;
     assert_eq!(status, 409);
-    assert!(again["detail"].as_str().unwrap_or_default().contains("already exists"));
+    assert!(
+        again["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already exists")
+    );
     let (status, jsonl) = upload(
         "from-jsonl",
         "qa.jsonl",
@@ -354,10 +426,19 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
         .delete(&format!("/datasets/{dataset_id}"))
         .await?
         .expect(204)?;
-    assert_eq!(admin.get(&format!("/datasets/{dataset_id}")).await?.status, 404);
-    assert_eq!(admin.get(&format!("/examples/{example}")).await?.status, 404);
     assert_eq!(
-        admin.get(&format!("/sessions/{}", id(&experiment))).await?.status,
+        admin.get(&format!("/datasets/{dataset_id}")).await?.status,
+        404
+    );
+    assert_eq!(
+        admin.get(&format!("/examples/{example}")).await?.status,
+        404
+    );
+    assert_eq!(
+        admin
+            .get(&format!("/sessions/{}", id(&experiment)))
+            .await?
+            .status,
         404
     );
     Ok(())
@@ -384,7 +465,10 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
         .expect(202)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while admin.get(&format!("/runs/{run}")).await?.status != 200 {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the run never arrived");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the run never arrived"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -399,28 +483,54 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
         .expect(200)?;
     let feedback = id(&created);
     assert_eq!(created["trace_id"], json!(run));
-    let read = admin.get(&format!("/feedback/{feedback}")).await?.expect(200)?;
+    let read = admin
+        .get(&format!("/feedback/{feedback}"))
+        .await?
+        .expect(200)?;
     assert_eq!(read["score"], 1.0);
     assert_eq!(read["comment"], "good");
     let by_source = admin
-        .get(&format!("/feedback?run={run}&source=FeedbackSourceType.MODEL"))
+        .get(&format!(
+            "/feedback?run={run}&source=FeedbackSourceType.MODEL"
+        ))
         .await?
         .expect(200)?;
     assert_eq!(by_source.as_array().map(Vec::len), Some(1));
     let patched = admin
-        .patch(&format!("/feedback/{feedback}"), json!({"score": 0.5, "value": "meh"}))
+        .patch(
+            &format!("/feedback/{feedback}"),
+            json!({"score": 0.5, "value": "meh"}),
+        )
         .await?
         .expect(200)?;
     assert_eq!(patched["score"], 0.5);
-    assert_eq!(admin.get(&format!("/feedback/{feedback}")).await?.expect(200)?["value"], "meh");
-    admin.delete(&format!("/feedback/{feedback}")).await?.expect(204)?;
-    assert_eq!(admin.get(&format!("/feedback/{feedback}")).await?.status, 404);
+    assert_eq!(
+        admin
+            .get(&format!("/feedback/{feedback}"))
+            .await?
+            .expect(200)?["value"],
+        "meh"
+    );
     admin
-        .post("/feedback", json!({"run_id": Uuid::now_v7(), "key": "early", "score": 1}))
+        .delete(&format!("/feedback/{feedback}"))
+        .await?
+        .expect(204)?;
+    assert_eq!(
+        admin.get(&format!("/feedback/{feedback}")).await?.status,
+        404
+    );
+    admin
+        .post(
+            "/feedback",
+            json!({"run_id": Uuid::now_v7(), "key": "early", "score": 1}),
+        )
         .await?
         .expect(200)?;
     assert_eq!(
-        admin.post("/feedback", json!({"run_id": run})).await?.status,
+        admin
+            .post("/feedback", json!({"run_id": run}))
+            .await?
+            .status,
         422,
         "a key is required"
     );
@@ -436,7 +546,10 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
 
     // Configurations: idempotent re-create, conflicting one refused, validation, soft delete.
     let config = json!({"feedback_key": "rating", "feedback_config": {"type": "continuous", "min": 0, "max": 5}});
-    admin.post("/feedback-configs", config.clone()).await?.expect(200)?;
+    admin
+        .post("/feedback-configs", config.clone())
+        .await?
+        .expect(200)?;
     admin.post("/feedback-configs", config).await?.expect(200)?;
     assert_eq!(
         admin
@@ -460,24 +573,36 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
     );
     assert_eq!(
         admin
-            .post("/feedback", json!({"run_id": run, "key": "rating", "score": 9}))
+            .post(
+                "/feedback",
+                json!({"run_id": run, "key": "rating", "score": 9})
+            )
             .await?
             .status,
         422,
         "out of range"
     );
     admin
-        .post("/feedback", json!({"run_id": run, "key": "rating", "score": 4}))
+        .post(
+            "/feedback",
+            json!({"run_id": run, "key": "rating", "score": 4}),
+        )
         .await?
         .expect(200)?;
-    let listed = admin.get("/feedback-configs?key=rating").await?.expect(200)?;
+    let listed = admin
+        .get("/feedback-configs?key=rating")
+        .await?
+        .expect(200)?;
     assert_eq!(listed[0]["feedback_config"]["max"], 5);
     admin
         .delete("/feedback-configs?feedback_key=rating")
         .await?
         .expect(204)?;
     assert_eq!(
-        admin.get("/feedback-configs?key=rating").await?.expect(200)?,
+        admin
+            .get("/feedback-configs?key=rating")
+            .await?
+            .expect(200)?,
         json!([])
     );
 
@@ -491,7 +616,10 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
         .expect(200)?;
     let token_id = id(&token);
     let url = token["url"].as_str().unwrap_or_default().to_owned();
-    assert!(url.ends_with(&format!("/feedback/tokens/{token_id}")), "{url}");
+    assert!(
+        url.ends_with(&format!("/feedback/tokens/{token_id}")),
+        "{url}"
+    );
     let by_get = ironsmith_test_support::http()
         .get(format!("{url}?score=1&comment=nice"))
         .send()
@@ -520,15 +648,20 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
     assert_eq!(tokens.as_array().map(Vec::len), Some(1));
     assert_eq!(
         anonymous
-            .post(&format!("/feedback/tokens/{}", Uuid::new_v4()), json!({"score": 1}))
+            .post(
+                &format!("/feedback/tokens/{}", Uuid::new_v4()),
+                json!({"score": 1})
+            )
             .await?
             .status,
         404
     );
-    sqlx::query("UPDATE feedback_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(Uuid::parse_str(&token_id)?)
-        .execute(&stack.pool()?)
-        .await?;
+    sqlx::query(
+        "UPDATE feedback_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1",
+    )
+    .bind(Uuid::parse_str(&token_id)?)
+    .execute(&stack.pool()?)
+    .await?;
     assert_eq!(
         anonymous
             .post(&format!("/feedback/tokens/{token_id}"), json!({"score": 1}))
@@ -550,7 +683,10 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
     let queue_id = id(&queue);
     assert_eq!(
         admin
-            .post("/annotation-queues", json!({"name": "bad", "rubric_items": [{}]}))
+            .post(
+                "/annotation-queues",
+                json!({"name": "bad", "rubric_items": [{}]})
+            )
             .await?
             .status,
         422
@@ -560,10 +696,16 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
         .await?
         .expect(200)?;
     assert_eq!(items[0]["run_id"], json!(run));
-    let read = admin.get(&format!("/annotation-queues/{queue_id}")).await?.expect(200)?;
+    let read = admin
+        .get(&format!("/annotation-queues/{queue_id}"))
+        .await?
+        .expect(200)?;
     assert_eq!(read["rubric_items"][0]["feedback_key"], "quality");
     assert_eq!(
-        admin.get(&format!("/annotation-queues/{queue_id}/size")).await?.expect(200)?,
+        admin
+            .get(&format!("/annotation-queues/{queue_id}/size"))
+            .await?
+            .expect(200)?,
         json!({"size": 1})
     );
     let next = admin
@@ -581,12 +723,17 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
         .await?
         .expect(200)?;
     assert_eq!(
-        admin.get(&format!("/annotation-queues/{queue_id}/run/0")).await?.status,
+        admin
+            .get(&format!("/annotation-queues/{queue_id}/run/0"))
+            .await?
+            .status,
         404,
         "nothing left for me to review"
     );
     let done = admin
-        .get(&format!("/annotation-queues/{queue_id}/runs?status=completed"))
+        .get(&format!(
+            "/annotation-queues/{queue_id}/runs?status=completed"
+        ))
         .await?
         .expect(200)?;
     assert_eq!(done.as_array().map(Vec::len), Some(1));
@@ -595,10 +742,16 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
         .await?
         .expect(204)?;
     assert_eq!(
-        admin.get(&format!("/annotation-queues/{queue_id}/size")).await?.expect(200)?,
+        admin
+            .get(&format!("/annotation-queues/{queue_id}/size"))
+            .await?
+            .expect(200)?,
         json!({"size": 0})
     );
-    admin.delete(&format!("/annotation-queues/{queue_id}")).await?.expect(204)?;
+    admin
+        .delete(&format!("/annotation-queues/{queue_id}"))
+        .await?
+        .expect(204)?;
     assert_eq!(
         admin
             .get(&format!("/annotation-queues?ids={queue_id}"))

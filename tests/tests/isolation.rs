@@ -187,10 +187,20 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
     (Workspace, "GET", "/datasets", ""),
     (Workspace, "GET", "/datasets?name=victim-dataset", ""),
     (Workspace, "GET", "/datasets/{dataset}", ""),
-    (Workspace, "PATCH", "/datasets/{dataset}", r#"{"name":"pwned"}"#),
+    (
+        Workspace,
+        "PATCH",
+        "/datasets/{dataset}",
+        r#"{"name":"pwned"}"#,
+    ),
     (Workspace, "DELETE", "/datasets/{dataset}", ""),
     (Workspace, "GET", "/datasets/{dataset}/versions", ""),
-    (Workspace, "GET", "/datasets/{dataset}/version?as_of=latest", ""),
+    (
+        Workspace,
+        "GET",
+        "/datasets/{dataset}/version?as_of=latest",
+        "",
+    ),
     (
         Workspace,
         "GET",
@@ -230,7 +240,12 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
     (Workspace, "GET", "/examples?id={example}", ""),
     (Workspace, "GET", "/examples/count?dataset={dataset}", ""),
     (Workspace, "GET", "/examples/{example}", ""),
-    (Workspace, "PATCH", "/examples/{example}", r#"{"inputs":{"x":1}}"#),
+    (
+        Workspace,
+        "PATCH",
+        "/examples/{example}",
+        r#"{"inputs":{"x":1}}"#,
+    ),
     (
         Workspace,
         "PATCH",
@@ -275,7 +290,12 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         "/feedback-configs",
         r#"{"feedback_key":"victim-key","feedback_config":{"type":"freeform"}}"#,
     ),
-    (Workspace, "DELETE", "/feedback-configs?feedback_key=victim-key", ""),
+    (
+        Workspace,
+        "DELETE",
+        "/feedback-configs?feedback_key=victim-key",
+        "",
+    ),
     (Workspace, "GET", "/annotation-queues", ""),
     (Workspace, "GET", "/annotation-queues?ids={queue}", ""),
     (Workspace, "GET", "/annotation-queues/{queue}", ""),
@@ -286,7 +306,12 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         r#"{"name":"pwned"}"#,
     ),
     (Workspace, "DELETE", "/annotation-queues/{queue}", ""),
-    (Workspace, "POST", "/annotation-queues/{queue}/runs", r#"["{run}"]"#),
+    (
+        Workspace,
+        "POST",
+        "/annotation-queues/{queue}/runs",
+        r#"["{run}"]"#,
+    ),
     (
         Workspace,
         "POST",
@@ -302,7 +327,12 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         "/annotation-queues/{queue}/runs/{run}",
         r#"{"status":"completed"}"#,
     ),
-    (Workspace, "DELETE", "/annotation-queues/{queue}/runs/{run}", ""),
+    (
+        Workspace,
+        "DELETE",
+        "/annotation-queues/{queue}/runs/{run}",
+        "",
+    ),
 ];
 
 /// The victim's resources, by placeholder.

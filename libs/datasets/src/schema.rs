@@ -46,7 +46,10 @@ mod tests {
             "properties": {"question": {"type": "string"}, "n": {"type": "integer"}},
             "required": ["question"]
         });
-        assert_eq!(validate(&schema, &json!({"question": "q", "n": 2}), "inputs"), Ok(()));
+        assert_eq!(
+            validate(&schema, &json!({"question": "q", "n": 2}), "inputs"),
+            Ok(())
+        );
         let wrong = validate(&schema, &json!({"question": 7}), "inputs").expect_err("not a string");
         assert_eq!(wrong.path, "inputs/question");
         assert!(wrong.message.contains("string"), "{}", wrong.message);

@@ -43,7 +43,12 @@ impl From<WriteError> for ApiError {
             WriteError::Invalid { field, message } => {
                 ApiError::Unprocessable(vec![ValidationIssue {
                     loc: std::iter::once("body".to_owned())
-                        .chain(field.split('/').filter(|p| !p.is_empty()).map(str::to_owned))
+                        .chain(
+                            field
+                                .split('/')
+                                .filter(|p| !p.is_empty())
+                                .map(str::to_owned),
+                        )
                         .collect(),
                     msg: format!("{field}: {message}"),
                     kind: "value_error".into(),
@@ -334,7 +339,10 @@ mod tests {
         .expect("merge");
         assert_eq!(write.inputs, json!({"q": 1}));
         assert_eq!(write.outputs, Some(json!({"a": 2})));
-        assert_eq!(write.metadata, Some(json!({"n": 2, "dataset_split": ["test"]})));
+        assert_eq!(
+            write.metadata,
+            Some(json!({"n": 2, "dataset_split": ["test"]}))
+        );
     }
 
     #[test]

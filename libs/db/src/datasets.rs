@@ -93,7 +93,10 @@ pub async fn get(
     let mut query: QueryBuilder<Postgres> = QueryBuilder::new(format!(
         "SELECT {COLUMNS}{COUNTS} FROM datasets d WHERE d.tenant_id = "
     ));
-    query.push_bind(tenant_id).push(" AND d.id = ").push_bind(id);
+    query
+        .push_bind(tenant_id)
+        .push(" AND d.id = ")
+        .push_bind(id);
     Ok(query
         .build_query_as::<DatasetWithCounts>()
         .fetch_optional(db)

@@ -96,6 +96,7 @@ pub async fn resolve_version(
         .await
         .map_err(ApiError::internal)?
         .map(Some)
-        .ok_or_else(|| ApiError::NotFound(format!("The dataset has no version tagged `{reference}`")))
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("The dataset has no version tagged `{reference}`"))
+        })
 }
-

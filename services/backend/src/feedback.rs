@@ -23,7 +23,10 @@ fn invalid(field: &str, msg: String) -> ApiError {
 
 /// Checks a feedback configuration's shape (§11.4).
 pub fn check_config(config: &Value) -> Result<(), ApiError> {
-    let kind = config.get("type").and_then(Value::as_str).unwrap_or_default();
+    let kind = config
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     match kind {
         "continuous" => {
             let min = config.get("min").and_then(Value::as_f64);
@@ -57,7 +60,12 @@ pub fn check_config(config: &Value) -> Result<(), ApiError> {
 }
 
 /// Whether a score and value fit a configuration.
-pub fn check_against(config: &Value, key: &str, score: Option<f64>, value: &Value) -> Result<(), ApiError> {
+pub fn check_against(
+    config: &Value,
+    key: &str,
+    score: Option<f64>,
+    value: &Value,
+) -> Result<(), ApiError> {
     match config.get("type").and_then(Value::as_str) {
         Some("continuous") => {
             if let Some(score) = score {
@@ -134,7 +142,11 @@ fn raw(value: &Value) -> String {
 }
 
 /// Validates and stores feedback; returns the stored row.
-pub async fn record(state: &AppState, tenant_id: Uuid, new: NewFeedback) -> Result<FeedbackRow, ApiError> {
+pub async fn record(
+    state: &AppState,
+    tenant_id: Uuid,
+    new: NewFeedback,
+) -> Result<FeedbackRow, ApiError> {
     let key = new.key.trim();
     if key.is_empty() {
         return Err(invalid("key", "is required".into()));

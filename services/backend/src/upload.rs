@@ -32,11 +32,12 @@ pub async fn read_form(headers: &HeaderMap, body: Body, cap: usize) -> Result<Fo
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|_| bad_form("the Content-Type must be multipart/form-data with a boundary".into()))?;
+    let boundary = multer::parse_boundary(content_type).map_err(|_| {
+        bad_form("the Content-Type must be multipart/form-data with a boundary".into())
+    })?;
     let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let constraints = multer::Constraints::new()
-        .size_limit(multer::SizeLimit::new().whole_stream(cap as u64));
+    let constraints =
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(cap as u64));
     let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
     let mut form = Form {
         file: None,
@@ -77,9 +78,9 @@ fn split_row(
     let mut take = |keys: &[String]| -> Result<Map<String, Value>, ApiError> {
         let mut out = Map::new();
         for key in keys {
-            let value = record.remove(key).ok_or_else(|| {
-                invalid("file", format!("row {line} has no column `{key}`"))
-            })?;
+            let value = record
+                .remove(key)
+                .ok_or_else(|| invalid("file", format!("row {line} has no column `{key}`")))?;
             out.insert(key.clone(), value);
         }
         Ok(out)
@@ -93,9 +94,16 @@ fn split_row(
     ))
 }
 
-pub fn csv_rows(bytes: &[u8], input_keys: &[String], output_keys: &[String]) -> Result<Vec<Row>, ApiError> {
+pub fn csv_rows(
+    bytes: &[u8],
+    input_keys: &[String],
+    output_keys: &[String],
+) -> Result<Vec<Row>, ApiError> {
     if input_keys.is_empty() {
-        return Err(invalid("input_keys", "name at least one input column".into()));
+        return Err(invalid(
+            "input_keys",
+            "name at least one input column".into(),
+        ));
     }
     let mut reader = csv::Reader::from_reader(bytes);
     let header: Vec<String> = reader
@@ -111,8 +119,8 @@ pub fn csv_rows(bytes: &[u8], input_keys: &[String], output_keys: &[String]) -> 
     }
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
-        let record =
-            record.map_err(|e| invalid("file", format!("row {} is not valid CSV: {e}", index + 1)))?;
+        let record = record
+            .map_err(|e| invalid("file", format!("row {} is not valid CSV: {e}", index + 1)))?;
         let map: Map<String, Value> = header
             .iter()
             .zip(record.iter())
@@ -125,17 +133,33 @@ pub fn csv_rows(bytes: &[u8], input_keys: &[String], output_keys: &[String]) -> 
 
 /// JSON Lines: each line an object, either `{inputs, outputs?, metadata?}` or flat columns
 /// split by the keys.
-pub fn jsonl_rows(bytes: &[u8], input_keys: &[String], output_keys: &[String]) -> Result<Vec<Row>, ApiError> {
+pub fn jsonl_rows(
+    bytes: &[u8],
+    input_keys: &[String],
+    output_keys: &[String],
+) -> Result<Vec<Row>, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|_| invalid("file", "is not UTF-8".into()))?;
     let mut rows = Vec::new();
-    for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (index, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let Ok(Value::Object(mut record)) = serde_json::from_str::<Value>(line) else {
-            return Err(invalid("file", format!("line {} is not a JSON object", index + 1)));
+            return Err(invalid(
+                "file",
+                format!("line {} is not a JSON object", index + 1),
+            ));
         };
         if input_keys.is_empty() {
-            let inputs = record.remove("inputs").unwrap_or_else(|| Value::Object(Map::new()));
+            let inputs = record
+                .remove("inputs")
+                .unwrap_or_else(|| Value::Object(Map::new()));
             if !inputs.is_object() {
-                return Err(invalid("file", format!("line {}: `inputs` must be an object", index + 1)));
+                return Err(invalid(
+                    "file",
+                    format!("line {}: `inputs` must be an object", index + 1),
+                ));
             }
             rows.push((
                 inputs,

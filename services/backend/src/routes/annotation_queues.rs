@@ -9,12 +9,14 @@ use axum::{Json, Router};
 use chrono::Utc;
 use ironsmith_analytics::feedback as feedback_store;
 use ironsmith_analytics::runs as run_rows;
+use ironsmith_auth::AuthContext;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{
     AnnotationQueuesCreate, AnnotationQueuesDelete, AnnotationQueuesRead, AnnotationQueuesUpdate,
 };
-use ironsmith_auth::AuthContext;
-use ironsmith_db::annotation_queues::{self, Item, ItemStatus, NewItem, NewQueue, Queue, QueuePatch, QueueFilter};
+use ironsmith_db::annotation_queues::{
+    self, Item, ItemStatus, NewItem, NewQueue, Queue, QueueFilter, QueuePatch,
+};
 use ironsmith_http::{ApiError, PathUuid, QueryPairs, ValidationIssue};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -131,7 +133,10 @@ async fn create(
     let rubric = checked_rubric(body.rubric_items)?.unwrap_or_else(|| json!([]));
     let reviewers = body.num_reviewers_per_item.unwrap_or(1);
     if reviewers < 1 {
-        return Err(invalid("num_reviewers_per_item", "must be at least 1".into()));
+        return Err(invalid(
+            "num_reviewers_per_item",
+            "must be at least 1".into(),
+        ));
     }
     let queue = annotation_queues::create(
         &state.stores.postgres,
@@ -162,7 +167,9 @@ async fn read(
     caller: RequirePermission<AnnotationQueuesRead>,
     PathUuid(id): PathUuid,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(render(&get_queue(&state, caller.workspace_id, id).await?)))
+    Ok(Json(render(
+        &get_queue(&state, caller.workspace_id, id).await?,
+    )))
 }
 
 async fn list(
@@ -207,7 +214,9 @@ async fn update(
     {
         return Err(ApiError::NotFound("Annotation queue not found".into()));
     }
-    Ok(Json(render(&get_queue(&state, caller.workspace_id, id).await?)))
+    Ok(Json(render(
+        &get_queue(&state, caller.workspace_id, id).await?,
+    )))
 }
 
 async fn remove(
@@ -244,12 +253,16 @@ async fn add(
             .map_err(ApiError::internal)?
     };
     for run in &mut runs {
-        if let Some(location) = located.iter().filter(|l| l.id == run.run_id).max_by_key(|l| l.version) {
+        if let Some(location) = located
+            .iter()
+            .filter(|l| l.id == run.run_id)
+            .max_by_key(|l| l.version)
+        {
             run.trace_id = Some(location.trace_id);
             run.session_id = run.session_id.or(Some(location.session_id));
-            run.start_time = run
-                .start_time
-                .or(chrono::DateTime::from_timestamp_micros(location.start_time_us));
+            run.start_time = run.start_time.or(chrono::DateTime::from_timestamp_micros(
+                location.start_time_us,
+            ));
         }
     }
     let mut traces: Vec<Uuid> = runs.iter().filter_map(|r| r.trace_id).collect();
@@ -333,7 +346,11 @@ fn reviewer(caller: &AuthContext) -> Uuid {
 
 /// Items as runs (`RunSchema` plus the item's fields). Items whose run has not arrived yet are
 /// left out until it does.
-async fn render_items(state: &AppState, tenant_id: Uuid, found: &[Item]) -> Result<Vec<Value>, ApiError> {
+async fn render_items(
+    state: &AppState,
+    tenant_id: Uuid,
+    found: &[Item],
+) -> Result<Vec<Value>, ApiError> {
     let mut out = Vec::with_capacity(found.len());
     for item in found {
         if let Some(mut run) = render_one(state, tenant_id, item.run_id, &Selection::All).await?
@@ -359,9 +376,7 @@ fn status_of(query: &QueryPairs, caller: &AuthContext) -> Result<ItemStatus, Api
         Some("completed") => Ok(ItemStatus::Completed),
         Some(other) => Err(ApiError::Unprocessable(vec![ValidationIssue {
             loc: vec!["query".into(), "status".into()],
-            msg: format!(
-                "`{other}` is not one of needs_my_review, needs_others_review, completed"
-            ),
+            msg: format!("`{other}` is not one of needs_my_review, needs_others_review, completed"),
             kind: "value_error".into(),
         }])),
     }
@@ -459,10 +474,11 @@ async fn review_item(
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let updated = annotation_queues::mark_reviewed(&mut conn, id, item, reviewer(&caller), completed)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::NotFound("The run is not in this queue".into()))?;
+    let updated =
+        annotation_queues::mark_reviewed(&mut conn, id, item, reviewer(&caller), completed)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::NotFound("The run is not in this queue".into()))?;
     Ok(Json(render_item(&updated)))
 }
 

@@ -73,7 +73,10 @@ fn checked_name(name: Option<&str>) -> Result<&str, ApiError> {
     Ok(name)
 }
 
-fn checked_schema<'a>(field: &str, value: Option<&'a Value>) -> Result<Option<&'a Value>, ApiError> {
+fn checked_schema<'a>(
+    field: &str,
+    value: Option<&'a Value>,
+) -> Result<Option<&'a Value>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(schema_value) => {
@@ -147,7 +150,10 @@ async fn create(
         .or(body.metadata.as_ref())
         .filter(|m| !m.is_null());
     if metadata.is_some_and(|m| !m.is_object()) {
-        return Err(invalid("extra", "`extra.metadata` must be an object".into()));
+        return Err(invalid(
+            "extra",
+            "`extra.metadata` must be an object".into(),
+        ));
     }
     let created = datasets::create(
         &state.stores.postgres,
@@ -208,7 +214,9 @@ async fn list(
     let found = datasets::list(&state.stores.postgres, caller.workspace_id, &filter)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(Value::Array(found.iter().map(render_dataset).collect())))
+    Ok(Json(Value::Array(
+        found.iter().map(render_dataset).collect(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -233,7 +241,11 @@ async fn update(
     PathUuid(id): PathUuid,
     ironsmith_http::Json(body): ironsmith_http::Json<UpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let name = body.name.as_deref().map(|n| checked_name(Some(n))).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| checked_name(Some(n)))
+        .transpose()?;
     let patch = DatasetPatch {
         name,
         description: body.description.as_deref(),
@@ -316,10 +328,18 @@ async fn versions(
 ) -> Result<Json<Value>, ApiError> {
     get_dataset(&state, caller.workspace_id, id).await?;
     let (offset, limit) = query.page(100)?;
-    let found = datasets::versions(&state.stores.postgres, id, query.get("search"), offset, limit)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Json(Value::Array(found.iter().map(render_version).collect())))
+    let found = datasets::versions(
+        &state.stores.postgres,
+        id,
+        query.get("search"),
+        offset,
+        limit,
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(Value::Array(
+        found.iter().map(render_version).collect(),
+    )))
 }
 
 async fn version(
@@ -454,7 +474,11 @@ async fn edit_split(
             .as_ref()
             .and_then(|m| m.get("dataset_split"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         names.retain(|n| n != split);
         if !body.remove {
@@ -590,7 +614,10 @@ async fn create_comparative(
             description: body.description,
             reference_dataset_id: dataset_id,
             experiment_ids: body.experiment_ids,
-            extra: body.extra.filter(Value::is_object).unwrap_or_else(|| json!({})),
+            extra: body
+                .extra
+                .filter(Value::is_object)
+                .unwrap_or_else(|| json!({})),
             created_at: body
                 .created_at
                 .and_then(chrono::DateTime::from_timestamp_micros)
@@ -616,10 +643,18 @@ async fn list_comparative(
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let (offset, limit) = query.page(100)?;
-    let found = datasets::comparatives(&state.stores.postgres, caller.workspace_id, id, offset, limit)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Json(Value::Array(found.iter().map(render_comparative).collect())))
+    let found = datasets::comparatives(
+        &state.stores.postgres,
+        caller.workspace_id,
+        id,
+        offset,
+        limit,
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(Value::Array(
+        found.iter().map(render_comparative).collect(),
+    )))
 }
 
 async fn delete_comparative(
@@ -633,7 +668,9 @@ async fn delete_comparative(
     {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound("Comparative experiment not found".into()))
+        Err(ApiError::NotFound(
+            "Comparative experiment not found".into(),
+        ))
     }
 }
 
@@ -691,9 +728,14 @@ async fn examples_with_runs(
     if !page.is_empty() && !sessions.is_empty() {
         let selection = if body.preview.unwrap_or(false) {
             Selection::Only(
-                ["inputs_preview", "outputs_preview", "feedback_stats", "reference_example_id"]
-                    .map(str::to_owned)
-                    .to_vec(),
+                [
+                    "inputs_preview",
+                    "outputs_preview",
+                    "feedback_stats",
+                    "reference_example_id",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
             )
         } else {
             Selection::All

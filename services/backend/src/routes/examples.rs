@@ -20,10 +20,7 @@ use crate::runs::body::{invalid, lenient_time};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/examples",
-            get(list).post(create_one).delete(delete_many),
-        )
+        .route("/examples", get(list).post(create_one).delete(delete_many))
         .route("/examples/count", get(count))
         .route("/examples/bulk", post(create_bulk).patch(update_bulk))
         .route(
@@ -130,7 +127,9 @@ async fn create_one(
     ironsmith_http::Json(body): ironsmith_http::Json<ExampleBody>,
 ) -> Result<Json<Value>, ApiError> {
     let ids = write_all(&state, caller.workspace_id, Mode::Create, vec![body]).await?;
-    Ok(Json(read_current(&state, caller.workspace_id, ids[0]).await?))
+    Ok(Json(
+        read_current(&state, caller.workspace_id, ids[0]).await?,
+    ))
 }
 
 async fn create_bulk(
@@ -351,5 +350,7 @@ async fn delete_many(
     let deleted = ironsmith_datasets::delete(&state.stores.postgres, caller.workspace_id, &ids)
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(json!({"count": deleted.len(), "example_ids": deleted})))
+    Ok(Json(
+        json!({"count": deleted.len(), "example_ids": deleted}),
+    ))
 }

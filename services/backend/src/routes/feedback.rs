@@ -29,10 +29,7 @@ pub fn router() -> Router<AppState> {
             "/feedback/tokens/{token}",
             get(submit_by_query).post(submit_by_body),
         )
-        .route(
-            "/feedback/{id}",
-            get(read).patch(update).delete(remove),
-        )
+        .route("/feedback/{id}", get(read).patch(update).delete(remove))
         .route(
             "/feedback-configs",
             get(list_configs)
@@ -387,7 +384,11 @@ struct Submission {
 }
 
 /// Records feedback through a token; no key is needed (the token is the capability).
-async fn submit(state: &AppState, token: &str, submission: Submission) -> Result<Json<Value>, ApiError> {
+async fn submit(
+    state: &AppState,
+    token: &str,
+    submission: Submission,
+) -> Result<Json<Value>, ApiError> {
     let id = Uuid::parse_str(token)
         .map_err(|_| ApiError::NotFound("Feedback token not found".into()))?;
     let token = feedback_tokens::by_id(&state.stores.postgres, id)
@@ -395,7 +396,9 @@ async fn submit(state: &AppState, token: &str, submission: Submission) -> Result
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::NotFound("Feedback token not found".into()))?;
     if token.expires_at <= Utc::now() {
-        return Err(ApiError::BadRequest("The feedback token has expired".into()));
+        return Err(ApiError::BadRequest(
+            "The feedback token has expired".into(),
+        ));
     }
     record(
         state,
@@ -525,7 +528,9 @@ async fn list_configs(
     )
     .await
     .map_err(ApiError::internal)?;
-    Ok(Json(Value::Array(found.iter().map(render_config).collect())))
+    Ok(Json(Value::Array(
+        found.iter().map(render_config).collect(),
+    )))
 }
 
 async fn update_config(
@@ -571,6 +576,8 @@ async fn delete_config(
     {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound("Feedback configuration not found".into()))
+        Err(ApiError::NotFound(
+            "Feedback configuration not found".into(),
+        ))
     }
 }

@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::datasets::{render_dataset, render_example, resolve_version};
-use crate::routes::sessions::render_projects;
 use crate::routes::runs::{query_page, render_one};
+use crate::routes::sessions::render_projects;
 use crate::runs::body::QueryBody;
 use crate::runs::render::Selection;
 

@@ -226,7 +226,8 @@ async fn read(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::NotFound("Project not found".into()))?;
-    let mut rendered = render_projects(&state, caller.workspace_id, &[project], include_stats).await?;
+    let mut rendered =
+        render_projects(&state, caller.workspace_id, &[project], include_stats).await?;
     Ok(Json(rendered.remove(0)))
 }
 

@@ -366,7 +366,14 @@ pub async fn project_stats(
     state: &AppState,
     tenant_id: Uuid,
     sessions: &[Uuid],
-) -> Result<(BTreeMap<Uuid, RunStats>, FeedbackByProject, FeedbackByProject), ApiError> {
+) -> Result<
+    (
+        BTreeMap<Uuid, RunStats>,
+        FeedbackByProject,
+        FeedbackByProject,
+    ),
+    ApiError,
+> {
     if sessions.is_empty() {
         return Ok((BTreeMap::new(), BTreeMap::new(), BTreeMap::new()));
     }

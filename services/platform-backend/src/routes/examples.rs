@@ -119,7 +119,11 @@ async fn parse(headers: &HeaderMap, bytes: Bytes) -> Result<Parsed, ApiError> {
                             .filter_map(|v| v.as_str().map(str::to_owned))
                             .collect(),
                     ),
-                    Some(_) => return Err(bad(format!("part `{name}`: `split` must be a string or a list"))),
+                    Some(_) => {
+                        return Err(bad(format!(
+                            "part `{name}`: `split` must be a string or a list"
+                        )));
+                    }
                 };
                 change.source_run_id = part.source_run_id;
                 change.created_at = part
@@ -130,7 +134,9 @@ async fn parse(headers: &HeaderMap, bytes: Bytes) -> Result<Parsed, ApiError> {
             Some("outputs") => change.outputs = Some(json_part(&name, &data)?),
             Some("attachments_operations") => {
                 let ops: AttachmentOps = serde_json::from_slice(&data).map_err(|e| {
-                    bad(format!("part `{name}` is not valid attachment operations: {e}"))
+                    bad(format!(
+                        "part `{name}` is not valid attachment operations: {e}"
+                    ))
                 })?;
                 change.attachment_ops = Some(ops);
             }
@@ -155,7 +161,6 @@ async fn parse(headers: &HeaderMap, bytes: Bytes) -> Result<Parsed, ApiError> {
             .collect(),
     })
 }
-
 
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     body::read(headers, body, &state.config.ingest)
@@ -200,7 +205,14 @@ async fn create(
     let bytes = read_body(&state, &headers, body).await?;
     let parsed = parse(&headers, bytes).await?;
     let changes = parsed.changes.into_iter().map(|(c, _)| c).collect();
-    let out = write(&state, caller.workspace_id, dataset_id, Mode::Create, changes).await?;
+    let out = write(
+        &state,
+        caller.workspace_id,
+        dataset_id,
+        Mode::Create,
+        changes,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -215,7 +227,14 @@ async fn update(
     let parsed = parse(&headers, bytes).await?;
     let changes = parsed.changes.into_iter().map(|(c, _)| c).collect();
     Ok(Json(
-        write(&state, caller.workspace_id, dataset_id, Mode::Update, changes).await?,
+        write(
+            &state,
+            caller.workspace_id,
+            dataset_id,
+            Mode::Update,
+            changes,
+        )
+        .await?,
     ))
 }
 
@@ -230,9 +249,8 @@ async fn upsert(
     let parsed = parse(&headers, bytes).await?;
     let mut by_dataset: BTreeMap<Uuid, Vec<ExampleChange>> = BTreeMap::new();
     for (change, dataset) in parsed.changes {
-        let dataset = dataset.ok_or_else(|| {
-            bad(format!("example {}: `dataset_id` is required", change.id))
-        })?;
+        let dataset = dataset
+            .ok_or_else(|| bad(format!("example {}: `dataset_id` is required", change.id)))?;
         by_dataset.entry(dataset).or_default().push(change);
     }
     let mut ids = Vec::new();
@@ -273,9 +291,15 @@ async fn hard_delete(
         .await
         .map_err(ApiError::internal)?
     } else {
-        ironsmith_datasets::delete(&state.stores.postgres, caller.workspace_id, &body.example_ids)
-            .await
-            .map_err(ApiError::from)?
+        ironsmith_datasets::delete(
+            &state.stores.postgres,
+            caller.workspace_id,
+            &body.example_ids,
+        )
+        .await
+        .map_err(ApiError::from)?
     };
-    Ok(Json(json!({"count": deleted.len(), "example_ids": deleted})))
+    Ok(Json(
+        json!({"count": deleted.len(), "example_ids": deleted}),
+    ))
 }

@@ -543,6 +543,9 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
         .fetch_one()
         .await?;
     assert!(upgraded >= 1);
+    let read_run = admin.get(&format!("/runs/{run}")).await?.expect(200)?;
+    assert_eq!(read_run["trace_upgrade"], true);
+    assert_eq!(read_run["trace_tier"], "longlived");
 
     // Configurations: idempotent re-create, conflicting one refused, validation, soft delete.
     let config = json!({"feedback_key": "rating", "feedback_config": {"type": "continuous", "min": 0, "max": 5}});

@@ -59,6 +59,13 @@ pub async fn render_one(
     let share = run_shares::of_run(&state.stores.postgres, tenant_id, row.id)
         .await
         .map_err(ApiError::internal)?;
+    let upgraded = ironsmith_analytics::feedback::upgraded(
+        &state.stores.clickhouse,
+        tenant_id,
+        &[row.trace_id],
+    )
+    .await
+    .map_err(ApiError::internal)?;
     let signer = state.url_signer();
     let renderer = Renderer {
         selection,
@@ -72,6 +79,7 @@ pub async fn render_one(
             children: Some(children),
             share_token: share.map(|s| s.share_token),
             reference_dataset_id: None,
+            upgraded: !upgraded.is_empty(),
         },
     )))
 }

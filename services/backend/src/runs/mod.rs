@@ -236,6 +236,16 @@ pub async fn render_page(
             }
         }
     }
+    let upgraded = if selection.wants("trace_upgrade") || selection.wants("trace_tier") {
+        let mut traces: Vec<Uuid> = page.runs.iter().map(|r| r.trace_id).collect();
+        traces.sort_unstable();
+        traces.dedup();
+        ironsmith_analytics::feedback::upgraded(&state.stores.clickhouse, tenant_id, &traces)
+            .await
+            .map_err(ApiError::internal)?
+    } else {
+        Vec::new()
+    };
     let signer = state.url_signer();
     let renderer = Renderer {
         selection,
@@ -251,6 +261,7 @@ pub async fn render_page(
                 &Extras {
                     feedback: feedback.get(&row.id),
                     children: children.remove(&row.id),
+                    upgraded: upgraded.contains(&row.trace_id),
                     ..Extras::default()
                 },
             )

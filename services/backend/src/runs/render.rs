@@ -52,6 +52,8 @@ pub struct Extras<'a> {
     pub children: Option<(Vec<Uuid>, Vec<Uuid>)>,
     pub share_token: Option<Uuid>,
     pub reference_dataset_id: Option<Uuid>,
+    /// The run's trace was upgraded to the long retention tier (feedback, an annotation queue).
+    pub upgraded: bool,
 }
 
 /// A time in microseconds as the API emits it (API.md §3.3), or null when out of range.
@@ -240,10 +242,17 @@ impl Renderer<'_> {
         put("last_queued_at", Value::Null);
         put("in_dataset", Value::Null);
         put("share_token", json!(extras.share_token));
-        put("trace_tier", non_empty(&row.trace_tier));
+        put(
+            "trace_tier",
+            if extras.upgraded {
+                json!("longlived")
+            } else {
+                non_empty(&row.trace_tier)
+            },
+        );
         put("trace_first_received_at", time(row.first_received_us));
         put("ttl_seconds", Value::Null);
-        put("trace_upgrade", json!(false));
+        put("trace_upgrade", json!(extras.upgraded));
         put("thread_id", non_empty(&row.thread_id));
         Value::Object(out)
     }

@@ -85,6 +85,15 @@ out["versioning"] = {
     "splits": sorted(client.list_dataset_splits(dataset_id=dataset.id)),
     "train": len(list(client.list_examples(dataset_id=dataset.id, splits=["train"]))),
 }
+# A public link, and a copy made from it the way the SDK clones shared datasets.
+shared = client.share_dataset(dataset_id=dataset.id)
+clone = client.clone_public_dataset(shared["share_token"], dataset_name=f"arith-copy-{suffix}")
+out["clone"] = {
+    "examples": len(list(client.list_examples(dataset_id=clone.id))),
+    "inputs": sorted(json.dumps(e.inputs, sort_keys=True) for e in client.list_examples(dataset_id=clone.id)),
+}
+client.unshare_dataset(dataset.id)
+
 # Back to the original data for the experiments.
 client.delete_example(extra.id)
 client.update_example(first.id, inputs={"a": 1, "b": 2}, outputs={"sum": 3})

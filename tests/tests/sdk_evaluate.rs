@@ -64,6 +64,17 @@ async fn python_evaluate_aevaluate_and_comparisons_read_back() -> anyhow::Result
         "the example added without a split is in `base`"
     );
     assert_eq!(versioning["train"], 3);
+    assert_eq!(
+        out["clone"]["examples"], 5,
+        "cloned through the public link"
+    );
+    assert!(
+        out["clone"]["inputs"]
+            .as_array()
+            .is_some_and(|i| i.contains(&json!(r#"{"a": 100, "b": 2}"#))),
+        "{}",
+        out["clone"]
+    );
 
     // Per example, the feedback read back is the evaluators' scores, run by run.
     let sync = &out["sync"];

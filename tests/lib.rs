@@ -59,6 +59,9 @@ fn capture_logs() {
     });
 }
 
+/// The operator credential of test stacks (`auth.operator_token`).
+pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789abcdef";
+
 impl Stack {
     pub async fn start() -> anyhow::Result<Stack> {
         Self::start_with(|_| {}).await
@@ -80,6 +83,7 @@ impl Stack {
         config.bootstrap.admin_email = ADMIN_EMAIL.into();
         config.bootstrap.admin_password = Secret::new(ADMIN_PASSWORD);
         config.bootstrap.api_key = Secret::new(bootstrap_key());
+        config.auth.operator_token = Secret::new(OPERATOR_TOKEN);
         // The edge's address is fixed up front so the public URLs (OIDC redirects, cookies)
         // name it.
         let edge_port = ironsmith_test_support::free_port()?;

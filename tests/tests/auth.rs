@@ -67,6 +67,41 @@ async fn password_login_sessions_logout_and_password_change() -> anyhow::Result<
         .send()
         .await?;
     assert_eq!(via_cookie.status(), 200);
+    // Writes signed in by the cookie alone must come from our own UI (no cross-site requests
+    // riding on the browser's cookie), and send JSON.
+    let write = |origin: Option<&str>, content_type: &str, body: &str| {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/api/v1/sessions", stack.edge))
+            .header("cookie", &pair)
+            .header("content-type", content_type)
+            .body(body.to_owned());
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let project = r#"{"name": "made-with-the-cookie"}"#;
+    let cross_site = write(Some("https://evil.example"), "application/json", project).await?;
+    assert_eq!(cross_site.status(), 403, "{}", cross_site.text().await?);
+    let no_origin = write(None, "application/json", project).await?;
+    assert_eq!(no_origin.status(), 403);
+    let form_post = write(
+        Some(&stack.edge),
+        "application/x-www-form-urlencoded",
+        "name=made-with-the-cookie",
+    )
+    .await?;
+    assert_eq!(form_post.status(), 403);
+    let same_origin = write(Some(&stack.edge), "application/json", project).await?;
+    assert_eq!(same_origin.status(), 201, "{}", same_origin.text().await?);
+    let fetch_metadata = reqwest::Client::new()
+        .post(format!("{}/api/v1/sessions", stack.edge))
+        .header("cookie", &pair)
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"name": "made-with-fetch-metadata"}))
+        .send()
+        .await?;
+    assert_eq!(fetch_metadata.status(), 201);
 
     // A second session, then a password change from the first: the second is signed out.
     let second = api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await?;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use ironsmith_e2e::Stack;
+use ironsmith_e2e::{OPERATOR_TOKEN, Stack};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -658,10 +658,24 @@ async fn poison_entries_are_dead_lettered_and_can_be_redriven() -> anyhow::Resul
     );
     stream.append(&[(0, b"{not json".to_vec())]).await?;
     let http = reqwest::Client::new();
+    // Dead letters are the operator's: no credential, or a tenant's key, is refused.
+    let anonymous = http
+        .get(format!("{}/dead-letters/ingest", stack.worker))
+        .send()
+        .await?;
+    assert_eq!(anonymous.status(), 401);
+    let tenant = http
+        .post(format!("{}/dead-letters/ingest/redrive", stack.worker))
+        .header("x-api-key", &stack.admin_key)
+        .bearer_auth(&stack.admin_key)
+        .send()
+        .await?;
+    assert_eq!(tenant.status(), 401);
     let mut letters = Value::Null;
     for _ in 0..100 {
         letters = http
             .get(format!("{}/dead-letters/ingest", stack.worker))
+            .bearer_auth(OPERATOR_TOKEN)
             .send()
             .await?
             .json()
@@ -694,6 +708,7 @@ async fn poison_entries_are_dead_lettered_and_can_be_redriven() -> anyhow::Resul
 
     let redriven: Value = http
         .post(format!("{}/dead-letters/ingest/redrive", stack.worker))
+        .bearer_auth(OPERATOR_TOKEN)
         .send()
         .await?
         .json()
@@ -704,6 +719,7 @@ async fn poison_entries_are_dead_lettered_and_can_be_redriven() -> anyhow::Resul
     for _ in 0..100 {
         let letters: Value = http
             .get(format!("{}/dead-letters/ingest", stack.worker))
+            .bearer_auth(OPERATOR_TOKEN)
             .send()
             .await?
             .json()

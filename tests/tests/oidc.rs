@@ -175,6 +175,8 @@ async fn browser_login(edge: &str) -> anyhow::Result<(u16, String, Option<String
         "login start: {}",
         start.status()
     );
+    let state_cookie = first_cookie(start.headers(), "ironsmith_oidc_state")
+        .ok_or_else(|| anyhow::anyhow!("the login start set no state cookie"))?;
     let to_issuer = start.headers()["location"].to_str()?.to_owned();
     let at_issuer = browser.get(&to_issuer).send().await?;
     anyhow::ensure!(
@@ -183,7 +185,18 @@ async fn browser_login(edge: &str) -> anyhow::Result<(u16, String, Option<String
         at_issuer.status()
     );
     let back = at_issuer.headers()["location"].to_str()?.to_owned();
-    let callback = browser.get(&back).send().await?;
+    // Another browser (the victim of a login-CSRF) cannot complete this login.
+    let elsewhere = browser.get(&back).send().await?;
+    anyhow::ensure!(
+        elsewhere.status() == 400,
+        "a callback without the state cookie answered {}",
+        elsewhere.status()
+    );
+    let callback = browser
+        .get(&back)
+        .header("cookie", &state_cookie)
+        .send()
+        .await?;
     let status = callback.status().as_u16();
     let location = callback
         .headers()
@@ -191,20 +204,30 @@ async fn browser_login(edge: &str) -> anyhow::Result<(u16, String, Option<String
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let cookie = callback
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .map(|c| c.split(';').next().unwrap_or_default().to_owned());
+    let cookie = first_cookie(callback.headers(), "ironsmith_session");
     let body: Value = callback.json().await.unwrap_or(Value::Null);
     // A replay of the same callback must fail: the state is single-use.
-    let replay = browser.get(&back).send().await?;
+    let replay = browser
+        .get(&back)
+        .header("cookie", &state_cookie)
+        .send()
+        .await?;
     anyhow::ensure!(
         replay.status() == 400,
         "replayed callback answered {}",
         replay.status()
     );
     Ok((status, location, cookie, body))
+}
+
+/// `name=value` of the first non-empty `Set-Cookie` for `name`.
+fn first_cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")) && c.len() > name.len() + 1)
 }
 
 async fn me(edge: &str, cookie: &str) -> anyhow::Result<Value> {
@@ -227,6 +250,7 @@ async fn oidc_login_with_pkce_matches_or_provisions_users_by_verified_email() ->
         config.auth.oidc.issuer_url = issuer_url;
         config.auth.oidc.client_id = CLIENT_ID.into();
         config.auth.oidc.provision_users = true;
+        config.auth.oidc.provision_email_domains = vec!["example.com".into()];
         config.auth.oidc.provision_workspace_role = "WORKSPACE_VIEWER".into();
     })
     .await?;
@@ -240,21 +264,25 @@ async fn oidc_login_with_pkce_matches_or_provisions_users_by_verified_email() ->
         .await?;
     assert_eq!(refused.status, 403, "{:?}", refused.body);
 
-    // The bootstrap admin, matched by verified email.
+    // The bootstrap admin signs in with a password: an identity with the same email does not
+    // take the account over unless the operator allows linking.
     *issuer.identity.lock().expect("lock") = ("sub-admin".into(), ADMIN_EMAIL.to_uppercase(), true);
-    let (status, location, cookie, body) = browser_login(&stack.edge).await?;
-    assert_eq!(status, 303, "{body}");
-    assert_eq!(location, "/settings-page");
-    let cookie = cookie.expect("a session cookie");
-    let who = me(&stack.edge, &cookie).await?;
-    assert_eq!(who["identity"]["email"], ADMIN_EMAIL);
-    assert_eq!(who["organization_role"], "ORGANIZATION_ADMIN");
+    let (status, _, cookie, body) = browser_login(&stack.edge).await?;
+    assert_eq!(status, 403, "{body}");
+    assert!(cookie.is_none());
+    // Provisioning accepts only the configured domains.
+    *issuer.identity.lock().expect("lock") =
+        ("sub-other".into(), "someone@elsewhere.org".into(), true);
+    let (status, _, cookie, body) = browser_login(&stack.edge).await?;
+    assert_eq!(status, 403, "{body}");
+    assert!(cookie.is_none());
 
     // A new person: provisioned as an Organization User, Viewer in the first workspace.
     *issuer.identity.lock().expect("lock") =
         ("sub-new".into(), "new.person@example.com".into(), true);
-    let (status, _, cookie, body) = browser_login(&stack.edge).await?;
+    let (status, location, cookie, body) = browser_login(&stack.edge).await?;
     assert_eq!(status, 303, "{body}");
+    assert_eq!(location, "/settings-page");
     let who = me(&stack.edge, &cookie.expect("cookie")).await?;
     assert_eq!(who["identity"]["email"], "new.person@example.com");
     assert_eq!(who["organization_role"], "ORGANIZATION_USER");

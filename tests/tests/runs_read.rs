@@ -392,15 +392,18 @@ async fn projects_runs_filters_stats_and_sharing() -> anyhow::Result<()> {
             .expect(200)?,
         Value::Null
     );
-    let token = Uuid::new_v4();
+    // The server mints the token: a proposed one is not used (a capability must be
+    // unguessable, and a proposal must not reveal which tokens exist).
+    let proposed = Uuid::new_v4();
     let shared = admin
         .put(
             &format!("/runs/{}/share", t.root.id),
-            json!({"run_id": t.root.id, "share_token": token}),
+            json!({"run_id": t.root.id, "share_token": proposed}),
         )
         .await?
         .expect(200)?;
-    assert_eq!(shared["share_token"], json!(token));
+    let token: Uuid = serde_json::from_value(shared["share_token"].clone())?;
+    assert_ne!(token, proposed);
     assert_eq!(
         admin
             .get(&format!("/runs/{}/share", t.root.id))

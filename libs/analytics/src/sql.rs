@@ -107,6 +107,11 @@ impl Sql {
         self
     }
 
+    /// The length of the SQL text, in bytes.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.text.trim().is_empty()
     }

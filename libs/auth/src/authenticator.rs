@@ -7,10 +7,8 @@
 //! tombstone and loaders store only where none exists (one Lua script). Revocation therefore
 //! takes effect at the next request, in every service.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ConnectInfo;
 use axum_extra::extract::cookie::CookieJar;
 use http::request::Parts;
 use ironsmith_config::Config;
@@ -25,8 +23,21 @@ use crate::principal::{Credential, Identity, OrgGrant, Principal, Scope};
 use crate::secrets::{KeyKind, KeyShape, SecretHasher, key_shape};
 use crate::session_token::TokenSigner;
 
-/// The cookie carrying the UI's session token.
+/// The cookie carrying the UI's session token when the UI is served over plain HTTP (local use).
 pub const SESSION_COOKIE: &str = "ironsmith_session";
+
+/// The same over HTTPS. Browsers accept a `__Host-` cookie only when it is `Secure`, has
+/// `Path=/` and no `Domain`, so a neighbouring subdomain cannot plant or overwrite it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-ironsmith_session";
+
+/// The session cookie's name for an installation whose UI is at `ui_url`.
+pub fn session_cookie_name(ui_url: &url::Url) -> &'static str {
+    if ui_url.scheme() == "https" {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// How often a key's last use is written.
 const KEY_USE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -68,6 +79,11 @@ struct Inner {
     signer: TokenSigner,
     cache_secs: u64,
     limiter: Limiter,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    /// The session cookie's name (see [`session_cookie_name`]).
+    cookie_name: &'static str,
+    /// The UI's origin (`scheme://host[:port]`): cookie-authenticated writes must come from it.
+    ui_origin: String,
     store_script: redis::Script,
     /// When this process last marked each key used: most requests skip the Redis round trip.
     key_use_noted: std::sync::Mutex<std::collections::HashMap<Uuid, std::time::Instant>>,
@@ -94,6 +110,9 @@ impl Authenticator {
                 signer: TokenSigner::new(auth.jwt_secret.expose().as_bytes()),
                 cache_secs: auth.cache_secs,
                 limiter: Limiter::new(redis.clone(), config.limits.clone()),
+                trusted_proxies: config.http.trusted_proxies.clone(),
+                cookie_name: session_cookie_name(&config.public.ui_url),
+                ui_origin: config.public.ui_url.origin().ascii_serialization(),
                 store_script: redis::Script::new(STORE_UNLESS_TOMBSTONED),
                 key_use_noted: std::sync::Mutex::new(std::collections::HashMap::new()),
                 pool,
@@ -116,7 +135,19 @@ impl Authenticator {
 
     /// Reads the request's credential: `x-api-key`, else `Authorization: Bearer` (an API key or
     /// a session token), else the session cookie.
-    pub fn presented(parts: &Parts) -> Option<Presented> {
+    pub fn presented(&self, parts: &Parts) -> Option<Presented> {
+        Self::presented_in_headers(parts)
+            .or_else(|| self.session_cookie(parts).map(Presented::SessionToken))
+    }
+
+    fn session_cookie(&self, parts: &Parts) -> Option<String> {
+        CookieJar::from_headers(&parts.headers)
+            .get(self.inner.cookie_name)
+            .map(|c| c.value().to_owned())
+    }
+
+    /// The credential of `x-api-key` or `Authorization`, which a browser never sends on its own.
+    fn presented_in_headers(parts: &Parts) -> Option<Presented> {
         let header = |name: &str| {
             parts
                 .headers
@@ -140,28 +171,63 @@ impl Authenticator {
                 Presented::SessionToken(token.to_owned())
             });
         }
-        CookieJar::from_headers(&parts.headers)
-            .get(SESSION_COOKIE)
-            .map(|c| Presented::SessionToken(c.value().to_owned()))
+        None
     }
 
-    /// The client address for per-address limits: the edge's `X-Forwarded-For` (the frontend
-    /// overwrites whatever a client sent), else the peer.
-    pub fn client_address(parts: &Parts) -> String {
-        parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .or_else(|| {
-                parts
-                    .extensions
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|c| c.0.ip().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into())
+    /// A browser attaches cookies to requests any site makes, so a write authenticated only by
+    /// the session cookie must show it came from our own UI: a same-origin `Origin` (or, where a
+    /// browser sends no `Origin`, `Sec-Fetch-Site: same-origin`), and a body type no HTML form
+    /// can send cross-site without a CORS preflight (JSON; multipart for the UI's uploads, which
+    /// the origin check covers).
+    fn check_cookie_write(&self, parts: &Parts) -> Result<(), AuthError> {
+        if parts.method.is_safe() {
+            return Ok(());
+        }
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let same_origin = match header("origin") {
+            Some(origin) => origin.trim_end_matches('/') == self.inner.ui_origin,
+            None => header("sec-fetch-site") == Some("same-origin"),
+        };
+        if !same_origin {
+            return Err(AuthError::Forbidden(
+                "Cross-site request refused: a request signed in with the session cookie must come \
+                 from this site's UI"
+                    .into(),
+            ));
+        }
+        let has_body = header("content-length").is_some_and(|l| l.trim() != "0")
+            || parts.headers.contains_key("transfer-encoding");
+        let content_type = header("content-type").unwrap_or("").to_ascii_lowercase();
+        let acceptable = content_type.starts_with("application/json")
+            || content_type.starts_with("multipart/form-data");
+        if has_body && !acceptable {
+            return Err(AuthError::Forbidden(
+                "A request signed in with the session cookie must send JSON".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The client address for per-address limits: what a trusted proxy (the edge, or a load
+    /// balancer) reports in `X-Forwarded-For`, else the peer. A header from anyone else is
+    /// ignored, so a client cannot spread its failed attempts over invented addresses.
+    pub fn client_address(&self, parts: &Parts) -> String {
+        match ironsmith_http::client_ip::peer_of(&parts.extensions) {
+            Some(peer) => {
+                ironsmith_http::client_address(&parts.headers, peer, &self.inner.trusted_proxies)
+                    .to_string()
+            }
+            None => "unknown".into(),
+        }
+    }
+
+    /// The organisation's limits in force: the operator's plan, lowered by its own limits.
+    pub fn limits_in_force(&self, org: &ironsmith_db::organizations::Organization) -> OrgLimits {
+        OrgLimits::in_force(
+            &OrgLimits::from_stored(&org.limits),
+            &OrgLimits::from_stored(&org.tenant_limits),
+            self.inner.limiter.defaults(),
+        )
     }
 
     /// Counts one request from `address` against the unauthenticated per-address limit.
@@ -176,14 +242,17 @@ impl Authenticator {
     /// Authenticates the request; a failure also counts against the per-address limit, so
     /// guessing keys is throttled.
     pub async fn authenticate(&self, parts: &Parts) -> Result<Principal, AuthError> {
-        let result = match Self::presented(parts) {
+        if Self::presented_in_headers(parts).is_none() && self.session_cookie(parts).is_some() {
+            self.check_cookie_write(parts)?;
+        }
+        let result = match self.presented(parts) {
             None => Err(AuthError::Unauthenticated(
                 "Missing credentials: send an API key in the x-api-key header".into(),
             )),
             Some(presented) => self.principal(&presented).await,
         };
         if let Err(AuthError::Unauthenticated(_)) = &result {
-            self.hit_address_limit(&Self::client_address(parts)).await?;
+            self.hit_address_limit(&self.client_address(parts)).await?;
         }
         result
     }
@@ -459,7 +528,7 @@ impl Authenticator {
                         workspace_id: record.workspace_id,
                         role,
                         all_workspaces,
-                        limits: OrgLimits::from_stored(&org.limits),
+                        limits: self.limits_in_force(&org),
                     },
                     expires_at,
                 })
@@ -524,7 +593,7 @@ impl Authenticator {
                 org_role,
                 workspaces,
                 all_workspaces,
-                limits: OrgLimits::from_stored(&org.limits),
+                limits: self.limits_in_force(&org),
             });
         }
         Ok((

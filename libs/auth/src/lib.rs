@@ -13,7 +13,10 @@ mod principal;
 pub mod secrets;
 pub mod session_token;
 
-pub use authenticator::{AuthSetupError, Authenticator, Presented, SESSION_COOKIE};
+pub use authenticator::{
+    AuthSetupError, Authenticator, Presented, SECURE_SESSION_COOKIE, SESSION_COOKIE,
+    session_cookie_name,
+};
 pub use error::AuthError;
 pub use extract::{
     Auth, AuthContext, OrgAuth, OrgContext, RequireOrgPermission, RequirePermission,

@@ -110,6 +110,82 @@ impl OrgLimits {
         }
     }
 
+    /// The limits in force for an organisation: its operator-set `plan` over the stack's
+    /// defaults, lowered wherever the organisation's own `tenant` limits are lower. A tenant
+    /// value above the plan (the plan was lowered after the tenant set it) is ignored.
+    pub fn in_force(plan: &OrgLimits, tenant: &OrgLimits, defaults: &LimitsConfig) -> OrgLimits {
+        let plan = plan.effective(defaults);
+        let rate = |plan: Option<RateLimit>, tenant: Option<RateLimit>| match (plan, tenant) {
+            (Some(p), Some(t)) if rate_within(t, p) => Some(t),
+            (p, _) => p,
+        };
+        let hourly = |plan: Option<u64>, tenant: Option<u64>| match (plan, tenant) {
+            (Some(p), Some(t)) if hourly_within(t, p) => Some(t),
+            (p, _) => p,
+        };
+        OrgLimits {
+            ingest: rate(plan.ingest, tenant.ingest),
+            multipart: rate(plan.multipart, tenant.multipart),
+            run_query: rate(plan.run_query, tenant.run_query),
+            default: rate(plan.default, tenant.default),
+            events_per_hour: hourly(plan.events_per_hour, tenant.events_per_hour),
+            bytes_per_hour: hourly(plan.bytes_per_hour, tenant.bytes_per_hour),
+        }
+    }
+
+    /// Refuses tenant limits that would raise anything above `in_plan` (the plan in force):
+    /// organisations may only lower their own limits.
+    pub fn validate_within(&self, in_plan: &OrgLimits) -> Result<(), String> {
+        for (name, tenant, plan) in [
+            ("ingest", self.ingest, in_plan.ingest),
+            ("multipart", self.multipart, in_plan.multipart),
+            ("run_query", self.run_query, in_plan.run_query),
+            ("default", self.default, in_plan.default),
+        ] {
+            if let (Some(t), Some(p)) = (tenant, plan)
+                && !rate_within(t, p)
+            {
+                return Err(format!(
+                    "{name}: {} per {} s is above the plan's {} per {} s; an organisation may \
+                     only lower its limits (the installation's operator sets the plan)",
+                    t.requests, t.window_secs, p.requests, p.window_secs
+                ));
+            }
+        }
+        for (name, tenant, plan) in [
+            (
+                "events_per_hour",
+                self.events_per_hour,
+                in_plan.events_per_hour,
+            ),
+            (
+                "bytes_per_hour",
+                self.bytes_per_hour,
+                in_plan.bytes_per_hour,
+            ),
+        ] {
+            if let (Some(t), Some(p)) = (tenant, plan)
+                && !hourly_within(t, p)
+            {
+                let plan = if p == 0 {
+                    "unlimited".to_owned()
+                } else {
+                    p.to_string()
+                };
+                return Err(format!(
+                    "{name}: {} is above the plan's {plan}; an organisation may only lower its \
+                     limits (the installation's operator sets the plan)",
+                    if t == 0 {
+                        "unlimited".to_owned()
+                    } else {
+                        t.to_string()
+                    }
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The limits in force: these overrides over the stack's defaults.
     pub fn effective(&self, defaults: &LimitsConfig) -> OrgLimits {
         OrgLimits {
@@ -123,8 +199,29 @@ impl OrgLimits {
     }
 }
 
+/// Whether `tenant` allows no more than `plan`: no larger burst and no higher rate.
+fn rate_within(tenant: RateLimit, plan: RateLimit) -> bool {
+    tenant.requests <= plan.requests
+        && u128::from(tenant.requests) * u128::from(plan.window_secs)
+            <= u128::from(plan.requests) * u128::from(tenant.window_secs)
+}
+
+/// Whether an hourly limit `tenant` allows no more than `plan` (0 is unlimited).
+fn hourly_within(tenant: u64, plan: u64) -> bool {
+    plan == 0 || (tenant != 0 && tenant <= plan)
+}
+
 fn now_secs() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0)
+}
+
+/// Usage charged to one organisation's hour.
+#[derive(Debug, Clone, Copy)]
+pub struct UsageCharge {
+    organization_id: uuid::Uuid,
+    hour: u64,
+    events: u64,
+    bytes: u64,
 }
 
 /// Counts requests in Redis.
@@ -172,14 +269,15 @@ impl Limiter {
     }
 
     /// Charges `events` trace events and `bytes` ingested bytes to the organisation's current
-    /// UTC hour, refusing (and not counting) what would exceed its plan limits.
+    /// UTC hour, refusing (and not counting) what would exceed its plan limits. Returns the
+    /// charge, for `refund_usage` should the request not be stored after all.
     pub async fn charge_usage(
         &self,
         organization_id: uuid::Uuid,
         limits: &OrgLimits,
         events: u64,
         bytes: u64,
-    ) -> Result<(), AuthError> {
+    ) -> Result<UsageCharge, AuthError> {
         let now = now_secs();
         let hour = now / 3600;
         let reset_in = (hour + 1) * 3600 - now;
@@ -224,7 +322,35 @@ impl Limiter {
                 });
             }
         }
-        Ok(())
+        Ok(UsageCharge {
+            organization_id,
+            hour,
+            events,
+            bytes,
+        })
+    }
+
+    /// Takes back a charge for a request that was then not stored, from the hour it was made
+    /// in. Best effort: a refund that cannot be made is logged (the hour's count then stays
+    /// high until the hour ends, which errs toward the organisation's limit, never past it).
+    pub async fn refund_usage(&self, charge: &UsageCharge) {
+        let UsageCharge {
+            organization_id,
+            hour,
+            events,
+            bytes,
+        } = *charge;
+        for (name, amount) in [("events", events), ("bytes", bytes)] {
+            if amount == 0 {
+                continue;
+            }
+            let key = self
+                .redis
+                .key(&format!("usage:{organization_id}:{hour}:{name}"));
+            if let Err(error) = self.decr(&key, amount).await {
+                tracing::warn!(%error, "best effort: could not refund the usage of a refused request");
+            }
+        }
     }
 
     /// The organisation's usage in the current UTC hour: `(events, bytes)`.

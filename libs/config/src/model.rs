@@ -149,6 +149,21 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Origins allowed by CORS; `["*"]` allows any.
     pub cors_allowed_origins: Vec<String>,
+    /// Most connections one listener holds open at once; further clients wait in the kernel's
+    /// accept backlog until one closes.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, in seconds; a connection that is
+    /// slower (or idle between keep-alive requests for longer) is closed.
+    pub header_read_timeout_secs: u64,
+    /// Networks (CIDR) of the proxies whose `X-Forwarded-For` is believed: the load balancer in
+    /// front of the edge, and the edge in front of the services. Anyone else's is ignored and the
+    /// peer address counts.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Networks (CIDR) allowed to read the edge's own `/metrics` (Prometheus scrapers).
+    pub metrics_networks: Vec<ipnet::IpNet>,
+    /// How long a `/health/ready` result is reused, in milliseconds, so that callers cannot make
+    /// every request probe every store.
+    pub readiness_cache_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -285,6 +300,9 @@ pub struct AuthConfig {
     pub cache_secs: u64,
     /// Lifetime of an invitation, in seconds.
     pub invitation_max_secs: u64,
+    /// The installation operator's credential (`Authorization: Bearer <token>`) for operator
+    /// endpoints: dead letters, organisations' plan limits. Empty turns those endpoints off.
+    pub operator_token: Secret,
     pub oidc: OidcConfig,
 }
 
@@ -312,6 +330,13 @@ pub struct OidcConfig {
     /// Create an account for a verified email that has none; otherwise only existing users
     /// (or invited ones) may sign in.
     pub provision_users: bool,
+    /// The email domains provisioning accepts (`example.com`); other addresses need an
+    /// invitation. Provisioning with no domain listed provisions nobody.
+    pub provision_email_domains: Vec<String>,
+    /// Link an identity to an existing account that signs in with a password when their verified
+    /// emails match. Off by default: whoever controls an identity provider account with that
+    /// email would otherwise take the account over.
+    pub link_password_accounts: bool,
     /// The workspace role given to provisioned users in the first workspace.
     pub provision_workspace_role: String,
 }
@@ -397,6 +422,17 @@ pub struct IngestConfig {
     /// Inputs and outputs at least this large, and every attachment, go to object storage
     /// before the request is acknowledged; bytes.
     pub offload_threshold_bytes: usize,
+    /// Largest inputs, outputs or attachment of one run, bytes; more is refused (413).
+    pub max_payload_bytes: usize,
+    /// Largest `extra`, `events`, `serialized` or `error` of one run, bytes; more is refused
+    /// (413). These stay inline in the stream and in ClickHouse.
+    pub max_field_bytes: usize,
+    /// Object writes (offloaded payloads, attachments) one request makes at once.
+    pub object_write_concurrency: usize,
+    /// Decompressed bytes that may be held by requests being decompressed at once, across the
+    /// process; each compressed body reserves `max_decompressed_bytes` of it while it is
+    /// decoded (off the async runtime), so at most this / that decode at once.
+    pub max_decoding_bytes: usize,
     /// Shards of the ingestion stream: the worker handles each shard in order, one at a time.
     pub shards: u16,
     /// How long a worker's hold on a shard lasts without renewal, milliseconds. A worker that

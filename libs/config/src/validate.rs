@@ -61,6 +61,7 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     for (key, secret) in [
         ("auth.jwt_secret", &auth.jwt_secret),
         ("auth.api_key_salt", &auth.api_key_salt),
+        ("auth.operator_token", &auth.operator_token),
     ] {
         // Empty is allowed here (the frontend and playground never authenticate); the services
         // that do refuse to start without it.
@@ -124,6 +125,23 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     positive("ingest.shards", u64::from(ingest.shards))?;
     positive("ingest.lease_ms", ingest.lease_ms)?;
     positive("ingest.batch_rows", ingest.batch_rows as u64)?;
+    positive("ingest.max_payload_bytes", ingest.max_payload_bytes as u64)?;
+    positive("ingest.max_field_bytes", ingest.max_field_bytes as u64)?;
+    positive(
+        "ingest.object_write_concurrency",
+        ingest.object_write_concurrency as u64,
+    )?;
+    if ingest.max_decoding_bytes < ingest.max_decompressed_bytes {
+        return invalid(
+            "ingest.max_decoding_bytes",
+            "must be at least ingest.max_decompressed_bytes (one body must fit)",
+        );
+    }
+    positive("http.max_connections", config.http.max_connections as u64)?;
+    positive(
+        "http.header_read_timeout_secs",
+        config.http.header_read_timeout_secs,
+    )?;
 
     positive(
         "runs.attachment_url_ttl_secs",

@@ -399,13 +399,16 @@ pub async fn unshare(
         == 1)
 }
 
-/// The workspace and dataset a share token opens.
+/// The workspace and dataset a share token opens, if its organisation allows public links.
 pub async fn by_share_token(
     db: impl PgExecutor<'_>,
     token: Uuid,
 ) -> Result<Option<(Uuid, Uuid)>, DbError> {
     Ok(sqlx::query!(
-        "SELECT tenant_id, dataset_id FROM dataset_shares WHERE share_token = $1",
+        "SELECT d.tenant_id, d.dataset_id FROM dataset_shares d
+         JOIN workspaces w ON w.id = d.tenant_id
+         JOIN organizations o ON o.id = w.organization_id AND NOT o.disable_public_sharing
+         WHERE d.share_token = $1",
         token
     )
     .fetch_optional(db)

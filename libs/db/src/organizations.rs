@@ -12,8 +12,11 @@ pub struct Organization {
     pub display_name: String,
     pub pat_creation_disabled: bool,
     pub disable_public_sharing: bool,
-    /// Rate and usage limit overrides (the auth crate's `OrgLimits`).
+    /// The operator's plan for the organisation: rate and usage limits over the stack's
+    /// defaults (the auth crate's `OrgLimits`).
     pub limits: serde_json::Value,
+    /// The organisation's own limits, which may only lower the plan's.
+    pub tenant_limits: serde_json::Value,
     pub created_at: DateTime<Utc>,
 }
 
@@ -31,7 +34,7 @@ pub async fn create(db: impl PgExecutor<'_>, id: Uuid, display_name: &str) -> Re
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Organization>, DbError> {
     Ok(sqlx::query_as!(
         Organization,
-        "SELECT id, display_name, pat_creation_disabled, disable_public_sharing, limits, created_at
+        "SELECT id, display_name, pat_creation_disabled, disable_public_sharing, limits, tenant_limits, created_at
          FROM organizations WHERE id = $1",
         id
     )
@@ -43,7 +46,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Organizatio
 pub async fn first(db: impl PgExecutor<'_>) -> Result<Option<Organization>, DbError> {
     Ok(sqlx::query_as!(
         Organization,
-        "SELECT id, display_name, pat_creation_disabled, disable_public_sharing, limits, created_at
+        "SELECT id, display_name, pat_creation_disabled, disable_public_sharing, limits, tenant_limits, created_at
          FROM organizations ORDER BY created_at, id LIMIT 1"
     )
     .fetch_optional(db)
@@ -79,17 +82,67 @@ pub async fn update_info(
     Ok(())
 }
 
-pub async fn set_limits(
+/// Sets the operator's plan limits; false when there is no such organisation.
+pub async fn set_plan_limits(
     db: impl PgExecutor<'_>,
     id: Uuid,
     limits: &serde_json::Value,
-) -> Result<(), DbError> {
-    sqlx::query!(
+) -> Result<bool, DbError> {
+    let done = sqlx::query!(
         "UPDATE organizations SET limits = $2 WHERE id = $1",
         id,
         limits
     )
     .execute(db)
     .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets the organisation's own limits (already checked to be within its plan).
+pub async fn set_tenant_limits(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    limits: &serde_json::Value,
+) -> Result<(), DbError> {
+    sqlx::query!(
+        "UPDATE organizations SET tenant_limits = $2 WHERE id = $1",
+        id,
+        limits
+    )
+    .execute(db)
+    .await?;
     Ok(())
+}
+
+/// Whether the organisation owning `workspace_id` allows public links.
+pub async fn sharing_allowed(db: impl PgExecutor<'_>, workspace_id: Uuid) -> Result<bool, DbError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT NOT o.disable_public_sharing AS \"allowed!\"
+         FROM workspaces w JOIN organizations o ON o.id = w.organization_id
+         WHERE w.id = $1",
+        workspace_id
+    )
+    .fetch_optional(db)
+    .await?
+    .unwrap_or(false))
+}
+
+/// Withdraws every public link (shared runs and datasets) of the organisation's workspaces;
+/// returns how many there were.
+pub async fn unshare_all(db: &mut sqlx::PgConnection, id: Uuid) -> Result<u64, DbError> {
+    let runs = sqlx::query!(
+        "DELETE FROM run_shares WHERE tenant_id IN (SELECT id FROM workspaces WHERE organization_id = $1)",
+        id
+    )
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    let datasets = sqlx::query!(
+        "DELETE FROM dataset_shares WHERE tenant_id IN (SELECT id FROM workspaces WHERE organization_id = $1)",
+        id
+    )
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    Ok(runs + datasets)
 }

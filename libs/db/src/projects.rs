@@ -29,6 +29,26 @@ pub struct Project {
 const COLUMNS: &str = "id, tenant_id, name, description, extra, reference_dataset_id, \
     default_dataset_id, trace_tier, start_time, end_time, created_at, updated_at";
 
+/// Longest project name, in characters.
+pub const MAX_NAME_CHARS: usize = 1000;
+
+/// The rule a project name breaks, if any: 1 to 1000 characters, no NUL (which Postgres text
+/// cannot hold).
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("a project name must not be empty".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "a project name has at most {MAX_NAME_CHARS} characters"
+        ));
+    }
+    if name.contains('\0') {
+        return Err("a project name must not contain NUL characters".into());
+    }
+    Ok(())
+}
+
 /// The id of `tenant_id`'s project called `name`, created if it does not exist yet.
 pub async fn ensure_named(
     db: impl PgExecutor<'_>,

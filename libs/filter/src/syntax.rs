@@ -39,9 +39,16 @@ impl NodeKind {
 
 /// Parses a whole expression: exactly one call, then nothing but whitespace.
 pub fn parse(text: &str) -> Result<Node, FilterError> {
+    if text.len() > MAX_BYTES {
+        return Err(FilterError::new(
+            0,
+            format!("the filter is longer than {MAX_BYTES} bytes"),
+        ));
+    }
     let mut parser = Parser {
         chars: text.chars().collect(),
         at: 0,
+        nodes: 0,
     };
     parser.skip_whitespace();
     if parser.at == parser.chars.len() {
@@ -74,9 +81,18 @@ pub fn parse(text: &str) -> Result<Node, FilterError> {
 /// Deepest nesting of calls and lists accepted: bounds the recursion on hostile input.
 const MAX_DEPTH: usize = 64;
 
+/// Most values (calls, fields, literals, list items) in one filter: bounds the SQL a filter
+/// compiles to and the work of running it.
+pub const MAX_NODES: usize = 1_000;
+
+/// Longest filter text accepted, in bytes.
+pub const MAX_BYTES: usize = 64 * 1024;
+
 struct Parser {
     chars: Vec<char>,
     at: usize,
+    /// Values parsed so far.
+    nodes: usize,
 }
 
 impl Parser {
@@ -115,6 +131,13 @@ impl Parser {
             return Err(FilterError::new(
                 position,
                 format!("the filter nests deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(FilterError::new(
+                position,
+                format!("the filter has more than {MAX_NODES} values"),
             ));
         }
         let kind = match self.peek() {

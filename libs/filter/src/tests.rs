@@ -330,3 +330,28 @@ proptest! {
         prop_assert_eq!(Filter::parse(&spaced).ok(), Some(filter));
     }
 }
+
+#[test]
+fn oversized_filters_are_refused_with_a_reason() {
+    // Wide rather than deep: the depth cap does not see it, the value cap does.
+    let wide = format!(
+        "in(name, [{}])",
+        (0..syntax::MAX_NODES)
+            .map(|i| format!("'n{i}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let refused = error(&wide);
+    assert!(refused.to_string().contains("more than"), "{refused}");
+    let within = format!(
+        "in(name, [{}])",
+        (0..100)
+            .map(|i| format!("'n{i}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    parse(&within);
+    let long = format!("eq(name, '{}')", "x".repeat(syntax::MAX_BYTES));
+    let refused = error(&long);
+    assert!(refused.to_string().contains("longer than"), "{refused}");
+}

@@ -103,10 +103,44 @@ impl Readiness {
     }
 }
 
+/// A readiness result and when it was taken.
+type Probed = (Instant, BTreeMap<String, DependencyStatus>);
+
+/// Readiness probed at most once per `ttl`: callers within it get the last result, and callers
+/// that arrive while a probe runs wait for that probe instead of starting their own.
+#[derive(Clone)]
+pub struct ReadinessCache {
+    readiness: Readiness,
+    ttl: Duration,
+    last: Arc<tokio::sync::Mutex<Option<Probed>>>,
+}
+
+impl ReadinessCache {
+    pub fn new(readiness: Readiness, ttl: Duration) -> Self {
+        ReadinessCache {
+            readiness,
+            ttl,
+            last: Arc::default(),
+        }
+    }
+
+    pub async fn probe(&self) -> BTreeMap<String, DependencyStatus> {
+        let mut last = self.last.lock().await;
+        if let Some((at, result)) = last.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return result.clone();
+        }
+        let result = self.readiness.probe().await;
+        *last = Some((Instant::now(), result.clone()));
+        result
+    }
+}
+
 /// What the health handlers need.
 #[derive(Clone)]
 pub(crate) struct HealthState {
-    pub readiness: Readiness,
+    pub readiness: ReadinessCache,
     pub service: &'static str,
     pub region: String,
 }

@@ -1,14 +1,17 @@
 //! The HTTP layer every Ironsmith service shares: the standard middleware stack, the API error
 //! type, health and readiness, Prometheus metrics, path normalisation and graceful serving.
 
+pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod normalize;
+pub mod operator;
 pub mod server;
 pub mod stack;
 
+pub use client_ip::client_address;
 pub use error::{ApiError, ErrorStyle, ValidationIssue};
 pub use extract::{Json, PathUuid, Query, QueryPairs};
 pub use health::{DependencyCheck, Readiness};

@@ -1,13 +1,16 @@
 //! The standard tower stack and the routes every service shares, built in one place.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use ironsmith_config::HttpConfig;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -15,7 +18,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::health::{self, HealthState, Readiness};
+use crate::health::{self, HealthState, Readiness, ReadinessCache};
 use crate::metrics;
 
 /// The request id header: taken from the caller when present, minted otherwise, and echoed.
@@ -27,6 +30,10 @@ pub struct ServiceInfo {
     pub name: &'static str,
     pub region: String,
     pub http: HttpConfig,
+    /// The largest body a handler that streams its body may read (`http.max_body_bytes` unless a
+    /// service's streaming routes enforce larger caps of their own). Extractors that buffer a
+    /// body (JSON, forms, bytes) keep `http.max_body_bytes`.
+    pub max_stream_bytes: usize,
 }
 
 impl ServiceInfo {
@@ -35,6 +42,7 @@ impl ServiceInfo {
             name,
             region: config.stack.region.to_string(),
             http: config.http.clone(),
+            max_stream_bytes: config.http.max_body_bytes,
         }
     }
 }
@@ -63,22 +71,46 @@ enum HealthAlias {
 
 fn shared_routes(info: &ServiceInfo, readiness: Readiness, alias: HealthAlias) -> Router {
     let health_state = HealthState {
-        readiness,
+        readiness: ReadinessCache::new(
+            readiness,
+            Duration::from_millis(info.http.readiness_cache_ms),
+        ),
         service: info.name,
         region: info.region.clone(),
     };
     let router = Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready));
-    let router = match alias {
+    match alias {
         HealthAlias::Readiness => router
             .route("/health", get(health::ready))
-            .route("/ok", get(health::ready)),
-        HealthAlias::Liveness => router.route("/health", get(health::live)),
-    };
-    router
-        .with_state(health_state)
-        .route("/metrics", get(metrics::render))
+            .route("/ok", get(health::ready))
+            .with_state(health_state)
+            .route("/metrics", get(metrics::render)),
+        // The edge is public: its own metrics are for the scrapers' networks only.
+        HealthAlias::Liveness => {
+            let networks = Arc::new(info.http.metrics_networks.clone());
+            router
+                .route("/health", get(health::live))
+                .with_state(health_state)
+                .route(
+                    "/metrics",
+                    get(move |request: Request| {
+                        let allowed =
+                            crate::client_ip::peer_of(request.extensions()).is_some_and(|ip| {
+                                networks.iter().any(|n| n.contains(&ip.to_canonical()))
+                            });
+                        async move {
+                            if allowed {
+                                metrics::render().await.into_response()
+                            } else {
+                                not_found().await.into_response()
+                            }
+                        }
+                    }),
+                )
+        }
+    }
 }
 
 /// The JSON 404 of API services.
@@ -86,7 +118,9 @@ pub async fn not_found() -> ApiError {
     ApiError::NotFound("Not Found".into())
 }
 
-/// Request id, trace span, CORS, timeout, body limit and request metrics (outermost first).
+/// Request id, trace span, panic catcher, CORS, timeout, body limit and request metrics
+/// (outermost first). Extractors that buffer a body (JSON, bytes, forms) take the same limit as
+/// the stream, set explicitly instead of axum's 2 MB default.
 fn with_standard_layers(info: &ServiceInfo, routes: Router) -> Router {
     // Install the recorder now: anything recorded before it exists is lost.
     metrics::handle();
@@ -95,9 +129,12 @@ fn with_standard_layers(info: &ServiceInfo, routes: Router) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             metrics::record(service, req, next)
         }))
+        .layer(DefaultBodyLimit::max(info.http.max_body_bytes))
         // Innermost, in its own layer: axum turns its body type back into `Body`, which the
         // timeout and CORS layers need.
-        .layer(RequestBodyLimitLayer::new(info.http.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(
+            info.max_stream_bytes.max(info.http.max_body_bytes),
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -118,12 +155,31 @@ fn with_standard_layers(info: &ServiceInfo, routes: Router) -> Router {
                     }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(move |panic| {
+                    panicked(service, panic)
+                }))
                 .layer(cors(&info.http.cors_allowed_origins))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     Duration::from_secs(info.http.request_timeout_secs),
                 )),
         )
+}
+
+/// A handler that panicked: the panic is logged and counted, the client gets the generic 500
+/// every internal error gets, and the connection and the service carry on.
+fn panicked(
+    service: &'static str,
+    panic: Box<dyn std::any::Any + Send + 'static>,
+) -> axum::response::Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    tracing::error!(service, panic = %message, "a request handler panicked");
+    ::metrics::counter!("http_handler_panics_total", "service" => service).increment(1);
+    ApiError::internal(std::io::Error::other(message)).into_response()
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
@@ -139,5 +195,93 @@ fn cors(origins: &[String]) -> CorsLayer {
             .filter_map(|o| HeaderValue::from_str(o).ok())
             .collect();
         layer.allow_origin(AllowOrigin::list(origins))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn info() -> ServiceInfo {
+        ServiceInfo {
+            name: "test",
+            region: "us".into(),
+            http: HttpConfig {
+                request_timeout_secs: 10,
+                shutdown_grace_secs: 1,
+                readiness_timeout_ms: 100,
+                max_body_bytes: 1024,
+                cors_allowed_origins: vec!["*".into()],
+                max_connections: 10,
+                header_read_timeout_secs: 1,
+                trusted_proxies: Vec::new(),
+                metrics_networks: Vec::new(),
+                readiness_cache_ms: 1000,
+            },
+            max_stream_bytes: 1024,
+        }
+    }
+
+    async fn call(app: &Router, path: &str, body: &str) -> (StatusCode, String) {
+        let request = Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .expect("request");
+        let response = app.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_logged_500_and_the_service_carries_on() {
+        let routes = Router::new()
+            .route(
+                "/boom",
+                axum::routing::post(|| async {
+                    let empty: Vec<u8> = Vec::new();
+                    // An out-of-bounds index: the kind of bug a client's input can reach.
+                    #[allow(clippy::indexing_slicing)]
+                    let byte = empty[usize::from(u8::MAX)];
+                    byte.to_string()
+                }),
+            )
+            .route("/fine", axum::routing::post(|| async { "fine" }));
+        let app = service_router(&info(), Readiness::default(), routes);
+        let (status, body) = call(&app, "/boom", "{}").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body, r#"{"detail":"Internal server error"}"#);
+        let (status, body) = call(&app, "/fine", "{}").await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "fine"));
+    }
+
+    #[tokio::test]
+    async fn json_bodies_take_the_configured_limit() {
+        let routes = Router::new().route(
+            "/echo",
+            axum::routing::post(
+                |crate::Json(v): crate::Json<serde_json::Value>| async move { v.to_string() },
+            ),
+        );
+        // Streaming handlers may take more; buffered JSON still stops at `http.max_body_bytes`.
+        let mut info = info();
+        info.max_stream_bytes = 1 << 20;
+        let app = service_router(&info, Readiness::default(), routes);
+        let small = format!("\"{}\"", "x".repeat(100));
+        assert_eq!(call(&app, "/echo", &small).await.0, StatusCode::OK);
+        let large = format!("\"{}\"", "x".repeat(2048));
+        assert_eq!(
+            call(&app, "/echo", &large).await.0,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
     }
 }

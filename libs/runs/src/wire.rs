@@ -230,10 +230,72 @@ pub fn validate(op: &mut RunOp, require_trace: bool) -> Result<(), WireError> {
             op.start_time_us = segments.last().map(|s| s.time_us);
         }
     }
+    check_nesting(op)?;
     // An end before the start is not refused: clients on skewed clocks send it, and JS puts
     // an execution counter into the microseconds of dotted_order, so a start taken from there
     // can pass an end in the same millisecond.
     Ok(())
+}
+
+/// Deepest nesting of objects and arrays accepted in a run's JSON fields. Every layer that
+/// stores or serves a run (the worker, the readers, the SDKs' own parsers) nests the fields a
+/// few levels deeper and parses them again with a recursion limit of 128, so anything deeper
+/// than this could not be read back; it is refused up front instead.
+pub const MAX_NESTING: usize = 64;
+
+fn check_nesting(op: &RunOp) -> Result<(), WireError> {
+    fn inline(p: &Option<Payload>) -> Option<&str> {
+        match p {
+            Some(Payload::Inline(json)) => Some(json.get()),
+            _ => None,
+        }
+    }
+    let fields = [
+        ("inputs", inline(&op.inputs)),
+        ("outputs", inline(&op.outputs)),
+        ("extra", op.extra.as_deref().map(RawValue::get)),
+        ("events", op.events.as_deref().map(RawValue::get)),
+        ("serialized", op.serialized.as_deref().map(RawValue::get)),
+    ];
+    for (field, json) in fields {
+        if let Some(json) = json
+            && nesting_depth(json) > MAX_NESTING
+        {
+            return Err(WireError::invalid(
+                Some(op.id),
+                field,
+                format!("nests deeper than {MAX_NESTING} levels of objects and arrays"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The deepest nesting of objects and arrays in well-formed JSON text, in one pass.
+pub fn nesting_depth(json: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for byte in json.bytes() {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Parses a multipart field part (`post.<id>.<field>`) into `op`.
@@ -405,6 +467,17 @@ fn lenient_score<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_measured_outside_strings() {
+        assert_eq!(nesting_depth(r#"{"a": 1}"#), 1);
+        assert_eq!(nesting_depth(r#"{"a": [{"b": []}]}"#), 4);
+        assert_eq!(nesting_depth(r#"{"a": "[[[[{{{{\"]]]"}"#), 1);
+        assert_eq!(nesting_depth("[]"), 1);
+        assert_eq!(nesting_depth("1"), 0);
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(nesting_depth(&deep), 200);
+    }
 
     const ID: &str = "0193a7c4-5b1e-7c20-9d8f-2b6a1e0c4d11";
 

@@ -5,6 +5,7 @@ pub mod datasets;
 pub mod feedback;
 pub mod routes;
 pub mod runs;
+pub mod sharing;
 pub mod upload;
 
 use std::sync::Arc;
@@ -92,7 +93,7 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         router(state),
         PathStyle::Canonical,
         shutdown,
-        Duration::from_secs(config.http.shutdown_grace_secs),
+        &config.http,
     )
     .await?;
     Ok(served)

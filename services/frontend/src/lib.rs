@@ -81,7 +81,23 @@ async fn edge(State(state): State<AppState>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     match routing::route(request.method(), &path, state.config.deployment.enabled) {
         Destination::Proxy { upstream, path } => {
-            proxy::forward(&state.client, &state.upstreams, upstream, &path, request).await
+            let client_address =
+                ironsmith_http::client_ip::peer_of(request.extensions()).map(|peer| {
+                    ironsmith_http::client_address(
+                        request.headers(),
+                        peer,
+                        &state.config.http.trusted_proxies,
+                    )
+                });
+            proxy::forward(
+                &state.client,
+                &state.upstreams,
+                upstream,
+                &path,
+                client_address,
+                request,
+            )
+            .await
         }
         Destination::Ui => ui::page(&state, &path, request.uri().query()).await,
         Destination::Health => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
@@ -114,7 +130,7 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         router(state),
         PathStyle::AsIs,
         shutdown,
-        Duration::from_secs(config.http.shutdown_grace_secs),
+        &config.http,
     )
     .await?)
 }

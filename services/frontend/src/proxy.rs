@@ -57,12 +57,13 @@ impl Upstreams {
     }
 }
 
-/// Forwards `request` to `upstream` at `path`.
+/// Forwards `request` to `upstream` at `path`, on behalf of the client at `client_address`.
 pub async fn forward(
     client: &HttpClient,
     upstreams: &Upstreams,
     upstream: Upstream,
     path: &str,
+    client_address: Option<std::net::IpAddr>,
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
@@ -84,14 +85,11 @@ pub async fn forward(
         .headers
         .insert("x-forwarded-proto", HeaderValue::from_static("http"));
     // The edge is the trust boundary: services take the client address for per-address
-    // limits from this header, so whatever a client sent is replaced, never appended to.
+    // limits from this header, so it carries exactly the address the edge determined (from a
+    // trusted load balancer's header, or the peer) and nothing a client wrote.
     parts.headers.remove("x-forwarded-for");
-    if let Some(peer) = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .and_then(|c| HeaderValue::from_str(&c.0.ip().to_string()).ok())
-    {
-        parts.headers.insert("x-forwarded-for", peer);
+    if let Some(address) = client_address.and_then(|a| HeaderValue::from_str(&a.to_string()).ok()) {
+        parts.headers.insert("x-forwarded-for", address);
     }
     parts.uri = uri;
     let upstream_request = Request::from_parts(parts, body);

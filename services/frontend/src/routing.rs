@@ -146,7 +146,22 @@ const PREFIX: &[(&str, Action)] = &[
 
 /// Routes one request.
 pub fn route(method: &Method, path: &str, deployments_enabled: bool) -> Destination {
-    route_inner(method, path, deployments_enabled, true)
+    match route_inner(method, path, deployments_enabled, true) {
+        Destination::Proxy { path, .. } if is_internal(&path) => Destination::NotFound,
+        other => other,
+    }
+}
+
+/// The services' operational paths: metrics, health, readiness and queue depth. They are for
+/// probes and scrapers inside the stack, which reach each service directly; from the public
+/// they would leak internals and let anyone make every service probe every store.
+fn is_internal(upstream_path: &str) -> bool {
+    let path = ironsmith_http::normalize::canonical_path(upstream_path);
+    let under = |root: &str| {
+        path.strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    under("/metrics") || under("/health") || under("/ok") || under("/dead-letters")
 }
 
 fn route_inner(method: &Method, path: &str, deployments: bool, allow_legacy: bool) -> Destination {
@@ -381,10 +396,19 @@ mod tests {
             get("/api/v1/me/tenants"),
             proxy(PlatformBackend, "/me/tenants")
         );
-        assert_eq!(
-            get("/api/v1/metrics/queue/default"),
-            proxy(Backend, "/api/v1/metrics/queue/default")
-        );
+        // Operational paths are never forwarded from the public.
+        for path in [
+            "/api/v1/metrics/queue/default",
+            "/api/v1/metrics",
+            "/api/metrics",
+            "/api/v1/health/ready",
+            "/api/v1/health",
+            "/api/v1/ok",
+            "/api/v1/ok/",
+        ] {
+            assert_eq!(get(path), Destination::NotFound, "{path}");
+        }
+        assert_eq!(get("/api/v1/okay"), proxy(Backend, "/api/v1/okay"));
         assert_eq!(get("/api/v1/authors"), proxy(Backend, "/api/v1/authors"));
         assert_eq!(
             get("/api/v1/auth/login"),

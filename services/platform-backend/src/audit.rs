@@ -28,6 +28,12 @@ impl Actor {
             api_key_id: None,
         }
     }
+
+    /// The installation's operator (no user, no key).
+    pub const OPERATOR: Actor = Actor {
+        user_id: None,
+        api_key_id: None,
+    };
 }
 
 /// What happened, to what.

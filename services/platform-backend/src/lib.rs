@@ -58,17 +58,15 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let mut info = ServiceInfo::new(SERVICE, &state.config);
-    // Ingestion bodies may be larger than other requests; the ingestion routes enforce their
-    // own caps (`ingest.max_body_bytes`), every other route keeps axum's default JSON limit.
-    info.http.max_body_bytes = info
-        .http
-        .max_body_bytes
-        .max(state.config.ingest.max_body_bytes);
+    // Ingestion bodies may be larger than other requests; the ingestion routes stream them and
+    // enforce their own caps (`ingest.max_body_bytes`). JSON bodies keep `http.max_body_bytes`.
+    info.max_stream_bytes = state.config.ingest.max_body_bytes;
     let readiness = state.stores.readiness(
         StoreSet::ALL,
         Duration::from_millis(state.config.http.readiness_timeout_ms),
     );
-    ironsmith_http::service_router(&info, readiness, routes::router().with_state(state))
+    let routes = routes::router(&state.config.auth.operator_token).with_state(state);
+    ironsmith_http::service_router(&info, readiness, routes)
 }
 
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<Served> {
@@ -83,7 +81,7 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         router(state),
         PathStyle::Canonical,
         shutdown,
-        Duration::from_secs(config.http.shutdown_grace_secs),
+        &config.http,
     )
     .await?)
 }

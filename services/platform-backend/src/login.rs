@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::{Duration, Utc};
 use ironsmith_api_types::timestamp;
-use ironsmith_auth::SESSION_COOKIE;
+use ironsmith_auth::session_cookie_name;
 use ironsmith_auth::session_token::{ISSUER, SessionClaims};
 use ironsmith_db::{login_sessions, users::User};
 use serde::Serialize;
@@ -110,17 +110,61 @@ pub async fn start_session(
     ))
 }
 
-/// The session cookie: HttpOnly, SameSite=Lax, Secure when the UI is served over HTTPS.
-/// An empty value with `max_age_secs` 0 clears it.
+/// The session cookie: HttpOnly, SameSite=Lax; over HTTPS also Secure and named with the
+/// `__Host-` prefix. An empty value with `max_age_secs` 0 clears it.
 pub fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> HeaderValue {
-    let secure = if state.config.public.ui_url.scheme() == "https" {
+    let ui_url = &state.config.public.ui_url;
+    let secure = if ui_url.scheme() == "https" {
         "; Secure"
     } else {
         ""
     };
+    let name = session_cookie_name(ui_url);
     // Tokens are base64url and dots: valid cookie octets, no quoting needed.
-    let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
-    );
+    let cookie =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Where to send the browser after signing in: `next` when it is a path on this site, else `/`.
+/// Only a plain absolute path is accepted: no scheme, no `//` or `/\` (which browsers read as
+/// another host), no backslashes, whitespace or control characters anywhere.
+pub fn same_origin_path(next: Option<&str>) -> String {
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && !n.chars().any(|c| c.is_whitespace() || c.is_control())
+            && n.len() <= 2048
+            && axum::http::Uri::try_from(*n)
+                .is_ok_and(|u| u.scheme().is_none() && u.authority().is_none())
+    })
+    .map_or_else(|| "/".to_owned(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin_path;
+
+    #[test]
+    fn next_is_a_path_on_this_site_or_home() {
+        for good in ["/", "/settings", "/o/x/projects?tab=1#top"] {
+            assert_eq!(same_origin_path(Some(good)), good);
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "https://evil.example",
+            "evil",
+            "/a b",
+            "/a\tb",
+            "/\r\nSet-Cookie: x=1",
+            "/\u{7f}",
+            "",
+        ] {
+            assert_eq!(same_origin_path(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(same_origin_path(None), "/");
+    }
 }

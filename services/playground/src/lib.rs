@@ -36,7 +36,7 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         router(state),
         PathStyle::Canonical,
         shutdown,
-        Duration::from_secs(config.http.shutdown_grace_secs),
+        &config.http,
     )
     .await?)
 }

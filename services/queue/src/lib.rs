@@ -70,7 +70,11 @@ pub fn router(config: &Config, stores: &Stores, ingest: Arc<IngestWorker>) -> Ro
         StoreSet::ALL,
         Duration::from_millis(config.http.readiness_timeout_ms),
     );
-    ironsmith_http::service_router(&info, readiness, dead_letters::router(ingest))
+    let dead_letters = ironsmith_http::operator::operator_only(
+        dead_letters::router(ingest),
+        &config.auth.operator_token,
+    );
+    ironsmith_http::service_router(&info, readiness, dead_letters)
 }
 
 /// A running worker: its health server and its consumer loop.
@@ -96,7 +100,7 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         router(&config, &stores, ingest.clone()),
         PathStyle::Canonical,
         shutdown.clone(),
-        Duration::from_secs(config.http.shutdown_grace_secs),
+        &config.http,
     )
     .await?;
     let consumer = format!("{}-{}", SERVICE, uuid::Uuid::new_v4().simple());

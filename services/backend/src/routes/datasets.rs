@@ -526,6 +526,7 @@ async fn share(
     caller: RequirePermission<DatasetsShare>,
     PathUuid(id): PathUuid,
 ) -> Result<Json<Value>, ApiError> {
+    crate::sharing::ensure_allowed(&state, caller.workspace_id).await?;
     get_dataset(&state, caller.workspace_id, id).await?;
     let token = datasets::share(&state.stores.postgres, caller.workspace_id, id)
         .await

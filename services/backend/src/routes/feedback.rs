@@ -237,10 +237,21 @@ struct ExpiresIn {
     minutes: i64,
 }
 
+impl ExpiresIn {
+    /// `now` plus this delta; `None` when any part, or the sum, is out of range.
+    fn after(&self, now: chrono::DateTime<Utc>) -> Option<chrono::DateTime<Utc>> {
+        let delta = Duration::try_days(self.days)?
+            .checked_add(&Duration::try_hours(self.hours)?)?
+            .checked_add(&Duration::try_minutes(self.minutes)?)?;
+        now.checked_add_signed(delta)
+    }
+}
+
 #[derive(Deserialize)]
 struct TokenBody {
-    #[serde(default)]
-    id: Option<Uuid>,
+    /// Proposed by the SDKs; read only to refuse a malformed one.
+    #[serde(default, rename = "id")]
+    _proposed_id: Option<Uuid>,
     #[serde(default)]
     run_id: Option<Uuid>,
     #[serde(default)]
@@ -300,11 +311,9 @@ async fn create_tokens(
         let expires_at = match (body.expires_at, body.expires_in) {
             (Some(at), _) => chrono::DateTime::from_timestamp_micros(at)
                 .ok_or_else(|| invalid("expires_at", "is out of range".into()))?,
-            (None, Some(delta)) => {
-                now + Duration::days(delta.days)
-                    + Duration::hours(delta.hours)
-                    + Duration::minutes(delta.minutes)
-            }
+            (None, Some(delta)) => delta
+                .after(now)
+                .ok_or_else(|| invalid("expires_in", "is out of range".into()))?,
             (None, None) => now + DEFAULT_TOKEN_LIFE,
         };
         if expires_at <= now || expires_at > now + Duration::days(366) {
@@ -316,7 +325,10 @@ async fn create_tokens(
         let token = feedback_tokens::create(
             &state.stores.postgres,
             &FeedbackToken {
-                id: body.id.unwrap_or_else(Uuid::new_v4),
+                // The token is a capability: the server mints it. A proposed id is not used,
+                // so it reveals nothing about the tokens that exist; the SDKs use the `url`
+                // and `id` of the answer.
+                id: Uuid::new_v4(),
                 tenant_id: caller.workspace_id,
                 run_id,
                 feedback_key: key,

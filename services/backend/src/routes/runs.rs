@@ -264,28 +264,31 @@ async fn read_share(
     }))
 }
 
+/// `{"run_id", "share_token"}` as the SDKs send it; read only to refuse a malformed body.
 #[derive(Deserialize, Default)]
 struct ShareBody {
-    #[serde(default)]
-    share_token: Option<Uuid>,
+    #[serde(default, rename = "share_token")]
+    _proposed_token: Option<Uuid>,
 }
 
 async fn share(
     State(state): State<AppState>,
     caller: RequirePermission<RunsShare>,
     PathUuid(id): PathUuid,
-    ironsmith_http::Json(body): ironsmith_http::Json<Option<ShareBody>>,
+    ironsmith_http::Json(_body): ironsmith_http::Json<Option<ShareBody>>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant_id = caller.workspace_id;
+    crate::sharing::ensure_allowed(&state, tenant_id).await?;
     let run = reads::find_run(&state, tenant_id, id)
         .await?
         .ok_or_else(not_found)?;
+    // A share token is a capability: the server mints it. The token a client proposes is not
+    // used, so an unguessable token is guaranteed and a proposal reveals nothing about the
+    // tokens that exist; the SDKs build their links from the token in the answer.
     let share = run_shares::share(
         &state.stores.postgres,
         &NewShare {
-            share_token: body
-                .and_then(|b| b.share_token)
-                .unwrap_or_else(Uuid::new_v4),
+            share_token: Uuid::new_v4(),
             tenant_id,
             run_id: run.id,
             trace_id: run.trace_id,

@@ -152,12 +152,7 @@ fn checked_extra(extra: Option<Value>) -> Result<Value, ApiError> {
 
 fn checked_name(name: &str) -> Result<&str, ApiError> {
     let name = name.trim();
-    if name.is_empty() {
-        return Err(invalid("name", "must not be empty".into()));
-    }
-    if name.chars().count() > 1000 {
-        return Err(invalid("name", "must be at most 1000 characters".into()));
-    }
+    projects::check_name(name).map_err(|rule| invalid("name", rule))?;
     Ok(name)
 }
 

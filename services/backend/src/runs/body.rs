@@ -59,6 +59,9 @@ pub struct Filters {
     pub tree_filter: Option<Filter>,
 }
 
+/// Largest SQL one filter may compile to.
+const MAX_COMPILED_FILTER_BYTES: usize = 256 * 1024;
+
 impl QueryBody {
     /// Parses the three filters (and `query`, as `search(...)`); a bad one is a 400 naming
     /// the key, the position and the reason.
@@ -66,9 +69,19 @@ impl QueryBody {
         let parse = |key: &str, text: &Option<String>| -> Result<Option<Filter>, ApiError> {
             match text.as_deref().map(str::trim) {
                 None | Some("") => Ok(None),
-                Some(text) => Filter::parse(text)
-                    .map(Some)
-                    .map_err(|error| bad_filter(key, &error)),
+                Some(text) => {
+                    let filter = Filter::parse(text).map_err(|error| bad_filter(key, &error))?;
+                    // The values are bound, but the SQL around them grows with the filter.
+                    let compiled = ironsmith_analytics::run_filter::compile(&filter, Uuid::nil());
+                    if compiled.len() > MAX_COMPILED_FILTER_BYTES {
+                        return Err(ApiError::BadRequest(format!(
+                            "Invalid {key}: the filter is too large ({} bytes of SQL; at most \
+                             {MAX_COMPILED_FILTER_BYTES}); split it into smaller queries",
+                            compiled.len()
+                        )));
+                    }
+                    Ok(Some(filter))
+                }
             }
         };
         let mut filter = parse("filter", &self.filter)?;

@@ -3,14 +3,21 @@
 //! `ingest.max_decompressed_bytes`, so a compression bomb is refused with a 413 after expanding
 //! at most the cap, never in full. zstd frames without a declared content size decode as a
 //! stream; concatenated gzip members are read through.
+//!
+//! Decompression is CPU work and holds up to the decoded cap in memory, so it runs off the async
+//! runtime (a blocking thread) and only within a process-wide budget (`ingest.max_decoding_bytes`):
+//! each compressed body reserves the decoded cap while it is decoded, and bodies beyond the
+//! budget wait their turn instead of exhausting memory or starving other requests.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use ironsmith_config::IngestConfig;
+use tokio::sync::Semaphore;
 
 use super::error::IngestError;
 
@@ -40,11 +47,30 @@ fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// The process-wide allowance of decompressed bytes in flight, in KiB permits.
+#[derive(Clone)]
+pub struct DecodeBudget {
+    permits: Arc<Semaphore>,
+    per_body: u32,
+}
+
+impl DecodeBudget {
+    pub fn new(limits: &IngestConfig) -> Self {
+        let kib = |bytes: usize| u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        let total = kib(limits.max_decoding_bytes).max(1);
+        DecodeBudget {
+            permits: Arc::new(Semaphore::new(total as usize)),
+            per_body: kib(limits.max_decompressed_bytes).clamp(1, total),
+        }
+    }
+}
+
 /// The decoded body, within both caps.
 pub async fn read(
     headers: &HeaderMap,
     body: Body,
     limits: &IngestConfig,
+    budget: &DecodeBudget,
 ) -> Result<Bytes, IngestError> {
     let encoding = encoding(headers)?;
     let chunked = headers
@@ -91,23 +117,32 @@ pub async fn read(
         wire.extend_from_slice(&chunk);
     }
     let wire = wire.freeze();
+    if encoding == Encoding::Identity {
+        if wire.len() > decoded_cap {
+            return Err(too_large_decoded(decoded_cap));
+        }
+        return Ok(wire);
+    }
+    let _reserved = budget
+        .permits
+        .acquire_many(budget.per_body)
+        .await
+        .map_err(IngestError::internal)?;
+    tokio::task::spawn_blocking(move || decode(encoding, &wire, decoded_cap))
+        .await
+        .map_err(IngestError::internal)?
+}
+
+/// Decompresses `wire` within `cap` (a blocking call).
+fn decode(encoding: Encoding, wire: &[u8], cap: usize) -> Result<Bytes, IngestError> {
     match encoding {
-        Encoding::Identity => {
-            if wire.len() > decoded_cap {
-                return Err(too_large_decoded(decoded_cap));
-            }
-            Ok(wire)
-        }
+        Encoding::Identity => Ok(Bytes::copy_from_slice(wire)),
         Encoding::Zstd => {
-            let decoder = zstd::stream::read::Decoder::new(&wire[..])
+            let decoder = zstd::stream::read::Decoder::new(wire)
                 .map_err(|e| IngestError::BadRequest(format!("the body is not valid zstd: {e}")))?;
-            decode_capped(decoder, decoded_cap, "zstd")
+            decode_capped(decoder, cap, "zstd")
         }
-        Encoding::Gzip => decode_capped(
-            flate2::read::MultiGzDecoder::new(&wire[..]),
-            decoded_cap,
-            "gzip",
-        ),
+        Encoding::Gzip => decode_capped(flate2::read::MultiGzDecoder::new(wire), cap, "gzip"),
     }
 }
 
@@ -165,12 +200,20 @@ mod tests {
             max_runs_per_request: 1000,
             max_runs_per_trace: 25_000,
             offload_threshold_bytes: 20_480,
+            max_payload_bytes: 1 << 20,
+            max_field_bytes: 1 << 20,
+            object_write_concurrency: 4,
+            max_decoding_bytes: 1 << 30,
             shards: 1,
             lease_ms: 1000,
             batch_rows: 100,
             linger_ms: 10,
             price_refresh_secs: 60,
         }
+    }
+
+    fn budget() -> DecodeBudget {
+        DecodeBudget::new(&limits(1 << 20, 8 << 20))
     }
 
     fn headers(encoding: &str) -> HeaderMap {
@@ -190,6 +233,7 @@ mod tests {
             &headers("zstd"),
             Body::from(zstd),
             &limits(1 << 20, 1 << 20),
+            &budget(),
         )
         .await
         .expect("zstd");
@@ -198,9 +242,14 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&text).expect("write");
         let gz = gz.finish().expect("finish");
-        let out = read(&headers("gzip"), Body::from(gz), &limits(1 << 20, 1 << 20))
-            .await
-            .expect("gzip");
+        let out = read(
+            &headers("gzip"),
+            Body::from(gz),
+            &limits(1 << 20, 1 << 20),
+            &budget(),
+        )
+        .await
+        .expect("gzip");
         assert_eq!(&out[..], &text[..]);
     }
 
@@ -218,6 +267,7 @@ mod tests {
             &headers("zstd"),
             Body::from(bomb),
             &limits(1 << 20, 8 << 20),
+            &budget(),
         )
         .await
         .expect_err("refused");
@@ -230,18 +280,25 @@ mod tests {
             &HeaderMap::new(),
             Body::from(vec![b'x'; 2048]),
             &limits(1024, 4096),
+            &budget(),
         )
         .await
         .expect_err("wire cap");
         assert!(matches!(error, IngestError::TooLarge(_)));
-        let error = read(&headers("br"), Body::from("x"), &limits(1024, 4096))
-            .await
-            .expect_err("brotli");
+        let error = read(
+            &headers("br"),
+            Body::from("x"),
+            &limits(1024, 4096),
+            &budget(),
+        )
+        .await
+        .expect_err("brotli");
         assert!(matches!(error, IngestError::UnsupportedMedia(_)));
         let error = read(
             &headers("zstd"),
             Body::from("not zstd"),
             &limits(1024, 4096),
+            &budget(),
         )
         .await
         .expect_err("garbage");

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use ironsmith_auth::AuthContext;
 use ironsmith_auth::Authenticator;
 use ironsmith_config::Config;
@@ -66,6 +67,7 @@ pub struct Ingestor {
     redis: Redis,
     projects: ProjectCache,
     auth: Authenticator,
+    decode_budget: body::DecodeBudget,
 }
 
 impl Ingestor {
@@ -79,6 +81,7 @@ impl Ingestor {
             storage: stores.storage.clone(),
             redis: stores.redis.clone(),
             projects: ProjectCache::new(stores.postgres.clone()),
+            decode_budget: body::DecodeBudget::new(&config.ingest),
             config,
             auth,
         }
@@ -86,6 +89,15 @@ impl Ingestor {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Reads a request body within the ingestion caps and the process's decoding budget.
+    pub async fn read_body(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body: axum::body::Body,
+    ) -> Result<Bytes, IngestError> {
+        body::read(headers, body, &self.config.ingest, &self.decode_budget).await
     }
 
     /// Validates, stores and enqueues `request`, or refuses all of it. `require_trace`: creates
@@ -97,18 +109,33 @@ impl Ingestor {
         require_trace: bool,
     ) -> Result<(), IngestError> {
         let limits = &self.config.ingest;
-        let count = request.ops.len() + request.feedback.len();
+        // Every operation, feedback and attachment is work (and attachments an object write):
+        // all count toward the per-request cap.
+        let count = request.ops.len() + request.feedback.len() + request.attachments.len();
         if count == 0 {
             return Ok(());
         }
         if count > limits.max_runs_per_request {
             return Err(IngestError::TooLarge(format!(
-                "{count} operations in one request; at most {} are accepted",
+                "{count} operations, feedback and attachments in one request; at most {} are \
+                 accepted",
                 limits.max_runs_per_request
             )));
         }
         for (op, _) in &mut request.ops {
             ironsmith_runs::wire::validate(op, require_trace)?;
+            check_field_sizes(op, limits)?;
+        }
+        for attachment in &request.attachments {
+            if attachment.bytes.len() > limits.max_payload_bytes {
+                return Err(IngestError::TooLarge(format!(
+                    "attachment '{}' has {} bytes; an attachment may have at most {} \
+                     (ingest.max_payload_bytes)",
+                    attachment.name,
+                    attachment.bytes.len(),
+                    limits.max_payload_bytes
+                )));
+            }
         }
         self.resolve_projects(auth.workspace_id, &mut request.ops)
             .await?;
@@ -120,24 +147,43 @@ impl Ingestor {
             .chain(request.attachments.iter().map(|a| a.bytes.len() as u64))
             .sum::<u64>();
         let traces = self.charge_traces(auth.workspace_id, &request.ops).await?;
+        let events = request.ops.len() as u64;
+        let limiter = self.auth.limiter();
+        let charge = match limiter
+            .charge_usage(auth.organization_id, &auth.limits, events, bytes)
+            .await
+        {
+            Ok(charge) => charge,
+            Err(error) => {
+                self.uncharge_traces(&traces).await;
+                return Err(error.into());
+            }
+        };
+        // From here on, a failure takes back what was charged and removes what was written:
+        // only a durable append is billed, and a refused request leaves nothing behind.
+        let mut written = Vec::new();
         let stored = async {
-            self.auth
-                .limiter()
-                .charge_usage(
-                    auth.organization_id,
-                    &auth.limits,
-                    request.ops.len() as u64,
-                    bytes,
-                )
+            self.offload(auth.workspace_id, &mut request, &mut written)
                 .await?;
-            self.offload(auth.workspace_id, &mut request).await?;
             self.enqueue(auth, request).await
         }
         .await;
         if stored.is_err() {
             self.uncharge_traces(&traces).await;
+            limiter.refund_usage(&charge).await;
+            self.remove_objects(&written).await;
         }
         stored
+    }
+
+    /// Deletes objects a refused request wrote; what cannot be deleted now is logged (the
+    /// periodic orphan sweep of object storage removes it later).
+    async fn remove_objects(&self, keys: &[String]) {
+        for key in keys {
+            if let Err(error) = self.storage.delete(key).await {
+                tracing::warn!(%error, key, "best effort: could not remove an object of a refused request");
+            }
+        }
     }
 
     async fn resolve_projects(
@@ -147,6 +193,12 @@ impl Ingestor {
     ) -> Result<(), IngestError> {
         for (op, name) in ops.iter_mut() {
             if let Some(name) = name.as_deref() {
+                ironsmith_db::projects::check_name(name).map_err(|rule| {
+                    IngestError::Unprocessable(format!(
+                        "run {}: field 'session_name': {rule}",
+                        op.id
+                    ))
+                })?;
                 op.session_id = Some(self.projects.by_name(tenant_id, name).await?);
             } else if let Some(id) = op.session_id {
                 if !self.projects.exists(tenant_id, id).await? {
@@ -238,8 +290,14 @@ impl Ingestor {
     }
 
     /// Writes large payloads and every attachment to object storage, replacing them in the
-    /// operations by their keys.
-    async fn offload(&self, tenant_id: Uuid, request: &mut Request) -> Result<(), IngestError> {
+    /// operations by their keys; `written` collects the keys of the objects written, even when
+    /// a later write fails. At most `ingest.object_write_concurrency` writes run at once.
+    async fn offload(
+        &self,
+        tenant_id: Uuid,
+        request: &mut Request,
+        written: &mut Vec<String>,
+    ) -> Result<(), IngestError> {
         let threshold = self.config.ingest.offload_threshold_bytes;
         let mut writes = Vec::new();
         for (op, _) in &mut request.ops {
@@ -273,16 +331,28 @@ impl Ingestor {
             });
             writes.push((key, pending.bytes));
         }
-        let results = futures::future::join_all(
-            writes
-                .into_iter()
-                .map(|(key, bytes)| async move { self.storage.put(&key, bytes).await }),
-        )
-        .await;
-        for result in results {
-            result?;
+        let concurrency = self.config.ingest.object_write_concurrency.max(1);
+        let mut results =
+            futures::stream::iter(writes.into_iter().map(|(key, bytes)| async move {
+                let result = self.storage.put(&key, bytes).await;
+                (key, result)
+            }))
+            .buffer_unordered(concurrency);
+        let mut failure = None;
+        while let Some((key, result)) = results.next().await {
+            match result {
+                Ok(()) => written.push(key),
+                Err(error) => {
+                    // A write that failed may still have landed: remove it too.
+                    written.push(key);
+                    failure.get_or_insert(error);
+                }
+            }
         }
-        Ok(())
+        match failure {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
     }
 
     /// Appends the request's operations to the stream: each run's on the shard of its id, each
@@ -318,6 +388,51 @@ impl Ingestor {
         self.stream.append(&entries).await?;
         Ok(())
     }
+}
+
+/// Refuses a run whose inputs or outputs exceed `ingest.max_payload_bytes`, or whose `extra`,
+/// `events`, `serialized` or `error` exceeds `ingest.max_field_bytes` (413, naming the field).
+fn check_field_sizes(
+    op: &RunOp,
+    limits: &ironsmith_config::IngestConfig,
+) -> Result<(), IngestError> {
+    let payload = |p: &Option<Payload>| match p {
+        Some(Payload::Inline(json)) => json.get().len(),
+        Some(Payload::Stored(stored)) => usize::try_from(stored.size).unwrap_or(usize::MAX),
+        None => 0,
+    };
+    let raw =
+        |r: &Option<Box<serde_json::value::RawValue>>| r.as_ref().map_or(0, |r| r.get().len());
+    let payloads = [
+        ("inputs", payload(&op.inputs)),
+        ("outputs", payload(&op.outputs)),
+    ];
+    let fields = [
+        ("extra", raw(&op.extra)),
+        ("events", raw(&op.events)),
+        ("serialized", raw(&op.serialized)),
+        ("error", op.error.as_ref().map_or(0, String::len)),
+    ];
+    for (group, cap, setting) in [
+        (
+            &payloads[..],
+            limits.max_payload_bytes,
+            "ingest.max_payload_bytes",
+        ),
+        (
+            &fields[..],
+            limits.max_field_bytes,
+            "ingest.max_field_bytes",
+        ),
+    ] {
+        if let Some((field, size)) = group.iter().find(|(_, size)| *size > cap) {
+            return Err(IngestError::TooLarge(format!(
+                "run {}: field '{field}' has {size} bytes; at most {cap} are accepted ({setting})",
+                op.id
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What a run operation counts toward the hourly byte limit: inputs, outputs and metadata.

@@ -9,8 +9,15 @@
 //! `dotted_order` is built from its ancestors in the same export request (an exporter sends a
 //! trace's spans together unless the trace outlives its batching window); a span whose
 //! ancestors came in another request is stored without one.
+//!
+//! Work is linear in the body: spans are counted right after decoding and a request over the
+//! per-request cap is refused before anything is built; each span's position is computed once
+//! (memoised along the parent chain); resource attributes are shared by the spans of their
+//! resource, and a request whose resource attributes, repeated into each of its runs, would
+//! exceed the decompressed-body cap is refused.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -25,8 +32,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::Request;
 use super::error::IngestError;
-use super::{Request, body};
 use crate::AppState;
 
 mod proto {
@@ -162,7 +169,38 @@ struct SpanData {
     events: Vec<EventData>,
     status_code: i32,
     status_message: String,
-    resource: Vec<(String, Value)>,
+    /// The attributes of the span's resource, shared by every span of that resource.
+    resource: Arc<Resource>,
+}
+
+/// A resource's attributes, and their size as JSON (what each run repeats).
+#[derive(Debug, Default)]
+struct Resource {
+    attributes: Vec<(String, Value)>,
+    json_bytes: usize,
+}
+
+impl Resource {
+    fn new(attributes: Vec<(String, Value)>) -> Arc<Resource> {
+        let json_bytes = attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.to_string().len() + 4)
+            .sum();
+        Arc::new(Resource {
+            attributes,
+            json_bytes,
+        })
+    }
+}
+
+/// Refuses a request of more spans than one request may carry, before any is converted.
+fn check_span_count(count: usize, cap: usize) -> Result<(), IngestError> {
+    if count > cap {
+        return Err(IngestError::TooLarge(format!(
+            "{count} spans in one request; at most {cap} are accepted"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Default)]
@@ -184,12 +222,24 @@ pub async fn export(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
-    let bytes = body::read(&headers, body, &state.ingest.config().ingest).await?;
+    let limits = &state.ingest.config().ingest;
+    let bytes = state.ingest.read_body(&headers, body).await?;
+    let cap = limits.max_runs_per_request;
     let spans = if json {
-        decode_json(&bytes)?
+        decode_json(&bytes, cap)?
     } else {
-        decode_protobuf(&bytes)?
+        decode_protobuf(&bytes, cap)?
     };
+    // Every run repeats its resource's attributes in its metadata: bound what that expands to.
+    let repeated: usize = spans.iter().map(|s| s.resource.json_bytes).sum();
+    if repeated > limits.max_decompressed_bytes {
+        return Err(IngestError::TooLarge(format!(
+            "resource attributes repeated into each of {} spans would take {repeated} bytes; at \
+             most {} are accepted",
+            spans.len(),
+            limits.max_decompressed_bytes
+        )));
+    }
     let project = headers
         .get("langsmith-project")
         .and_then(|v| v.to_str().ok())
@@ -237,18 +287,27 @@ fn respond(json: bool, rejected: &[String]) -> Response {
     response
 }
 
-fn decode_protobuf(bytes: &[u8]) -> Result<Vec<SpanData>, IngestError> {
+fn decode_protobuf(bytes: &[u8], cap: usize) -> Result<Vec<SpanData>, IngestError> {
     let request = proto::ExportTraceServiceRequest::decode(bytes).map_err(|e| {
         IngestError::BadRequest(format!(
             "the body is not an OTLP ExportTraceServiceRequest: {e}"
         ))
     })?;
-    let mut spans = Vec::new();
+    let count = request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
+    check_span_count(count, cap)?;
+    let mut spans = Vec::with_capacity(count);
     for resource_spans in request.resource_spans {
-        let resource: Vec<(String, Value)> = resource_spans
-            .resource
-            .map(|r| r.attributes.into_iter().map(kv_proto).collect())
-            .unwrap_or_default();
+        let resource = Resource::new(
+            resource_spans
+                .resource
+                .map(|r| r.attributes.into_iter().map(kv_proto).collect())
+                .unwrap_or_default(),
+        );
         for scope in resource_spans.scope_spans {
             for span in scope.spans {
                 let (trace_id, span_id) = (fixed(&span.trace_id), fixed(&span.span_id));
@@ -278,7 +337,7 @@ fn decode_protobuf(bytes: &[u8]) -> Result<Vec<SpanData>, IngestError> {
                         .collect(),
                     status_code: status.code,
                     status_message: status.message,
-                    resource: resource.clone(),
+                    resource: Arc::clone(&resource),
                 });
             }
         }
@@ -379,18 +438,27 @@ struct JsonKeyValue {
     value: Option<Map<String, Value>>,
 }
 
-fn decode_json(bytes: &[u8]) -> Result<Vec<SpanData>, IngestError> {
+fn decode_json(bytes: &[u8], cap: usize) -> Result<Vec<SpanData>, IngestError> {
     let request: JsonRequest = serde_json::from_slice(bytes).map_err(|e| {
         IngestError::BadRequest(format!(
             "the body is not an OTLP/JSON ExportTraceServiceRequest: {e}"
         ))
     })?;
-    let mut spans = Vec::new();
+    let count = request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
+    check_span_count(count, cap)?;
+    let mut spans = Vec::with_capacity(count);
     for resource_spans in request.resource_spans {
-        let resource: Vec<(String, Value)> = resource_spans
-            .resource
-            .map(|r| r.attributes.into_iter().map(kv_json).collect())
-            .unwrap_or_default();
+        let resource = Resource::new(
+            resource_spans
+                .resource
+                .map(|r| r.attributes.into_iter().map(kv_json).collect())
+                .unwrap_or_default(),
+        );
         for scope in resource_spans.scope_spans {
             for span in scope.spans {
                 let bad = |what: &str| {
@@ -424,7 +492,7 @@ fn decode_json(bytes: &[u8]) -> Result<Vec<SpanData>, IngestError> {
                         .collect(),
                     status_code: code,
                     status_message: message,
-                    resource: resource.clone(),
+                    resource: Arc::clone(&resource),
                     name: span.name,
                 });
             }
@@ -588,50 +656,112 @@ fn indexed_messages(attributes: &[(String, Value)], prefix: &str) -> Vec<Value> 
     messages.into_values().map(Value::Object).collect()
 }
 
-/// Maps spans to run creates with their project names.
-fn to_ops(spans: &[SpanData], project: Option<&str>) -> Vec<(RunOp, Option<String>)> {
-    let by_span: HashMap<([u8; 16], [u8; 8]), &SpanData> =
-        spans.iter().map(|s| ((s.trace_id, s.span_id), s)).collect();
-    let run_id = |span: &SpanData| -> Uuid {
-        span.attributes
-            .iter()
-            .find(|(k, _)| k == "langsmith.span.id")
-            .and_then(|(_, v)| v.as_str())
-            .and_then(|v| Uuid::try_parse(v).ok())
-            .unwrap_or_else(|| match span.parent_span_id {
-                None => trace_uuid(span),
-                Some(_) => span_uuid(&span.trace_id, &span.span_id),
-            })
-    };
-    // The dotted order of a span whose ancestors are all in this request.
-    let dotted = |span: &SpanData| -> Option<String> {
-        let mut chain = vec![dotted_order::segment(
-            (span.start_ns / 1000) as i64,
-            run_id(span),
-        )];
-        let mut current = span;
-        while let Some(parent) = current.parent_span_id {
-            let parent = by_span.get(&(current.trace_id, parent))?;
-            chain.push(dotted_order::segment(
-                (parent.start_ns / 1000) as i64,
-                run_id(parent),
-            ));
-            current = parent;
-            if chain.len() > 10_000 {
-                return None;
-            }
-        }
-        chain.reverse();
-        Some(chain.join("."))
-    };
-
+/// Each span's run id, computed once.
+fn run_ids(spans: &[SpanData]) -> Vec<Uuid> {
     spans
         .iter()
         .map(|span| {
+            span.attributes
+                .iter()
+                .find(|(k, _)| k == "langsmith.span.id")
+                .and_then(|(_, v)| v.as_str())
+                .and_then(|v| Uuid::try_parse(v).ok())
+                .unwrap_or_else(|| match span.parent_span_id {
+                    None => trace_uuid(span),
+                    Some(_) => span_uuid(&span.trace_id, &span.span_id),
+                })
+        })
+        .collect()
+}
+
+/// The dotted order of each span whose ancestors are all in this request, each computed once:
+/// a span's is its parent's plus its own segment. Spans are resolved along their parent chains
+/// with an explicit stack, so a deep chain neither recurses nor is walked more than once.
+fn dotted_orders(
+    spans: &[SpanData],
+    ids: &[Uuid],
+    index: &HashMap<([u8; 16], [u8; 8]), usize>,
+) -> Vec<Option<String>> {
+    #[derive(Clone)]
+    enum State {
+        Unresolved,
+        InProgress,
+        Done(Option<String>),
+    }
+    let mut state = vec![State::Unresolved; spans.len()];
+    let segment = |i: usize| {
+        let start_us = spans.get(i).map_or(0, |s| (s.start_ns / 1000) as i64);
+        dotted_order::segment(start_us, ids.get(i).copied().unwrap_or_default())
+    };
+    for first in 0..spans.len() {
+        let mut stack = vec![first];
+        while let Some(&i) = stack.last() {
+            if matches!(state.get(i), Some(State::Done(_))) {
+                stack.pop();
+                continue;
+            }
+            let Some(span) = spans.get(i) else {
+                stack.pop();
+                continue;
+            };
+            let parent = span
+                .parent_span_id
+                .map(|p| index.get(&(span.trace_id, p)).copied());
+            let resolved = match parent {
+                None => Some(Some(segment(i))),
+                // The parent is not in this request: the position cannot be known here.
+                Some(None) => Some(None),
+                Some(Some(p)) => match state.get(p) {
+                    Some(State::Done(Some(prefix))) => {
+                        Some(Some(format!("{prefix}.{}", segment(i))))
+                    }
+                    Some(State::Done(None)) => Some(None),
+                    // A cycle of parents: no position.
+                    Some(State::InProgress) => Some(None),
+                    _ => {
+                        if let Some(slot) = state.get_mut(i) {
+                            *slot = State::InProgress;
+                        }
+                        stack.push(p);
+                        None
+                    }
+                },
+            };
+            if let Some(value) = resolved {
+                if let Some(slot) = state.get_mut(i) {
+                    *slot = State::Done(value);
+                }
+                stack.pop();
+            }
+        }
+    }
+    state
+        .into_iter()
+        .map(|s| match s {
+            State::Done(value) => value,
+            _ => None,
+        })
+        .collect()
+}
+
+/// Maps spans to run creates with their project names.
+fn to_ops(spans: &[SpanData], project: Option<&str>) -> Vec<(RunOp, Option<String>)> {
+    let index: HashMap<([u8; 16], [u8; 8]), usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.trace_id, s.span_id), i))
+        .collect();
+    let ids = run_ids(spans);
+    let dotted = dotted_orders(spans, &ids, &index);
+
+    spans
+        .iter()
+        .enumerate()
+        .map(|(position, span)| {
             let attributes: HashMap<&str, &Value> =
                 span.attributes.iter().map(|(k, v)| (k.as_str(), v)).collect();
             let attr = |k: &str| attributes.get(k).copied();
-            let id = run_id(span);
+            let id = ids.get(position).copied().unwrap_or_default();
             let mut op = RunOp::new(OpKind::Post, id);
             op.has_run_part = true;
             op.name = Some(
@@ -651,9 +781,9 @@ fn to_ops(spans: &[SpanData], project: Option<&str>) -> Vec<(RunOp, Option<Strin
                 .and_then(|v| Uuid::try_parse(v).ok());
             op.parent_run_id = given_parent.or_else(|| {
                 span.parent_span_id.map(|parent| {
-                    by_span
+                    index
                         .get(&(span.trace_id, parent))
-                        .map(|p| run_id(p))
+                        .and_then(|&p| ids.get(p).copied())
                         .unwrap_or_else(|| span_uuid(&span.trace_id, &parent))
                 })
             });
@@ -664,7 +794,7 @@ fn to_ops(spans: &[SpanData], project: Option<&str>) -> Vec<(RunOp, Option<Strin
             op.dotted_order = attr("langsmith.span.dotted_order")
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)
-                .or_else(|| dotted(span));
+                .or_else(|| dotted.get(position).cloned().flatten());
             if let Some(session) = attr("langsmith.trace.session_id")
                 .and_then(|v| v.as_str())
                 .and_then(|v| Uuid::try_parse(v).ok())
@@ -682,7 +812,7 @@ fn to_ops(spans: &[SpanData], project: Option<&str>) -> Vec<(RunOp, Option<Strin
             let mut inputs = Map::new();
             let mut outputs = Map::new();
             let mut usage = Map::new();
-            for (key, value) in &span.resource {
+            for (key, value) in &span.resource.attributes {
                 metadata.insert(key.clone(), value.clone());
             }
             for (key, value) in &span.attributes {
@@ -881,4 +1011,104 @@ fn raw(value: &Value) -> Box<RawValue> {
     serde_json::value::to_raw_value(value).unwrap_or_else(|_| {
         RawValue::from_string("{}".to_owned()).unwrap_or_else(|_| unreachable!("valid JSON"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of `n` spans in one trace, each the parent of the next, in reverse order (an
+    /// exporter sends children first).
+    fn chain(n: usize) -> proto::ExportTraceServiceRequest {
+        let trace_id = vec![7u8; 16];
+        let span_id = |i: usize| (i as u64 + 1).to_be_bytes().to_vec();
+        let spans = (0..n)
+            .rev()
+            .map(|i| proto::Span {
+                trace_id: trace_id.clone(),
+                span_id: span_id(i),
+                parent_span_id: if i == 0 { Vec::new() } else { span_id(i - 1) },
+                name: format!("span-{i}"),
+                start_time_unix_nano: 1_700_000_000_000_000_000 + i as u64 * 1000,
+                end_time_unix_nano: 1_700_000_000_000_000_000 + i as u64 * 1000 + 500,
+                ..Default::default()
+            })
+            .collect();
+        proto::ExportTraceServiceRequest {
+            resource_spans: vec![proto::ResourceSpans {
+                resource: Some(proto::Resource {
+                    attributes: vec![proto::KeyValue {
+                        key: "service.name".into(),
+                        value: Some(proto::AnyValue {
+                            value: Some(proto::any_value::Value::StringValue("svc".into())),
+                        }),
+                    }],
+                }),
+                scope_spans: vec![proto::ScopeSpans { spans }],
+            }],
+        }
+    }
+
+    #[test]
+    fn an_over_cap_request_is_refused_before_any_span_is_built() {
+        let body = chain(2_000).encode_to_vec();
+        let error = decode_protobuf(&body, 1_000).expect_err("over the cap");
+        assert!(matches!(error, IngestError::TooLarge(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_deep_chain_gets_every_position_once() {
+        let body = chain(1_000).encode_to_vec();
+        let spans = decode_protobuf(&body, 1_000).expect("within the cap");
+        // Every span of one resource shares its attributes.
+        assert!(spans.windows(2).all(|w| match w {
+            [a, b] => Arc::ptr_eq(&a.resource, &b.resource),
+            _ => true,
+        }));
+        let ops = to_ops(&spans, None);
+        let deepest = ops
+            .iter()
+            .find(|(op, _)| op.name.as_deref() == Some("span-999"))
+            .and_then(|(op, _)| op.dotted_order.clone())
+            .expect("the deepest span has a position");
+        assert_eq!(deepest.split('.').count(), 1_000);
+        let root = ops
+            .iter()
+            .find(|(op, _)| op.name.as_deref() == Some("span-0"))
+            .and_then(|(op, _)| op.dotted_order.clone())
+            .expect("the root has a position");
+        assert!(deepest.starts_with(&root), "{deepest} / {root}");
+        // Every position is its parent's plus one segment.
+        for (op, _) in &ops {
+            let dotted = op.dotted_order.as_deref().expect("position");
+            ironsmith_runs::dotted_order::parse(dotted).expect("well formed");
+        }
+    }
+
+    #[test]
+    fn a_missing_parent_or_a_cycle_leaves_no_position() {
+        let mut request = chain(3);
+        let spans = &mut request.resource_spans[0].scope_spans[0].spans;
+        // span-0 (last in the list) now names span-2 as its parent: a cycle of three.
+        if let Some(root) = spans.last_mut() {
+            root.parent_span_id = 3u64.to_be_bytes().to_vec();
+        }
+        spans.push(proto::Span {
+            trace_id: vec![7u8; 16],
+            span_id: 99u64.to_be_bytes().to_vec(),
+            parent_span_id: 98u64.to_be_bytes().to_vec(),
+            name: "orphan".into(),
+            ..Default::default()
+        });
+        let decoded = decode_protobuf(&request.encode_to_vec(), 10).expect("decodes");
+        for (op, _) in to_ops(&decoded, None) {
+            assert_eq!(op.dotted_order, None, "{:?}", op.name);
+        }
+    }
+
+    #[test]
+    fn resource_attributes_are_sized_once_per_resource() {
+        let resource = Resource::new(vec![("k".into(), Value::String("x".repeat(100)))]);
+        assert!(resource.json_bytes >= 100);
+    }
 }

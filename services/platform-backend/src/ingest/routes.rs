@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::error::IngestError;
-use super::{Request, body, info, multipart, otel};
+use super::{Request, info, multipart, otel};
 use crate::AppState;
 
 type Writer = RequirePermission<perm::RunsCreate>;
@@ -49,7 +49,7 @@ async fn multipart(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let bytes = body::read(&headers, body, &ingest.config().ingest).await?;
+    let bytes = ingest.read_body(&headers, body).await?;
     let parsed = multipart::parse(&content_type, bytes, now_us()).await?;
     ingest.accept(&auth, parsed.into(), true).await?;
     Ok(accepted())
@@ -70,7 +70,7 @@ async fn batch(
     body: Body,
 ) -> Result<Response, IngestError> {
     let ingest = &state.ingest;
-    let bytes = body::read(&headers, body, &ingest.config().ingest).await?;
+    let bytes = ingest.read_body(&headers, body).await?;
     let wire: BatchWire = serde_json::from_slice(&bytes).map_err(|e| {
         IngestError::Unprocessable(format!(
             "the body must be {{\"post\": [runs], \"patch\": [runs]}}: {e}"
@@ -104,7 +104,7 @@ async fn create_run(
     body: Body,
 ) -> Result<Response, IngestError> {
     let ingest = &state.ingest;
-    let bytes = body::read(&headers, body, &ingest.config().ingest).await?;
+    let bytes = ingest.read_body(&headers, body).await?;
     let parsed = parse_run(&bytes, None)?;
     let id = parsed.id.unwrap_or_else(Uuid::now_v7);
     let (mut op, session) = parsed.into_op(OpKind::Post, id);
@@ -138,7 +138,7 @@ async fn update_run(
     let run_id = Uuid::try_parse(&run_id).map_err(|_| {
         IngestError::Unprocessable(format!("'{run_id}' in the path is not a run id"))
     })?;
-    let bytes = body::read(&headers, body, &ingest.config().ingest).await?;
+    let bytes = ingest.read_body(&headers, body).await?;
     let parsed = parse_run(&bytes, Some(run_id))?;
     let (op, session) = parsed.into_op(OpKind::Patch, run_id);
     ingest

@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::ingest::body;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -163,7 +162,9 @@ async fn parse(headers: &HeaderMap, bytes: Bytes) -> Result<Parsed, ApiError> {
 }
 
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
-    body::read(headers, body, &state.config.ingest)
+    state
+        .ingest
+        .read_body(headers, body)
         .await
         .map_err(|e| match e {
             crate::ingest::error::IngestError::TooLarge(m) => ApiError::PayloadTooLarge(m),

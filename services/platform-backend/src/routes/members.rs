@@ -11,7 +11,7 @@ use ironsmith_api_types::timestamp;
 use ironsmith_auth::password::{MIN_PASSWORD_LEN, hash_password};
 use ironsmith_auth::perm::{OrganizationManage, OrganizationRead};
 use ironsmith_auth::secrets::generate_token;
-use ironsmith_auth::{AccessScope, Authenticator, RequireOrgPermission, Role};
+use ironsmith_auth::{AccessScope, RequireOrgPermission, Role};
 use ironsmith_db::{invitations, members, users, workspaces};
 use ironsmith_http::{ApiError, Json, PathUuid};
 use serde::{Deserialize, Serialize};
@@ -379,7 +379,7 @@ async fn accept(
     let (parts, body) = request.into_parts();
     state
         .auth
-        .hit_address_limit(&Authenticator::client_address(&parts))
+        .hit_address_limit(&state.auth.client_address(&parts))
         .await?;
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await

@@ -12,8 +12,12 @@ use axum::Router;
 
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router(operator_token: &ironsmith_config::Secret) -> Router<AppState> {
     Router::new()
+        .merge(ironsmith_http::operator::operator_only(
+            organizations::operator_router(),
+            operator_token,
+        ))
         .merge(session::router())
         .merge(organizations::router())
         .merge(members::router())

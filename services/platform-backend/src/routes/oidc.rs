@@ -7,6 +7,14 @@
 //! exchanges the code, verifies the ID token against the issuer's JWKS (signature, issuer,
 //! audience, expiry, nonce), requires a verified email, then matches the user by subject or
 //! email — or provisions one — and starts a session as a password login would.
+//!
+//! The state is bound to the browser that started the login: the login sets an HttpOnly cookie
+//! holding it, and the callback proceeds only when the cookie matches the `state` parameter, so
+//! an attacker cannot complete a login they started in a victim's browser (login CSRF).
+//! Accounts are never taken over silently: an existing account that signs in with a password is
+//! linked to an identity by email only when the operator allows it
+//! (`auth.oidc.link_password_accounts`), and provisioning is off unless configured, then limited
+//! to `auth.oidc.provision_email_domains`.
 
 use axum::Router;
 use axum::extract::State;
@@ -33,6 +41,9 @@ use crate::login::start_session;
 
 /// How long a started login may take at the issuer.
 const STATE_TTL_SECS: u64 = 600;
+
+/// The cookie binding a started login to the browser that started it.
+const STATE_COOKIE: &str = "ironsmith_oidc_state";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -121,10 +132,7 @@ async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -
     let pending = PendingLogin {
         verifier: format!("{}{}", generate_token(), generate_token()),
         nonce: generate_token(),
-        next: query
-            .next
-            .filter(|n| n.starts_with('/') && !n.starts_with("//"))
-            .unwrap_or_else(|| "/".into()),
+        next: crate::login::same_origin_path(query.next.as_deref()),
     };
     let login_state = generate_token();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(pending.verifier.as_bytes()));
@@ -154,7 +162,26 @@ async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -
         .append_pair("nonce", &pending.nonce)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
-    Ok(Redirect::to(url.as_str()).into_response())
+    let mut response = Redirect::to(url.as_str()).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        state_cookie(&state, &login_state, STATE_TTL_SECS),
+    );
+    Ok(response)
+}
+
+/// The login-state cookie. SameSite=Lax: the issuer's redirect back is a top-level GET, which
+/// carries it.
+fn state_cookie(state: &AppState, value: &str, max_age_secs: u64) -> header::HeaderValue {
+    let secure = if state.config.public.ui_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{STATE_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    );
+    header::HeaderValue::from_str(&cookie).unwrap_or_else(|_| header::HeaderValue::from_static(""))
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +232,17 @@ async fn callback(
     let (Some(code), Some(login_state)) = (query.code, query.state) else {
         return Err(bad_request("The callback needs `code` and `state`"));
     };
+    let bound = axum_extra::extract::cookie::CookieJar::from_headers(&headers)
+        .get(STATE_COOKIE)
+        .is_some_and(|c| {
+            use subtle::ConstantTimeEq;
+            bool::from(c.value().as_bytes().ct_eq(login_state.as_bytes()))
+        });
+    if !bound {
+        return Err(bad_request(
+            "This login was not started in this browser; start again",
+        ));
+    }
     // One use only: GETDEL makes a replayed callback fail.
     let mut conn = state
         .stores
@@ -267,7 +305,10 @@ async fn callback(
     let user = find_or_provision(&state, &discovery.issuer, &claims, &email).await?;
     let (_, cookie) = start_session(&state, &user, "oidc", &headers).await?;
     let mut response = Redirect::to(&pending.next).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, state_cookie(&state, "", 0));
     Ok(response)
 }
 
@@ -320,7 +361,8 @@ async fn verify_id_token(
 }
 
 /// The user this identity belongs to: by issuer and subject, else by verified email (then
-/// linked), else a new account when provisioning is on.
+/// linked; a password account only when the operator allows it), else a new account when
+/// provisioning is on and the email's domain is one provisioning accepts.
 async fn find_or_provision(
     state: &AppState,
     issuer: &str,
@@ -331,12 +373,24 @@ async fn find_or_provision(
     if let Some(user) = users::by_oidc_subject(pool, issuer, &claims.sub).await? {
         return Ok(user);
     }
+    let oidc = &state.config.auth.oidc;
     if let Some(user) = users::by_email(pool, email).await? {
+        if user.password_hash.is_some() && !oidc.link_password_accounts {
+            return Err(forbidden(
+                "An account with this email signs in with a password; an administrator must \
+                 allow linking it to single sign-on",
+            ));
+        }
         users::link_oidc(pool, user.id, issuer, &claims.sub).await?;
         return Ok(user);
     }
-    let oidc = &state.config.auth.oidc;
-    if !oidc.provision_users {
+    let domain = email.rsplit('@').next().unwrap_or_default();
+    let domain_accepted = oidc.provision_email_domains.iter().any(|d| {
+        d.trim()
+            .trim_start_matches('@')
+            .eq_ignore_ascii_case(domain)
+    });
+    if !oidc.provision_users || !domain_accepted {
         return Err(forbidden(format!(
             "There is no account for {email}; ask an administrator for an invitation"
         )));

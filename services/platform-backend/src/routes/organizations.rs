@@ -8,7 +8,7 @@ use ironsmith_api_types::timestamp;
 use ironsmith_auth::perm::{OrganizationManage, OrganizationRead};
 use ironsmith_auth::{OrgLimits, RequireOrgPermission, Role};
 use ironsmith_db::{audit_log, organizations};
-use ironsmith_http::{Json, Query};
+use ironsmith_http::{Json, PathUuid, Query};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -57,9 +57,8 @@ struct InfoUpdate {
     pat_creation_disabled: Option<bool>,
     #[serde(default)]
     disable_public_sharing: Option<bool>,
-    /// Accepted for compatibility; there is nothing shared to withdraw yet.
+    /// Withdraws every public link (shared runs and datasets) of the organisation.
     #[serde(default)]
-    #[allow(dead_code)]
     unshare_all: Option<bool>,
 }
 
@@ -83,6 +82,11 @@ async fn update_info(
         },
     )
     .await?;
+    let unshared = if body.unshare_all == Some(true) {
+        Some(organizations::unshare_all(&mut tx, caller.organization_id).await?)
+    } else {
+        None
+    };
     audit::record(
         &mut *tx,
         Actor::of(&caller.identity, caller.credential),
@@ -96,6 +100,7 @@ async fn update_info(
                 "display_name": name,
                 "pat_creation_disabled": body.pat_creation_disabled,
                 "disable_public_sharing": body.disable_public_sharing,
+                "links_withdrawn": unshared,
             }),
         },
     )
@@ -173,6 +178,9 @@ async fn audit_logs(
     ))
 }
 
+/// The organisation's limits: `plan` (set by the installation's operator over the stack's
+/// defaults), `overrides` (the organisation's own, which may only lower the plan), and
+/// `effective`, what is enforced.
 async fn limits(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationRead>,
@@ -180,29 +188,37 @@ async fn limits(
     let org = organizations::get(&state.stores.postgres, caller.organization_id)
         .await?
         .ok_or_else(|| not_found("Organisation"))?;
-    let overrides = OrgLimits::from_stored(&org.limits);
     let limiter = state.auth.limiter();
     let (events, bytes) = limiter.usage_this_hour(caller.organization_id).await?;
     Ok(axum::Json(json!({
-        "effective": overrides.effective(limiter.defaults()),
-        "overrides": overrides,
+        "effective": state.auth.limits_in_force(&org),
+        "plan": OrgLimits::from_stored(&org.limits).effective(limiter.defaults()),
+        "overrides": OrgLimits::from_stored(&org.tenant_limits),
         "enabled": limiter.defaults().enabled,
         "usage_this_hour": { "events": events, "bytes": bytes },
     })))
 }
 
-/// Replaces the organisation's overrides; an empty object restores the stack defaults.
+/// Replaces the organisation's own limits; an empty object restores the plan. An organisation
+/// may only lower its limits: anything above its plan is a 422.
 async fn set_limits(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
     Json(body): Json<Value>,
 ) -> Result<axum::Json<Value>> {
     let overrides: OrgLimits =
-        serde_json::from_value(body.clone()).map_err(|e| invalid("limits", e.to_string()))?;
+        serde_json::from_value(body).map_err(|e| invalid("limits", e.to_string()))?;
     overrides.validate().map_err(|m| invalid("limits", m))?;
-    let stored = serde_json::to_value(&overrides).map_err(ironsmith_http::ApiError::internal)?;
     let mut tx = state.stores.postgres.begin().await?;
-    organizations::set_limits(&mut *tx, caller.organization_id, &stored).await?;
+    let org = organizations::get(&mut *tx, caller.organization_id)
+        .await?
+        .ok_or_else(|| not_found("Organisation"))?;
+    let plan = OrgLimits::from_stored(&org.limits).effective(state.auth.limiter().defaults());
+    overrides
+        .validate_within(&plan)
+        .map_err(|m| invalid("limits", m))?;
+    let stored = serde_json::to_value(&overrides).map_err(ironsmith_http::ApiError::internal)?;
+    organizations::set_tenant_limits(&mut *tx, caller.organization_id, &stored).await?;
     audit::record(
         &mut *tx,
         Actor::of(&caller.identity, caller.credential),
@@ -222,7 +238,71 @@ async fn set_limits(
         .forget_organization(caller.organization_id)
         .await?;
     Ok(axum::Json(json!({
-        "effective": overrides.effective(state.auth.limiter().defaults()),
+        "effective": OrgLimits::in_force(
+            &OrgLimits::from_stored(&org.limits),
+            &overrides,
+            state.auth.limiter().defaults(),
+        ),
+        "plan": plan,
         "overrides": stored,
+    })))
+}
+
+/// The operator's routes: an organisation's plan limits. Mounted behind the operator credential.
+pub fn operator_router() -> Router<AppState> {
+    Router::new().route(
+        "/operator/organizations/{organization_id}/limits",
+        get(plan_limits).put(set_plan_limits),
+    )
+}
+
+async fn plan_limits(
+    State(state): State<AppState>,
+    PathUuid(organization_id): PathUuid,
+) -> Result<axum::Json<Value>> {
+    let org = organizations::get(&state.stores.postgres, organization_id)
+        .await?
+        .ok_or_else(|| not_found("Organisation"))?;
+    Ok(axum::Json(json!({
+        "plan": OrgLimits::from_stored(&org.limits),
+        "effective": state.auth.limits_in_force(&org),
+    })))
+}
+
+/// Replaces an organisation's plan (over the stack's defaults); an empty object restores them.
+async fn set_plan_limits(
+    State(state): State<AppState>,
+    PathUuid(organization_id): PathUuid,
+    Json(body): Json<Value>,
+) -> Result<axum::Json<Value>> {
+    let plan: OrgLimits =
+        serde_json::from_value(body).map_err(|e| invalid("limits", e.to_string()))?;
+    plan.validate().map_err(|m| invalid("limits", m))?;
+    let stored = serde_json::to_value(&plan).map_err(ironsmith_http::ApiError::internal)?;
+    let mut tx = state.stores.postgres.begin().await?;
+    if !organizations::set_plan_limits(&mut *tx, organization_id, &stored).await? {
+        return Err(not_found("Organisation"));
+    }
+    audit::record(
+        &mut *tx,
+        Actor::OPERATOR,
+        Event {
+            organization_id,
+            workspace_id: None,
+            action: "organization.plan_limits_changed",
+            target_type: "organization",
+            target_id: organization_id.to_string(),
+            details: stored.clone(),
+        },
+    )
+    .await?;
+    let org = organizations::get(&mut *tx, organization_id)
+        .await?
+        .ok_or_else(|| not_found("Organisation"))?;
+    tx.commit().await?;
+    state.auth.forget_organization(organization_id).await?;
+    Ok(axum::Json(json!({
+        "plan": stored,
+        "effective": state.auth.limits_in_force(&org),
     })))
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::password::{MIN_PASSWORD_LEN, dummy_hash, hash_password, verify_password};
-use ironsmith_auth::{Authenticator, Credential, Identity, OrgAuth, Presented};
+use ironsmith_auth::{Credential, Identity, OrgAuth, Presented};
 use ironsmith_config::LoginMode;
 use ironsmith_db::{login_sessions, users};
 use ironsmith_http::{ApiError, Json, PathUuid};
@@ -55,7 +55,7 @@ async fn login(State(state): State<AppState>, request: Request) -> Result<Respon
     let (parts, body) = request.into_parts();
     state
         .auth
-        .hit_address_limit(&Authenticator::client_address(&parts))
+        .hit_address_limit(&state.auth.client_address(&parts))
         .await?;
     let request = Request::from_parts(parts, body);
     let is_form = headers
@@ -95,11 +95,7 @@ async fn login(State(state): State<AppState>, request: Request) -> Result<Respon
     };
     let (body, cookie) = start_session(&state, &user, "password", &headers).await?;
     let mut response = if is_form {
-        let next = form
-            .next
-            .filter(|n| n.starts_with('/') && !n.starts_with("//"))
-            .unwrap_or_else(|| "/".into());
-        Redirect::to(&next).into_response()
+        Redirect::to(&crate::login::same_origin_path(form.next.as_deref())).into_response()
     } else {
         axum::Json(body).into_response()
     };
@@ -111,7 +107,7 @@ async fn login(State(state): State<AppState>, request: Request) -> Result<Respon
 /// signing out twice is not an error.
 async fn logout(State(state): State<AppState>, request: Request) -> Result<Response> {
     let (parts, _) = request.into_parts();
-    if let Some(presented @ Presented::SessionToken(_)) = Authenticator::presented(&parts)
+    if let Some(presented @ Presented::SessionToken(_)) = state.auth.presented(&parts)
         && let Ok(principal) = state.auth.principal(&presented).await
         && let (Credential::Session { id }, Some(user_id)) =
             (principal.credential, principal.identity.user_id())

@@ -1,0 +1,566 @@
+//! A hostile tenant against the running stack: each attack gets its 4xx, the services stay
+//! ready, and nothing another tenant relies on changes.
+
+use std::time::Duration;
+
+use ironsmith_e2e::{OPERATOR_TOKEN, Stack};
+use prost::Message;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uuid::Uuid;
+
+/// Every service of the stack answers its readiness probe (the edge, which would also need a
+/// playground that test stacks do not run, its own health).
+async fn all_ready(stack: &Stack) -> anyhow::Result<()> {
+    let edge = reqwest::get(format!("{}/health", stack.edge))
+        .await?
+        .status();
+    anyhow::ensure!(edge == 200, "the edge answered {edge}");
+    for base in [&stack.backend, &stack.platform, &stack.worker] {
+        if base.is_empty() {
+            continue;
+        }
+        let status = reqwest::get(format!("{base}/health/ready")).await?.status();
+        anyhow::ensure!(status == 200, "{base}/health/ready answered {status}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn public_links_follow_the_organisations_switch_and_unshare_all_withdraws_them()
+-> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    let anonymous = stack.anonymous();
+    let mut tokens = Vec::new();
+    let mut datasets = Vec::new();
+    for name in ["shared-a", "shared-b"] {
+        let dataset = admin
+            .post("/datasets", json!({"name": name}))
+            .await?
+            .expect(200)?;
+        let id = dataset["id"].as_str().unwrap_or_default().to_owned();
+        admin
+            .post(
+                "/examples",
+                json!({"dataset_id": id, "inputs": {"q": name}, "outputs": {"a": name}}),
+            )
+            .await?
+            .expect(200)?;
+        let share = admin
+            .put(&format!("/datasets/{id}/share"), json!({}))
+            .await?
+            .expect(200)?;
+        tokens.push(share["share_token"].as_str().unwrap_or_default().to_owned());
+        datasets.push(id);
+    }
+    // One token opens its own dataset only, even when asked for the other's examples.
+    let other_examples = admin
+        .get(&format!("/examples?dataset={}", datasets[1]))
+        .await?
+        .expect(200)?;
+    let other_example = other_examples[0]["id"].as_str().unwrap_or_default();
+    let through_a = anonymous
+        .get(&format!(
+            "/public/{}/examples?id={other_example}",
+            tokens[0]
+        ))
+        .await?
+        .expect(200)?;
+    assert_eq!(through_a, json!([]), "token A reached dataset B's example");
+    let own = anonymous
+        .get(&format!("/public/{}/examples", tokens[0]))
+        .await?
+        .expect(200)?;
+    assert_eq!(own.as_array().map(Vec::len), Some(1));
+    assert_eq!(own[0]["inputs"]["q"], "shared-a");
+
+    // Sharing off: every link closes at once, and no new one can be made.
+    admin
+        .patch(
+            "/orgs/current/info",
+            json!({"disable_public_sharing": true}),
+        )
+        .await?
+        .expect(200)?;
+    for token in &tokens {
+        let read = anonymous.get(&format!("/public/{token}/datasets")).await?;
+        assert_eq!(read.status, 404, "{}", read.body);
+    }
+    let refused = admin
+        .put(&format!("/datasets/{}/share", datasets[0]), json!({}))
+        .await?;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let refused = admin
+        .put(
+            &format!("/runs/{}/share", Uuid::now_v7()),
+            json!({"run_id": Uuid::nil()}),
+        )
+        .await?;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    // Sharing back on: the links were only closed, not withdrawn.
+    admin
+        .patch(
+            "/orgs/current/info",
+            json!({"disable_public_sharing": false}),
+        )
+        .await?
+        .expect(200)?;
+    anonymous
+        .get(&format!("/public/{}/datasets", tokens[0]))
+        .await?
+        .expect(200)?;
+    // unshare_all withdraws every link of the organisation for good.
+    admin
+        .patch("/orgs/current/info", json!({"unshare_all": true}))
+        .await?
+        .expect(200)?;
+    for token in &tokens {
+        let read = anonymous.get(&format!("/public/{token}/datasets")).await?;
+        assert_eq!(read.status, 404, "{}", read.body);
+    }
+    assert_eq!(
+        admin
+            .get(&format!("/datasets/{}/share", datasets[0]))
+            .await?
+            .expect(200)?,
+        Value::Null
+    );
+    all_ready(&stack).await?;
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn plan_limits_are_the_operators_and_tenants_may_only_lower_theirs() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    let limits = admin.get("/orgs/current/limits").await?.expect(200)?;
+    let plan_default = limits["plan"]["default"]["requests"].as_u64().unwrap_or(0);
+    assert!(plan_default > 0, "{limits}");
+
+    // An organisation admin cannot raise its own limits.
+    let raise = admin
+        .put(
+            "/orgs/current/limits",
+            json!({"default": {"requests": plan_default * 10, "window_secs": 10}}),
+        )
+        .await?;
+    assert_eq!(raise.status, 422, "{}", raise.body);
+    let unlimited = admin
+        .put("/orgs/current/limits", json!({"events_per_hour": 0}))
+        .await?;
+    let plan_events = limits["plan"]["events_per_hour"].as_u64().unwrap_or(0);
+    if plan_events == 0 {
+        // Unlimited is the plan already: asking for it changes nothing.
+        unlimited.expect(200)?;
+    } else {
+        assert_eq!(unlimited.status, 422, "{}", unlimited.body);
+    }
+    // Lowering is its own business.
+    let lowered = admin
+        .put(
+            "/orgs/current/limits",
+            json!({"default": {"requests": plan_default / 2, "window_secs": 10}}),
+        )
+        .await?
+        .expect(200)?;
+    assert_eq!(
+        lowered["effective"]["default"]["requests"],
+        plan_default / 2
+    );
+
+    // The operator's path: not through the edge, and only with the operator credential.
+    let path = format!("/operator/organizations/{}/limits", stack.organization_id);
+    let through_edge = reqwest::Client::new()
+        .put(format!("{}/api/v1{path}", stack.edge))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&json!({}))
+        .send()
+        .await?;
+    assert_eq!(through_edge.status(), 404);
+    let http = reqwest::Client::new();
+    for credential in [None, Some(stack.admin_key.as_str()), Some("not-the-token")] {
+        let mut request = http
+            .put(format!("{}{path}", stack.platform))
+            .json(&json!({"default": {"requests": 1_000_000, "window_secs": 1}}));
+        if let Some(credential) = credential {
+            request = request
+                .bearer_auth(credential)
+                .header("x-api-key", credential);
+        }
+        assert_eq!(request.send().await?.status(), 401, "{credential:?}");
+    }
+    // The operator lowers the plan below the tenant's own limit: the plan wins.
+    let set = http
+        .put(format!("{}{path}", stack.platform))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&json!({"default": {"requests": plan_default / 4, "window_secs": 10}}))
+        .send()
+        .await?;
+    assert_eq!(set.status(), 200, "{}", set.text().await?);
+    let now = admin.get("/orgs/current/limits").await?.expect(200)?;
+    assert_eq!(now["effective"]["default"]["requests"], plan_default / 4);
+    assert_eq!(now["plan"]["default"]["requests"], plan_default / 4);
+    // And raises it for the organisation: the tenant may now raise its own up to it.
+    http.put(format!("{}{path}", stack.platform))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&json!({"default": {"requests": plan_default * 10, "window_secs": 10}}))
+        .send()
+        .await?
+        .error_for_status()?;
+    admin
+        .put(
+            "/orgs/current/limits",
+            json!({"default": {"requests": plan_default * 5, "window_secs": 10}}),
+        )
+        .await?
+        .expect(200)?;
+    all_ready(&stack).await?;
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn operational_paths_stay_inside_and_login_redirects_stay_on_site() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| {
+        // Nobody's X-Forwarded-For is believed, and few failed logins are allowed.
+        config.http.trusted_proxies = Vec::new();
+        config.http.metrics_networks = vec!["10.0.0.0/8".parse().expect("cidr")];
+        config.limits.unauthenticated.requests = 5;
+        config.limits.unauthenticated.window_secs = 60;
+    })
+    .await?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    for path in [
+        "/api/v1/metrics",
+        "/api/v1/metrics/queue/default",
+        "/api/v1/health/ready",
+        "/api/v1/ok",
+        "/api/metrics",
+        "/metrics",
+    ] {
+        let status = http
+            .get(format!("{}{path}", stack.edge))
+            .send()
+            .await?
+            .status();
+        assert_eq!(status, 404, "{path}");
+    }
+    // The services themselves still serve them to the stack's own probes and scrapers.
+    assert_eq!(
+        http.get(format!("{}/metrics", stack.backend))
+            .send()
+            .await?
+            .status(),
+        200
+    );
+
+    // `next` must stay on this site; anything else goes home, and nothing breaks the handler.
+    for (next, expected) in [
+        ("/settings", "/settings"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("/\r\nSet-Cookie: stolen=1", "/"),
+        ("https://evil.example/", "/"),
+    ] {
+        let answer = http
+            .post(format!("{}/api/v1/auth/login", stack.edge))
+            .form(&[
+                ("email", ironsmith_e2e::ADMIN_EMAIL),
+                ("password", ironsmith_e2e::ADMIN_PASSWORD),
+                ("next", next),
+            ])
+            .send()
+            .await?;
+        assert_eq!(answer.status(), 303, "{next:?}");
+        assert_eq!(answer.headers()["location"], expected, "{next:?}");
+    }
+
+    // Failed logins from one address count against it, whatever X-Forwarded-For it invents.
+    let mut statuses = Vec::new();
+    for attempt in 0..7 {
+        let answer = http
+            .post(format!("{}/auth/login", stack.platform))
+            .header("x-forwarded-for", format!("198.51.100.{attempt}"))
+            .json(&json!({"email": "ghost@example.com", "password": "wrong"}))
+            .send()
+            .await?;
+        statuses.push(answer.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    all_ready(&stack).await?;
+    stack.stop().await;
+    Ok(())
+}
+
+/// Whether the server closed `stream` (end of stream or reset) rather than leaving it open
+/// until the read timed out.
+async fn closed_by_server(stream: &mut tokio::net::TcpStream) -> bool {
+    let mut rest = Vec::new();
+    match tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut rest)).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(error)) => error.kind() == std::io::ErrorKind::ConnectionReset,
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn slow_and_idle_connections_cannot_hold_a_listener() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| {
+        config.http.header_read_timeout_secs = 1;
+        config.http.max_connections = 4;
+    })
+    .await?;
+    let address = stack.edge.trim_start_matches("http://").to_owned();
+    // A slow-header client is disconnected.
+    let mut slow = tokio::net::TcpStream::connect(&address).await?;
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await?;
+    assert!(
+        closed_by_server(&mut slow).await,
+        "the slow client was not disconnected"
+    );
+
+    // Four connections that send nothing fill the listener; they are closed after the header
+    // timeout, and the next client is served.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::TcpStream::connect(&address).await?);
+    }
+    let answer = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?
+        .get(format!("{}/health", stack.edge))
+        .send()
+        .await?;
+    assert_eq!(answer.status(), 200);
+    for mut connection in idle {
+        assert!(
+            closed_by_server(&mut connection).await,
+            "an idle connection was left open"
+        );
+    }
+    stack.stop().await;
+    Ok(())
+}
+
+/// A chain of `n` OTLP spans, each the parent of the next.
+fn span_chain(n: usize) -> Vec<u8> {
+    let trace = Uuid::new_v4().as_bytes().to_vec();
+    let span_id = |i: usize| (i as u64 + 1).to_be_bytes().to_vec();
+    let spans: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "traceId": hex(&trace),
+                "spanId": hex(&span_id(i)),
+                "parentSpanId": if i == 0 { String::new() } else { hex(&span_id(i - 1)) },
+                "name": format!("s{i}"),
+                "startTimeUnixNano": "1700000000000000000",
+                "endTimeUnixNano": "1700000000000001000",
+            })
+        })
+        .collect();
+    json!({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": spans}]}]})
+        .to_string()
+        .into_bytes()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn otlp_floods_are_refused_before_they_are_built() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let http = reqwest::Client::new();
+    let post = |body: Vec<u8>, content_type: &'static str| {
+        http.post(format!("{}/api/v1/otel/v1/traces", stack.edge))
+            .header("x-api-key", &stack.admin_key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    // Over the per-request cap: refused, whichever encoding.
+    let over = post(span_chain(2_000), "application/json").await?;
+    assert_eq!(over.status(), 413, "{}", over.text().await?);
+    let request: Value = serde_json::from_slice(&span_chain(2_000))?;
+    let protobuf = otlp_protobuf(&request);
+    let over = post(protobuf, "application/x-protobuf").await?;
+    assert_eq!(over.status(), 413);
+    // Resource attributes that would be repeated into every run past the decoded cap.
+    let big = "x".repeat(200_000);
+    let mut request: Value = serde_json::from_slice(&span_chain(1_000))?;
+    request["resourceSpans"][0]["resource"]["attributes"] =
+        json!([{"key": "blob", "value": {"stringValue": big}}]);
+    let amplified = post(request.to_string().into_bytes(), "application/json").await?;
+    assert_eq!(amplified.status(), 413, "{}", amplified.text().await?);
+    // Within the cap, a deep chain is accepted whole.
+    let within = post(span_chain(1_000), "application/json").await?;
+    assert_eq!(within.status(), 200, "{}", within.text().await?);
+    all_ready(&stack).await?;
+    stack.stop().await;
+    Ok(())
+}
+
+/// The OTLP/JSON `request` re-encoded as protobuf (only the fields `span_chain` uses).
+fn otlp_protobuf(request: &Value) -> Vec<u8> {
+    #[derive(Clone, PartialEq, Message)]
+    struct Export {
+        #[prost(message, repeated, tag = "1")]
+        resource_spans: Vec<ResourceSpans>,
+    }
+    #[derive(Clone, PartialEq, Message)]
+    struct ResourceSpans {
+        #[prost(message, repeated, tag = "2")]
+        scope_spans: Vec<ScopeSpans>,
+    }
+    #[derive(Clone, PartialEq, Message)]
+    struct ScopeSpans {
+        #[prost(message, repeated, tag = "2")]
+        spans: Vec<Span>,
+    }
+    #[derive(Clone, PartialEq, Message)]
+    struct Span {
+        #[prost(bytes = "vec", tag = "1")]
+        trace_id: Vec<u8>,
+        #[prost(bytes = "vec", tag = "2")]
+        span_id: Vec<u8>,
+        #[prost(bytes = "vec", tag = "4")]
+        parent_span_id: Vec<u8>,
+        #[prost(string, tag = "5")]
+        name: String,
+        #[prost(fixed64, tag = "7")]
+        start_time_unix_nano: u64,
+        #[prost(fixed64, tag = "8")]
+        end_time_unix_nano: u64,
+    }
+    let unhex = |v: &Value| -> Vec<u8> {
+        let text = v.as_str().unwrap_or_default();
+        (0..text.len() / 2)
+            .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect()
+    };
+    let spans = request["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|s| Span {
+            trace_id: unhex(&s["traceId"]),
+            span_id: unhex(&s["spanId"]),
+            parent_span_id: unhex(&s["parentSpanId"]),
+            name: s["name"].as_str().unwrap_or_default().to_owned(),
+            start_time_unix_nano: 1_700_000_000_000_000_000,
+            end_time_unix_nano: 1_700_000_000_000_001_000,
+        })
+        .collect();
+    Export {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans { spans }],
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// A run create as the SDKs send it, with `fields` merged in.
+fn run_with(id: Uuid, fields: Value) -> Value {
+    let start = chrono::Utc::now();
+    let mut run = json!({
+        "id": id, "trace_id": id, "name": "hostile", "run_type": "chain",
+        "dotted_order": format!("{}{id}", start.format("%Y%m%dT%H%M%S%6fZ")),
+        "start_time": start.to_rfc3339(), "session_name": "hostile",
+    });
+    if let (Some(run), Value::Object(fields)) = (run.as_object_mut(), fields) {
+        run.extend(fields);
+    }
+    run
+}
+
+/// `depth` levels of nested arrays around a string.
+fn nested(depth: usize) -> Value {
+    let text = format!("{}\"core\"{}", "[".repeat(depth), "]".repeat(depth));
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn hostile_values_get_clear_4xx_answers_and_accepted_ones_read_back_whole()
+-> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+
+    // A free-form field past its cap: 413 naming it.
+    let huge_extra = json!({"extra": {"metadata": {"blob": "x".repeat(5 << 20)}}});
+    let answer = admin
+        .post("/runs", run_with(Uuid::now_v7(), huge_extra))
+        .await?;
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    assert!(
+        answer.body.to_string().contains("'extra'"),
+        "{}",
+        answer.body
+    );
+
+    // Nesting deeper than can be read back: 422 naming the field.
+    let answer = admin
+        .post(
+            "/runs",
+            run_with(Uuid::now_v7(), json!({"inputs": {"deep": nested(100)}})),
+        )
+        .await?;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert!(
+        answer.body.to_string().contains("'inputs'"),
+        "{}",
+        answer.body
+    );
+    // Nesting up to the limit (64 levels with the outer object) is stored and read back exactly.
+    let kept = Uuid::now_v7();
+    let inputs = json!({"deep": nested(63)});
+    admin
+        .post("/runs", run_with(kept, json!({"inputs": inputs})))
+        .await?
+        .expect(202)?;
+    stack
+        .wait_for_runs("hostile", 1, Duration::from_secs(20))
+        .await?;
+    let read = admin.get(&format!("/runs/{kept}")).await?.expect(200)?;
+    assert_eq!(read["inputs"], inputs);
+
+    // A project name the schema cannot hold: 422 naming the rule, not a retryable 503.
+    let answer = admin
+        .post(
+            "/runs",
+            run_with(Uuid::now_v7(), json!({"session_name": "p".repeat(1001)})),
+        )
+        .await?;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert!(answer.body.to_string().contains("1000"), "{}", answer.body);
+
+    // Time arithmetic on client values is checked.
+    let answer = admin
+        .post(
+            "/feedback/tokens",
+            json!({"run_id": kept, "feedback_key": "k", "expires_in": {"days": i64::MAX}}),
+        )
+        .await?;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+
+    // A filter too large to run: 400, never a 500.
+    let values: Vec<String> = (0..1_500).map(|i| format!("'n{i}'")).collect();
+    let answer = admin
+        .post(
+            "/runs/query",
+            json!({"session": [stack.project_id("hostile").await?],
+                   "filter": format!("in(name, [{}])", values.join(", "))}),
+        )
+        .await?;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+
+    all_ready(&stack).await?;
+    stack.stop().await;
+    Ok(())
+}

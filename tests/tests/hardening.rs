@@ -564,3 +564,66 @@ async fn hostile_values_get_clear_4xx_answers_and_accepted_ones_read_back_whole(
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_revoked_key_takes_the_keys_it_minted_with_it() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    let base = format!("{}/api/v1", stack.edge);
+    let first = admin
+        .post("/api-key", json!({"description": "leaked"}))
+        .await?
+        .expect(200)?;
+    let first_key = first["key"].as_str().unwrap_or_default().to_owned();
+    let first_client = ironsmith_e2e::Client::new(&base).key(&first_key);
+    // The leaked key mints a key, which mints another.
+    let second = first_client
+        .post(
+            "/api-key",
+            json!({"description": "minted by the leaked key"}),
+        )
+        .await?
+        .expect(200)?;
+    let second_key = second["key"].as_str().unwrap_or_default().to_owned();
+    let third = ironsmith_e2e::Client::new(&base)
+        .key(&second_key)
+        .post("/api-key", json!({"description": "minted in turn"}))
+        .await?
+        .expect(200)?;
+    let third_key = third["key"].as_str().unwrap_or_default().to_owned();
+    // A key the admin minted alongside is not part of that lineage.
+    let bystander = admin
+        .post("/api-key", json!({"description": "bystander"}))
+        .await?
+        .expect(200)?;
+    let bystander_key = bystander["key"].as_str().unwrap_or_default().to_owned();
+    for key in [&second_key, &third_key, &bystander_key] {
+        ironsmith_e2e::Client::new(&base)
+            .key(key)
+            .get("/settings")
+            .await?
+            .expect(200)?;
+    }
+    admin
+        .delete(&format!(
+            "/api-key/{}",
+            first["id"].as_str().unwrap_or_default()
+        ))
+        .await?
+        .expect(204)?;
+    for key in [&first_key, &second_key, &third_key] {
+        let status = ironsmith_e2e::Client::new(&base)
+            .key(key)
+            .get("/settings")
+            .await?
+            .status;
+        assert_eq!(status, 401, "a key of the revoked lineage still works");
+    }
+    ironsmith_e2e::Client::new(&base)
+        .key(&bystander_key)
+        .get("/settings")
+        .await?
+        .expect(200)?;
+    stack.stop().await;
+    Ok(())
+}

@@ -45,6 +45,8 @@ pub struct NewApiKey<'a> {
     pub user_id: Option<Uuid>,
     pub service_role: Option<&'a str>,
     pub created_by: Option<Uuid>,
+    /// The key that minted this one, when a key did.
+    pub created_by_key: Option<Uuid>,
     pub description: &'a str,
     pub short_key: &'a str,
     pub key_hash: &'a [u8],
@@ -55,8 +57,8 @@ pub async fn insert(db: impl PgExecutor<'_>, key: &NewApiKey<'_>) -> Result<(), 
     sqlx::query!(
         "INSERT INTO api_keys
             (id, organization_id, kind, workspace_id, user_id, service_role, created_by,
-             description, short_key, key_hash, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             description, short_key, key_hash, expires_at, created_by_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         key.id,
         key.organization_id,
         key.kind,
@@ -67,7 +69,8 @@ pub async fn insert(db: impl PgExecutor<'_>, key: &NewApiKey<'_>) -> Result<(), 
         key.description,
         key.short_key,
         key.key_hash,
-        key.expires_at
+        key.expires_at,
+        key.created_by_key
     )
     .execute(db)
     .await?;
@@ -174,6 +177,27 @@ pub async fn revoke(
         user_id
     )
     .fetch_optional(db)
+    .await?)
+}
+
+/// Revokes every live key minted through `id` (by it, or by a key it minted, and so on) and
+/// returns their hashes, so caches can drop them.
+pub async fn revoke_descendants(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Vec<Vec<u8>>, DbError> {
+    Ok(sqlx::query_scalar!(
+        "WITH RECURSIVE minted (id) AS (
+            SELECT id FROM api_keys WHERE created_by_key = $1
+            UNION
+            SELECT k.id FROM api_keys k JOIN minted m ON k.created_by_key = m.id
+         )
+         UPDATE api_keys SET revoked_at = now()
+         WHERE id IN (SELECT id FROM minted) AND revoked_at IS NULL
+         RETURNING key_hash",
+        id
+    )
+    .fetch_all(db)
     .await?)
 }
 

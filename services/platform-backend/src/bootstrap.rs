@@ -147,6 +147,7 @@ pub async fn create_organization(
                 user_id: Some(admin_user_id),
                 service_role: None,
                 created_by: Some(admin_user_id),
+                created_by_key: None,
                 description: "bootstrap key",
                 short_key: &short_key(key),
                 key_hash: &hasher.hash(key),

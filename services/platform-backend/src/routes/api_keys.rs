@@ -185,6 +185,8 @@ async fn revoke(
     let hash = api_keys::revoke(&mut *tx, caller.organization_id, id, scope)
         .await?
         .ok_or_else(|| not_found("API key"))?;
+    // Keys minted through this one go with it.
+    let minted = api_keys::revoke_descendants(&mut *tx, id).await?;
     audit::record(
         &mut *tx,
         Actor::of(&caller.identity, caller.credential),
@@ -194,12 +196,15 @@ async fn revoke(
             action: "api_key.revoked",
             target_type: "api_key",
             target_id: id.to_string(),
-            details: json!({}),
+            details: json!({ "minted_keys_revoked": minted.len() }),
         },
     )
     .await?;
     tx.commit().await?;
     state.auth.forget_key(&hash).await?;
+    for hash in &minted {
+        state.auth.forget_key(hash).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -272,6 +277,7 @@ async fn mint(
             user_id: new.user_id,
             service_role: new.service_role.map(Role::as_str),
             created_by: identity.user_id(),
+            created_by_key: credential.api_key_id(),
             description: new.description,
             short_key: &short,
             key_hash: &state.auth.hasher().hash(&key),

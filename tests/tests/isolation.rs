@@ -29,11 +29,26 @@ use Level::{Org, Workspace};
 /// (the root of its trace), `{dataset}` a dataset with the example `{example}`, `{feedback}`
 /// feedback on the run, `{queue}` an annotation queue holding the run.
 ///
-/// `POST /feedback` and `POST /feedback/tokens` are not lines: feedback for a run id the caller
-/// cannot see is accepted by design (API.md §11.1) and lands in the caller's own workspace,
-/// echoing the id it was given; the snapshot shows the victim's feedback unchanged.
+/// `POST /feedback` with only a run id and `POST /feedback/tokens` are not lines: feedback for a
+/// run id the caller cannot see is accepted by design (the SDKs send feedback for runs still
+/// being ingested) and lands in the caller's own workspace, echoing the id it was given; the
+/// snapshot shows the victim's feedback unchanged. Ids that name a project or dataset in a body
+/// are lines: they must be the caller's.
 const MATRIX: &[(Level, &str, &str, &str)] = &[
     (Workspace, "GET", "/settings", ""),
+    (
+        Workspace,
+        "POST",
+        "/sessions",
+        r#"{"name":"pwned-reference","reference_dataset_id":"{dataset}"}"#,
+    ),
+    (
+        Workspace,
+        "POST",
+        "/feedback",
+        r#"{"session_id":"{project}","key":"pwned","score":1}"#,
+    ),
+    (Workspace, "GET", "/examples?dataset={dataset}&as_of=v1", ""),
     (Workspace, "GET", "/model-price-map", ""),
     (
         Workspace,
@@ -734,6 +749,26 @@ async fn no_caller_reaches_another_workspace() -> anyhow::Result<()> {
         snapshot(&victim_a2, true).await?,
         before_a2,
         "workspace A2 changed"
+    );
+
+    // A tag of the victim's dataset cannot be told from a tag that does not exist.
+    let probe = |tag: &'static str| {
+        let path = fill(
+            &format!("/examples?dataset={{dataset}}&as_of={tag}"),
+            &victim_b,
+            a_admin_user,
+        );
+        let client = a_admin.clone();
+        async move { client.get(&path).await }
+    };
+    let (real, invented) = (probe("v1").await?, probe("no-such-tag").await?);
+    assert_eq!(
+        (real.status, real.body.to_string().replace("v1", "TAG")),
+        (
+            invented.status,
+            invented.body.to_string().replace("no-such-tag", "TAG")
+        ),
+        "a victim's tag is visible"
     );
 
     // The matrix's paths are real: the victim's own admin reads every GET line.

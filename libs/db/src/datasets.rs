@@ -313,14 +313,19 @@ pub async fn version_at(
     .await?)
 }
 
-/// The time a tag points at.
+/// The time a tag of one of `tenant_id`'s datasets points at (another workspace's dataset has
+/// no tags, as far as this caller can tell).
 pub async fn tag_time(
     db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
     dataset_id: Uuid,
     tag: &str,
 ) -> Result<Option<DateTime<Utc>>, DbError> {
     Ok(sqlx::query_scalar!(
-        "SELECT as_of FROM dataset_tags WHERE dataset_id = $1 AND tag = $2",
+        "SELECT t.as_of FROM dataset_tags t
+         JOIN datasets d ON d.id = t.dataset_id AND d.tenant_id = $1
+         WHERE t.dataset_id = $2 AND t.tag = $3",
+        tenant_id,
         dataset_id,
         tag
     )

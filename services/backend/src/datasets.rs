@@ -72,6 +72,7 @@ pub fn render_example(state: &AppState, example: &Example) -> Value {
 /// accepted form, or a tag of the dataset.
 pub async fn resolve_version(
     state: &AppState,
+    tenant_id: Uuid,
     dataset_id: Option<Uuid>,
     reference: Option<&str>,
     name: &str,
@@ -92,7 +93,7 @@ pub async fn resolve_version(
             kind: "value_error".into(),
         }]));
     };
-    datasets::tag_time(&state.stores.postgres, dataset_id, reference)
+    datasets::tag_time(&state.stores.postgres, tenant_id, dataset_id, reference)
         .await
         .map_err(ApiError::internal)?
         .map(Some)

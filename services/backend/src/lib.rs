@@ -3,6 +3,7 @@
 
 pub mod datasets;
 pub mod feedback;
+pub mod references;
 pub mod routes;
 pub mod runs;
 pub mod sharing;

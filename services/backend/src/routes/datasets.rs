@@ -350,7 +350,7 @@ async fn version(
 ) -> Result<Json<Value>, ApiError> {
     get_dataset(&state, caller.workspace_id, id).await?;
     let reference = query.get("tag").or(query.get("as_of"));
-    let at = resolve_version(&state, Some(id), reference, "as_of")
+    let at = resolve_version(&state, caller.workspace_id, Some(id), reference, "as_of")
         .await?
         .unwrap_or_else(Utc::now);
     let found = datasets::version_at(&state.stores.postgres, id, at)
@@ -386,9 +386,15 @@ async fn tag(
         Some(Value::String(text)) => Some(text.clone()),
         Some(other) => Some(other.to_string()),
     };
-    let at = resolve_version(&state, Some(id), reference.as_deref(), "as_of")
-        .await?
-        .unwrap_or_else(Utc::now);
+    let at = resolve_version(
+        &state,
+        caller.workspace_id,
+        Some(id),
+        reference.as_deref(),
+        "as_of",
+    )
+    .await?
+    .unwrap_or_else(Utc::now);
     let mut conn = state
         .stores
         .postgres
@@ -410,12 +416,24 @@ async fn diff(
 ) -> Result<Json<Value>, ApiError> {
     get_dataset(&state, caller.workspace_id, id).await?;
     let now = Utc::now();
-    let from = resolve_version(&state, Some(id), query.get("from_version"), "from_version")
-        .await?
-        .unwrap_or(now);
-    let to = resolve_version(&state, Some(id), query.get("to_version"), "to_version")
-        .await?
-        .unwrap_or(now);
+    let from = resolve_version(
+        &state,
+        caller.workspace_id,
+        Some(id),
+        query.get("from_version"),
+        "from_version",
+    )
+    .await?
+    .unwrap_or(now);
+    let to = resolve_version(
+        &state,
+        caller.workspace_id,
+        Some(id),
+        query.get("to_version"),
+        "to_version",
+    )
+    .await?
+    .unwrap_or(now);
     let found = examples::diff(&state.stores.postgres, id, from, to)
         .await
         .map_err(ApiError::internal)?;
@@ -433,7 +451,14 @@ async fn splits(
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     get_dataset(&state, caller.workspace_id, id).await?;
-    let as_of = resolve_version(&state, Some(id), query.get("as_of"), "as_of").await?;
+    let as_of = resolve_version(
+        &state,
+        caller.workspace_id,
+        Some(id),
+        query.get("as_of"),
+        "as_of",
+    )
+    .await?;
     let found = examples::splits(&state.stores.postgres, caller.workspace_id, id, as_of)
         .await
         .map_err(ApiError::internal)?;
@@ -707,7 +732,14 @@ async fn examples_with_runs(
         return Err(invalid("limit", "must be between 1 and 100".into()));
     }
     let db = &state.stores.postgres;
-    let as_of = resolve_version(&state, Some(id), body.as_of.as_deref(), "as_of").await?;
+    let as_of = resolve_version(
+        &state,
+        caller.workspace_id,
+        Some(id),
+        body.as_of.as_deref(),
+        "as_of",
+    )
+    .await?;
     let page = examples::list(
         db,
         tenant_id,

@@ -84,7 +84,9 @@ async fn write_all(
     mode: Mode,
     bodies: Vec<ExampleBody>,
 ) -> Result<Vec<Uuid>, ApiError> {
+    // Grouped in order of first appearance, through an index: linear in the number of bodies.
     let mut by_dataset: Vec<(Uuid, Vec<ExampleChange>)> = Vec::new();
+    let mut index: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
     let mut ids = Vec::with_capacity(bodies.len());
     for body in bodies {
         let dataset_id = body
@@ -93,11 +95,15 @@ async fn write_all(
         let id = body.id.unwrap_or_else(Uuid::now_v7);
         ids.push(id);
         let change = body.change(id);
-        match by_dataset.iter_mut().find(|(d, _)| *d == dataset_id) {
-            Some((_, changes)) => changes.push(change),
-            None => by_dataset.push((dataset_id, vec![change])),
+        let slot = *index.entry(dataset_id).or_insert_with(|| {
+            by_dataset.push((dataset_id, Vec::new()));
+            by_dataset.len() - 1
+        });
+        if let Some((_, changes)) = by_dataset.get_mut(slot) {
+            changes.push(change);
         }
     }
+
     for (dataset_id, changes) in by_dataset {
         ironsmith_datasets::write(
             &state.stores.postgres,
@@ -226,7 +232,7 @@ async fn read(
         }
         _ => None,
     };
-    let as_of = resolve_version(&state, dataset, reference, "as_of").await?;
+    let as_of = resolve_version(&state, caller.workspace_id, dataset, reference, "as_of").await?;
     let example = examples::get(&state.stores.postgres, tenant_id, id, as_of)
         .await
         .map_err(ApiError::internal)?
@@ -236,6 +242,7 @@ async fn read(
 
 async fn filter_from(
     state: &AppState,
+    tenant_id: Uuid,
     query: &QueryPairs,
     paged: bool,
 ) -> Result<ExampleFilter, ApiError> {
@@ -248,7 +255,7 @@ async fn filter_from(
     let mut filter = ExampleFilter {
         dataset,
         ids: query.uuids("id")?,
-        as_of: resolve_version(state, dataset, query.get("as_of"), "as_of").await?,
+        as_of: resolve_version(state, tenant_id, dataset, query.get("as_of"), "as_of").await?,
         splits: query.all("splits").map(str::to_owned).collect(),
         metadata,
         full_text: query.get("full_text_contains").map(str::to_owned),
@@ -306,7 +313,7 @@ async fn list(
     caller: RequirePermission<DatasetsRead>,
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = filter_from(&state, &query, true).await?;
+    let filter = filter_from(&state, caller.workspace_id, &query, true).await?;
     let found = examples::list(&state.stores.postgres, caller.workspace_id, &filter)
         .await
         .map_err(ApiError::internal)?;
@@ -320,7 +327,7 @@ async fn count(
     caller: RequirePermission<DatasetsRead>,
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = filter_from(&state, &query, false).await?;
+    let filter = filter_from(&state, caller.workspace_id, &query, false).await?;
     let n = examples::count(&state.stores.postgres, caller.workspace_id, &filter)
         .await
         .map_err(ApiError::internal)?;

@@ -91,6 +91,7 @@ async fn create(
     caller: RequirePermission<FeedbackCreate>,
     ironsmith_http::Json(body): ironsmith_http::Json<CreateBody>,
 ) -> Result<Json<Value>, ApiError> {
+    crate::references::project(&state, caller.workspace_id, body.session_id).await?;
     let row = record(
         &state,
         caller.workspace_id,

@@ -197,7 +197,14 @@ async fn shared_examples(
         &ExampleFilter {
             dataset: Some(dataset_id),
             ids: query.uuids("id")?,
-            as_of: resolve_version(state, Some(dataset_id), query.get("as_of"), "as_of").await?,
+            as_of: resolve_version(
+                state,
+                tenant_id,
+                Some(dataset_id),
+                query.get("as_of"),
+                "as_of",
+            )
+            .await?,
             offset,
             limit,
             ..ExampleFilter::default()

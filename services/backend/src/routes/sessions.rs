@@ -166,6 +166,7 @@ async fn create(
     let name = checked_name(body.name.as_deref().unwrap_or_default())?;
     let extra = checked_extra(body.extra)?;
     let tenant_id = caller.workspace_id;
+    crate::references::dataset(&state, tenant_id, body.reference_dataset_id).await?;
     let db = &state.stores.postgres;
     let created = projects::create(
         db,
@@ -340,6 +341,7 @@ async fn update(
     let tenant_id = caller.workspace_id;
     let db = &state.stores.postgres;
     let name = body.name.as_deref().map(checked_name).transpose()?;
+    crate::references::dataset(&state, tenant_id, body.default_dataset_id).await?;
     let existing = projects::get(db, tenant_id, id)
         .await
         .map_err(ApiError::internal)?

@@ -327,8 +327,18 @@ fn usage_from_outputs(outputs: &str) -> Option<Map<String, Value>> {
     outputs.get("usage_metadata")?.as_object().cloned()
 }
 
+/// Most tokens one run may report: client values are clamped to this, so sums over millions of
+/// runs cannot overflow.
+const MAX_TOKENS: i64 = 1_000_000_000_000;
+
 fn apply_usage(row: &mut RunRow, usage: &Map<String, Value>) {
-    let int = |key: &str| usage.get(key).and_then(number).map(|n| n.round() as i64);
+    // Float-to-integer casts saturate; the clamp keeps sums far from the i64 range.
+    let int = |key: &str| {
+        usage
+            .get(key)
+            .and_then(number)
+            .map(|n| (n.round() as i64).clamp(0, MAX_TOKENS))
+    };
     let cost = |key: &str| usage.get(key).and_then(number);
     let details = |key: &str| {
         usage
@@ -339,7 +349,8 @@ fn apply_usage(row: &mut RunRow, usage: &Map<String, Value>) {
     };
     row.prompt_tokens = int("input_tokens").unwrap_or(0);
     row.completion_tokens = int("output_tokens").unwrap_or(0);
-    row.total_tokens = int("total_tokens").unwrap_or(row.prompt_tokens + row.completion_tokens);
+    row.total_tokens = int("total_tokens")
+        .unwrap_or_else(|| row.prompt_tokens.saturating_add(row.completion_tokens));
     row.prompt_cost = cost("input_cost");
     row.completion_cost = cost("output_cost");
     row.total_cost = cost("total_cost").or(match (row.prompt_cost, row.completion_cost) {
@@ -352,13 +363,15 @@ fn apply_usage(row: &mut RunRow, usage: &Map<String, Value>) {
     row.completion_cost_details = details("output_cost_details");
 }
 
-/// A number, or a numeric string (costs arrive as decimals serialised either way).
+/// A finite number, or a numeric string (costs arrive as decimals serialised either way); NaN
+/// and infinities, which `"NaN"` or `"1e999"` would give, are not numbers here.
 fn number(value: &Value) -> Option<f64> {
-    match value {
+    let n = match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
+    }?;
+    n.is_finite().then_some(n)
 }
 
 fn apply_price(row: &mut RunRow, prices: &PriceTable) {
@@ -496,6 +509,23 @@ mod tests {
         assert_eq!(row.status, "error");
         assert_eq!(row.total_cost, Some(0.75));
         assert_eq!(row.price_model_id, None);
+    }
+
+    #[test]
+    fn hostile_usage_saturates_instead_of_overflowing() {
+        let mut end = end();
+        end.outputs = Some(Payload::Inline(raw(&format!(
+            r#"{{"usage_metadata":{{"input_tokens":{max},"output_tokens":1e300,"input_cost":"NaN","output_cost":"1e999"}}}}"#,
+            max = i64::MAX
+        ))));
+        let row = fold(&[create(), end]);
+        assert_eq!(row.prompt_tokens, MAX_TOKENS);
+        assert_eq!(row.completion_tokens, MAX_TOKENS);
+        assert_eq!(row.total_tokens, 2 * MAX_TOKENS);
+        // NaN and infinite costs are not taken; whatever is recorded is finite.
+        for cost in [row.prompt_cost, row.completion_cost, row.total_cost] {
+            assert!(cost.is_none_or(f64::is_finite), "{cost:?}");
+        }
     }
 
     #[test]

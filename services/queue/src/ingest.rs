@@ -16,12 +16,17 @@
 //! meanwhile; nothing is acknowledged, so nothing is lost, and a repeated insert only adds a
 //! version that reads collapse. A batch ClickHouse refuses for its content is retried, then
 //! split entry by entry, and the entries that still fail are dead-lettered with the error.
+//! A panic while folding or storing a batch counts as such a refusal (the entry that causes it
+//! ends in the dead letters, the others are stored), and a shard loop that ends unexpectedly
+//! is started again; readiness reports any shard whose loop is not running.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use clickhouse::Client;
+use futures::FutureExt;
 use ironsmith_analytics::AnalyticsError;
 use ironsmith_analytics::runs::{self, FeedbackRow, RunLocation, RunRow};
 use ironsmith_config::Config;
@@ -43,6 +48,10 @@ pub enum IngestError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     ClickHouse(#[from] AnalyticsError),
+    /// Folding or storing the batch panicked: a bug its content reaches, never retried as
+    /// transient.
+    #[error("storing the batch panicked: {0}")]
+    Panicked(String),
 }
 
 impl IngestError {
@@ -57,7 +66,7 @@ impl IngestError {
                     clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
                 ) || is_overload(error)
             }
-            IngestError::ClickHouse(_) => false,
+            IngestError::ClickHouse(_) | IngestError::Panicked(_) => false,
         }
     }
 }
@@ -104,6 +113,8 @@ pub struct IngestWorker {
     batch_rows: usize,
     linger: Duration,
     price_refresh: Duration,
+    /// Whether each shard's loop is running, for readiness.
+    running: Vec<AtomicBool>,
 }
 
 impl IngestWorker {
@@ -113,6 +124,9 @@ impl IngestWorker {
             clickhouse: stores.clickhouse.clone(),
             postgres: stores.postgres.clone(),
             prices: RwLock::new(Arc::new(PriceTable::default())),
+            running: (0..config.ingest.shards)
+                .map(|_| AtomicBool::new(false))
+                .collect(),
             owner,
             lease: Duration::from_millis(config.ingest.lease_ms),
             batch_rows: config.ingest.batch_rows,
@@ -125,11 +139,24 @@ impl IngestWorker {
         &self.stream
     }
 
+    /// The shards whose loop is not running (before `run`, or after a loop died and before it
+    /// was started again).
+    pub fn stopped_shards(&self) -> Vec<u16> {
+        (0..self.stream.shards())
+            .filter(|&shard| {
+                !self
+                    .running
+                    .get(usize::from(shard))
+                    .is_some_and(|r| r.load(Ordering::Relaxed))
+            })
+            .collect()
+    }
+
     /// Runs every shard's loop and the price refresher until `cancel`.
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
         let mut tasks = tokio::task::JoinSet::new();
         for shard in 0..self.stream.shards() {
-            tasks.spawn(self.clone().shard_loop(shard, cancel.clone()));
+            tasks.spawn(self.clone().supervise(shard, cancel.clone()));
         }
         let refresher = self.clone();
         let refresh_cancel = cancel.clone();
@@ -183,6 +210,31 @@ impl IngestWorker {
 
     fn prices(&self) -> Arc<PriceTable> {
         self.prices.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Runs `shard`'s loop, starting it again (after a pause) if it ends by panicking.
+    async fn supervise(self: Arc<Self>, shard: u16, cancel: CancellationToken) {
+        let flag = |running: bool| {
+            if let Some(r) = self.running.get(usize::from(shard)) {
+                r.store(running, Ordering::Relaxed);
+            }
+        };
+        loop {
+            flag(true);
+            let ended = tokio::spawn(self.clone().shard_loop(shard, cancel.clone())).await;
+            flag(false);
+            match ended {
+                Ok(()) => break,
+                Err(error) => {
+                    metrics::counter!("ingest_shard_loop_restarts_total").increment(1);
+                    tracing::error!(shard, %error, "an ingestion shard loop died; starting it again in 1 s");
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
     }
 
     async fn shard_loop(self: Arc<Self>, shard: u16, cancel: CancellationToken) {
@@ -374,7 +426,11 @@ impl IngestWorker {
         let mut delay = Duration::from_millis(200);
         let mut content_failures = 0;
         loop {
-            let error = match self.store(batches).await {
+            let stored = std::panic::AssertUnwindSafe(self.store(batches))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(IngestError::Panicked(panic_message(&*panic))));
+            let error = match stored {
                 Ok(counts) => return Ok(Ok(counts)),
                 Err(error) => error,
             };
@@ -708,6 +764,15 @@ impl IngestWorker {
 }
 
 /// A create carrying its run part: what the SDKs send for almost every run.
+/// The message a panic carried, if it carried one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 fn is_full_create(op: &RunOp) -> bool {
     op.kind == ironsmith_runs::OpKind::Post && op.has_run_part
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use ironsmith_config::Config;
-use ironsmith_http::{PathStyle, Served, ServiceInfo};
+use ironsmith_http::{DependencyCheck, PathStyle, Served, ServiceInfo};
 use ironsmith_queue::redis_handle::set_ex;
 use ironsmith_queue::worker::HandlerError;
 use ironsmith_queue::{DEFAULT_QUEUE, Handler, Queue, WorkerOptions, run_worker};
@@ -66,10 +66,22 @@ impl Handler for TaskHandler {
 /// Health, metrics and dead-letter routes of the worker.
 pub fn router(config: &Config, stores: &Stores, ingest: Arc<IngestWorker>) -> Router {
     let info = ServiceInfo::new(SERVICE, config);
-    let readiness = stores.readiness(
-        StoreSet::ALL,
-        Duration::from_millis(config.http.readiness_timeout_ms),
-    );
+    let shards = ingest.clone();
+    let readiness = stores
+        .readiness(
+            StoreSet::ALL,
+            Duration::from_millis(config.http.readiness_timeout_ms),
+        )
+        .with(DependencyCheck::new("ingest_shards", move || {
+            let stopped = shards.stopped_shards();
+            async move {
+                if stopped.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("ingestion shards {stopped:?} are not running"))
+                }
+            }
+        }));
     let dead_letters = ironsmith_http::operator::operator_only(
         dead_letters::router(ingest),
         &config.auth.operator_token,

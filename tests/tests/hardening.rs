@@ -549,6 +549,18 @@ async fn hostile_values_get_clear_4xx_answers_and_accepted_ones_read_back_whole(
         .await?;
     assert_eq!(answer.status, 422, "{}", answer.body);
 
+    // Model price patterns run against every LLM run's model name: bounded in size.
+    for pattern in [r"(\w{100}){100}".to_owned(), "a".repeat(501)] {
+        let answer = admin
+            .post(
+                "/model-price-map",
+                json!({"name": "hostile", "match_pattern": pattern,
+                       "prompt_cost_per_million": 1, "completion_cost_per_million": 1}),
+            )
+            .await?;
+        assert_eq!(answer.status, 422, "{}", answer.body);
+    }
+
     // A filter too large to run: 400, never a 500.
     let values: Vec<String> = (0..1_500).map(|i| format!("'n{i}'")).collect();
     let answer = admin

@@ -62,16 +62,19 @@ pub async fn visible_to(
     .await?)
 }
 
+/// Adds a workspace price unless the workspace already has `cap` of its own (`None` then).
 pub async fn create(
     db: impl PgExecutor<'_>,
     price: &NewPrice<'_>,
-) -> Result<ModelPrice, crate::DbError> {
+    cap: i64,
+) -> Result<Option<ModelPrice>, crate::DbError> {
     Ok(sqlx::query_as!(
         ModelPrice,
         r#"INSERT INTO model_prices
                (id, tenant_id, name, provider, match_pattern, prompt_cost_per_million,
                 completion_cost_per_million, priority)
-           VALUES ($1, $2, $3, $4, $5, $6::float8, $7::float8, $8)
+           SELECT $1, $2, $3, $4, $5, $6::float8, $7::float8, $8
+           WHERE (SELECT count(*) FROM model_prices WHERE tenant_id = $2) < $9
            RETURNING id, tenant_id, name, provider, match_pattern,
                      prompt_cost_per_million::float8 AS "prompt_cost_per_million!",
                      completion_cost_per_million::float8 AS "completion_cost_per_million!",
@@ -83,10 +86,24 @@ pub async fn create(
         price.match_pattern,
         price.prompt_cost_per_million,
         price.completion_cost_per_million,
-        price.priority
+        price.priority,
+        cap
     )
-    .fetch_one(db)
+    .fetch_optional(db)
     .await?)
+}
+
+/// A summary that changes whenever a price is added or removed (prices are never edited in
+/// place): how many there are and the newest creation time. The worker reloads and recompiles
+/// the table only when it changes.
+pub async fn fingerprint(
+    db: impl PgExecutor<'_>,
+) -> Result<(i64, Option<DateTime<Utc>>), crate::DbError> {
+    let row =
+        sqlx::query!(r#"SELECT count(*) AS "count!", max(created_at) AS newest FROM model_prices"#)
+            .fetch_one(db)
+            .await?;
+    Ok((row.count, row.newest))
 }
 
 /// Deletes one of `tenant_id`'s own prices; the defaults cannot be deleted this way.

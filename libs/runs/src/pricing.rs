@@ -1,9 +1,36 @@
 //! The model price table (Postgres `model_prices`) in memory: costs for LLM runs that report
 //! tokens but no cost. A workspace's own prices win over the stack-wide defaults; among those
 //! that match, the highest priority wins, then the newest.
+//!
+//! Patterns are tenants' input, run against every LLM run's model name: they are compiled with
+//! small size limits (`compile_pattern`), and the table is indexed by workspace, so a run only
+//! ever consults its own workspace's patterns and the defaults.
 
-use regex::Regex;
+use std::collections::HashMap;
+
+use regex::{Regex, RegexBuilder};
 use uuid::Uuid;
+
+/// Longest `match_pattern`, in characters.
+pub const MAX_PATTERN_CHARS: usize = 500;
+
+/// Most prices one workspace may define.
+pub const MAX_PRICES_PER_WORKSPACE: i64 = 500;
+
+/// Bytes a compiled pattern (and its lazy DFA) may take.
+const PATTERN_SIZE_LIMIT: usize = 256 * 1024;
+
+/// Compiles a price's pattern within the limits, or says why it cannot be used.
+pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+    if pattern.chars().count() > MAX_PATTERN_CHARS {
+        return Err(format!("is longer than {MAX_PATTERN_CHARS} characters"));
+    }
+    RegexBuilder::new(pattern)
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .dfa_size_limit(PATTERN_SIZE_LIMIT)
+        .build()
+        .map_err(|error| format!("is not a usable regular expression: {error}"))
+}
 
 #[derive(Debug, Clone)]
 pub struct Price {
@@ -21,25 +48,39 @@ pub struct Price {
 
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {
-    prices: Vec<Price>,
+    /// Each workspace's own prices, in the order they are tried.
+    by_tenant: HashMap<Uuid, Vec<Price>>,
+    /// The stack-wide defaults, in the order they are tried.
+    defaults: Vec<Price>,
 }
 
 impl PriceTable {
-    pub fn new(mut prices: Vec<Price>) -> Self {
-        prices.sort_by(|a, b| {
-            b.priority
-                .cmp(&a.priority)
-                .then(b.created_at_us.cmp(&a.created_at_us))
-        });
-        PriceTable { prices }
+    pub fn new(prices: Vec<Price>) -> Self {
+        let mut table = PriceTable::default();
+        for price in prices {
+            match price.tenant_id {
+                Some(tenant) => table.by_tenant.entry(tenant).or_default().push(price),
+                None => table.defaults.push(price),
+            }
+        }
+        let order = |prices: &mut Vec<Price>| {
+            prices.sort_by(|a, b| {
+                b.priority
+                    .cmp(&a.priority)
+                    .then(b.created_at_us.cmp(&a.created_at_us))
+            });
+        };
+        table.by_tenant.values_mut().for_each(order);
+        order(&mut table.defaults);
+        table
     }
 
     pub fn len(&self) -> usize {
-        self.prices.len()
+        self.defaults.len() + self.by_tenant.values().map(Vec::len).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.prices.is_empty()
+        self.len() == 0
     }
 
     /// The price of `model` from `provider` (which may be empty) for `tenant`.
@@ -50,16 +91,10 @@ impl PriceTable {
                 .is_none_or(|want| provider.is_empty() || want == provider)
                 && p.pattern.is_match(model)
         };
-        self.prices
-            .iter()
-            .filter(|p| p.tenant_id == Some(tenant))
-            .find(matches)
-            .or_else(|| {
-                self.prices
-                    .iter()
-                    .filter(|p| p.tenant_id.is_none())
-                    .find(matches)
-            })
+        self.by_tenant
+            .get(&tenant)
+            .and_then(|own| own.iter().find(matches))
+            .or_else(|| self.defaults.iter().find(matches))
     }
 
     #[cfg(test)]
@@ -68,7 +103,7 @@ impl PriceTable {
             id: Uuid::nil(),
             tenant_id: None,
             provider: Some("openai".into()),
-            pattern: Regex::new(r"^gpt-4o(-\d{4}-\d{2}-\d{2})?$").expect("regex"),
+            pattern: compile_pattern(r"^gpt-4o(-\d{4}-\d{2}-\d{2})?$").expect("regex"),
             prompt_per_million: 2.5,
             completion_per_million: 10.0,
             priority: 0,
@@ -118,5 +153,13 @@ mod tests {
             Some(1.0)
         );
         assert!(table.find(other, "", "claude").is_none());
+    }
+
+    #[test]
+    fn patterns_are_bounded() {
+        assert!(compile_pattern(&"a".repeat(MAX_PATTERN_CHARS + 1)).is_err());
+        // Small to write, huge to compile: refused instead of built.
+        assert!(compile_pattern(r"(\w{100}){100}").is_err());
+        assert!(compile_pattern(r"^claude-3-5-sonnet(-\d+)?$").is_ok());
     }
 }

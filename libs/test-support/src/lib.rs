@@ -132,11 +132,18 @@ pub struct PrivateStore {
     name: &'static str,
     dir: tempfile_dir::Dir,
     ports: [u16; 5],
+    /// Environment for `scripts/stores` (e.g. `IRONSMITH_REDIS_APPENDFSYNC`).
+    env: Vec<(String, String)>,
 }
 
 impl PrivateStore {
     /// Starts a private `name` (`clickhouse`, `redis`, `postgres` or `s3`) on free ports.
     pub fn start(name: &'static str) -> anyhow::Result<Self> {
+        Self::start_with_env(name, &[])
+    }
+
+    /// The same, with `env` set for `scripts/stores` whenever it starts the store.
+    pub fn start_with_env(name: &'static str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let ports = [
             free_port()?,
             free_port()?,
@@ -148,6 +155,10 @@ impl PrivateStore {
             name,
             dir: tempfile_dir::Dir::new(name)?,
             ports,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         store.up()?;
         Ok(store)
@@ -166,9 +177,15 @@ impl PrivateStore {
         self.stores(&["stop-one", self.name])
     }
 
+    /// SIGKILL: the store gets no chance to flush or shut down cleanly.
+    pub fn kill(&self) -> anyhow::Result<()> {
+        self.stores(&["kill-one", self.name])
+    }
+
     fn stores(&self, args: &[&str]) -> anyhow::Result<()> {
         let mut command = Command::new(repo_root().join("scripts/stores"));
         command.args(args).arg(self.dir.path());
+        command.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if args[0] == "start-one" {
             command.args(self.ports.iter().map(u16::to_string));
         }

@@ -34,7 +34,9 @@ use ironsmith_queue::{INGEST_STREAM, QueueError, ShardEntry, ShardedStream};
 use ironsmith_runs::dotted_order;
 use ironsmith_runs::merge::{apply, finish, new_row};
 use ironsmith_runs::op::BATCH_VERSION;
-use ironsmith_runs::pricing::{Price, PriceTable};
+use ironsmith_runs::pricing::{self, Price, PriceTable};
+
+type PricesFingerprint = (i64, Option<chrono::DateTime<chrono::Utc>>);
 use ironsmith_runs::{FeedbackOp, IngestBatch, RunOp};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -108,6 +110,8 @@ pub struct IngestWorker {
     clickhouse: Client,
     postgres: ironsmith_db::Pool,
     prices: RwLock<Arc<PriceTable>>,
+    /// What the price table was last loaded from (see `model_prices::fingerprint`).
+    prices_fingerprint: std::sync::Mutex<Option<PricesFingerprint>>,
     owner: String,
     lease: Duration,
     batch_rows: usize,
@@ -124,6 +128,7 @@ impl IngestWorker {
             clickhouse: stores.clickhouse.clone(),
             postgres: stores.postgres.clone(),
             prices: RwLock::new(Arc::new(PriceTable::default())),
+            prices_fingerprint: std::sync::Mutex::new(None),
             running: (0..config.ingest.shards)
                 .map(|_| AtomicBool::new(false))
                 .collect(),
@@ -176,34 +181,64 @@ impl IngestWorker {
         }
     }
 
+    /// Reloads the price table when prices were added or removed since the last load; the
+    /// patterns are compiled on a blocking thread.
     async fn refresh_prices(&self) {
-        match ironsmith_db::model_prices::all(&self.postgres).await {
-            Ok(rows) => {
-                let prices: Vec<Price> = rows
-                    .into_iter()
-                    .filter_map(|row| match regex::Regex::new(&row.match_pattern) {
-                        Ok(pattern) => Some(Price {
-                            id: row.id,
-                            tenant_id: row.tenant_id,
-                            provider: row.provider,
-                            pattern,
-                            prompt_per_million: row.prompt_cost_per_million,
-                            completion_per_million: row.completion_cost_per_million,
-                            priority: row.priority,
-                            created_at_us: row.created_at.timestamp_micros(),
-                        }),
-                        Err(error) => {
-                            tracing::warn!(price = %row.id, %error, "a model price has an invalid pattern; skipped");
-                            None
-                        }
-                    })
-                    .collect();
+        let fingerprint = match ironsmith_db::model_prices::fingerprint(&self.postgres).await {
+            Ok(fingerprint) => fingerprint,
+            Err(error) => {
+                tracing::warn!(%error, "cannot check model prices; keeping the previous table");
+                return;
+            }
+        };
+        if self
+            .prices_fingerprint
+            .lock()
+            .is_ok_and(|last| *last == Some(fingerprint))
+        {
+            return;
+        }
+        let rows = match ironsmith_db::model_prices::all(&self.postgres).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "cannot load model prices; keeping the previous table");
+                return;
+            }
+        };
+        let compiled = tokio::task::spawn_blocking(move || {
+            let prices: Vec<Price> = rows
+                .into_iter()
+                .filter_map(|row| match pricing::compile_pattern(&row.match_pattern) {
+                    Ok(pattern) => Some(Price {
+                        id: row.id,
+                        tenant_id: row.tenant_id,
+                        provider: row.provider,
+                        pattern,
+                        prompt_per_million: row.prompt_cost_per_million,
+                        completion_per_million: row.completion_cost_per_million,
+                        priority: row.priority,
+                        created_at_us: row.created_at.timestamp_micros(),
+                    }),
+                    Err(reason) => {
+                        tracing::warn!(price = %row.id, %reason, "a model price's pattern cannot be used; skipped");
+                        None
+                    }
+                })
+                .collect();
+            PriceTable::new(prices)
+        })
+        .await;
+        match compiled {
+            Ok(table) => {
                 if let Ok(mut slot) = self.prices.write() {
-                    *slot = Arc::new(PriceTable::new(prices));
+                    *slot = Arc::new(table);
+                }
+                if let Ok(mut last) = self.prices_fingerprint.lock() {
+                    *last = Some(fingerprint);
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, "cannot load model prices; keeping the previous table");
+                tracing::error!(%error, "compiling model prices failed; keeping the previous table")
             }
         }
     }

@@ -65,6 +65,8 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     }])
 }
 
+use ironsmith_runs::pricing::MAX_PRICES_PER_WORKSPACE;
+
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
@@ -73,11 +75,8 @@ async fn create(
     if body.name.trim().is_empty() {
         return Err(invalid("name", "must not be empty"));
     }
-    if let Err(error) = regex::Regex::new(&body.match_pattern) {
-        return Err(invalid(
-            "match_pattern",
-            format!("is not a regular expression: {error}"),
-        ));
+    if let Err(reason) = ironsmith_runs::pricing::compile_pattern(&body.match_pattern) {
+        return Err(invalid("match_pattern", reason));
     }
     for (field, cost) in [
         ("prompt_cost_per_million", body.prompt_cost_per_million),
@@ -101,9 +100,15 @@ async fn create(
             completion_cost_per_million: body.completion_cost_per_million,
             priority: body.priority,
         },
+        MAX_PRICES_PER_WORKSPACE,
     )
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::internal)?
+    .ok_or_else(|| {
+        ApiError::Conflict(format!(
+            "This workspace already has {MAX_PRICES_PER_WORKSPACE} model prices; delete some first"
+        ))
+    })?;
     Ok((StatusCode::CREATED, Json(render(&price))))
 }
 

@@ -133,6 +133,15 @@ pub async fn read(
         .map_err(IngestError::internal)?
 }
 
+/// Decompresses `wire`, sent with `content_encoding`, within `cap` (a blocking call).
+pub fn decompress(content_encoding: &str, wire: &[u8], cap: usize) -> Result<Bytes, IngestError> {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = content_encoding.parse() {
+        headers.insert(header::CONTENT_ENCODING, value);
+    }
+    decode(encoding(&headers)?, wire, cap)
+}
+
 /// Decompresses `wire` within `cap` (a blocking call).
 fn decode(encoding: Encoding, wire: &[u8], cap: usize) -> Result<Bytes, IngestError> {
     match encoding {

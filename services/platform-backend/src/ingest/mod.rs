@@ -11,6 +11,7 @@
 
 pub mod body;
 pub mod error;
+pub mod fuzzing;
 pub mod info;
 pub mod multipart;
 pub mod otel;
@@ -171,19 +172,32 @@ impl Ingestor {
         if stored.is_err() {
             self.uncharge_traces(&traces).await;
             limiter.refund_usage(&charge).await;
-            self.remove_objects(&written).await;
+            self.remove_objects(written);
         }
         stored
     }
 
-    /// Deletes objects a refused request wrote; what cannot be deleted now is logged (the
-    /// periodic orphan sweep of object storage removes it later).
-    async fn remove_objects(&self, keys: &[String]) {
-        for key in keys {
-            if let Err(error) = self.storage.delete(key).await {
-                tracing::warn!(%error, key, "best effort: could not remove an object of a refused request");
-            }
+    /// Deletes the objects a refused request wrote, in the background so the refusal is not
+    /// held up (object storage may be what failed). What cannot be deleted is logged with its
+    /// key and stays behind.
+    fn remove_objects(&self, keys: Vec<String>) {
+        if keys.is_empty() {
+            return;
         }
+        let storage = self.storage.clone();
+        let concurrency = self.config.ingest.object_write_concurrency.max(1);
+        tokio::spawn(async move {
+            futures::stream::iter(keys)
+                .for_each_concurrent(concurrency, |key| {
+                    let storage = storage.clone();
+                    async move {
+                        if let Err(error) = storage.delete(&key).await {
+                            tracing::warn!(%error, key, "best effort: could not remove an object of a refused request");
+                        }
+                    }
+                })
+                .await;
+        });
     }
 
     async fn resolve_projects(
@@ -388,6 +402,11 @@ impl Ingestor {
         self.stream.append(&entries).await?;
         Ok(())
     }
+}
+
+/// Whether `op` passes the wire checks of a request that does not require trace fields.
+fn wire_validate(op: &mut RunOp) -> bool {
+    ironsmith_runs::wire::validate(op, false).is_ok()
 }
 
 /// Refuses a run whose inputs or outputs exceed `ingest.max_payload_bytes`, or whose `extra`,

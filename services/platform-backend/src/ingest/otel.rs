@@ -258,6 +258,23 @@ pub async fn export(
     Ok(respond(json, &rejected))
 }
 
+/// Decodes an export body and maps it to validated run operations, as `export` does; returns
+/// how many passed validation (the fuzz targets' entry).
+pub(super) fn fuzz(bytes: &[u8], json: bool, cap: usize) -> usize {
+    let spans = if json {
+        decode_json(bytes, cap)
+    } else {
+        decode_protobuf(bytes, cap)
+    };
+    let Ok(spans) = spans else {
+        return 0;
+    };
+    to_ops(&spans, None)
+        .into_iter()
+        .filter_map(|(mut op, _)| ironsmith_runs::wire::validate(&mut op, false).ok())
+        .count()
+}
+
 fn respond(json: bool, rejected: &[String]) -> Response {
     let partial = (!rejected.is_empty()).then(|| proto::ExportTracePartialSuccess {
         rejected_spans: rejected.len() as i64,

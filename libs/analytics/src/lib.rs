@@ -19,6 +19,9 @@ pub use clickhouse;
 pub enum AnalyticsError {
     #[error("clickhouse: {0}")]
     ClickHouse(#[from] clickhouse::error::Error),
+    /// The database's mutation queue stayed full: try again later.
+    #[error("ClickHouse's mutation queue is full; try again later")]
+    Busy,
     #[error("invalid ClickHouse migration {name}: {reason}")]
     BadMigration { name: String, reason: String },
     #[error(

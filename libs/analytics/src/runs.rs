@@ -494,14 +494,45 @@ fn unique<T: Ord + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
     out
 }
 
+/// Unfinished mutations in the client's database.
+pub async fn pending_mutations(client: &Client) -> Result<u64, AnalyticsError> {
+    Ok(client
+        .query("SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0")
+        .fetch_one::<u64>()
+        .await?)
+}
+
+/// Waits until fewer than `max_pending` mutations are unfinished; `false` when that did not
+/// happen within `patience` (the caller gives up and retries later).
+async fn mutation_room(
+    client: &Client,
+    max_pending: u64,
+    patience: std::time::Duration,
+) -> Result<bool, AnalyticsError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        if pending_mutations(client).await? < max_pending.max(1) {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// Removes every run of a project, with its payloads, look-up rows and feedback, as
 /// ClickHouse mutations (asynchronous on the server; idempotent). Feedback goes first, while
-/// the runs still say which feedback is theirs.
+/// the runs still say which feedback is theirs. Each mutation waits for room in the database's
+/// mutation queue (`max_pending` unfinished at most); when none frees up for a while the
+/// delete stops with `AnalyticsError::Busy`, to be retried later from the start.
 pub async fn delete_project(
     client: &Client,
     tenant_id: Uuid,
     session_id: Uuid,
+    max_pending: u64,
 ) -> Result<(), AnalyticsError> {
+    let patience = std::time::Duration::from_secs(20);
     let run_ids: Vec<Uuid> = client
         .query("SELECT DISTINCT id FROM run_ids WHERE tenant_id = ? AND session_id = ?")
         .bind(tenant_id)
@@ -516,6 +547,9 @@ pub async fn delete_project(
             "ALTER TABLE feedback DELETE WHERE tenant_id = ? AND run_id IN ?",
             "ALTER TABLE run_payloads DELETE WHERE tenant_id = ? AND id IN ?",
         ] {
+            if !mutation_room(client, max_pending, patience).await? {
+                return Err(AnalyticsError::Busy);
+            }
             client
                 .query(statement)
                 .bind(tenant_id)
@@ -525,6 +559,9 @@ pub async fn delete_project(
         }
     }
     for table in ["runs", "run_ids", "runs_by_trace", "run_superseded"] {
+        if !mutation_room(client, max_pending, patience).await? {
+            return Err(AnalyticsError::Busy);
+        }
         client
             .query(&format!(
                 "ALTER TABLE {table} DELETE WHERE tenant_id = ? AND session_id = ?"

@@ -191,6 +191,9 @@ pub struct ClickHouseConfig {
     pub password: Secret,
     pub database: String,
     pub request_timeout_secs: u64,
+    /// Deletion mutations (project and dataset deletes) wait while this many mutations are
+    /// unfinished in the database, so deletes cannot flood ClickHouse's mutation queue.
+    pub max_pending_mutations: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,11 +26,16 @@ pub const SERVICE: &str = "queue";
 /// Handles every `Task`.
 pub struct TaskHandler {
     stores: Stores,
+    /// See `clickhouse.max_pending_mutations`.
+    max_pending_mutations: u64,
 }
 
 impl TaskHandler {
-    pub fn new(stores: Stores) -> Self {
-        TaskHandler { stores }
+    pub fn new(stores: Stores, config: &Config) -> Self {
+        TaskHandler {
+            stores,
+            max_pending_mutations: config.clickhouse.max_pending_mutations,
+        }
     }
 }
 
@@ -53,6 +58,7 @@ impl Handler for TaskHandler {
                     &self.stores.clickhouse,
                     tenant_id,
                     session_id,
+                    self.max_pending_mutations,
                 )
                 .await?;
                 ironsmith_db::projects::purge(&self.stores.postgres, tenant_id, session_id).await?;
@@ -118,7 +124,7 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
     let consumer = format!("{}-{}", SERVICE, uuid::Uuid::new_v4().simple());
     let options = WorkerOptions::from_config(&config.services.queue, consumer);
     let queue = Queue::new(stores.redis.clone(), DEFAULT_QUEUE);
-    let handler = Arc::new(TaskHandler::new(stores.clone()));
+    let handler = Arc::new(TaskHandler::new(stores.clone(), &config));
     let tasks = tokio::spawn(run_worker(queue, handler, options, shutdown.clone()));
     let ingestion = tokio::spawn(ingest.run(shutdown));
     let worker = tokio::spawn(async move {

@@ -561,6 +561,23 @@ async fn hostile_values_get_clear_4xx_answers_and_accepted_ones_read_back_whole(
         assert_eq!(answer.status, 422, "{}", answer.body);
     }
 
+    // Comparing experiments is bounded per request.
+    let dataset = admin
+        .post("/datasets", json!({"name": "hostile-dataset"}))
+        .await?
+        .expect(200)?;
+    let sessions: Vec<Uuid> = (0..101).map(|_| Uuid::now_v7()).collect();
+    let answer = admin
+        .post(
+            &format!(
+                "/datasets/{}/runs",
+                dataset["id"].as_str().unwrap_or_default()
+            ),
+            json!({"session_ids": sessions}),
+        )
+        .await?;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+
     // A filter too large to run: 400, never a 500.
     let values: Vec<String> = (0..1_500).map(|i| format!("'n{i}'")).collect();
     let answer = admin

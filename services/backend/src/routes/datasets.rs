@@ -718,6 +718,13 @@ struct ExamplesWithRunsBody {
 
 /// Examples of the dataset, each with the root runs the given experiments made on it
 /// (their feedback statistics included): what comparison views and the SDKs' result readers use.
+/// Most experiments one `POST /datasets/{id}/runs` compares.
+const MAX_COMPARED_SESSIONS: usize = 100;
+
+/// Most runs one `POST /datasets/{id}/runs` answer carries: the work of one request is bounded
+/// whatever the experiments hold.
+const MAX_RUNS_PER_PAGE: usize = 10_000;
+
 async fn examples_with_runs(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -730,6 +737,12 @@ async fn examples_with_runs(
     let limit = body.limit.unwrap_or(100);
     if !(1..=100).contains(&limit) {
         return Err(invalid("limit", "must be between 1 and 100".into()));
+    }
+    if body.session_ids.len() > MAX_COMPARED_SESSIONS {
+        return Err(invalid(
+            "session_ids",
+            format!("compare at most {MAX_COMPARED_SESSIONS} experiments at once"),
+        ));
     }
     let db = &state.stores.postgres;
     let as_of = resolve_version(
@@ -793,6 +806,7 @@ async fn examples_with_runs(
             after: None,
             payloads: payloads_for(&selection),
         };
+        let mut collected = 0usize;
         loop {
             let found = run_query::list(&state.stores.clickhouse, &query)
                 .await
@@ -800,6 +814,16 @@ async fn examples_with_runs(
             let next = found.next;
             let rendered = render_page(&state, tenant_id, found, &selection).await?;
             if let Some(runs) = rendered["runs"].as_array() {
+                collected += runs.len();
+                if collected > MAX_RUNS_PER_PAGE {
+                    return Err(invalid(
+                        "limit",
+                        format!(
+                            "these examples have more than {MAX_RUNS_PER_PAGE} runs in the \
+                             experiments; ask for fewer examples or experiments at once"
+                        ),
+                    ));
+                }
                 for run in runs {
                     if let Some(example) = run["reference_example_id"]
                         .as_str()

@@ -84,6 +84,9 @@ struct Inner {
     cookie_name: &'static str,
     /// The UI's origin (`scheme://host[:port]`): cookie-authenticated writes must come from it.
     ui_origin: String,
+    /// Password hashes computed at once: each argon2id hash takes about 19 MiB and a core for
+    /// a while, so a flood of logins waits here instead of exhausting memory.
+    hashing: tokio::sync::Semaphore,
     store_script: redis::Script,
     /// When this process last marked each key used: most requests skip the Redis round trip.
     key_use_noted: std::sync::Mutex<std::collections::HashMap<Uuid, std::time::Instant>>,
@@ -113,6 +116,9 @@ impl Authenticator {
                 trusted_proxies: config.http.trusted_proxies.clone(),
                 cookie_name: session_cookie_name(&config.public.ui_url),
                 ui_origin: config.public.ui_url.origin().ascii_serialization(),
+                hashing: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+                ),
                 store_script: redis::Script::new(STORE_UNLESS_TOMBSTONED),
                 key_use_noted: std::sync::Mutex::new(std::collections::HashMap::new()),
                 pool,
@@ -131,6 +137,29 @@ impl Authenticator {
 
     pub fn limiter(&self) -> &Limiter {
         &self.inner.limiter
+    }
+
+    /// Hashes a new password on a blocking thread, within the hashing bound.
+    pub async fn hash_password(
+        &self,
+        password: String,
+    ) -> Result<Result<String, crate::password::PasswordError>, AuthError> {
+        let _permit = self.inner.hashing.acquire().await.map_err(unavailable)?;
+        tokio::task::spawn_blocking(move || crate::password::hash_password(&password))
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Checks a password against a stored hash on a blocking thread, within the hashing bound.
+    pub async fn verify_password(
+        &self,
+        password: String,
+        stored: String,
+    ) -> Result<bool, AuthError> {
+        let _permit = self.inner.hashing.acquire().await.map_err(unavailable)?;
+        tokio::task::spawn_blocking(move || crate::password::verify_password(&password, &stored))
+            .await
+            .map_err(unavailable)
     }
 
     /// Reads the request's credential: `x-api-key`, else `Authorization: Bearer` (an API key or

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use chrono::{Duration, Utc};
 use ironsmith_api_types::timestamp;
-use ironsmith_auth::password::{MIN_PASSWORD_LEN, hash_password};
+use ironsmith_auth::password::MIN_PASSWORD_LEN;
 use ironsmith_auth::perm::{OrganizationManage, OrganizationRead};
 use ironsmith_auth::secrets::generate_token;
 use ironsmith_auth::{AccessScope, RequireOrgPermission, Role};
@@ -402,9 +402,10 @@ async fn accept(
                     ),
                 ));
             }
-            let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-                .await
-                .map_err(ApiError::internal)?
+            let hash = state
+                .auth
+                .hash_password(password)
+                .await?
                 .map_err(ApiError::internal)?;
             let id = Uuid::now_v7();
             users::create(

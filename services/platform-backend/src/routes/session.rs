@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use ironsmith_api_types::timestamp;
-use ironsmith_auth::password::{MIN_PASSWORD_LEN, dummy_hash, hash_password, verify_password};
+use ironsmith_auth::password::{MIN_PASSWORD_LEN, dummy_hash};
 use ironsmith_auth::{Credential, Identity, OrgAuth, Presented};
 use ironsmith_config::LoginMode;
 use ironsmith_db::{login_sessions, users};
@@ -81,9 +81,7 @@ async fn login(State(state): State<AppState>, request: Request) -> Result<Respon
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_owned());
     let password = form.password.clone();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .map_err(ApiError::internal)?;
+    let matches = state.auth.verify_password(password, stored).await?;
     let user = match user {
         Some(user) if matches && user.password_hash.is_some() => user,
         _ => {
@@ -152,15 +150,15 @@ async fn change_password(
         .unwrap_or_else(|| dummy_hash().to_owned());
     let current = change.current_password;
     let new = change.new_password;
-    let (matches, new_hash) = tokio::task::spawn_blocking(move || {
-        (verify_password(&current, &stored), hash_password(&new))
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let matches = state.auth.verify_password(current, stored).await?;
     if !matches || user.password_hash.is_none() {
         return Err(forbidden("The current password is wrong"));
     }
-    let new_hash = new_hash.map_err(ApiError::internal)?;
+    let new_hash = state
+        .auth
+        .hash_password(new)
+        .await?
+        .map_err(ApiError::internal)?;
     let keep = match caller.credential {
         Credential::Session { id } => Some(id),
         Credential::ApiKey { .. } => None,

@@ -15,9 +15,10 @@ use ironsmith_config::ClickHouseConfig;
 
 pub use clickhouse;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum AnalyticsError {
-    #[error("clickhouse: {0}")]
+    /// Displayed without the server's echo of the query, which carries bound user values.
+    #[error("clickhouse: {}", redacted(.0))]
     ClickHouse(#[from] clickhouse::error::Error),
     /// The database's mutation queue stayed full: try again later.
     #[error("ClickHouse's mutation queue is full; try again later")]
@@ -32,6 +33,38 @@ pub enum AnalyticsError {
         applied: String,
         current: String,
     },
+}
+
+impl std::fmt::Debug for AnalyticsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Debug is what `?error` logs: the same redaction as Display.
+        write!(f, "AnalyticsError({self})")
+    }
+}
+
+/// A ClickHouse error as logs may show it. The client binds values into the query text, and
+/// the server's error messages quote that text, so a server message keeps only its error code
+/// and the exception's first phrase (`Code: 62. DB::Exception: Syntax error`).
+fn redacted(error: &clickhouse::error::Error) -> String {
+    match error {
+        clickhouse::error::Error::BadResponse(message) => redact_server_message(message),
+        other => other.to_string(),
+    }
+}
+
+fn redact_server_message(message: &str) -> String {
+    let Some((head, rest)) = message.split_once("DB::Exception: ") else {
+        return "the server refused the query (details withheld: they quote the query)".into();
+    };
+    let phrase: String = rest
+        .split([':', '(', '\'', '`', '"', '\n'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(80)
+        .collect();
+    let code = head.trim().trim_end_matches('.').trim();
+    format!("{code}. DB::Exception: {}", phrase.trim())
 }
 
 /// A client for the configured database.
@@ -73,5 +106,20 @@ impl<T: serde::Serialize> serde::Serialize for InList<'_, T> {
             tuple.serialize_element(item)?;
         }
         tuple.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_server_message;
+
+    #[test]
+    fn server_messages_lose_the_query_they_quote() {
+        let message = "Code: 62. DB::Exception: Syntax error: failed at position 42 ('secret-value'): \
+                       'secret-value') AND tenant_id = 'x'. Expected one of: ...";
+        let redacted = redact_server_message(message);
+        assert_eq!(redacted, "Code: 62. DB::Exception: Syntax error");
+        assert!(!redacted.contains("secret"));
+        assert!(!redact_server_message("SELECT 'secret'").contains("secret"));
     }
 }

@@ -73,10 +73,20 @@ impl From<Uuid> for Param {
 }
 
 /// SQL text with a `?` for each bound value, in order.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Sql {
     text: String,
     params: Vec<Param>,
+}
+
+/// The text and how many values are bound, never the values: they are users' data.
+impl std::fmt::Debug for Sql {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sql")
+            .field("text", &self.text)
+            .field("bound_values", &self.params.len())
+            .finish()
+    }
 }
 
 impl Sql {

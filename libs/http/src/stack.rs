@@ -149,7 +149,7 @@ fn with_standard_layers(info: &ServiceInfo, routes: Router) -> Router {
                             "request",
                             service,
                             method = %request.method(),
-                            path = %request.uri().path(),
+                            path = %loggable_path(request.uri().path()),
                             request_id,
                         )
                     }),
@@ -164,6 +164,32 @@ fn with_standard_layers(info: &ServiceInfo, routes: Router) -> Router {
                     Duration::from_secs(info.http.request_timeout_secs),
                 )),
         )
+}
+
+/// `path` as logs may show it: the capability tokens of public links (`/public/{token}/…`)
+/// and feedback tokens (`/feedback/tokens/{token}`) are credentials, and are replaced.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let mut segments: Vec<&str> = path.split('/').collect();
+    let mut changed = false;
+    for i in 1..segments.len() {
+        let after = |name: &str| segments.get(i - 1).is_some_and(|s| *s == name);
+        let token_follows_tokens =
+            i >= 2 && segments.get(i - 2).is_some_and(|s| *s == "feedback") && after("tokens");
+        let is_token = (after("public") && segments.get(i).is_some_and(|s| *s != "download"))
+            || token_follows_tokens;
+        if is_token
+            && let Some(segment) = segments.get_mut(i)
+            && !segment.is_empty()
+        {
+            *segment = "{token}";
+            changed = true;
+        }
+    }
+    if changed {
+        std::borrow::Cow::Owned(segments.join("/"))
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    }
 }
 
 /// A handler that panicked: the panic is logged and counted, the client gets the generic 500
@@ -262,6 +288,30 @@ mod tests {
         assert_eq!(body, r#"{"detail":"Internal server error"}"#);
         let (status, body) = call(&app, "/fine", "{}").await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "fine"));
+    }
+
+    #[test]
+    fn capability_tokens_stay_out_of_logged_paths() {
+        let token = "3f1d2a4e-0000-4000-8000-000000000001";
+        for (path, logged) in [
+            (
+                format!("/public/{token}/run"),
+                "/public/{token}/run".to_owned(),
+            ),
+            (
+                format!("/api/v1/public/{token}/datasets"),
+                "/api/v1/public/{token}/datasets".to_owned(),
+            ),
+            (
+                format!("/feedback/tokens/{token}"),
+                "/feedback/tokens/{token}".to_owned(),
+            ),
+            ("/public/download".to_owned(), "/public/download".to_owned()),
+            ("/feedback/tokens".to_owned(), "/feedback/tokens".to_owned()),
+            ("/runs/query".to_owned(), "/runs/query".to_owned()),
+        ] {
+            assert_eq!(loggable_path(&path), logged, "{path}");
+        }
     }
 
     #[tokio::test]

@@ -141,6 +141,9 @@ impl ReadinessCache {
 #[derive(Clone)]
 pub(crate) struct HealthState {
     pub readiness: ReadinessCache,
+    /// Whether the report carries each failure's reason: not on the public edge, where anyone
+    /// may read it (the reasons are logged either way).
+    pub show_reasons: bool,
     pub service: &'static str,
     pub region: String,
 }
@@ -150,7 +153,12 @@ pub(crate) async fn live() -> impl IntoResponse {
 }
 
 pub(crate) async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
-    let dependencies = state.readiness.probe().await;
+    let mut dependencies = state.readiness.probe().await;
+    if !state.show_reasons {
+        for status in dependencies.values_mut() {
+            status.error = None;
+        }
+    }
     let all_up = dependencies
         .values()
         .all(|d| d.status == DependencyState::Up);

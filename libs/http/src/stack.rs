@@ -77,6 +77,7 @@ fn shared_routes(info: &ServiceInfo, readiness: Readiness, alias: HealthAlias) -
         ),
         service: info.name,
         region: info.region.clone(),
+        show_reasons: matches!(alias, HealthAlias::Readiness),
     };
     let router = Router::new()
         .route("/health/live", get(health::live))

@@ -56,11 +56,11 @@ pub async fn page(state: &AppState, path: &str, query: Option<&str>) -> Response
                         DependencyState::Up => {
                             format!("<span class=\"up\">{} up</span>", escape(name))
                         }
-                        DependencyState::Down => format!(
-                            "<span class=\"down\" title=\"{}\">{} down</span>",
-                            escape(d.error.as_deref().unwrap_or("")),
-                            escape(name)
-                        ),
+                        // Anonymous page: which dependency is down, never why (the reason
+                        // names hosts and carries other services' error text; it is logged).
+                        DependencyState::Down => {
+                            format!("<span class=\"down\">{} down</span>", escape(name))
+                        }
                     })
                     .collect::<Vec<_>>()
                     .join(" ");

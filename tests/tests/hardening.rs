@@ -656,3 +656,56 @@ async fn a_revoked_key_takes_the_keys_it_minted_with_it() -> anyhow::Result<()> 
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn keyless_routes_are_limited_per_address_and_feedback_tokens_per_token() -> anyhow::Result<()>
+{
+    let stack = Stack::start_with(|config| {
+        config.limits.public.requests = 10;
+        config.limits.public.window_secs = 60;
+        config.limits.feedback_token_submissions = 2;
+    })
+    .await?;
+    let token = stack
+        .admin()
+        .post(
+            "/feedback/tokens",
+            json!({"run_id": Uuid::now_v7(), "feedback_key": "thumbs"}),
+        )
+        .await?
+        .expect(200)?;
+    let id = token["id"].as_str().unwrap_or_default().to_owned();
+    let anonymous = stack.anonymous();
+    let mut statuses = Vec::new();
+    for score in 0..3 {
+        let answer = anonymous
+            .post(&format!("/feedback/tokens/{id}"), json!({"score": score}))
+            .await?;
+        statuses.push(answer.status);
+    }
+    assert_eq!(statuses, [200, 200, 429], "a token records at most its cap");
+
+    // Keyless reads count against the caller's address: 3 used above, 7 left of 10.
+    let mut statuses = Vec::new();
+    for _ in 0..9 {
+        let answer = anonymous
+            .get(&format!("/public/{}/run", Uuid::new_v4()))
+            .await?;
+        statuses.push(answer.status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 404).count(),
+        7,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
+    // Keyed requests are not counted there.
+    stack.admin().get("/settings").await?.expect(200)?;
+    all_ready(&stack).await?;
+    stack.stop().await;
+    Ok(())
+}

@@ -214,3 +214,31 @@ where
         Ok(RequireOrgPermission(context, PhantomData))
     }
 }
+
+/// A caller of a route that needs no key (shared links, feedback tokens, signed downloads),
+/// counted against the per-address limit for such requests (`limits.public`), so a token or a
+/// link cannot be used to flood the services.
+#[derive(Debug, Clone)]
+pub struct PublicAccess;
+
+impl<S> FromRequestParts<S> for PublicAccess
+where
+    Authenticator: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Authenticator::from_ref(state);
+        let address = auth.client_address(parts);
+        let limiter = auth.limiter();
+        limiter
+            .hit(
+                &format!("public:{address}"),
+                limiter.defaults().public,
+                "public",
+            )
+            .await?;
+        Ok(PublicAccess)
+    }
+}

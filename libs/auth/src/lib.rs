@@ -19,7 +19,7 @@ pub use authenticator::{
 };
 pub use error::AuthError;
 pub use extract::{
-    Auth, AuthContext, OrgAuth, OrgContext, RequireOrgPermission, RequirePermission,
+    Auth, AuthContext, OrgAuth, OrgContext, PublicAccess, RequireOrgPermission, RequirePermission,
 };
 pub use limits::{EndpointClass, Limiter, OrgLimits};
 pub use permissions::{AccessScope, Permission, PermissionMarker, PermissionSet, Role, perm};

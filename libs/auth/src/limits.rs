@@ -475,6 +475,11 @@ mod tests {
                 requests: 100,
                 window_secs: 60,
             },
+            public: RateLimit {
+                requests: 600,
+                window_secs: 60,
+            },
+            feedback_token_submissions: 100,
             events_per_hour: 0,
             bytes_per_hour: 0,
         };

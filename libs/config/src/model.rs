@@ -361,6 +361,11 @@ pub struct LimitsConfig {
     pub default: RateLimit,
     /// Per client address: login attempts and requests with a missing or bad credential.
     pub unauthenticated: RateLimit,
+    /// Per client address: requests that need no key (shared links, feedback tokens, signed
+    /// downloads).
+    pub public: RateLimit,
+    /// Most feedback one presigned feedback token records.
+    pub feedback_token_submissions: u32,
     /// Trace events (run creates and updates) per organisation per UTC hour; 0 = unlimited.
     pub events_per_hour: u64,
     /// Ingested bytes per organisation per UTC hour; 0 = unlimited.

@@ -105,6 +105,7 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
         ("limits.run_query", limits.run_query),
         ("limits.default", limits.default),
         ("limits.unauthenticated", limits.unauthenticated),
+        ("limits.public", limits.public),
     ] {
         if limit.requests == 0 || limit.window_secs == 0 {
             return invalid(key, "requests and window_secs must be positive");

@@ -71,3 +71,20 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<FeedbackT
     .fetch_optional(db)
     .await?)
 }
+
+/// Counts one submission through token `id`, unless it already recorded `cap`: false then.
+pub async fn count_submission(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    cap: u32,
+) -> Result<bool, DbError> {
+    Ok(sqlx::query!(
+        "UPDATE feedback_tokens SET submissions = submissions + 1 WHERE id = $1 AND submissions < $2",
+        id,
+        i32::try_from(cap).unwrap_or(i32::MAX)
+    )
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}

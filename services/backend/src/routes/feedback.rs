@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use chrono::{Duration, Utc};
 use ironsmith_analytics::feedback::{self as feedback_store, FeedbackFilter};
 use ironsmith_analytics::runs as run_rows;
+use ironsmith_auth::PublicAccess;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{FeedbackCreate, FeedbackDelete, FeedbackRead, FeedbackUpdate};
 use ironsmith_db::feedback_configs;
@@ -413,6 +414,17 @@ async fn submit(
             "The feedback token has expired".into(),
         ));
     }
+    let cap = state.config.limits.feedback_token_submissions;
+    if !feedback_tokens::count_submission(&state.stores.postgres, token.id, cap)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::TooManyRequests {
+            message: format!("This feedback token has recorded its {cap} submissions"),
+            retry_after_secs: u64::try_from((token.expires_at - Utc::now()).num_seconds())
+                .unwrap_or(1),
+        });
+    }
     record(
         state,
         token.tenant_id,
@@ -439,6 +451,7 @@ async fn submit(
 
 async fn submit_by_body(
     State(state): State<AppState>,
+    _public: PublicAccess,
     Path(token): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -453,6 +466,7 @@ async fn submit_by_body(
 /// `GET` with the feedback in the query string, so the URL works when opened in a browser.
 async fn submit_by_query(
     State(state): State<AppState>,
+    _public: PublicAccess,
     Path(token): Path<String>,
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ironsmith_analytics::run_query;
+use ironsmith_auth::PublicAccess;
 use ironsmith_db::datasets;
 use ironsmith_db::examples::{self, ExampleFilter};
 use ironsmith_db::projects::{self, ProjectFilter};
@@ -48,6 +49,7 @@ async fn share_of(state: &AppState, token: &str) -> Result<RunShare, ApiError> {
 
 async fn shared_root(
     State(state): State<AppState>,
+    _public: PublicAccess,
     Path(token): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let share = share_of(&state, &token).await?;
@@ -72,6 +74,7 @@ async fn in_trace(state: &AppState, share: &RunShare, ids: &[Uuid]) -> Result<Ve
 
 async fn shared_run(
     State(state): State<AppState>,
+    _public: PublicAccess,
     Path((token, run_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let share = share_of(&state, &token).await?;
@@ -120,6 +123,7 @@ async fn shared_page(
 
 async fn shared_query(
     State(state): State<AppState>,
+    _public: PublicAccess,
     Path(token): Path<String>,
     ironsmith_http::Json(body): ironsmith_http::Json<Option<QueryBody>>,
 ) -> Result<Json<Value>, ApiError> {
@@ -133,6 +137,7 @@ async fn shared_query(
 /// without a `?` (`/public/{token}/runsshare_token=…&id=…`, API.md §7.7).
 async fn shared_listing(
     State(state): State<AppState>,
+    _public: PublicAccess,
     Path((token, listing)): Path<(String, String)>,
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
@@ -220,6 +225,7 @@ async fn shared_examples(
 /// `GET /public/{token}/datasets/sessions`: the shared dataset's experiments.
 async fn shared_experiments(
     State(state): State<AppState>,
+    _public: PublicAccess,
     Path(token): Path<String>,
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
@@ -246,7 +252,11 @@ async fn shared_experiments(
 }
 
 /// A signed attachment download (see `runs::attachments`).
-async fn download(State(state): State<AppState>, query: QueryPairs) -> Result<Response, ApiError> {
+async fn download(
+    State(state): State<AppState>,
+    _public: PublicAccess,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
     let missing = || ApiError::BadRequest("The download link is incomplete".into());
     let key = query.get("key").ok_or_else(missing)?;
     let expires = query.int("expires")?.ok_or_else(missing)?;

@@ -632,16 +632,24 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
         .post(&format!("/feedback/tokens/{token_id}"), json!({"score": 0}))
         .await?
         .expect(200)?;
-    let thumbs = admin
-        .get(&format!("/feedback?run={run}&key=thumbs"))
-        .await?
-        .expect(200)?;
-    let mut scores: Vec<f64> = thumbs
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["score"].as_f64())
-        .collect();
+    // Keyless submissions go through the ingestion stream (the worker batches them): wait.
+    let mut scores: Vec<f64> = Vec::new();
+    for _ in 0..100 {
+        let thumbs = admin
+            .get(&format!("/feedback?run={run}&key=thumbs"))
+            .await?
+            .expect(200)?;
+        scores = thumbs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["score"].as_f64())
+            .collect();
+        if scores.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     scores.sort_by(f64::total_cmp);
     assert_eq!(scores, [0.0, 1.0]);
     let tokens = admin

@@ -43,6 +43,15 @@ pub async fn create(
     .await?)
 }
 
+/// The organisation a workspace belongs to.
+pub async fn organization_of(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Uuid>, DbError> {
+    Ok(
+        sqlx::query_scalar!("SELECT organization_id FROM workspaces WHERE id = $1", id)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
 pub async fn get(
     db: impl PgExecutor<'_>,
     organization_id: Uuid,

@@ -147,6 +147,92 @@ pub async fn record(
     tenant_id: Uuid,
     new: NewFeedback,
 ) -> Result<FeedbackRow, ApiError> {
+    let row = prepare(state, tenant_id, new).await?;
+    let clickhouse = &state.stores.clickhouse;
+    run_rows::insert_feedback(clickhouse, std::slice::from_ref(&row))
+        .await
+        .map_err(ApiError::internal)?;
+    if !row.trace_id.is_nil() {
+        feedback_store::upgrade_traces(
+            clickhouse,
+            tenant_id,
+            &[row.trace_id],
+            row.modified_at_us,
+            "feedback",
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    }
+    Ok(row)
+}
+
+/// Records feedback through the ingestion stream instead of inserting it at once: for
+/// anonymous submissions (feedback tokens), which anyone holding a link can send one row at a
+/// time. The worker inserts them in batches with the rest of the stream (and records the
+/// trace's upgrade), so a flood of single rows cannot become a flood of tiny ClickHouse
+/// inserts. Answered once the append is durable, like ingestion.
+pub async fn record_batched(
+    state: &AppState,
+    tenant_id: Uuid,
+    new: NewFeedback,
+) -> Result<(), ApiError> {
+    let row = prepare(state, tenant_id, new).await?;
+    let organization_id =
+        ironsmith_db::workspaces::organization_of(&state.stores.postgres, tenant_id)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::NotFound("Feedback token not found".into()))?;
+    let raw = |text: &str| -> Option<Box<serde_json::value::RawValue>> {
+        (!text.is_empty())
+            .then(|| serde_json::value::RawValue::from_string(text.to_owned()).ok())
+            .flatten()
+    };
+    let op = ironsmith_runs::FeedbackOp {
+        id: row.id,
+        trace_id: row.trace_id,
+        run_id: row.run_id,
+        session_id: row.session_id,
+        key: row.key.clone(),
+        score: row.score,
+        value: raw(&row.value),
+        comment: (!row.comment.is_empty()).then(|| row.comment.clone()),
+        correction: raw(&row.correction),
+        feedback_source: raw(&row.feedback_source),
+        feedback_config: raw(&row.feedback_config),
+        comparative_experiment_id: row.comparative_experiment_id,
+        feedback_group_id: row.feedback_group_id,
+        extra: raw(&row.extra),
+        created_at_us: row.created_at_us,
+        modified_at_us: row.modified_at_us,
+    };
+    let batch = ironsmith_runs::IngestBatch {
+        v: ironsmith_runs::op::BATCH_VERSION,
+        tenant_id,
+        organization_id,
+        received_us: row.modified_at_us,
+        runs: Vec::new(),
+        feedback: vec![op],
+    };
+    let stream = ironsmith_queue::ShardedStream::new(
+        state.stores.redis.clone(),
+        ironsmith_queue::INGEST_STREAM,
+        state.config.ingest.shards,
+    );
+    let shard = stream.shard_of(row.trace_id.as_bytes());
+    let body = serde_json::to_vec(&batch).map_err(ApiError::internal)?;
+    stream.append(&[(shard, body)]).await.map_err(|error| {
+        tracing::error!(%error, "cannot append token feedback to the ingestion stream");
+        ApiError::ServiceUnavailable("The feedback queue is unreachable; retry shortly".into())
+    })?;
+    Ok(())
+}
+
+/// Validates `new` against its key's configuration and builds its row, resolving its trace.
+async fn prepare(
+    state: &AppState,
+    tenant_id: Uuid,
+    new: NewFeedback,
+) -> Result<FeedbackRow, ApiError> {
     let key = new.key.trim();
     if key.is_empty() {
         return Err(invalid("key", "is required".into()));
@@ -211,14 +297,6 @@ pub async fn record(
         version: now_us.max(0) as u64,
         is_deleted: 0,
     };
-    run_rows::insert_feedback(clickhouse, std::slice::from_ref(&row))
-        .await
-        .map_err(ApiError::internal)?;
-    if !trace_id.is_nil() {
-        feedback_store::upgrade_traces(clickhouse, tenant_id, &[trace_id], now_us, "feedback")
-            .await
-            .map_err(ApiError::internal)?;
-    }
     Ok(row)
 }
 

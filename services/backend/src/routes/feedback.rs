@@ -425,7 +425,7 @@ async fn submit(
                 .unwrap_or(1),
         });
     }
-    record(
+    crate::feedback::record_batched(
         state,
         token.tenant_id,
         NewFeedback {

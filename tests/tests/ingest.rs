@@ -774,11 +774,14 @@ async fn runs_stay_in_the_callers_workspace() -> anyhow::Result<()> {
     run["session_id"] = json!(theirs);
     let refused = admin.post("/runs/batch", json!({"post": [run]})).await?;
     assert_eq!(refused.status, 422, "{:?}", refused.body);
+    let message = refused.body["error"].as_str().unwrap_or_default();
     assert!(
-        refused.body["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("does not exist in this workspace")
+        message.contains("no such project in this workspace"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(&theirs.to_string()),
+        "the id is not echoed: {message}"
     );
 
     // The same project name in the first workspace is a different project.

@@ -50,6 +50,39 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
     ),
     (Workspace, "GET", "/examples?dataset={dataset}&as_of=v1", ""),
     (Workspace, "GET", "/model-price-map", ""),
+    (Workspace, "DELETE", "/model-price-map/{price}", ""),
+    // Ingestion naming the victim's project, or patching the victim's run: refused, or landing
+    // in the caller's own workspace.
+    (
+        Workspace,
+        "POST",
+        "/runs/batch",
+        r#"{"post":[{"id":"0193a7c4-5b1e-7c20-9d8f-2b6a1e0c4d99","trace_id":"0193a7c4-5b1e-7c20-9d8f-2b6a1e0c4d99","dotted_order":"20250101T000000000000Z0193a7c4-5b1e-7c20-9d8f-2b6a1e0c4d99","name":"pwned","run_type":"chain","start_time":"2025-01-01T00:00:00Z","session_id":"{project}"}]}"#,
+    ),
+    (
+        Workspace,
+        "POST",
+        "/runs",
+        r#"{"id":"0193a7c4-5b1e-7c20-9d8f-2b6a1e0c4d98","name":"pwned","run_type":"chain","start_time":"2025-01-01T00:00:00Z","session_name":"pwned-project"}"#,
+    ),
+    (
+        Workspace,
+        "PATCH",
+        "/runs/{run}",
+        r#"{"end_time":"2025-01-01T00:00:01Z","outputs":{"pwned":true},"error":"pwned"}"#,
+    ),
+    (
+        Workspace,
+        "POST",
+        "/otel/v1/traces",
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0707070707070707070707070707070a","spanId":"0000000000000001","name":"pwned","startTimeUnixNano":"1700000000000000000","attributes":[{"key":"langsmith.trace.session_id","value":{"stringValue":"{project}"}}]}]}]}]}"#,
+    ),
+    (
+        Org,
+        "POST",
+        "/auth/password",
+        r#"{"current_password":"not-the-password","new_password":"pwned-password-1"}"#,
+    ),
     (
         Workspace,
         "POST",
@@ -406,6 +439,7 @@ async fn snapshot(victim: &Victim, same_org: bool) -> anyhow::Result<Vec<(String
         state.push((path.to_owned(), body));
     }
     for path in [
+        "/model-price-map",
         "/runs/{run}",
         "/runs/{run}/share",
         "/datasets",
@@ -555,6 +589,15 @@ async fn furnish(
         .post(&format!("/annotation-queues/{queue}/runs"), json!([run]))
         .await?
         .expect(200)?;
+    let price = admin_ws
+        .post(
+            "/model-price-map",
+            json!({"name": format!("victim-price-{label}"), "match_pattern": "^victim-model$",
+                   "prompt_cost_per_million": 1, "completion_cost_per_million": 2}),
+        )
+        .await?
+        .expect(201)?;
+    let price = id(&price);
     Ok(Victim {
         workspace,
         values: vec![
@@ -572,6 +615,7 @@ async fn furnish(
             ("{example}", example.clone()),
             ("{feedback}", feedback.clone()),
             ("{queue}", queue.clone()),
+            ("{price}", price.clone()),
         ],
         secrets: vec![
             member_email,
@@ -588,6 +632,7 @@ async fn furnish(
             example,
             feedback,
             queue,
+            price,
             format!("victim-dataset-{label}"),
             format!("{label}-input"),
             format!("victim-queue-{label}"),

@@ -215,9 +215,10 @@ impl Ingestor {
                 })?;
                 op.session_id = Some(self.projects.by_name(tenant_id, name).await?);
             } else if let Some(id) = op.session_id {
+                // The id is not echoed: it may name another workspace's project.
                 if !self.projects.exists(tenant_id, id).await? {
                     return Err(IngestError::Unprocessable(format!(
-                        "run {}: field 'session_id': project {id} does not exist in this workspace",
+                        "run {}: field 'session_id': no such project in this workspace",
                         op.id
                     )));
                 }

@@ -709,3 +709,69 @@ async fn keyless_routes_are_limited_per_address_and_feedback_tokens_per_token() 
     stack.stop().await;
     Ok(())
 }
+
+/// A body of `chunks` × 64 KiB sent chunked (no Content-Length), as a streaming client does.
+fn streamed(chunks: usize) -> reqwest::Body {
+    let parts = (0..chunks).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 64 * 1024]));
+    reqwest::Body::wrap_stream(futures::stream::iter(parts))
+}
+
+#[tokio::test]
+async fn the_edge_passes_on_413s_instead_of_retryable_502s() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| config.http.max_body_bytes = 1 << 20).await?;
+    let http = reqwest::Client::new();
+    let multipart = || {
+        http.post(format!("{}/api/v1/runs/multipart", stack.edge))
+            .header("x-api-key", &stack.admin_key)
+            .header("content-type", "multipart/form-data; boundary=b")
+    };
+    // Streamed past the edge's own cap: the edge's 413, not a 502 the SDKs would retry.
+    let answer = multipart().body(streamed(64)).send().await?;
+    assert_eq!(answer.status(), 413, "{}", answer.text().await?);
+    // Refused early by platform-backend (the declared decompressed size is over its cap) while
+    // the body is still arriving: its 413 comes through.
+    let answer = multipart()
+        .header("content-encoding", "zstd")
+        .header("x-pre-compressed-size", "999999999999")
+        .body(streamed(8))
+        .send()
+        .await?;
+    assert_eq!(answer.status(), 413, "{}", answer.text().await?);
+    all_ready(&stack).await?;
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn example_attachments_are_not_stored_for_a_dataset_the_caller_cannot_write()
+-> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let storage = ironsmith_storage::ObjectStorage::from_config(&stack.config.object_storage)?;
+    let objects = || async {
+        use futures::TryStreamExt;
+        let listed: Vec<_> = storage.store().list(None).try_collect().await?;
+        anyhow::Ok(listed.len())
+    };
+    let before = objects().await?;
+    let example = Uuid::now_v7();
+    let body = format!(
+        "--b\r\nContent-Disposition: form-data; name=\"{example}\"\r\nContent-Type: application/json\r\n\r\n{{\"inputs\":{{\"q\":1}}}}\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"{example}.attachment.big\"\r\nContent-Type: application/octet-stream\r\n\r\n{}\r\n--b--\r\n",
+        "x".repeat(100_000)
+    );
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/platform/datasets/{}/examples",
+            stack.edge,
+            Uuid::now_v7()
+        ))
+        .header("x-api-key", &stack.admin_key)
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body(body)
+        .send()
+        .await?;
+    assert_eq!(answer.status(), 404, "{}", answer.text().await?);
+    assert_eq!(objects().await?, before, "an attachment was stored anyway");
+    stack.stop().await;
+    Ok(())
+}

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use ironsmith_db::examples::{self, Example, ExampleWrite};
 use ironsmith_db::{DbError, Pool, datasets};
 use ironsmith_http::{ApiError, ValidationIssue};
@@ -135,20 +136,98 @@ pub async fn write(
     for change in &changes {
         check_shapes(change)?;
     }
-    // Upload before the transaction, so the dataset lock is not held across object storage.
+    // Nothing is uploaded for a dataset the caller cannot write to.
+    if datasets::get(pool, tenant_id, dataset_id).await?.is_none() {
+        return Err(WriteError::DatasetNotFound);
+    }
+    // Upload before the transaction, so the dataset lock is not held across object storage; a
+    // write that then fails removes what it uploaded.
     let mut uploaded: HashMap<Uuid, Map<String, Value>> = HashMap::new();
-    for change in &changes {
-        let files = uploaded.entry(change.id).or_default();
-        for attachment in &change.attachments {
-            let key = object_key(tenant_id, change.id);
-            storage.put(&key, attachment.bytes.clone()).await?;
-            files.insert(
-                attachment.name.clone(),
-                json!({"key": key, "mime_type": attachment.mime_type}),
-            );
+    let mut keys = Vec::new();
+    let uploads = upload(storage, tenant_id, &changes, &mut uploaded, &mut keys).await;
+    let result = match uploads {
+        Ok(()) => record(pool, tenant_id, dataset_id, mode, changes, uploaded).await,
+        Err(error) => Err(error),
+    };
+    if result.is_err() {
+        remove(storage, &keys).await;
+    }
+    result
+}
+
+/// Uploads every attachment of `changes` (a few at a time), noting each object in `uploaded`
+/// (by example) and its key in `keys`, even when a later upload fails.
+async fn upload(
+    storage: &ObjectStorage,
+    tenant_id: Uuid,
+    changes: &[ExampleChange],
+    uploaded: &mut HashMap<Uuid, Map<String, Value>>,
+    keys: &mut Vec<String>,
+) -> Result<(), WriteError> {
+    // Owned jobs: (example, name, mime type, bytes, key).
+    let jobs: Vec<(Uuid, String, String, Bytes, String)> = changes
+        .iter()
+        .flat_map(|change| {
+            change.attachments.iter().map(|attachment| {
+                (
+                    change.id,
+                    attachment.name.clone(),
+                    attachment.mime_type.clone(),
+                    attachment.bytes.clone(),
+                    object_key(tenant_id, change.id),
+                )
+            })
+        })
+        .collect();
+    let mut results = futures::stream::iter(jobs.into_iter().map(
+        |(example, name, mime_type, bytes, key)| async move {
+            let result = storage.put(&key, bytes).await;
+            (example, name, mime_type, key, result)
+        },
+    ))
+    .buffer_unordered(UPLOAD_CONCURRENCY);
+    let mut failure = None;
+    while let Some((example, name, mime_type, key, result)) = results.next().await {
+        keys.push(key.clone());
+        match result {
+            Ok(()) => {
+                uploaded
+                    .entry(example)
+                    .or_default()
+                    .insert(name, json!({"key": key, "mime_type": mime_type}));
+            }
+            Err(error) => {
+                failure.get_or_insert(error);
+            }
         }
     }
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(()),
+    }
+}
 
+/// Best effort: deletes objects a failed write uploaded; what cannot be deleted is logged.
+async fn remove(storage: &ObjectStorage, keys: &[String]) {
+    for key in keys {
+        if let Err(error) = storage.delete(key).await {
+            tracing::warn!(%error, key, "best effort: could not remove an attachment of a failed example write");
+        }
+    }
+}
+
+/// Attachments one write uploads at once.
+const UPLOAD_CONCURRENCY: usize = 8;
+
+/// Records the new version in one transaction, under the dataset's lock.
+async fn record(
+    pool: &Pool,
+    tenant_id: Uuid,
+    dataset_id: Uuid,
+    mode: Mode,
+    changes: Vec<ExampleChange>,
+    mut uploaded: HashMap<Uuid, Map<String, Value>>,
+) -> Result<Written, WriteError> {
     let mut tx = pool.begin().await.map_err(DbError::from)?;
     let (dataset, as_of) = datasets::begin_write(&mut tx, tenant_id, dataset_id)
         .await?

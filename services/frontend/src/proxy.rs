@@ -99,6 +99,12 @@ pub async fn forward(
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, Body::new(body))
         }
+        // The client's body passed the edge's cap while it was being forwarded: that is the
+        // client's error (413), not the upstream's (a 502 would make SDKs retry the same body).
+        Err(error) if caused_by_length_limit(&error) => ApiError::PayloadTooLarge(
+            "The request body is larger than this server accepts; send smaller batches".into(),
+        )
+        .into_response(),
         Err(error) => {
             tracing::warn!(upstream = upstream.name(), %error, "upstream request failed");
             let mut response = ApiError::ServiceUnavailable(format!(
@@ -110,6 +116,18 @@ pub async fn forward(
             response
         }
     }
+}
+
+/// Whether a failed upstream request failed because the request body hit a length limit.
+fn caused_by_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {

@@ -775,3 +775,37 @@ async fn example_attachments_are_not_stored_for_a_dataset_the_caller_cannot_writ
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_request_that_is_not_stored_is_not_billed() -> anyhow::Result<()> {
+    let s3 = ironsmith_test_support::PrivateStore::start("s3")?;
+    let endpoint = format!("http://127.0.0.1:{}", s3.ports()[4]);
+    let stack = Stack::start_with(|config| config.object_storage.endpoint = endpoint).await?;
+    let admin = stack.admin();
+    let usage = || async {
+        let limits = stack
+            .admin()
+            .get("/orgs/current/limits")
+            .await?
+            .expect(200)?;
+        anyhow::Ok(limits["usage_this_hour"]["events"].as_u64().unwrap_or(0))
+    };
+    assert_eq!(usage().await?, 0);
+    // Inputs over the offload threshold must reach object storage first, which is down: the
+    // request is refused (503, retried by the SDKs) and nothing is charged for it.
+    s3.down()?;
+    let big = json!({"inputs": {"text": "x".repeat(30_000)}});
+    let answer = admin
+        .post("/runs", run_with(Uuid::now_v7(), big.clone()))
+        .await?;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(usage().await?, 0, "a refused request was billed");
+    s3.up()?;
+    admin
+        .post("/runs", run_with(Uuid::now_v7(), big))
+        .await?
+        .expect(202)?;
+    assert_eq!(usage().await?, 1);
+    stack.stop().await;
+    Ok(())
+}

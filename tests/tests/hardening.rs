@@ -809,3 +809,64 @@ async fn a_request_that_is_not_stored_is_not_billed() -> anyhow::Result<()> {
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_deleted_projects_objects_are_removed() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    let storage = ironsmith_storage::ObjectStorage::from_config(&stack.config.object_storage)?;
+    let objects = |prefix: String| {
+        let storage = storage.clone();
+        async move {
+            use futures::TryStreamExt;
+            let prefix = object_store_path(&prefix);
+            let listed: Vec<_> = storage.store().list(Some(&prefix)).try_collect().await?;
+            anyhow::Ok(listed.len())
+        }
+    };
+    let doomed = Uuid::now_v7();
+    let kept = Uuid::now_v7();
+    let big =
+        |project: &str| json!({"inputs": {"text": "x".repeat(30_000)}, "session_name": project});
+    admin
+        .post("/runs", run_with(doomed, big("doomed")))
+        .await?
+        .expect(202)?;
+    admin
+        .post("/runs", run_with(kept, big("kept")))
+        .await?
+        .expect(202)?;
+    stack
+        .wait_for_runs("doomed", 1, Duration::from_secs(20))
+        .await?;
+    stack
+        .wait_for_runs("kept", 1, Duration::from_secs(20))
+        .await?;
+    let tenant = stack.workspace_id;
+    assert_eq!(objects(format!("runs/{tenant}/{doomed}")).await?, 1);
+    let project = stack.project_id("doomed").await?.unwrap_or_default();
+    admin
+        .delete(&format!("/sessions/{project}"))
+        .await?
+        .expect(202)?;
+    let mut left = 1;
+    for _ in 0..100 {
+        left = objects(format!("runs/{tenant}/{doomed}")).await?;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(left, 0, "the deleted project's payload is still stored");
+    assert_eq!(
+        objects(format!("runs/{tenant}/{kept}")).await?,
+        1,
+        "another project's payload went too"
+    );
+    stack.stop().await;
+    Ok(())
+}
+
+fn object_store_path(prefix: &str) -> ironsmith_storage::object_store::path::Path {
+    ironsmith_storage::object_store::path::Path::from(prefix)
+}

@@ -525,13 +525,14 @@ async fn mutation_room(
 /// ClickHouse mutations (asynchronous on the server; idempotent). Feedback goes first, while
 /// the runs still say which feedback is theirs. Each mutation waits for room in the database's
 /// mutation queue (`max_pending` unfinished at most); when none frees up for a while the
-/// delete stops with `AnalyticsError::Busy`, to be retried later from the start.
+/// delete stops with `AnalyticsError::Busy`, to be retried later from the start. Returns the
+/// ids of the project's runs, whose objects the caller removes.
 pub async fn delete_project(
     client: &Client,
     tenant_id: Uuid,
     session_id: Uuid,
     max_pending: u64,
-) -> Result<(), AnalyticsError> {
+) -> Result<Vec<Uuid>, AnalyticsError> {
     let patience = std::time::Duration::from_secs(20);
     let run_ids: Vec<Uuid> = client
         .query("SELECT DISTINCT id FROM run_ids WHERE tenant_id = ? AND session_id = ?")
@@ -571,7 +572,7 @@ pub async fn delete_project(
             .execute()
             .await?;
     }
-    Ok(())
+    Ok(run_ids)
 }
 
 #[derive(Row, Deserialize)]

@@ -6,8 +6,10 @@
 
 use std::sync::Arc;
 
+pub use object_store;
+
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use ironsmith_config::{ObjectStorageConfig, StorageEngine};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
@@ -112,6 +114,45 @@ impl ObjectStorage {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Deletes every object under `prefix/<id>/` whose `<id>` is one of `owners` (runs of a
+    /// deleted project, say): one listing of `prefix`, then the matching deletes, a few at a
+    /// time. Returns how many objects were deleted.
+    pub async fn delete_owned(
+        &self,
+        prefix: &str,
+        owners: &std::collections::HashSet<uuid::Uuid>,
+    ) -> Result<usize, StorageError> {
+        if owners.is_empty() {
+            return Ok(0);
+        }
+        let base = path(prefix)?;
+        let doomed: Vec<Path> = self
+            .store
+            .list(Some(&base))
+            .try_filter_map(|meta| {
+                let owner = meta
+                    .location
+                    .prefix_match(&base)
+                    .and_then(|mut parts| parts.next())
+                    .and_then(|part| uuid::Uuid::try_parse(part.as_ref()).ok());
+                let doomed = owner.filter(|o| owners.contains(o)).map(|_| meta.location);
+                async move { Ok(doomed) }
+            })
+            .try_collect()
+            .await?;
+        let deleted = doomed.len();
+        futures::stream::iter(doomed.into_iter().map(|location| async move {
+            match self.store.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(StorageError::from(e)),
+            }
+        }))
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await?;
+        Ok(deleted)
     }
 
     /// Readiness: the store answers a listing of (at most one page of) its root.

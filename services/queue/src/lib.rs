@@ -54,13 +54,23 @@ impl Handler for TaskHandler {
                 tenant_id,
                 session_id,
             } => {
-                ironsmith_analytics::runs::delete_project(
+                let runs = ironsmith_analytics::runs::delete_project(
                     &self.stores.clickhouse,
                     tenant_id,
                     session_id,
                     self.max_pending_mutations,
                 )
                 .await?;
+                // Their offloaded payloads and attachments go too.
+                let runs: std::collections::HashSet<uuid::Uuid> = runs.into_iter().collect();
+                let mut objects = 0;
+                for prefix in [
+                    format!("runs/{tenant_id}"),
+                    format!("attachments/{tenant_id}"),
+                ] {
+                    objects += self.stores.storage.delete_owned(&prefix, &runs).await?;
+                }
+                tracing::info!(%tenant_id, %session_id, objects, "removed a deleted project's objects");
                 ironsmith_db::projects::purge(&self.stores.postgres, tenant_id, session_id).await?;
                 tracing::info!(%tenant_id, %session_id, "removed a deleted project's runs");
                 Ok(())

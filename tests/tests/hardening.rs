@@ -870,3 +870,67 @@ async fn a_deleted_projects_objects_are_removed() -> anyhow::Result<()> {
 fn object_store_path(prefix: &str) -> ironsmith_storage::object_store::path::Path {
     ironsmith_storage::object_store::path::Path::from(prefix)
 }
+
+#[tokio::test]
+async fn a_deleted_datasets_attachments_are_swept() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| config.object_storage.orphan_grace_secs = 0).await?;
+    let admin = stack.admin();
+    let storage = ironsmith_storage::ObjectStorage::from_config(&stack.config.object_storage)?;
+    let prefix = format!("examples/{}", stack.workspace_id);
+    let count = || async { anyhow::Ok(storage.owned_objects(&prefix).await?.len()) };
+    let mut datasets = Vec::new();
+    for name in ["doomed-dataset", "kept-dataset"] {
+        let dataset = admin
+            .post("/datasets", json!({"name": name}))
+            .await?
+            .expect(200)?;
+        let id = dataset["id"].as_str().unwrap_or_default().to_owned();
+        let example = Uuid::now_v7();
+        let body = format!(
+            "--b\r\nContent-Disposition: form-data; name=\"{example}\"\r\nContent-Type: application/json\r\n\r\n{{\"inputs\":{{\"q\":1}}}}\r\n\
+             --b\r\nContent-Disposition: form-data; name=\"{example}.attachment.file\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n"
+        );
+        let answer = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/platform/datasets/{id}/examples",
+                stack.edge
+            ))
+            .header("x-api-key", &stack.admin_key)
+            .header("content-type", "multipart/form-data; boundary=b")
+            .body(body)
+            .send()
+            .await?;
+        assert_eq!(answer.status(), 201, "{}", answer.text().await?);
+        datasets.push(id);
+    }
+    assert_eq!(count().await?, 2);
+    admin
+        .delete(&format!("/datasets/{}", datasets[0]))
+        .await?
+        .expect(204)?;
+    let mut left = 2;
+    for _ in 0..100 {
+        left = count().await?;
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        left, 1,
+        "the deleted dataset's attachment is still stored (or the other went)"
+    );
+    // The kept dataset's attachment still downloads.
+    let examples = admin
+        .get(&format!("/examples?dataset={}", datasets[1]))
+        .await?
+        .expect(200)?;
+    let url = examples[0]["attachment_urls"]["attachment.file"]["presigned_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = reqwest::get(&url).await?.bytes().await?;
+    assert_eq!(&bytes[..], b"hello", "{url}");
+    stack.stop().await;
+    Ok(())
+}

@@ -220,6 +220,9 @@ pub struct ObjectStorageConfig {
     pub secret_access_key: Secret,
     /// Prepended to every object key.
     pub prefix: String,
+    /// Objects younger than this are never swept as orphans (a write may still be about to
+    /// reference them), seconds.
+    pub orphan_grace_secs: u64,
 }
 
 /// Where the services reach each other inside the stack (upstream names in comments).

@@ -244,6 +244,21 @@ pub async fn close(
 }
 
 /// Erases these examples and their history; returns the ids that existed.
+/// Which of `ids` are examples of `tenant_id` in any revision (current or past).
+pub async fn known_ids(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, DbError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT DISTINCT id FROM example_revisions WHERE tenant_id = $1 AND id = ANY($2)",
+        tenant_id,
+        ids
+    )
+    .fetch_all(db)
+    .await?)
+}
+
 pub async fn hard_delete(
     db: impl PgExecutor<'_>,
     tenant_id: Uuid,

@@ -16,6 +16,12 @@ pub enum Task {
     /// then forgets the project. Reads skip the project from the moment it is deleted.
     #[serde(rename = "v1.delete_project_runs")]
     DeleteProjectRuns { tenant_id: Uuid, session_id: Uuid },
+    /// Removes a workspace's example attachments whose example no longer exists in any
+    /// revision (its dataset was deleted, or it was hard-deleted). Only objects older than
+    /// `object_storage.orphan_grace_secs` are considered, so an example being written right
+    /// now keeps its uploads.
+    #[serde(rename = "v1.sweep_example_objects")]
+    SweepExampleObjects { tenant_id: Uuid },
 }
 
 /// The Redis key the worker sets when it handles `Task::Ping { id }` (before the key prefix).

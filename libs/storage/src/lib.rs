@@ -116,19 +116,11 @@ impl ObjectStorage {
         }
     }
 
-    /// Deletes every object under `prefix/<id>/` whose `<id>` is one of `owners` (runs of a
-    /// deleted project, say): one listing of `prefix`, then the matching deletes, a few at a
-    /// time. Returns how many objects were deleted.
-    pub async fn delete_owned(
-        &self,
-        prefix: &str,
-        owners: &std::collections::HashSet<uuid::Uuid>,
-    ) -> Result<usize, StorageError> {
-        if owners.is_empty() {
-            return Ok(0);
-        }
+    /// Every object under `prefix/<id>/…`, with its `<id>` (objects whose next segment is not
+    /// an id are skipped), in one listing of `prefix`.
+    pub async fn owned_objects(&self, prefix: &str) -> Result<Vec<OwnedObject>, StorageError> {
         let base = path(prefix)?;
-        let doomed: Vec<Path> = self
+        Ok(self
             .store
             .list(Some(&base))
             .try_filter_map(|meta| {
@@ -137,14 +129,22 @@ impl ObjectStorage {
                     .prefix_match(&base)
                     .and_then(|mut parts| parts.next())
                     .and_then(|part| uuid::Uuid::try_parse(part.as_ref()).ok());
-                let doomed = owner.filter(|o| owners.contains(o)).map(|_| meta.location);
-                async move { Ok(doomed) }
+                let object = owner.map(|owner| OwnedObject {
+                    owner,
+                    location: meta.location,
+                    last_modified: meta.last_modified,
+                });
+                async move { Ok(object) }
             })
             .try_collect()
-            .await?;
-        let deleted = doomed.len();
-        futures::stream::iter(doomed.into_iter().map(|location| async move {
-            match self.store.delete(&location).await {
+            .await?)
+    }
+
+    /// Deletes `objects`, a few at a time; an object already gone counts as deleted.
+    pub async fn delete_objects(&self, objects: Vec<OwnedObject>) -> Result<usize, StorageError> {
+        let count = objects.len();
+        futures::stream::iter(objects.into_iter().map(|object| async move {
+            match self.store.delete(&object.location).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                 Err(e) => Err(StorageError::from(e)),
             }
@@ -152,7 +152,26 @@ impl ObjectStorage {
         .buffer_unordered(16)
         .try_collect::<Vec<()>>()
         .await?;
-        Ok(deleted)
+        Ok(count)
+    }
+
+    /// Deletes every object under `prefix/<id>/` whose `<id>` is one of `owners` (runs of a
+    /// deleted project, say). Returns how many objects were deleted.
+    pub async fn delete_owned(
+        &self,
+        prefix: &str,
+        owners: &std::collections::HashSet<uuid::Uuid>,
+    ) -> Result<usize, StorageError> {
+        if owners.is_empty() {
+            return Ok(0);
+        }
+        let doomed = self
+            .owned_objects(prefix)
+            .await?
+            .into_iter()
+            .filter(|o| owners.contains(&o.owner))
+            .collect();
+        self.delete_objects(doomed).await
     }
 
     /// Readiness: the store answers a listing of (at most one page of) its root.
@@ -161,6 +180,14 @@ impl ObjectStorage {
         listing.try_next().await?;
         Ok(())
     }
+}
+
+/// An object stored under `<prefix>/<owner>/…`.
+#[derive(Debug, Clone)]
+pub struct OwnedObject {
+    pub owner: uuid::Uuid,
+    pub location: Path,
+    pub last_modified: chrono::DateTime<chrono::Utc>,
 }
 
 fn path(key: &str) -> Result<Path, StorageError> {
@@ -183,6 +210,7 @@ mod tests {
             access_key_id: Secret::new(""),
             secret_access_key: Secret::new(""),
             prefix: prefix.into(),
+            orphan_grace_secs: 3600,
         }
     }
 

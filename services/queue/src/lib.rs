@@ -28,6 +28,8 @@ pub struct TaskHandler {
     stores: Stores,
     /// See `clickhouse.max_pending_mutations`.
     max_pending_mutations: u64,
+    /// See `object_storage.orphan_grace_secs`.
+    orphan_grace_secs: u64,
 }
 
 impl TaskHandler {
@@ -35,6 +37,7 @@ impl TaskHandler {
         TaskHandler {
             stores,
             max_pending_mutations: config.clickhouse.max_pending_mutations,
+            orphan_grace_secs: config.object_storage.orphan_grace_secs,
         }
     }
 }
@@ -70,13 +73,51 @@ impl Handler for TaskHandler {
                 ] {
                     objects += self.stores.storage.delete_owned(&prefix, &runs).await?;
                 }
-                tracing::info!(%tenant_id, %session_id, objects, "removed a deleted project's objects");
                 ironsmith_db::projects::purge(&self.stores.postgres, tenant_id, session_id).await?;
-                tracing::info!(%tenant_id, %session_id, "removed a deleted project's runs");
+                tracing::info!(%tenant_id, %session_id, objects, "removed a deleted project's runs and objects");
+                Ok(())
+            }
+            Task::SweepExampleObjects { tenant_id } => {
+                let removed =
+                    sweep_example_objects(&self.stores, tenant_id, self.orphan_grace_secs).await?;
+                tracing::info!(%tenant_id, removed, "removed attachments of examples that no longer exist");
                 Ok(())
             }
         }
     }
+}
+
+/// Deletes `tenant_id`'s example attachments (older than `grace_secs`) whose example is gone
+/// from every revision.
+async fn sweep_example_objects(
+    stores: &Stores,
+    tenant_id: uuid::Uuid,
+    grace_secs: u64,
+) -> Result<usize, HandlerError> {
+    let grace = chrono::Duration::seconds(i64::try_from(grace_secs).unwrap_or(i64::MAX / 1000));
+    let cutoff = chrono::Utc::now() - grace;
+    let objects: Vec<_> = stores
+        .storage
+        .owned_objects(&format!("examples/{tenant_id}"))
+        .await?
+        .into_iter()
+        .filter(|o| o.last_modified < cutoff)
+        .collect();
+    let owners: Vec<uuid::Uuid> = {
+        let mut owners: Vec<uuid::Uuid> = objects.iter().map(|o| o.owner).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        owners
+    };
+    let mut known = std::collections::HashSet::new();
+    for chunk in owners.chunks(1000) {
+        known.extend(ironsmith_db::examples::known_ids(&stores.postgres, tenant_id, chunk).await?);
+    }
+    let doomed = objects
+        .into_iter()
+        .filter(|o| !known.contains(&o.owner))
+        .collect();
+    Ok(stores.storage.delete_objects(doomed).await?)
 }
 
 /// Health, metrics and dead-letter routes of the worker.

@@ -313,6 +313,11 @@ async fn remove(
                 .map_err(ApiError::internal)?;
         }
     }
+    // The dataset's example attachments are now unreferenced: the worker removes them.
+    queue
+        .enqueue(&Task::SweepExampleObjects { tenant_id })
+        .await
+        .map_err(ApiError::internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

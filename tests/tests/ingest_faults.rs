@@ -214,7 +214,36 @@ async fn load(
     Ok(acknowledged)
 }
 
-/// Runs `loaders` concurrent loads until `stop`, and gathers what they got acknowledged.
+/// What each sender of a load sends.
+struct Load<'a> {
+    base: &'a str,
+    key: &'a str,
+    project: &'static str,
+    per_request: usize,
+    payload_bytes: usize,
+}
+
+/// Starts `senders` concurrent loads (see `load`) that run until `stop`.
+fn start_loads(
+    senders: usize,
+    shape: Load<'_>,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<anyhow::Result<Vec<Uuid>>>> {
+    (0..senders)
+        .map(|_| {
+            tokio::spawn(load(
+                shape.base.to_owned(),
+                shape.key.to_owned(),
+                shape.project,
+                shape.per_request,
+                shape.payload_bytes,
+                stop.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// Gathers what the loads got acknowledged.
 async fn gather(
     loads: Vec<tokio::task::JoinHandle<anyhow::Result<Vec<Uuid>>>>,
 ) -> anyhow::Result<Vec<Uuid>> {
@@ -348,18 +377,17 @@ async fn platform_backend_killed_under_load_loses_and_duplicates_nothing() -> an
     .await?;
 
     let stop = CancellationToken::new();
-    let loads: Vec<_> = (0..4)
-        .map(|_| {
-            tokio::spawn(load(
-                base.clone(),
-                stack.admin_key.clone(),
-                "platform-killed",
-                50,
-                500,
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let loads = start_loads(
+        4,
+        Load {
+            base: &base,
+            key: &stack.admin_key,
+            project: "platform-killed",
+            per_request: 50,
+            payload_bytes: 500,
+        },
+        &stop,
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     first.start_kill()?; // SIGKILL, mid-request
     first.wait().await?;
@@ -393,18 +421,17 @@ async fn object_storage_down_for_30_seconds_under_load_loses_and_duplicates_noth
     let base = format!("{}/api/v1", stack.edge);
     let stop = CancellationToken::new();
     // Inputs over the offload threshold: every request writes to object storage first.
-    let loads: Vec<_> = (0..3)
-        .map(|_| {
-            tokio::spawn(load(
-                base.clone(),
-                stack.admin_key.clone(),
-                "storage-down",
-                10,
-                30_000,
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let loads = start_loads(
+        3,
+        Load {
+            base: &base,
+            key: &stack.admin_key,
+            project: "storage-down",
+            per_request: 10,
+            payload_bytes: 30_000,
+        },
+        &stop,
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     s3.down()?;
     tokio::time::sleep(Duration::from_secs(30)).await;
@@ -439,18 +466,17 @@ async fn redis_killed_under_load_with_fsync_always_loses_and_duplicates_nothing(
     let base = format!("{}/api/v1", stack.edge);
     let stop = CancellationToken::new();
     // No worker yet: until it runs, only Redis holds what was acknowledged.
-    let loads: Vec<_> = (0..4)
-        .map(|_| {
-            tokio::spawn(load(
-                base.clone(),
-                stack.admin_key.clone(),
-                "redis-killed",
-                50,
-                500,
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let loads = start_loads(
+        4,
+        Load {
+            base: &base,
+            key: &stack.admin_key,
+            project: "redis-killed",
+            per_request: 50,
+            payload_bytes: 500,
+        },
+        &stop,
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     redis.kill()?; // SIGKILL: no shutdown, no final flush
     tokio::time::sleep(Duration::from_secs(1)).await;

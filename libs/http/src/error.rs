@@ -109,6 +109,19 @@ fn message_body(style: ErrorStyle, message: &str) -> serde_json::Value {
     }
 }
 
+/// Whether `error` (or anything in its source chain) is a request body passing a length limit
+/// (`http.max_body_bytes`, or a streaming route's own cap): the client's error, a 413.
+pub fn is_body_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.into_response_with(ErrorStyle::Detail)

@@ -12,7 +12,7 @@ pub mod server;
 pub mod stack;
 
 pub use client_ip::client_address;
-pub use error::{ApiError, ErrorStyle, ValidationIssue};
+pub use error::{ApiError, ErrorStyle, ValidationIssue, is_body_too_large};
 pub use extract::{Json, PathUuid, Query, QueryPairs};
 pub use health::{DependencyCheck, Readiness};
 pub use server::{PathStyle, Served, serve, shutdown_signal};

@@ -162,3 +162,59 @@ pub struct FeedbackOp {
     pub created_at_us: i64,
     pub modified_at_us: i64,
 }
+
+impl FeedbackOp {
+    /// The stored row of this feedback in `tenant_id`: one version, as of its modification.
+    pub fn to_row(&self, tenant_id: Uuid) -> ironsmith_analytics::runs::FeedbackRow {
+        let raw =
+            |v: &Option<Box<RawValue>>| v.as_ref().map(|v| v.get().to_owned()).unwrap_or_default();
+        ironsmith_analytics::runs::FeedbackRow {
+            tenant_id,
+            trace_id: self.trace_id,
+            id: self.id,
+            run_id: self.run_id,
+            session_id: self.session_id,
+            key: self.key.clone(),
+            score: self.score,
+            value: raw(&self.value),
+            comment: self.comment.clone().unwrap_or_default(),
+            correction: raw(&self.correction),
+            feedback_source: raw(&self.feedback_source),
+            feedback_config: raw(&self.feedback_config),
+            comparative_experiment_id: self.comparative_experiment_id,
+            feedback_group_id: self.feedback_group_id,
+            extra: raw(&self.extra),
+            created_at_us: self.created_at_us,
+            modified_at_us: self.modified_at_us,
+            version: self.modified_at_us.max(0) as u64,
+            is_deleted: 0,
+        }
+    }
+
+    /// The operation that stores `row` again (the inverse of `to_row`).
+    pub fn from_row(row: &ironsmith_analytics::runs::FeedbackRow) -> Self {
+        let raw = |text: &str| -> Option<Box<RawValue>> {
+            (!text.is_empty())
+                .then(|| RawValue::from_string(text.to_owned()).ok())
+                .flatten()
+        };
+        FeedbackOp {
+            id: row.id,
+            trace_id: row.trace_id,
+            run_id: row.run_id,
+            session_id: row.session_id,
+            key: row.key.clone(),
+            score: row.score,
+            value: raw(&row.value),
+            comment: (!row.comment.is_empty()).then(|| row.comment.clone()),
+            correction: raw(&row.correction),
+            feedback_source: raw(&row.feedback_source),
+            feedback_config: raw(&row.feedback_config),
+            comparative_experiment_id: row.comparative_experiment_id,
+            feedback_group_id: row.feedback_group_id,
+            extra: raw(&row.extra),
+            created_at_us: row.created_at_us,
+            modified_at_us: row.modified_at_us,
+        }
+    }
+}

@@ -182,29 +182,7 @@ pub async fn record_batched(
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::NotFound("Feedback token not found".into()))?;
-    let raw = |text: &str| -> Option<Box<serde_json::value::RawValue>> {
-        (!text.is_empty())
-            .then(|| serde_json::value::RawValue::from_string(text.to_owned()).ok())
-            .flatten()
-    };
-    let op = ironsmith_runs::FeedbackOp {
-        id: row.id,
-        trace_id: row.trace_id,
-        run_id: row.run_id,
-        session_id: row.session_id,
-        key: row.key.clone(),
-        score: row.score,
-        value: raw(&row.value),
-        comment: (!row.comment.is_empty()).then(|| row.comment.clone()),
-        correction: raw(&row.correction),
-        feedback_source: raw(&row.feedback_source),
-        feedback_config: raw(&row.feedback_config),
-        comparative_experiment_id: row.comparative_experiment_id,
-        feedback_group_id: row.feedback_group_id,
-        extra: raw(&row.extra),
-        created_at_us: row.created_at_us,
-        modified_at_us: row.modified_at_us,
-    };
+    let op = ironsmith_runs::FeedbackOp::from_row(&row);
     let batch = ironsmith_runs::IngestBatch {
         v: ironsmith_runs::op::BATCH_VERSION,
         tenant_id,

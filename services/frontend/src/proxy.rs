@@ -101,7 +101,7 @@ pub async fn forward(
         }
         // The client's body passed the edge's cap while it was being forwarded: that is the
         // client's error (413), not the upstream's (a 502 would make SDKs retry the same body).
-        Err(error) if caused_by_length_limit(&error) => ApiError::PayloadTooLarge(
+        Err(error) if ironsmith_http::is_body_too_large(&error) => ApiError::PayloadTooLarge(
             "The request body is larger than this server accepts; send smaller batches".into(),
         )
         .into_response(),
@@ -116,18 +116,6 @@ pub async fn forward(
             response
         }
     }
-}
-
-/// Whether a failed upstream request failed because the request body hit a length limit.
-fn caused_by_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use clickhouse::Client;
 use futures::FutureExt;
 use ironsmith_analytics::AnalyticsError;
-use ironsmith_analytics::runs::{self, FeedbackRow, RunLocation, RunRow};
+use ironsmith_analytics::runs::{self, RunLocation, RunRow};
 use ironsmith_config::Config;
 use ironsmith_queue::{INGEST_STREAM, QueueError, ShardEntry, ShardedStream};
 use ironsmith_runs::dotted_order;
@@ -37,7 +37,7 @@ use ironsmith_runs::op::BATCH_VERSION;
 use ironsmith_runs::pricing::{self, Price, PriceTable};
 
 type PricesFingerprint = (i64, Option<chrono::DateTime<chrono::Utc>>);
-use ironsmith_runs::{FeedbackOp, IngestBatch, RunOp};
+use ironsmith_runs::{IngestBatch, RunOp};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -537,7 +537,7 @@ impl IngestWorker {
                     .push((op, batch.received_us));
             }
             for op in &batch.feedback {
-                feedback.push(feedback_row(batch.tenant_id, op));
+                feedback.push(op.to_row(batch.tenant_id));
             }
         }
         let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
@@ -847,31 +847,4 @@ fn group_by_tenant(pairs: &[(Uuid, Uuid)]) -> Vec<(Uuid, Vec<Uuid>)> {
         }
     }
     groups
-}
-
-fn feedback_row(tenant_id: Uuid, op: &FeedbackOp) -> FeedbackRow {
-    let raw = |v: &Option<Box<serde_json::value::RawValue>>| {
-        v.as_ref().map(|v| v.get().to_owned()).unwrap_or_default()
-    };
-    FeedbackRow {
-        tenant_id,
-        trace_id: op.trace_id,
-        id: op.id,
-        run_id: op.run_id,
-        session_id: op.session_id,
-        key: op.key.clone(),
-        score: op.score,
-        value: raw(&op.value),
-        comment: op.comment.clone().unwrap_or_default(),
-        correction: raw(&op.correction),
-        feedback_source: raw(&op.feedback_source),
-        feedback_config: raw(&op.feedback_config),
-        comparative_experiment_id: op.comparative_experiment_id,
-        feedback_group_id: op.feedback_group_id,
-        extra: raw(&op.extra),
-        created_at_us: op.created_at_us,
-        modified_at_us: op.modified_at_us,
-        version: op.modified_at_us.max(0) as u64,
-        is_deleted: 0,
-    }
 }

@@ -105,7 +105,7 @@ pub async fn read(
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            if is_length_limit(&e) {
+            if ironsmith_http::is_body_too_large(&e) {
                 too_large_wire(wire_cap)
             } else {
                 IngestError::BadRequest(format!("could not read the request body: {e}"))
@@ -171,17 +171,6 @@ fn decode_capped(mut decoder: impl Read, cap: usize, name: &str) -> Result<Bytes
         }
         out.extend_from_slice(&chunk[..n]);
     }
-}
-
-fn is_length_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 fn too_large_wire(cap: usize) -> IngestError {

@@ -934,3 +934,48 @@ async fn a_deleted_datasets_attachments_are_swept() -> anyhow::Result<()> {
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_project_id_taken_in_another_workspace_is_accepted_like_a_fresh_one() -> anyhow::Result<()>
+{
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    let other = admin
+        .post("/workspaces", json!({"display_name": "Other"}))
+        .await?
+        .expect(200)?;
+    let other: Uuid = other["id"].as_str().unwrap_or_default().parse()?;
+    let elsewhere = admin.clone().tenant(other);
+    let taken = Uuid::now_v7();
+    admin
+        .post("/sessions", json!({"name": "mine", "id": taken}))
+        .await?
+        .expect(201)?;
+    // The same id proposed in another workspace: created, exactly as a fresh id would be.
+    for (id, name) in [(taken, "theirs"), (Uuid::now_v7(), "fresh")] {
+        let created = elsewhere
+            .post("/sessions", json!({"name": name, "id": id}))
+            .await?
+            .expect(201)?;
+        assert_eq!(created["id"], json!(id));
+        assert_eq!(created["name"], name);
+    }
+    // Each workspace reads its own project under the id.
+    let mine = admin
+        .get(&format!("/sessions/{taken}"))
+        .await?
+        .expect(200)?;
+    assert_eq!(mine["name"], "mine");
+    let theirs = elsewhere
+        .get(&format!("/sessions/{taken}"))
+        .await?
+        .expect(200)?;
+    assert_eq!(theirs["name"], "theirs");
+    // Reusing an id within a workspace is still a conflict.
+    let again = admin
+        .post("/sessions", json!({"name": "again", "id": taken}))
+        .await?;
+    assert_eq!(again.status, 409, "{}", again.body);
+    stack.stop().await;
+    Ok(())
+}

@@ -68,7 +68,8 @@ pub async fn by_token(db: impl PgExecutor<'_>, token: Uuid) -> Result<Option<Run
         RunShare,
         "SELECT r.share_token, r.tenant_id, r.run_id, r.trace_id, r.session_id, r.created_at
          FROM run_shares r
-         JOIN tracer_sessions s ON s.id = r.session_id AND s.deleted_at IS NULL
+         JOIN tracer_sessions s
+           ON s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.deleted_at IS NULL
          JOIN workspaces w ON w.id = r.tenant_id
          JOIN organizations o ON o.id = w.organization_id AND NOT o.disable_public_sharing
          WHERE r.share_token = $1",

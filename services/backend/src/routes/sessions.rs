@@ -202,9 +202,12 @@ async fn create(
                         .unwrap_or(existing);
                     Ok((StatusCode::OK, Json(render(&project, None))))
                 }
-                _ => Err(ApiError::Conflict(format!(
+                Some(_) => Err(ApiError::Conflict(format!(
                     "A project named `{name}` already exists in this workspace"
                 ))),
+                None => Err(ApiError::Conflict(
+                    "A project with this id already exists in this workspace".into(),
+                )),
             }
         }
         Err(error) => Err(ApiError::internal(error)),

@@ -979,3 +979,55 @@ async fn a_project_id_taken_in_another_workspace_is_accepted_like_a_fresh_one() 
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_periodic_sweep_removes_orphaned_objects_and_keeps_the_rest() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| {
+        config.object_storage.sweep_interval_secs = 1;
+        config.object_storage.orphan_grace_secs = 0;
+    })
+    .await?;
+    let admin = stack.admin();
+    let storage = ironsmith_storage::ObjectStorage::from_config(&stack.config.object_storage)?;
+    let tenant = stack.workspace_id;
+    let kept = Uuid::now_v7();
+    admin
+        .post(
+            "/runs",
+            run_with(kept, json!({"inputs": {"text": "k".repeat(30_000)}})),
+        )
+        .await?
+        .expect(202)?;
+    stack
+        .wait_for_runs("hostile", 1, Duration::from_secs(20))
+        .await?;
+    // What a refused request whose clean-up failed, or an example of a deleted dataset, leaves.
+    let orphans = [
+        format!("runs/{tenant}/{}/inputs-x.json", Uuid::now_v7()),
+        format!("attachments/{tenant}/{}/{}", Uuid::now_v7(), Uuid::now_v7()),
+        format!("examples/{tenant}/{}/{}", Uuid::now_v7(), Uuid::now_v7()),
+    ];
+    for key in &orphans {
+        storage
+            .put(key, bytes::Bytes::from_static(b"orphan"))
+            .await?;
+    }
+    let mut left = orphans.len();
+    for _ in 0..150 {
+        left = 0;
+        for key in &orphans {
+            if storage.get(key).await.is_ok() {
+                left += 1;
+            }
+        }
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(left, 0, "orphans are still stored");
+    let run = admin.get(&format!("/runs/{kept}")).await?.expect(200)?;
+    assert_eq!(run["inputs"]["text"].as_str().map(str::len), Some(30_000));
+    stack.stop().await;
+    Ok(())
+}

@@ -223,6 +223,8 @@ pub struct ObjectStorageConfig {
     /// Objects younger than this are never swept as orphans (a write may still be about to
     /// reference them), seconds.
     pub orphan_grace_secs: u64,
+    /// How often the worker sweeps every workspace's objects for orphans, seconds; 0 never.
+    pub sweep_interval_secs: u64,
 }
 
 /// Where the services reach each other inside the stack (upstream names in comments).

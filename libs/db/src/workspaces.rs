@@ -43,6 +43,13 @@ pub async fn create(
     .await?)
 }
 
+/// Every workspace of the installation (for the worker's periodic sweeps).
+pub async fn all_ids(db: impl PgExecutor<'_>) -> Result<Vec<Uuid>, DbError> {
+    Ok(sqlx::query_scalar!("SELECT id FROM workspaces ORDER BY id")
+        .fetch_all(db)
+        .await?)
+}
+
 /// The organisation a workspace belongs to.
 pub async fn organization_of(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Uuid>, DbError> {
     Ok(

@@ -22,6 +22,10 @@ pub enum Task {
     /// now keeps its uploads.
     #[serde(rename = "v1.sweep_example_objects")]
     SweepExampleObjects { tenant_id: Uuid },
+    /// Removes a workspace's run payloads and attachments whose run exists nowhere (older than
+    /// the grace period), while the ingestion stream holds nothing that could still name them.
+    #[serde(rename = "v1.sweep_run_objects")]
+    SweepRunObjects { tenant_id: Uuid },
 }
 
 /// The Redis key the worker sets when it handles `Task::Ping { id }` (before the key prefix).

@@ -211,6 +211,7 @@ mod tests {
             secret_access_key: Secret::new(""),
             prefix: prefix.into(),
             orphan_grace_secs: 3600,
+            sweep_interval_secs: 0,
         }
     }
 

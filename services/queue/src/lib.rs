@@ -30,6 +30,8 @@ pub struct TaskHandler {
     max_pending_mutations: u64,
     /// See `object_storage.orphan_grace_secs`.
     orphan_grace_secs: u64,
+    /// Shards of the ingestion stream (to tell whether runs are waiting).
+    ingest_shards: u16,
 }
 
 impl TaskHandler {
@@ -38,6 +40,7 @@ impl TaskHandler {
             stores,
             max_pending_mutations: config.clickhouse.max_pending_mutations,
             orphan_grace_secs: config.object_storage.orphan_grace_secs,
+            ingest_shards: config.ingest.shards,
         }
     }
 }
@@ -82,6 +85,109 @@ impl Handler for TaskHandler {
                     sweep_example_objects(&self.stores, tenant_id, self.orphan_grace_secs).await?;
                 tracing::info!(%tenant_id, removed, "removed attachments of examples that no longer exist");
                 Ok(())
+            }
+            Task::SweepRunObjects { tenant_id } => {
+                let depth = ironsmith_queue::ShardedStream::new(
+                    self.stores.redis.clone(),
+                    ironsmith_queue::INGEST_STREAM,
+                    self.ingest_shards,
+                )
+                .depth()
+                .await?;
+                if depth.queued + depth.pending + depth.dead > 0 {
+                    tracing::info!(%tenant_id, ?depth, "runs are still waiting to be stored; run objects are swept next time");
+                    return Ok(());
+                }
+                let removed =
+                    sweep_run_objects(&self.stores, tenant_id, self.orphan_grace_secs).await?;
+                tracing::info!(%tenant_id, removed, "removed objects of runs that exist nowhere");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Deletes `tenant_id`'s run payloads and attachments (older than `grace_secs`) whose run is
+/// in no table of ClickHouse. The caller has checked that no run waits in the stream.
+async fn sweep_run_objects(
+    stores: &Stores,
+    tenant_id: uuid::Uuid,
+    grace_secs: u64,
+) -> Result<usize, HandlerError> {
+    let grace = chrono::Duration::seconds(i64::try_from(grace_secs).unwrap_or(i64::MAX / 1000));
+    let cutoff = chrono::Utc::now() - grace;
+    let mut objects = Vec::new();
+    for prefix in [
+        format!("runs/{tenant_id}"),
+        format!("attachments/{tenant_id}"),
+    ] {
+        objects.extend(
+            stores
+                .storage
+                .owned_objects(&prefix)
+                .await?
+                .into_iter()
+                .filter(|o| o.last_modified < cutoff),
+        );
+    }
+    let mut owners: Vec<uuid::Uuid> = objects.iter().map(|o| o.owner).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let mut known = std::collections::HashSet::new();
+    for chunk in owners.chunks(1000) {
+        known.extend(
+            ironsmith_analytics::runs::locate(&stores.clickhouse, tenant_id, chunk)
+                .await?
+                .into_iter()
+                .map(|location| location.id),
+        );
+    }
+    let doomed = objects
+        .into_iter()
+        .filter(|o| !known.contains(&o.owner))
+        .collect();
+    Ok(stores.storage.delete_objects(doomed).await?)
+}
+
+/// Every `interval`, one worker of the installation (whichever takes the lock) asks for a sweep
+/// of every workspace's objects.
+async fn sweep_periodically(stores: Stores, interval: Duration, shutdown: CancellationToken) {
+    let queue = Queue::new(stores.redis.clone(), DEFAULT_QUEUE);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        let result: Result<usize, HandlerError> = async {
+            let mut conn = stores.redis.connection().await?;
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(stores.redis.key("worker:sweep-lock"))
+                .arg("1")
+                .arg("NX")
+                .arg("EX")
+                .arg(interval.as_secs().max(1))
+                .query_async(&mut conn)
+                .await?;
+            if taken.is_none() {
+                return Ok(0);
+            }
+            let workspaces = ironsmith_db::workspaces::all_ids(&stores.postgres).await?;
+            for &tenant_id in &workspaces {
+                queue
+                    .enqueue(&Task::SweepExampleObjects { tenant_id })
+                    .await?;
+                queue.enqueue(&Task::SweepRunObjects { tenant_id }).await?;
+            }
+            Ok(workspaces.len())
+        }
+        .await;
+        match result {
+            Ok(0) => {}
+            Ok(workspaces) => {
+                tracing::info!(workspaces, "asked for a sweep of every workspace's objects")
+            }
+            Err(error) => {
+                tracing::warn!(%error, "best effort: could not start the periodic object sweep")
             }
         }
     }
@@ -177,6 +283,13 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
     let queue = Queue::new(stores.redis.clone(), DEFAULT_QUEUE);
     let handler = Arc::new(TaskHandler::new(stores.clone(), &config));
     let tasks = tokio::spawn(run_worker(queue, handler, options, shutdown.clone()));
+    if config.object_storage.sweep_interval_secs > 0 {
+        tokio::spawn(sweep_periodically(
+            stores.clone(),
+            Duration::from_secs(config.object_storage.sweep_interval_secs),
+            shutdown.clone(),
+        ));
+    }
     let ingestion = tokio::spawn(ingest.run(shutdown));
     let worker = tokio::spawn(async move {
         for (name, done) in [("tasks", tasks.await), ("ingestion", ingestion.await)] {

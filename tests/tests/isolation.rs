@@ -280,6 +280,12 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
     (Workspace, "GET", "/datasets/{dataset}/comparative", ""),
     (
         Workspace,
+        "DELETE",
+        "/datasets/comparative/{comparative}",
+        "",
+    ),
+    (
+        Workspace,
         "POST",
         "/datasets/comparative",
         r#"{"experiment_ids":["{project}","{project}"],"reference_dataset_id":"{dataset}"}"#,
@@ -446,6 +452,7 @@ async fn snapshot(victim: &Victim, same_org: bool) -> anyhow::Result<Vec<(String
         "/datasets/{dataset}/versions",
         "/datasets/{dataset}/splits",
         "/datasets/{dataset}/share",
+        "/datasets/{dataset}/comparative",
         "/examples?dataset={dataset}",
         "/feedback?run={run}",
         "/feedback-configs",
@@ -598,6 +605,28 @@ async fn furnish(
         .await?
         .expect(201)?;
     let price = id(&price);
+    // Two experiments on the dataset, compared.
+    let mut experiments = Vec::new();
+    for n in 0..2 {
+        let experiment = admin_ws
+            .post(
+                "/sessions",
+                json!({"name": format!("victim-experiment-{label}-{n}"),
+                       "reference_dataset_id": dataset}),
+            )
+            .await?
+            .expect(201)?;
+        experiments.push(id(&experiment));
+    }
+    let comparative = admin_ws
+        .post(
+            "/datasets/comparative",
+            json!({"reference_dataset_id": dataset, "experiment_ids": experiments,
+                   "name": format!("victim-comparison-{label}")}),
+        )
+        .await?
+        .expect(200)?;
+    let comparative = id(&comparative);
     Ok(Victim {
         workspace,
         values: vec![
@@ -616,6 +645,7 @@ async fn furnish(
             ("{feedback}", feedback.clone()),
             ("{queue}", queue.clone()),
             ("{price}", price.clone()),
+            ("{comparative}", comparative.clone()),
         ],
         secrets: vec![
             member_email,
@@ -633,6 +663,7 @@ async fn furnish(
             feedback,
             queue,
             price,
+            comparative,
             format!("victim-dataset-{label}"),
             format!("{label}-input"),
             format!("victim-queue-{label}"),

@@ -107,6 +107,12 @@ impl Handler for TaskHandler {
     }
 }
 
+/// Objects last modified before this are old enough to be swept.
+fn sweep_cutoff(grace_secs: u64) -> chrono::DateTime<chrono::Utc> {
+    let grace = chrono::Duration::seconds(i64::try_from(grace_secs).unwrap_or(i64::MAX / 1000));
+    chrono::Utc::now() - grace
+}
+
 /// Deletes `tenant_id`'s run payloads and attachments (older than `grace_secs`) whose run is
 /// in no table of ClickHouse. The caller has checked that no run waits in the stream.
 async fn sweep_run_objects(
@@ -114,8 +120,7 @@ async fn sweep_run_objects(
     tenant_id: uuid::Uuid,
     grace_secs: u64,
 ) -> Result<usize, HandlerError> {
-    let grace = chrono::Duration::seconds(i64::try_from(grace_secs).unwrap_or(i64::MAX / 1000));
-    let cutoff = chrono::Utc::now() - grace;
+    let cutoff = sweep_cutoff(grace_secs);
     let mut objects = Vec::new();
     for prefix in [
         format!("runs/{tenant_id}"),
@@ -200,8 +205,7 @@ async fn sweep_example_objects(
     tenant_id: uuid::Uuid,
     grace_secs: u64,
 ) -> Result<usize, HandlerError> {
-    let grace = chrono::Duration::seconds(i64::try_from(grace_secs).unwrap_or(i64::MAX / 1000));
-    let cutoff = chrono::Utc::now() - grace;
+    let cutoff = sweep_cutoff(grace_secs);
     let objects: Vec<_> = stores
         .storage
         .owned_objects(&format!("examples/{tenant_id}"))

@@ -16,4 +16,4 @@ pub use error::{ApiError, ErrorStyle, ValidationIssue, is_body_too_large};
 pub use extract::{Json, PathUuid, Query, QueryPairs};
 pub use health::{DependencyCheck, Readiness};
 pub use server::{PathStyle, Served, serve, shutdown_signal};
-pub use stack::{ServiceInfo, edge_router, not_found, service_router};
+pub use stack::{ServiceInfo, edge_router, not_found, panic_message, service_router};

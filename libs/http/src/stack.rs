@@ -193,17 +193,22 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The message a panic carried, if it carried one.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 /// A handler that panicked: the panic is logged and counted, the client gets the generic 500
 /// every internal error gets, and the connection and the service carry on.
 fn panicked(
     service: &'static str,
     panic: Box<dyn std::any::Any + Send + 'static>,
 ) -> axum::response::Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned());
+    let message = panic_message(&*panic);
     tracing::error!(service, panic = %message, "a request handler panicked");
     ::metrics::counter!("http_handler_panics_total", "service" => service).increment(1);
     ApiError::internal(std::io::Error::other(message)).into_response()

@@ -464,7 +464,11 @@ impl IngestWorker {
             let stored = std::panic::AssertUnwindSafe(self.store(batches))
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|panic| Err(IngestError::Panicked(panic_message(&*panic))));
+                .unwrap_or_else(|panic| {
+                    Err(IngestError::Panicked(ironsmith_http::panic_message(
+                        &*panic,
+                    )))
+                });
             let error = match stored {
                 Ok(counts) => return Ok(Ok(counts)),
                 Err(error) => error,
@@ -799,15 +803,6 @@ impl IngestWorker {
 }
 
 /// A create carrying its run part: what the SDKs send for almost every run.
-/// The message a panic carried, if it carried one.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned())
-}
-
 fn is_full_create(op: &RunOp) -> bool {
     op.kind == ironsmith_runs::OpKind::Post && op.has_run_part
 }

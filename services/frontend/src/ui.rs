@@ -78,10 +78,14 @@ pub async fn page(state: &AppState, path: &str, query: Option<&str>) -> Response
                     },
                 )
             }
-            Err(reason) => (
-                "<span class=\"down\">unreachable</span>".to_owned(),
-                escape(&reason),
-            ),
+            // The reason (addresses, client errors) is for the logs, not an anonymous page.
+            Err(reason) => {
+                tracing::warn!(service = service.name(), %reason, "status page: service unreachable");
+                (
+                    "<span class=\"down\">unreachable</span>".to_owned(),
+                    "unknown".to_owned(),
+                )
+            }
         };
         let _ = write!(
             body,

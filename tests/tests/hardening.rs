@@ -936,8 +936,7 @@ async fn a_deleted_datasets_attachments_are_swept() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn a_project_id_taken_in_another_workspace_is_accepted_like_a_fresh_one() -> anyhow::Result<()>
-{
+async fn ids_taken_in_another_workspace_are_accepted_like_fresh_ones() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     let admin = stack.admin();
     let other = admin
@@ -946,36 +945,131 @@ async fn a_project_id_taken_in_another_workspace_is_accepted_like_a_fresh_one() 
         .expect(200)?;
     let other: Uuid = other["id"].as_str().unwrap_or_default().parse()?;
     let elsewhere = admin.clone().tenant(other);
-    let taken = Uuid::now_v7();
-    admin
-        .post("/sessions", json!({"name": "mine", "id": taken}))
-        .await?
-        .expect(201)?;
-    // The same id proposed in another workspace: created, exactly as a fresh id would be.
-    for (id, name) in [(taken, "theirs"), (Uuid::now_v7(), "fresh")] {
-        let created = elsewhere
-            .post("/sessions", json!({"name": name, "id": id}))
+    // Every kind of object whose id a client may propose: (create path, status on create).
+    for (path, created_status) in [
+        ("/sessions", 201),
+        ("/datasets", 200),
+        ("/annotation-queues", 200),
+    ] {
+        let taken = Uuid::now_v7();
+        admin
+            .post(path, json!({"name": "mine", "id": taken}))
             .await?
-            .expect(201)?;
-        assert_eq!(created["id"], json!(id));
-        assert_eq!(created["name"], name);
+            .expect(created_status)?;
+        // The same id proposed in another workspace: created, exactly as a fresh id would be.
+        for (id, name) in [(taken, "theirs"), (Uuid::now_v7(), "fresh")] {
+            let created = elsewhere
+                .post(path, json!({"name": name, "id": id}))
+                .await?
+                .expect(created_status)?;
+            assert_eq!(created["id"], json!(id), "{path}");
+            assert_eq!(created["name"], name, "{path}");
+        }
+        // Each workspace reads its own object under the id.
+        let mine = admin.get(&format!("{path}/{taken}")).await?.expect(200)?;
+        assert_eq!(mine["name"], "mine", "{path}");
+        let theirs = elsewhere
+            .get(&format!("{path}/{taken}"))
+            .await?
+            .expect(200)?;
+        assert_eq!(theirs["name"], "theirs", "{path}");
+        // Reusing an id within a workspace is still a conflict.
+        let again = admin
+            .post(path, json!({"name": "again", "id": taken}))
+            .await?;
+        assert_eq!(again.status, 409, "{path}: {}", again.body);
     }
-    // Each workspace reads its own project under the id.
-    let mine = admin
-        .get(&format!("/sessions/{taken}"))
+
+    // Two datasets under one id keep their examples, versions and tags apart.
+    let dataset = Uuid::now_v7();
+    for (client, name) in [(&admin, "a"), (&elsewhere, "b")] {
+        client
+            .post(
+                "/datasets",
+                json!({"name": format!("shared-{name}"), "id": dataset}),
+            )
+            .await?
+            .expect(200)?;
+        client
+            .post(
+                "/examples",
+                json!({"dataset_id": dataset, "inputs": {"who": name}}),
+            )
+            .await?
+            .expect(200)?;
+    }
+    admin
+        .post(
+            "/examples",
+            json!({"dataset_id": dataset, "inputs": {"who": "a again"}}),
+        )
         .await?
         .expect(200)?;
-    assert_eq!(mine["name"], "mine");
-    let theirs = elsewhere
-        .get(&format!("/sessions/{taken}"))
+    admin
+        .put(&format!("/datasets/{dataset}/tags"), json!({"tag": "prod"}))
         .await?
         .expect(200)?;
-    assert_eq!(theirs["name"], "theirs");
-    // Reusing an id within a workspace is still a conflict.
-    let again = admin
-        .post("/sessions", json!({"name": "again", "id": taken}))
+    let versions = |client: &ironsmith_e2e::Client| {
+        let client = client.clone();
+        async move {
+            client
+                .get(&format!("/datasets/{dataset}/versions"))
+                .await?
+                .expect(200)
+        }
+    };
+    let mine = versions(&admin).await?;
+    let theirs = versions(&elsewhere).await?;
+    assert_eq!(mine.as_array().map(Vec::len), Some(2), "{mine}");
+    assert_eq!(theirs.as_array().map(Vec::len), Some(1), "{theirs}");
+    assert_eq!(mine[0]["tags"], json!(["prod"]));
+    assert_eq!(theirs[0]["tags"], Value::Null, "{theirs}");
+    let tagged = elsewhere
+        .get(&format!("/datasets/{dataset}/version?tag=prod"))
         .await?;
-    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(tagged.status, 404, "{}", tagged.body);
+    let count = elsewhere
+        .get(&format!("/examples/count?dataset={dataset}"))
+        .await?
+        .expect(200)?;
+    assert_eq!(count, 1);
+    // Deleting one leaves the other whole.
+    admin
+        .delete(&format!("/datasets/{dataset}"))
+        .await?
+        .expect(204)?;
+    let count = elsewhere
+        .get(&format!("/examples/count?dataset={dataset}"))
+        .await?
+        .expect(200)?;
+    assert_eq!(count, 1);
+
+    // Two queues under one id keep their items apart.
+    let queue = Uuid::now_v7();
+    for client in [&admin, &elsewhere] {
+        client
+            .post("/annotation-queues", json!({"name": "q", "id": queue}))
+            .await?
+            .expect(200)?;
+    }
+    admin
+        .post(
+            &format!("/annotation-queues/{queue}/runs"),
+            json!([Uuid::now_v7(), Uuid::now_v7()]),
+        )
+        .await?
+        .expect(200)?;
+    let size = |client: &ironsmith_e2e::Client| {
+        let client = client.clone();
+        async move {
+            client
+                .get(&format!("/annotation-queues/{queue}/size"))
+                .await?
+                .expect(200)
+        }
+    };
+    assert_eq!(size(&admin).await?["size"], 2);
+    assert_eq!(size(&elsewhere).await?["size"], 0);
     stack.stop().await;
     Ok(())
 }

@@ -178,6 +178,7 @@ pub struct NewItem {
 /// Adds runs to a queue (a run already queued keeps its item); returns their items.
 pub async fn add(
     db: &mut sqlx::PgConnection,
+    tenant_id: Uuid,
     queue_id: Uuid,
     runs: &[NewItem],
 ) -> Result<Vec<Item>, DbError> {
@@ -185,24 +186,27 @@ pub async fn add(
         return Ok(Vec::new());
     }
     let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
-        "INSERT INTO annotation_queue_runs (id, queue_id, run_id, session_id, trace_id, start_time) ",
+        "INSERT INTO annotation_queue_runs \
+         (id, tenant_id, queue_id, run_id, session_id, trace_id, start_time) ",
     );
     query.push_values(runs, |mut row, run| {
         row.push_bind(Uuid::now_v7())
+            .push_bind(tenant_id)
             .push_bind(queue_id)
             .push_bind(run.run_id)
             .push_bind(run.session_id)
             .push_bind(run.trace_id)
             .push_bind(run.start_time);
     });
-    query.push(" ON CONFLICT (queue_id, run_id) DO NOTHING");
+    query.push(" ON CONFLICT (tenant_id, queue_id, run_id) DO NOTHING");
     query.build().execute(&mut *db).await?;
     let ids: Vec<Uuid> = runs.iter().map(|r| r.run_id).collect();
     Ok(sqlx::query_as!(
         Item,
         "SELECT id, queue_id, run_id, session_id, trace_id, added_at, last_reviewed_time
-         FROM annotation_queue_runs WHERE queue_id = $1 AND run_id = ANY($2)
+         FROM annotation_queue_runs WHERE tenant_id = $1 AND queue_id = $2 AND run_id = ANY($3)
          ORDER BY added_at, id",
+        tenant_id,
         queue_id,
         &ids
     )
@@ -231,9 +235,12 @@ pub async fn items(
 ) -> Result<Vec<Item>, DbError> {
     let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT i.id, i.queue_id, i.run_id, i.session_id, i.trace_id, i.added_at, \
-         i.last_reviewed_time FROM annotation_queue_runs i WHERE i.queue_id = ",
+         i.last_reviewed_time FROM annotation_queue_runs i WHERE i.tenant_id = ",
     );
-    query.push_bind(queue.id);
+    query
+        .push_bind(queue.tenant_id)
+        .push(" AND i.queue_id = ")
+        .push_bind(queue.id);
     let done = "(SELECT count(*) FROM annotation_queue_reviews r WHERE r.queue_run_id = i.id)";
     match status {
         ItemStatus::All => {}
@@ -265,9 +272,15 @@ pub async fn items(
     Ok(query.build_query_as::<Item>().fetch_all(db).await?)
 }
 
-pub async fn size(db: impl PgExecutor<'_>, queue_id: Uuid) -> Result<i64, DbError> {
+pub async fn size(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    queue_id: Uuid,
+) -> Result<i64, DbError> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM annotation_queue_runs WHERE queue_id = $1"#,
+        r#"SELECT count(*) AS "n!" FROM annotation_queue_runs
+           WHERE tenant_id = $1 AND queue_id = $2"#,
+        tenant_id,
         queue_id
     )
     .fetch_one(db)
@@ -275,9 +288,16 @@ pub async fn size(db: impl PgExecutor<'_>, queue_id: Uuid) -> Result<i64, DbErro
 }
 
 /// Removes an item, named by its own id or by its run's id.
-pub async fn remove(db: impl PgExecutor<'_>, queue_id: Uuid, id: Uuid) -> Result<bool, DbError> {
+pub async fn remove(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    queue_id: Uuid,
+    id: Uuid,
+) -> Result<bool, DbError> {
     Ok(sqlx::query!(
-        "DELETE FROM annotation_queue_runs WHERE queue_id = $1 AND (id = $2 OR run_id = $2)",
+        "DELETE FROM annotation_queue_runs
+         WHERE tenant_id = $1 AND queue_id = $2 AND (id = $3 OR run_id = $3)",
+        tenant_id,
         queue_id,
         id
     )
@@ -291,6 +311,7 @@ pub async fn remove(db: impl PgExecutor<'_>, queue_id: Uuid, id: Uuid) -> Result
 /// the review as done. `None` when the queue has no such item.
 pub async fn mark_reviewed(
     db: &mut sqlx::PgConnection,
+    tenant_id: Uuid,
     queue_id: Uuid,
     id: Uuid,
     reviewer: Uuid,
@@ -299,8 +320,9 @@ pub async fn mark_reviewed(
     let Some(item) = sqlx::query_as!(
         Item,
         "UPDATE annotation_queue_runs SET last_reviewed_time = now()
-         WHERE queue_id = $1 AND (id = $2 OR run_id = $2)
+         WHERE tenant_id = $1 AND queue_id = $2 AND (id = $3 OR run_id = $3)
          RETURNING id, queue_id, run_id, session_id, trace_id, added_at, last_reviewed_time",
+        tenant_id,
         queue_id,
         id
     )

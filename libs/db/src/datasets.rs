@@ -41,7 +41,8 @@ const COLUMNS: &str = "d.id, d.tenant_id, d.name, d.description, d.data_type, d.
     d.baseline_experiment_id, d.created_at, d.modified_at";
 
 const COUNTS: &str = ", (SELECT count(*) FROM example_revisions e
-        WHERE e.dataset_id = d.id AND e.valid_to IS NULL) AS example_count,
+        WHERE e.tenant_id = d.tenant_id AND e.dataset_id = d.id AND e.valid_to IS NULL)
+        AS example_count,
     (SELECT count(*) FROM tracer_sessions s WHERE s.tenant_id = d.tenant_id
         AND s.reference_dataset_id = d.id AND s.deleted_at IS NULL) AS session_count,
     (SELECT max(s.start_time) FROM tracer_sessions s WHERE s.tenant_id = d.tenant_id
@@ -239,17 +240,19 @@ pub async fn begin_write(
     // Strictly after the previous version, even if the clock stepped back. Microseconds, as
     // Postgres stores them, so the value read back is exactly the one returned here.
     let as_of = sqlx::query_scalar!(
-        r#"INSERT INTO dataset_versions (dataset_id, as_of)
-           SELECT $1, greatest(date_trunc('microseconds', clock_timestamp()),
-                               (SELECT max(as_of) + interval '1 microsecond'
-                                FROM dataset_versions WHERE dataset_id = $1))
+        r#"INSERT INTO dataset_versions (tenant_id, dataset_id, as_of)
+           SELECT $1, $2, greatest(date_trunc('microseconds', clock_timestamp()),
+                                   (SELECT max(as_of) + interval '1 microsecond'
+                                    FROM dataset_versions WHERE tenant_id = $1 AND dataset_id = $2))
            RETURNING as_of"#,
+        tenant_id,
         id
     )
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query!(
-        "UPDATE datasets SET modified_at = $2 WHERE id = $1",
+        "UPDATE datasets SET modified_at = $3 WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
         id,
         as_of
     )
@@ -268,6 +271,7 @@ pub struct Version {
 /// Versions, newest first. `search` keeps those with a tag containing it.
 pub async fn versions(
     db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
     dataset_id: Uuid,
     search: Option<&str>,
     offset: i64,
@@ -278,12 +282,15 @@ pub async fn versions(
         r#"SELECT v.as_of AS "as_of!", t.tags
            FROM dataset_versions v
            LEFT JOIN LATERAL (SELECT array_agg(tag ORDER BY tag) AS tags FROM dataset_tags t
-                              WHERE t.dataset_id = v.dataset_id AND t.as_of = v.as_of) t ON true
-           WHERE v.dataset_id = $1
-             AND ($2::text IS NULL OR EXISTS (
-                   SELECT 1 FROM dataset_tags t2 WHERE t2.dataset_id = v.dataset_id
-                     AND t2.as_of = v.as_of AND strpos(lower(t2.tag), lower($2)) > 0))
-           ORDER BY v.as_of DESC OFFSET $3 LIMIT $4"#,
+                              WHERE t.tenant_id = v.tenant_id AND t.dataset_id = v.dataset_id
+                                AND t.as_of = v.as_of) t ON true
+           WHERE v.tenant_id = $1 AND v.dataset_id = $2
+             AND ($3::text IS NULL OR EXISTS (
+                   SELECT 1 FROM dataset_tags t2 WHERE t2.tenant_id = v.tenant_id
+                     AND t2.dataset_id = v.dataset_id AND t2.as_of = v.as_of
+                     AND strpos(lower(t2.tag), lower($3)) > 0))
+           ORDER BY v.as_of DESC OFFSET $4 LIMIT $5"#,
+        tenant_id,
         dataset_id,
         search,
         offset,
@@ -296,6 +303,7 @@ pub async fn versions(
 /// The version in force at `at` (the latest at or before it), with its tags.
 pub async fn version_at(
     db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
     dataset_id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<Option<Version>, DbError> {
@@ -303,9 +311,11 @@ pub async fn version_at(
         Version,
         r#"SELECT v.as_of AS "as_of!",
                   (SELECT array_agg(tag ORDER BY tag) FROM dataset_tags t
-                   WHERE t.dataset_id = v.dataset_id AND t.as_of = v.as_of) AS tags
-           FROM dataset_versions v WHERE v.dataset_id = $1 AND v.as_of <= $2
+                   WHERE t.tenant_id = v.tenant_id AND t.dataset_id = v.dataset_id
+                     AND t.as_of = v.as_of) AS tags
+           FROM dataset_versions v WHERE v.tenant_id = $1 AND v.dataset_id = $2 AND v.as_of <= $3
            ORDER BY v.as_of DESC LIMIT 1"#,
+        tenant_id,
         dataset_id,
         at
     )
@@ -313,8 +323,7 @@ pub async fn version_at(
     .await?)
 }
 
-/// The time a tag of one of `tenant_id`'s datasets points at (another workspace's dataset has
-/// no tags, as far as this caller can tell).
+/// The time a tag of one of `tenant_id`'s datasets points at.
 pub async fn tag_time(
     db: impl PgExecutor<'_>,
     tenant_id: Uuid,
@@ -322,9 +331,7 @@ pub async fn tag_time(
     tag: &str,
 ) -> Result<Option<DateTime<Utc>>, DbError> {
     Ok(sqlx::query_scalar!(
-        "SELECT t.as_of FROM dataset_tags t
-         JOIN datasets d ON d.id = t.dataset_id AND d.tenant_id = $1
-         WHERE t.dataset_id = $2 AND t.tag = $3",
+        "SELECT as_of FROM dataset_tags WHERE tenant_id = $1 AND dataset_id = $2 AND tag = $3",
         tenant_id,
         dataset_id,
         tag
@@ -337,23 +344,25 @@ pub async fn tag_time(
 /// the dataset has no version at or before `as_of`.
 pub async fn set_tag(
     db: &mut sqlx::PgConnection,
+    tenant_id: Uuid,
     dataset_id: Uuid,
     as_of: DateTime<Utc>,
     tag: &str,
 ) -> Result<Option<Version>, DbError> {
-    let Some(version) = version_at(&mut *db, dataset_id, as_of).await? else {
+    let Some(version) = version_at(&mut *db, tenant_id, dataset_id, as_of).await? else {
         return Ok(None);
     };
     sqlx::query!(
-        "INSERT INTO dataset_tags (dataset_id, tag, as_of) VALUES ($1, $2, $3)
-         ON CONFLICT (dataset_id, tag) DO UPDATE SET as_of = EXCLUDED.as_of",
+        "INSERT INTO dataset_tags (tenant_id, dataset_id, tag, as_of) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, dataset_id, tag) DO UPDATE SET as_of = EXCLUDED.as_of",
+        tenant_id,
         dataset_id,
         tag,
         version.as_of
     )
     .execute(&mut *db)
     .await?;
-    version_at(&mut *db, dataset_id, version.as_of).await
+    version_at(&mut *db, tenant_id, dataset_id, version.as_of).await
 }
 
 /// Shares a dataset; one already shared keeps its token, which is returned.
@@ -364,7 +373,7 @@ pub async fn share(
 ) -> Result<Uuid, DbError> {
     Ok(sqlx::query_scalar!(
         "INSERT INTO dataset_shares (share_token, tenant_id, dataset_id) VALUES ($1, $2, $3)
-         ON CONFLICT (dataset_id) DO UPDATE SET dataset_id = EXCLUDED.dataset_id
+         ON CONFLICT (tenant_id, dataset_id) DO UPDATE SET dataset_id = EXCLUDED.dataset_id
          RETURNING share_token",
         Uuid::new_v4(),
         tenant_id,

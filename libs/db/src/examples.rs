@@ -243,7 +243,6 @@ pub async fn close(
     .await?)
 }
 
-/// Erases these examples and their history; returns the ids that existed.
 /// Which of `ids` are examples of `tenant_id` in any revision (current or past).
 pub async fn known_ids(
     db: impl PgExecutor<'_>,
@@ -259,6 +258,7 @@ pub async fn known_ids(
     .await?)
 }
 
+/// Erases these examples and their history; returns the ids that existed.
 pub async fn hard_delete(
     db: impl PgExecutor<'_>,
     tenant_id: Uuid,
@@ -301,19 +301,23 @@ pub struct Diff {
 
 pub async fn diff(
     db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
     dataset_id: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Diff, DbError> {
     let rows = sqlx::query!(
-        r#"WITH a AS (SELECT id, revision FROM example_revisions WHERE dataset_id = $1
-                      AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2)),
-                b AS (SELECT id, revision FROM example_revisions WHERE dataset_id = $1
-                      AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3))
+        r#"WITH a AS (SELECT id, revision FROM example_revisions
+                      WHERE tenant_id = $1 AND dataset_id = $2
+                      AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)),
+                b AS (SELECT id, revision FROM example_revisions
+                      WHERE tenant_id = $1 AND dataset_id = $2
+                      AND valid_from <= $4 AND (valid_to IS NULL OR valid_to > $4))
            SELECT COALESCE(a.id, b.id) AS "id!", a.revision AS "before?", b.revision AS "after?"
            FROM a FULL JOIN b ON a.id = b.id
            WHERE a.revision IS DISTINCT FROM b.revision
            ORDER BY 1"#,
+        tenant_id,
         dataset_id,
         from,
         to

@@ -274,7 +274,7 @@ async fn add(
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let items = annotation_queues::add(&mut conn, queue_id, &runs)
+    let items = annotation_queues::add(&mut conn, tenant_id, queue_id, &runs)
         .await
         .map_err(ApiError::internal)?;
     feedback_store::upgrade_traces(
@@ -433,7 +433,7 @@ async fn remove_item(
     Path((id, item)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     get_queue(&state, caller.workspace_id, id).await?;
-    if annotation_queues::remove(&state.stores.postgres, id, item)
+    if annotation_queues::remove(&state.stores.postgres, caller.workspace_id, id, item)
         .await
         .map_err(ApiError::internal)?
     {
@@ -474,11 +474,17 @@ async fn review_item(
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let updated =
-        annotation_queues::mark_reviewed(&mut conn, id, item, reviewer(&caller), completed)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::NotFound("The run is not in this queue".into()))?;
+    let updated = annotation_queues::mark_reviewed(
+        &mut conn,
+        caller.workspace_id,
+        id,
+        item,
+        reviewer(&caller),
+        completed,
+    )
+    .await
+    .map_err(ApiError::internal)?
+    .ok_or_else(|| ApiError::NotFound("The run is not in this queue".into()))?;
     Ok(Json(render_item(&updated)))
 }
 
@@ -488,7 +494,7 @@ async fn size(
     PathUuid(id): PathUuid,
 ) -> Result<Json<Value>, ApiError> {
     get_queue(&state, caller.workspace_id, id).await?;
-    let n = annotation_queues::size(&state.stores.postgres, id)
+    let n = annotation_queues::size(&state.stores.postgres, caller.workspace_id, id)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!({"size": n})))

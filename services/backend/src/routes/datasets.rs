@@ -335,6 +335,7 @@ async fn versions(
     let (offset, limit) = query.page(100)?;
     let found = datasets::versions(
         &state.stores.postgres,
+        caller.workspace_id,
         id,
         query.get("search"),
         offset,
@@ -358,7 +359,7 @@ async fn version(
     let at = resolve_version(&state, caller.workspace_id, Some(id), reference, "as_of")
         .await?
         .unwrap_or_else(Utc::now);
-    let found = datasets::version_at(&state.stores.postgres, id, at)
+    let found = datasets::version_at(&state.stores.postgres, caller.workspace_id, id, at)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::NotFound("The dataset has no version at that time".into()))?;
@@ -406,7 +407,7 @@ async fn tag(
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let version = datasets::set_tag(&mut conn, id, at, tag)
+    let version = datasets::set_tag(&mut conn, caller.workspace_id, id, at, tag)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::NotFound("The dataset has no version at that time".into()))?;
@@ -439,7 +440,7 @@ async fn diff(
     )
     .await?
     .unwrap_or(now);
-    let found = examples::diff(&state.stores.postgres, id, from, to)
+    let found = examples::diff(&state.stores.postgres, caller.workspace_id, id, from, to)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!({

@@ -396,6 +396,8 @@ struct Victim {
     /// Strings that must never appear in an attacker's answer.
     secrets: Vec<String>,
     admin: Client,
+    /// A member of the victim's workspace, signed in with a password (a login session).
+    member_session: Client,
 }
 
 fn fill(template: &str, victim: &Victim, attacker_user: Uuid) -> String {
@@ -669,6 +671,7 @@ async fn furnish(
             format!("victim-queue-{label}"),
         ],
         admin,
+        member_session,
     })
 }
 
@@ -846,6 +849,41 @@ async fn no_caller_reaches_another_workspace() -> anyhow::Result<()> {
         ),
         "a victim's tag is visible"
     );
+
+    // Signing out ends only the caller's own session, whatever the request names: the
+    // attacker's session is over, the victim's sessions are as they were.
+    let victim_sessions = victim_b
+        .member_session
+        .get("/auth/sessions")
+        .await?
+        .expect(200)?;
+    let logout = local_admin
+        .clone()
+        .tenant(b_workspace)
+        .send(
+            Method::POST,
+            "/auth/logout",
+            Some(&json!({"session_id": fill("{session}", &victim_b, local_admin_user)})),
+        )
+        .await?;
+    assert_eq!(logout.status, 204, "{}", logout.body);
+    assert_eq!(local_admin.get("/me").await?.status, 401);
+    assert_eq!(
+        victim_b
+            .member_session
+            .get("/auth/sessions")
+            .await?
+            .expect(200)?,
+        victim_sessions,
+        "the victim's sessions changed"
+    );
+    victim_b
+        .member_session
+        .clone()
+        .tenant(b_workspace)
+        .get("/sessions")
+        .await?
+        .expect(200)?;
 
     // The matrix's paths are real: the victim's own admin reads every GET line.
     for (_, method, path, _) in MATRIX.iter().filter(|(_, m, _, _)| *m == "GET") {

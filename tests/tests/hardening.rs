@@ -1125,3 +1125,69 @@ async fn the_periodic_sweep_removes_orphaned_objects_and_keeps_the_rest() -> any
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn poison_usage_neither_stops_the_worker_nor_costs_other_runs() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    // Token counts at the edge of the integer range, and costs no float holds: summing or
+    // converting them naively overflows (a panic in checked builds) while the worker stores
+    // the batch they arrive in.
+    let hostile = Uuid::now_v7();
+    let usage = json!({"usage_metadata": {
+        "input_tokens": i64::MAX, "output_tokens": 1e300,
+        "input_cost": "1e999", "output_cost": "NaN",
+    }});
+    // Neighbours sent just before and after it, in requests of their own.
+    let neighbours: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+    for (i, id) in neighbours.iter().enumerate() {
+        admin
+            .post("/runs", run_with(*id, json!({"outputs": {"ok": true}})))
+            .await?
+            .expect(202)?;
+        if i == 1 {
+            let run = run_with(hostile, json!({"run_type": "llm", "outputs": usage}));
+            admin
+                .post("/runs/batch", json!({"post": [run]}))
+                .await?
+                .expect(202)?;
+        }
+    }
+    let rows = stack
+        .wait_for_runs("hostile", 5, Duration::from_secs(30))
+        .await?;
+    let stored = |id: Uuid| rows.iter().find(|r| r.id == id);
+    for id in &neighbours {
+        assert!(stored(*id).is_some(), "the neighbouring run {id} was lost");
+    }
+    let row = stored(hostile).ok_or_else(|| anyhow::anyhow!("the hostile run was lost"))?;
+    assert!(
+        row.prompt_tokens > 0 && row.completion_tokens > 0,
+        "{row:?}"
+    );
+    assert!(
+        row.total_tokens >= row.prompt_tokens,
+        "the total wrapped around: {row:?}"
+    );
+    // The shard goes on: a later run is stored too, and nothing was dead-lettered.
+    let later = Uuid::now_v7();
+    admin
+        .post("/runs", run_with(later, json!({})))
+        .await?
+        .expect(202)?;
+    let rows = stack
+        .wait_for_runs("hostile", 6, Duration::from_secs(30))
+        .await?;
+    assert!(rows.iter().any(|r| r.id == later));
+    let letters: Value = reqwest::Client::new()
+        .get(format!("{}/dead-letters/ingest", stack.worker))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(letters, json!([]));
+    all_ready(&stack).await?;
+    stack.stop().await;
+    Ok(())
+}

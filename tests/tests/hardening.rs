@@ -1191,3 +1191,158 @@ async fn poison_usage_neither_stops_the_worker_nor_costs_other_runs() -> anyhow:
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn large_free_form_fields_go_to_object_storage_not_through_the_stream() -> anyhow::Result<()>
+{
+    let stack = Stack::start_with_options(|_| {}, false).await?;
+    let threshold = stack.config.ingest.offload_threshold_bytes;
+    let big = |c: &str| c.repeat(threshold + 1000);
+    let admin = stack.admin();
+    let id = Uuid::now_v7();
+    let token_at = "2026-01-02T03:04:05.678901Z";
+    let extra = json!({
+        "metadata": {"thread_id": "t-1", "ls_provider": "p-1"},
+        "runtime": {"sdk": "python"},
+        "invocation_params": {"model": "m-1", "tools": big("t")},
+    });
+    let events = json!([
+        {"name": "new_token", "time": token_at, "kwargs": {"token": "a"}},
+        {"name": "other", "kwargs": {"blob": big("e")}},
+    ]);
+    let serialized = json!({"name": "chain", "blob": big("s")});
+    let error = format!("Traceback: {}", big("x"));
+    admin
+        .post(
+            "/runs",
+            run_with(
+                id,
+                json!({"run_type": "llm", "extra": extra, "events": events,
+                       "serialized": serialized, "error": error}),
+            ),
+        )
+        .await?
+        .expect(202)?;
+    // A later update merges into the stored extra.
+    admin
+        .patch(
+            &format!("/runs/{id}"),
+            json!({"extra": {"metadata": {"added": "later"}}, "end_time": chrono::Utc::now().to_rfc3339()}),
+        )
+        .await?
+        .expect(202)?;
+
+    // What waits in the stream is small: every large field is already in object storage.
+    let stream = ironsmith_queue::ShardedStream::new(
+        ironsmith_queue::Redis::new(&stack.config.redis)?,
+        ironsmith_queue::INGEST_STREAM,
+        stack.config.ingest.shards,
+    );
+    let mut conn = stream.redis().connection().await?;
+    let mut queued = 0;
+    for shard in 0..stack.config.ingest.shards {
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(stream.stream_key(shard))
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await?;
+        for entry in reply.ids {
+            for value in entry.map.values() {
+                if let redis::Value::BulkString(bytes) = value {
+                    queued += bytes.len();
+                }
+            }
+        }
+    }
+    assert!(queued > 0, "nothing was queued");
+    assert!(
+        queued < threshold,
+        "{queued} bytes travel through the stream (threshold {threshold})"
+    );
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let worker = ironsmith_queue_worker::start(stack.config.clone(), shutdown.clone()).await?;
+    let rows = stack
+        .wait_for_runs_where("hostile", 1, Duration::from_secs(30), |rows| {
+            rows.iter().any(|r| r.extra.contains("later"))
+        })
+        .await?;
+    let row = &rows[0];
+    // ClickHouse holds keys, the beginning of the error, and what derived columns need.
+    for key in [
+        &row.extra_s3_key,
+        &row.events_s3_key,
+        &row.serialized_s3_key,
+        &row.error_s3_key,
+    ] {
+        assert!(key.starts_with("runs/"), "{row:?}");
+    }
+    assert!(row.extra.len() < 1000, "{}", row.extra);
+    assert!(row.events.is_empty() && row.serialized.is_empty());
+    assert_eq!(row.status, "error");
+    assert!(row.error.starts_with("Traceback: xxx") && row.error.len() < error.len());
+    assert_eq!(row.thread_id, "t-1");
+    assert_eq!(row.ls_model_name, "m-1");
+    assert_eq!(
+        row.first_token_time_us,
+        chrono::DateTime::parse_from_rfc3339(token_at)
+            .ok()
+            .map(|t| t.timestamp_micros())
+    );
+
+    // Reads put every field back whole.
+    let run = admin.get(&format!("/runs/{id}")).await?.expect(200)?;
+    assert_eq!(run["error"], json!(error));
+    assert_eq!(run["events"], events);
+    assert_eq!(run["serialized"], serialized);
+    let mut merged = extra.clone();
+    merged["metadata"]["added"] = json!("later");
+    assert_eq!(
+        run["extra"]["metadata"], merged["metadata"],
+        "{}",
+        run["extra"]
+    );
+    assert_eq!(run["extra"]["runtime"], merged["runtime"]);
+    assert_eq!(
+        run["extra"]["invocation_params"],
+        merged["invocation_params"]
+    );
+    let queried = admin
+        .post(
+            "/runs/query",
+            json!({"id": [id], "select": ["extra", "events", "serialized", "error"]}),
+        )
+        .await?
+        .expect(200)?;
+    let found = &queried["runs"][0];
+    assert_eq!(found["events"], events);
+    assert_eq!(
+        found["extra"]["invocation_params"],
+        merged["invocation_params"]
+    );
+    assert_eq!(found["error"], json!(error));
+
+    // A field over its hard cap is refused, naming it.
+    let cap = stack.config.ingest.max_field_bytes;
+    let refused = admin
+        .post(
+            "/runs",
+            run_with(
+                Uuid::now_v7(),
+                json!({"serialized": {"blob": "z".repeat(cap)}}),
+            ),
+        )
+        .await?;
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    assert!(
+        refused.body.to_string().contains("serialized"),
+        "{}",
+        refused.body
+    );
+    all_ready(&stack).await?;
+    shutdown.cancel();
+    worker.wait().await?;
+    stack.stop().await;
+    Ok(())
+}

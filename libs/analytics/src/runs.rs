@@ -38,6 +38,16 @@ pub struct RunRow {
     pub outputs_preview: String,
     pub inputs_s3_key: String,
     pub outputs_s3_key: String,
+    /// Where the whole `extra` is when it is too large to keep inline; `extra` then holds only
+    /// what derived columns read (`metadata`, the model name).
+    pub extra_s3_key: String,
+    /// Where `events` is when it is too large to keep inline (`events` is then empty).
+    pub events_s3_key: String,
+    /// Where `serialized` is when it is too large to keep inline (`serialized` is then empty).
+    pub serialized_s3_key: String,
+    /// Where the whole `error` is when it is too large to keep inline; `error` then holds its
+    /// beginning.
+    pub error_s3_key: String,
     pub extra: String,
     pub events: String,
     pub serialized: String,

@@ -432,13 +432,14 @@ pub struct IngestConfig {
     pub max_runs_per_request: usize,
     /// Most runs one trace may hold; later creates in that trace are refused.
     pub max_runs_per_trace: u64,
-    /// Inputs and outputs at least this large, and every attachment, go to object storage
-    /// before the request is acknowledged; bytes.
+    /// Inputs, outputs, `extra`, `events`, `serialized` and `error` at least this large, and
+    /// every attachment, go to object storage before the request is acknowledged; bytes. The
+    /// worker also moves a run's merged `extra` there once it reaches this size.
     pub offload_threshold_bytes: usize,
     /// Largest inputs, outputs or attachment of one run, bytes; more is refused (413).
     pub max_payload_bytes: usize,
     /// Largest `extra`, `events`, `serialized` or `error` of one run, bytes; more is refused
-    /// (413). These stay inline in the stream and in ClickHouse.
+    /// (413).
     pub max_field_bytes: usize,
     /// Object writes (offloaded payloads, attachments) one request makes at once.
     pub object_write_concurrency: usize,

@@ -94,7 +94,7 @@ impl ShardedStream {
         u16::try_from(hash % u64::from(self.shards)).unwrap_or(0)
     }
 
-    fn stream_key(&self, shard: u16) -> String {
+    pub fn stream_key(&self, shard: u16) -> String {
         self.redis.key(&format!("stream:{}:{shard}", self.name))
     }
 

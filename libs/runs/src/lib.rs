@@ -9,5 +9,7 @@ pub mod op;
 pub mod pricing;
 pub mod wire;
 
-pub use op::{Attachment, FeedbackOp, IngestBatch, OpKind, Payload, RunOp, StoredPayload};
+pub use op::{
+    Attachment, FeedbackOp, IngestBatch, OpKind, Payload, RunOp, StoredField, StoredPayload,
+};
 pub use wire::{RUN_TYPES, WireError};

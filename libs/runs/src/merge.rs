@@ -9,7 +9,12 @@
 //!   so a create that arrives after its update never erases what the update set;
 //! - `extra` is merged deeply, key by key (`extra: {}` changes nothing); on an update the new
 //!   values win, on a create the existing ones do;
-//! - attachments are added by name, a repeated name replacing the old one.
+//! - attachments are added by name, a repeated name replacing the old one;
+//! - a free-form field kept in object storage (`*_stored`) sets its column's key instead of
+//!   its text: `events` and `serialized` keep nothing inline, `error` its beginning. A stored
+//!   `extra` is merged like an inline one once the worker has put the whole back, and a merged
+//!   `extra` that reaches the offload threshold is moved out again by the worker, keeping
+//!   [`extra_projection`] inline.
 //!
 //! Folding the same operation twice gives the same row, which is what makes redelivery safe.
 
@@ -17,11 +22,25 @@ use ironsmith_analytics::runs::RunRow;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::op::{Attachment, OpKind, Payload, RunOp};
+use serde_json::value::RawValue;
+
+use crate::op::{Attachment, OpKind, Payload, RunOp, StoredField};
 use crate::pricing::PriceTable;
 
 /// How many characters of inputs and outputs the listing columns keep.
 pub const PREVIEW_CHARS: usize = 200;
+
+/// How many characters of an error kept in object storage stay inline, for listings and
+/// error filters.
+pub const ERROR_INLINE_CHARS: usize = 4096;
+
+/// The beginning of `error` kept inline when the whole is in object storage.
+pub fn error_beginning(error: &str) -> String {
+    match error.char_indices().nth(ERROR_INLINE_CHARS) {
+        Some((at, _)) => error[..at].to_owned(),
+        None => error.to_owned(),
+    }
+}
 
 /// A fresh row for a run first seen in a request accepted at `received_us`.
 pub fn new_row(tenant_id: Uuid, id: Uuid, received_us: i64) -> RunRow {
@@ -73,6 +92,10 @@ pub fn apply(row: &mut RunRow, op: &RunOp, received_us: i64) {
         && (update || row.error.is_empty())
     {
         row.error.clone_from(error);
+        match &op.error_stored {
+            Some(stored) => stored.key.clone_into(&mut row.error_s3_key),
+            None => row.error_s3_key.clear(),
+        }
     }
     if let Some(payload) = &op.inputs
         && (update || (row.inputs.is_empty() && row.inputs_s3_key.is_empty()))
@@ -102,22 +125,38 @@ pub fn apply(row: &mut RunRow, op: &RunOp, received_us: i64) {
             },
         );
     }
-    if let Some(events) = &op.events
-        && (update || row.events.is_empty())
+    if (op.events.is_some() || op.events_stored.is_some())
+        && (update || (row.events.is_empty() && row.events_s3_key.is_empty()))
     {
-        row.events = events.get().to_owned();
+        set_field(
+            op.events.as_deref(),
+            op.events_stored.as_ref(),
+            &mut row.events,
+            &mut row.events_s3_key,
+        );
+        if op.events_stored.is_some() && op.first_token_time_us.is_some() {
+            row.first_token_time_us = op.first_token_time_us;
+        }
     }
-    if let Some(serialized) = &op.serialized
-        && (update || row.serialized.is_empty())
+    if (op.serialized.is_some() || op.serialized_stored.is_some())
+        && (update || (row.serialized.is_empty() && row.serialized_s3_key.is_empty()))
     {
-        row.serialized = serialized.get().to_owned();
+        set_field(
+            op.serialized.as_deref(),
+            op.serialized_stored.as_ref(),
+            &mut row.serialized,
+            &mut row.serialized_s3_key,
+        );
     }
     if let Some(tags) = &op.tags
         && (update || row.tags.is_empty())
     {
         row.tags.clone_from(tags);
     }
-    if let Some(extra) = &op.extra {
+    // A stored `extra` is folded once the worker has put it back (`with_stored_extra`).
+    if let Some(extra) = &op.extra
+        && op.extra_stored.is_none()
+    {
         row.extra = merge_extra(&row.extra, extra.get(), update);
     }
     if !op.attachments.is_empty() {
@@ -144,6 +183,68 @@ struct PayloadColumns<'a> {
     preview: &'a mut String,
     field_keys: &'a mut Vec<String>,
     field_values: &'a mut Vec<String>,
+}
+
+/// Sets a free-form column to its inline value, or to nothing and the key of the object
+/// holding it.
+fn set_field(
+    inline: Option<&RawValue>,
+    stored: Option<&StoredField>,
+    text: &mut String,
+    key: &mut String,
+) {
+    match (stored, inline) {
+        (Some(stored), _) => {
+            text.clear();
+            stored.key.clone_into(key);
+        }
+        (None, Some(value)) => {
+            value.get().clone_into(text);
+            key.clear();
+        }
+        (None, None) => {}
+    }
+}
+
+/// Whether folding `op` into `row` needs the row's whole `extra` back from object storage:
+/// the operation brings `extra` to merge, and the row keeps only a projection inline.
+pub fn needs_whole_extra(row: &RunRow, op: &RunOp) -> bool {
+    !row.extra_s3_key.is_empty() && (op.extra.is_some() || op.extra_stored.is_some())
+}
+
+/// `op` with its stored `extra` put back inline from `fetched` (by key); `None` when it has
+/// none stored (or it was not fetched: then its `extra` is not folded).
+pub fn with_stored_extra(
+    op: &RunOp,
+    fetched: &std::collections::HashMap<String, Box<RawValue>>,
+) -> Option<RunOp> {
+    let whole = fetched.get(&op.extra_stored.as_ref()?.key)?;
+    let mut resolved = op.clone();
+    resolved.extra = Some(whole.clone());
+    resolved.extra_stored = None;
+    Some(resolved)
+}
+
+/// What of a large `extra` stays inline once the whole is in object storage: the parts
+/// [`finish`] derives columns from (`metadata`, the model in `invocation_params`).
+pub fn extra_projection(extra: &str) -> String {
+    let Ok(Value::Object(mut whole)) = serde_json::from_str::<Value>(extra) else {
+        return "{}".into();
+    };
+    let mut kept = Map::new();
+    if let Some(metadata) = whole.remove("metadata") {
+        kept.insert("metadata".into(), metadata);
+    }
+    if let Some(Value::Object(mut params)) = whole.remove("invocation_params") {
+        let mut model = Map::new();
+        for key in ["model", "model_name"] {
+            if let Some(value) = params.remove(key) {
+                model.insert(key.into(), value);
+            }
+        }
+        kept.insert("invocation_params".into(), Value::Object(model));
+    }
+    Value::Object(kept).to_string()
 }
 
 fn set_payload(payload: &Payload, columns: PayloadColumns<'_>) {
@@ -388,7 +489,8 @@ fn apply_price(row: &mut RunRow, prices: &PriceTable) {
     }
 }
 
-fn first_token_time(events: &str) -> Option<i64> {
+/// When the first `new_token` event of `events` (a JSON array) happened, µs since the epoch.
+pub fn first_token_time(events: &str) -> Option<i64> {
     let events: Vec<Value> = serde_json::from_str(events).ok()?;
     events
         .iter()
@@ -537,5 +639,112 @@ mod tests {
         let row = fold(&[op]);
         assert_eq!(row.thread_id, "c1");
         assert_eq!(row.inputs_preview.chars().count(), PREVIEW_CHARS);
+    }
+
+    fn stored(key: &str) -> Option<StoredField> {
+        Some(StoredField {
+            key: key.into(),
+            size: 1,
+        })
+    }
+
+    #[test]
+    fn stored_fields_set_keys_and_an_inline_value_clears_them() {
+        let mut op = create();
+        op.events_stored = stored("runs/e");
+        op.first_token_time_us = Some(15);
+        op.serialized_stored = stored("runs/s");
+        op.error = Some("Trace".into());
+        op.error_stored = stored("runs/x");
+        let row = fold(&[op]);
+        assert_eq!(
+            (row.events.as_str(), row.events_s3_key.as_str()),
+            ("", "runs/e")
+        );
+        assert_eq!(row.first_token_time_us, Some(15));
+        assert_eq!(row.serialized_s3_key, "runs/s");
+        assert_eq!(
+            (row.error.as_str(), row.error_s3_key.as_str()),
+            ("Trace", "runs/x")
+        );
+        assert_eq!(row.status, "error");
+
+        // An update with inline values replaces the stored ones; a create does not.
+        let mut later_create = create();
+        later_create.events = Some(raw("[]"));
+        let mut update = end();
+        update.events = Some(raw(r#"[{"name":"x"}]"#));
+        update.error = Some("short".into());
+        let mut op = create();
+        op.events_stored = stored("runs/e");
+        op.error = Some("Trace".into());
+        op.error_stored = stored("runs/x");
+        let row = fold(&[op.clone(), later_create]);
+        assert_eq!(row.events_s3_key, "runs/e");
+        let row = fold(&[op, update]);
+        assert_eq!(
+            (row.events.as_str(), row.events_s3_key.as_str()),
+            (r#"[{"name":"x"}]"#, "")
+        );
+        assert_eq!(
+            (row.error.as_str(), row.error_s3_key.as_str()),
+            ("short", "")
+        );
+    }
+
+    #[test]
+    fn a_stored_extra_is_merged_once_put_back() {
+        let mut op = end();
+        op.extra = None;
+        op.extra_stored = stored("runs/extra");
+        // Not put back: not folded.
+        assert_eq!(fold(&[create(), op.clone()]).extra, fold(&[create()]).extra);
+        let fetched = std::collections::HashMap::from([(
+            "runs/extra".to_owned(),
+            raw(r#"{"metadata":{"b":"3"}}"#),
+        )]);
+        let resolved = with_stored_extra(&op, &fetched).expect("resolved");
+        let row = fold(&[create(), resolved]);
+        assert!(row.extra.contains(r#""b":"3""#), "{}", row.extra);
+        assert!(row.extra.contains(r#""sdk":"py""#), "{}", row.extra);
+        assert!(with_stored_extra(&end(), &fetched).is_none());
+
+        let mut kept = fold(&[create()]);
+        assert!(!needs_whole_extra(&kept, &end()));
+        kept.extra_s3_key = "runs/whole".into();
+        assert!(needs_whole_extra(&kept, &end()));
+        let mut no_extra = end();
+        no_extra.extra = None;
+        assert!(!needs_whole_extra(&kept, &no_extra));
+    }
+
+    #[test]
+    fn the_projection_keeps_what_derived_columns_read() {
+        let whole = r#"{"metadata":{"thread_id":"t"},"runtime":{"sdk":"py"},
+            "invocation_params":{"model":"m","tools":["big"]},"other":1}"#;
+        let projection = extra_projection(whole);
+        assert_eq!(
+            serde_json::from_str::<Value>(&projection).ok(),
+            Some(
+                serde_json::json!({"metadata":{"thread_id":"t"},"invocation_params":{"model":"m"}})
+            )
+        );
+        let mut from_whole = fold(&[create()]);
+        from_whole.extra = whole.into();
+        let mut from_projection = from_whole.clone();
+        from_projection.extra = projection;
+        finish(&mut from_whole, &PriceTable::default(), 1);
+        finish(&mut from_projection, &PriceTable::default(), 1);
+        assert_eq!(from_whole.thread_id, from_projection.thread_id);
+        assert_eq!(from_whole.ls_model_name, from_projection.ls_model_name);
+        assert_eq!(from_whole.metadata_keys, from_projection.metadata_keys);
+        assert_eq!(extra_projection("not json"), "{}");
+    }
+
+    #[test]
+    fn an_error_keeps_its_beginning_on_a_character_boundary() {
+        let long = "é".repeat(ERROR_INLINE_CHARS + 10);
+        assert_eq!(error_beginning(&long).chars().count(), ERROR_INLINE_CHARS);
+        assert_eq!(error_beginning("short"), "short");
     }
 }

@@ -20,7 +20,27 @@ pub struct IngestBatch {
     pub feedback: Vec<FeedbackOp>,
 }
 
+/// The first entry shape, still appended for every entry that needs nothing newer.
 pub const BATCH_VERSION: u8 = 1;
+
+/// The shape of entries holding a field kept in object storage (the `*_stored` fields of
+/// [`RunOp`]). A worker that only knows version 1 would drop those fields, so it dead-letters
+/// such entries instead; they can be redriven once it is upgraded.
+pub const STORED_FIELDS_VERSION: u8 = 2;
+
+/// Every entry shape this build's worker reads.
+pub const KNOWN_BATCH_VERSIONS: [u8; 2] = [BATCH_VERSION, STORED_FIELDS_VERSION];
+
+impl IngestBatch {
+    /// The oldest shape that carries these operations.
+    pub fn version_for(runs: &[RunOp]) -> u8 {
+        if runs.iter().any(RunOp::has_stored_fields) {
+            STORED_FIELDS_VERSION
+        } else {
+            BATCH_VERSION
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -74,9 +94,33 @@ pub struct RunOp {
     pub serialized: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// The whole `extra`, when it was too large to travel inline; `extra` is then unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_stored: Option<StoredField>,
+    /// The `events`, when too large to travel inline; `events` is then unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_stored: Option<StoredField>,
+    /// The `serialized`, when too large to travel inline; `serialized` is then unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serialized_stored: Option<StoredField>,
+    /// The whole `error`, when too large to travel inline; `error` then holds its beginning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_stored: Option<StoredField>,
+    /// With `events_stored`: when the first `new_token` event happened (µs), read from the
+    /// events before they left the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_token_time_us: Option<i64>,
 }
 
 impl RunOp {
+    /// Whether a free-form field of this operation is kept in object storage.
+    pub fn has_stored_fields(&self) -> bool {
+        self.extra_stored.is_some()
+            || self.events_stored.is_some()
+            || self.serialized_stored.is_some()
+            || self.error_stored.is_some()
+    }
+
     pub fn new(kind: OpKind, id: Uuid) -> Self {
         RunOp {
             kind,
@@ -99,6 +143,11 @@ impl RunOp {
             events: None,
             serialized: None,
             attachments: Vec::new(),
+            extra_stored: None,
+            events_stored: None,
+            serialized_stored: None,
+            error_stored: None,
+            first_token_time_us: None,
         }
     }
 }
@@ -120,6 +169,14 @@ pub struct StoredPayload {
     /// Its top-level fields for `input_key`/`input_value` filters ([`crate::merge::top_level_fields`]).
     #[serde(default)]
     pub fields: Vec<(String, String)>,
+}
+
+/// A free-form field (`extra`, `events`, `serialized`, `error`) written to object storage
+/// before the request was acknowledged, because it was too large to travel inline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredField {
+    pub key: String,
+    pub size: u64,
 }
 
 /// An attachment already written to object storage.

@@ -8,7 +8,9 @@
 //! 2. looks up the latest stored version of every run the batch touches (`run_ids`, then
 //!    `runs`), folds the operations into those rows in arrival order (`ironsmith_runs::merge`),
 //!    completes positions from parents where `POST /runs` or OTLP could not, and computes the
-//!    derived columns;
+//!    derived columns. An `extra` kept in object storage (the operation's, or the row's when
+//!    an operation brings more to merge) is read back for the merge, and a merged `extra` that
+//!    reaches the offload threshold is written back there;
 //! 3. inserts the new versions (and feedback) in one insert per table;
 //! 4. acknowledges the entries only after ClickHouse confirmed.
 //!
@@ -32,12 +34,15 @@ use ironsmith_analytics::runs::{self, RunLocation, RunRow};
 use ironsmith_config::Config;
 use ironsmith_queue::{INGEST_STREAM, QueueError, ShardEntry, ShardedStream};
 use ironsmith_runs::dotted_order;
-use ironsmith_runs::merge::{apply, finish, new_row};
-use ironsmith_runs::op::BATCH_VERSION;
+use ironsmith_runs::merge::{
+    apply, extra_projection, finish, needs_whole_extra, new_row, with_stored_extra,
+};
+use ironsmith_runs::op::KNOWN_BATCH_VERSIONS;
 use ironsmith_runs::pricing::{self, Price, PriceTable};
 
 type PricesFingerprint = (i64, Option<chrono::DateTime<chrono::Utc>>);
 use ironsmith_runs::{IngestBatch, RunOp};
+use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -54,6 +59,11 @@ pub enum IngestError {
     /// transient.
     #[error("storing the batch panicked: {0}")]
     Panicked(String),
+    #[error(transparent)]
+    Storage(#[from] ironsmith_storage::StorageError),
+    /// A field kept in object storage is not what ingestion wrote (not UTF-8 JSON).
+    #[error("the stored field {key} is unreadable: {reason}")]
+    StoredField { key: String, reason: String },
 }
 
 impl IngestError {
@@ -68,7 +78,11 @@ impl IngestError {
                     clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
                 ) || is_overload(error)
             }
-            IngestError::ClickHouse(_) | IngestError::Panicked(_) => false,
+            // A missing object stays missing; any other storage failure is an outage.
+            IngestError::Storage(error) => !error.is_not_found(),
+            IngestError::ClickHouse(_)
+            | IngestError::Panicked(_)
+            | IngestError::StoredField { .. } => false,
         }
     }
 }
@@ -109,6 +123,9 @@ pub struct IngestWorker {
     stream: ShardedStream,
     clickhouse: Client,
     postgres: ironsmith_db::Pool,
+    storage: ironsmith_storage::ObjectStorage,
+    /// A run's merged `extra` of at least this many bytes is kept in object storage.
+    offload_threshold: usize,
     prices: RwLock<Arc<PriceTable>>,
     /// What the price table was last loaded from (see `model_prices::fingerprint`).
     prices_fingerprint: std::sync::Mutex<Option<PricesFingerprint>>,
@@ -127,6 +144,8 @@ impl IngestWorker {
             stream: ShardedStream::new(stores.redis.clone(), INGEST_STREAM, config.ingest.shards),
             clickhouse: stores.clickhouse.clone(),
             postgres: stores.postgres.clone(),
+            storage: stores.storage.clone(),
+            offload_threshold: config.ingest.offload_threshold_bytes,
             prices: RwLock::new(Arc::new(PriceTable::default())),
             prices_fingerprint: std::sync::Mutex::new(None),
             running: (0..config.ingest.shards)
@@ -544,6 +563,7 @@ impl IngestWorker {
                 feedback.push(op.to_row(batch.tenant_id));
             }
         }
+        let stored_extras = self.fetch_stored_extras(batches).await?;
         let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
         let mut all_rows = Vec::new();
         let mut relocated = HashSet::new();
@@ -587,7 +607,14 @@ impl IngestWorker {
                         row
                     })
                 });
-                apply(row, op, *received);
+                if needs_whole_extra(row, op) {
+                    row.extra = self.fetch_text(&row.extra_s3_key).await?;
+                    row.extra_s3_key.clear();
+                }
+                match with_stored_extra(op, &stored_extras) {
+                    Some(resolved) => apply(row, &resolved, *received),
+                    None => apply(row, op, *received),
+                }
             }
             self.complete_positions(tenant_id, &mut rows).await?;
             for id in order {
@@ -599,6 +626,7 @@ impl IngestWorker {
                 }
                 let floor = located.get(&id).map_or(0, |l| l.version + 1);
                 finish(&mut row, &prices, now.max(floor));
+                self.offload_extra(&mut row).await?;
                 let moved = located.get(&id).is_none_or(|l| {
                     l.session_id != row.session_id
                         || l.start_time_us != row.start_time_us
@@ -633,6 +661,61 @@ impl IngestWorker {
         }
         self.mark_touched(&touched).await?;
         Ok((all_rows.len(), feedback.len()))
+    }
+
+    /// The whole `extra` of every operation of `batches` that carries it in object storage,
+    /// by key, fetched with bounded concurrency.
+    async fn fetch_stored_extras(
+        &self,
+        batches: &[&IngestBatch],
+    ) -> Result<HashMap<String, Box<RawValue>>, IngestError> {
+        let mut keys: Vec<String> = batches
+            .iter()
+            .flat_map(|b| &b.runs)
+            .filter_map(|op| op.extra_stored.as_ref().map(|s| s.key.clone()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut fetched = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(8) {
+            let texts =
+                futures::future::try_join_all(chunk.iter().map(|key| self.fetch_text(key))).await?;
+            for (key, text) in chunk.iter().zip(texts) {
+                let raw = RawValue::from_string(text).map_err(|e| IngestError::StoredField {
+                    key: key.clone(),
+                    reason: e.to_string(),
+                })?;
+                fetched.insert(key.clone(), raw);
+            }
+        }
+        Ok(fetched)
+    }
+
+    async fn fetch_text(&self, key: &str) -> Result<String, IngestError> {
+        let bytes = self.storage.get(key).await?;
+        String::from_utf8(bytes.to_vec()).map_err(|e| IngestError::StoredField {
+            key: key.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Moves a merged `extra` that reached the offload threshold to object storage, keeping
+    /// inline only what derived columns read (`finish` has already read the whole).
+    async fn offload_extra(&self, row: &mut RunRow) -> Result<(), IngestError> {
+        if row.extra.len() < self.offload_threshold || !row.extra_s3_key.is_empty() {
+            return Ok(());
+        }
+        let key = format!(
+            "runs/{}/{}/extra-{}.json",
+            row.tenant_id,
+            row.id,
+            Uuid::now_v7()
+        );
+        let whole = std::mem::take(&mut row.extra);
+        row.extra = extra_projection(&whole);
+        self.storage.put(&key, bytes::Bytes::from(whole)).await?;
+        row.extra_s3_key = key;
+        Ok(())
     }
 
     /// The runs whose stored version must be read before folding: every run the batch
@@ -823,9 +906,9 @@ fn estimated_rows(entry: &ShardEntry) -> usize {
 fn decode(body: &[u8]) -> Result<IngestBatch, String> {
     let batch: IngestBatch =
         serde_json::from_slice(body).map_err(|e| format!("undecodable ingestion entry: {e}"))?;
-    if batch.v != BATCH_VERSION {
+    if !KNOWN_BATCH_VERSIONS.contains(&batch.v) {
         return Err(format!(
-            "ingestion entry version {} is not known to this worker (it handles {BATCH_VERSION})",
+            "ingestion entry version {} is not known to this worker (it handles {KNOWN_BATCH_VERSIONS:?})",
             batch.v
         ));
     }

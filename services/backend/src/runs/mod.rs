@@ -59,8 +59,50 @@ pub async fn find_run(
     Ok(rows.into_iter().find(|r| r.id == id && r.is_deleted == 0))
 }
 
-/// Replaces the keys of payloads kept in object storage by the payloads themselves, for the
-/// columns `payloads` selects.
+/// A column whose value may be kept in object storage.
+#[derive(Clone, Copy)]
+enum Stored {
+    Inputs,
+    Outputs,
+    Extra,
+    Events,
+    Serialized,
+    Error,
+}
+
+impl Stored {
+    /// The column's key when its value is in object storage and `payloads` wants it. The
+    /// error is always wanted: its inline text is only the beginning.
+    fn key(self, row: &RunRow, payloads: Payloads) -> Option<&str> {
+        let (wanted, inline_empty, key) = match self {
+            Stored::Inputs => (payloads.inputs, row.inputs.is_empty(), &row.inputs_s3_key),
+            Stored::Outputs => (
+                payloads.outputs,
+                row.outputs.is_empty(),
+                &row.outputs_s3_key,
+            ),
+            Stored::Extra => (payloads.extra, true, &row.extra_s3_key),
+            Stored::Events => (payloads.events, true, &row.events_s3_key),
+            Stored::Serialized => (payloads.serialized, true, &row.serialized_s3_key),
+            Stored::Error => (true, true, &row.error_s3_key),
+        };
+        (wanted && inline_empty && !key.is_empty()).then_some(key.as_str())
+    }
+
+    fn column(self, row: &mut RunRow) -> &mut String {
+        match self {
+            Stored::Inputs => &mut row.inputs,
+            Stored::Outputs => &mut row.outputs,
+            Stored::Extra => &mut row.extra,
+            Stored::Events => &mut row.events,
+            Stored::Serialized => &mut row.serialized,
+            Stored::Error => &mut row.error,
+        }
+    }
+}
+
+/// Replaces the keys of values kept in object storage (inputs, outputs, extra, events,
+/// serialized, error) by the values themselves, for the columns `payloads` selects.
 pub async fn rehydrate(
     state: &AppState,
     rows: &mut [RunRow],
@@ -68,32 +110,34 @@ pub async fn rehydrate(
 ) -> Result<(), ApiError> {
     let mut wanted = Vec::new();
     for (index, row) in rows.iter().enumerate() {
-        if payloads.inputs && row.inputs.is_empty() && !row.inputs_s3_key.is_empty() {
-            wanted.push((index, true, row.inputs_s3_key.clone()));
-        }
-        if payloads.outputs && row.outputs.is_empty() && !row.outputs_s3_key.is_empty() {
-            wanted.push((index, false, row.outputs_s3_key.clone()));
+        for column in [
+            Stored::Inputs,
+            Stored::Outputs,
+            Stored::Extra,
+            Stored::Events,
+            Stored::Serialized,
+            Stored::Error,
+        ] {
+            if let Some(key) = column.key(row, payloads) {
+                wanted.push((index, column, key.to_owned()));
+            }
         }
     }
     if wanted.is_empty() {
         return Ok(());
     }
     let storage = &state.stores.storage;
-    let fetched: Vec<(usize, bool, String)> = futures::stream::iter(wanted)
-        .map(|(index, inputs, key)| async move {
+    let fetched: Vec<(usize, Stored, String)> = futures::stream::iter(wanted)
+        .map(|(index, column, key)| async move {
             let bytes = storage.get(&key).await.map_err(ApiError::internal)?;
             let text = String::from_utf8(bytes.to_vec()).map_err(ApiError::internal)?;
-            Ok::<_, ApiError>((index, inputs, text))
+            Ok::<_, ApiError>((index, column, text))
         })
         .buffer_unordered(state.config.runs.payload_fetch_concurrency)
         .try_collect()
         .await?;
-    for (index, inputs, text) in fetched {
-        if inputs {
-            rows[index].inputs = text;
-        } else {
-            rows[index].outputs = text;
-        }
+    for (index, column, text) in fetched {
+        *column.column(&mut rows[index]) = text;
     }
     Ok(())
 }

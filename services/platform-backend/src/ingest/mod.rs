@@ -29,7 +29,7 @@ use ironsmith_config::Config;
 use ironsmith_queue::{INGEST_STREAM, Redis, ShardedStream};
 use ironsmith_runs::op::BATCH_VERSION;
 use ironsmith_runs::{
-    Attachment, FeedbackOp, IngestBatch, OpKind, Payload, RunOp, StoredPayload, merge,
+    Attachment, FeedbackOp, IngestBatch, OpKind, Payload, RunOp, StoredField, StoredPayload, merge,
 };
 use ironsmith_storage::ObjectStorage;
 use uuid::Uuid;
@@ -304,8 +304,8 @@ impl Ingestor {
         }
     }
 
-    /// Writes large payloads and every attachment to object storage, replacing them in the
-    /// operations by their keys; `written` collects the keys of the objects written, even when
+    /// Writes large payloads and free-form fields, and every attachment, to object storage,
+    /// replacing them in the operations by their keys; `written` collects the keys of the objects written, even when
     /// a later write fails. At most `ingest.object_write_concurrency` writes run at once.
     async fn offload(
         &self,
@@ -316,6 +316,7 @@ impl Ingestor {
         let threshold = self.config.ingest.offload_threshold_bytes;
         let mut writes = Vec::new();
         for (op, _) in &mut request.ops {
+            writes.extend(offload_fields(tenant_id, op, threshold));
             for (field, slot) in [("inputs", &mut op.inputs), ("outputs", &mut op.outputs)] {
                 if let Some(Payload::Inline(json)) = slot
                     && json.get().len() >= threshold
@@ -396,13 +397,46 @@ impl Ingestor {
                 .push(feedback);
         }
         let mut entries = Vec::with_capacity(batches.len());
-        for (shard, batch) in batches {
+        for (shard, mut batch) in batches {
+            batch.v = IngestBatch::version_for(&batch.runs);
             let body = serde_json::to_vec(&batch).map_err(IngestError::internal)?;
             entries.push((shard, body));
         }
         self.stream.append(&entries).await?;
         Ok(())
     }
+}
+
+/// Moves `op`'s free-form fields (`extra`, `events`, `serialized`, `error`) of at least
+/// `threshold` bytes out of the operation, returning the objects to write. What the worker
+/// derives from them travels along: the first token's time from `events`, the beginning of
+/// `error`; the worker reads a stored `extra` back itself when it merges it.
+fn offload_fields(tenant_id: Uuid, op: &mut RunOp, threshold: usize) -> Vec<(String, Bytes)> {
+    let mut writes = Vec::new();
+    let id = op.id;
+    let mut store = |field: &str, text: &str| {
+        let key = format!("runs/{tenant_id}/{id}/{field}-{}.json", Uuid::now_v7());
+        writes.push((key.clone(), Bytes::copy_from_slice(text.as_bytes())));
+        StoredField {
+            key,
+            size: text.len() as u64,
+        }
+    };
+    if let Some(extra) = op.extra.take_if(|e| e.get().len() >= threshold) {
+        op.extra_stored = Some(store("extra", extra.get()));
+    }
+    if let Some(events) = op.events.take_if(|e| e.get().len() >= threshold) {
+        op.first_token_time_us = merge::first_token_time(events.get());
+        op.events_stored = Some(store("events", events.get()));
+    }
+    if let Some(serialized) = op.serialized.take_if(|s| s.get().len() >= threshold) {
+        op.serialized_stored = Some(store("serialized", serialized.get()));
+    }
+    if let Some(error) = op.error.take_if(|e| e.len() >= threshold) {
+        op.error_stored = Some(store("error", &error));
+        op.error = Some(merge::error_beginning(&error));
+    }
+    writes
 }
 
 /// Whether `op` passes the wire checks of a request that does not require trace fields.

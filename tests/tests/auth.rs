@@ -1,5 +1,5 @@
 //! Authentication end to end through the edge: login and sessions, API keys and their
-//! revocation across services, the workspace-selection table of API.md §2.3, roles, rate and
+//! revocation across services, how a request's workspace is chosen, roles, rate and
 //! usage limits, bootstrap and the audit log.
 
 use std::time::{Duration, Instant};

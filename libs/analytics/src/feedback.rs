@@ -1,4 +1,4 @@
-//! Feedback reads and writes (API.md §11) over the `feedback` table. Each write inserts a whole
+//! Feedback reads and writes over the `feedback` table. Each write inserts a whole
 //! new version; reads take the latest version of each id and skip deleted ones. Feedback is
 //! keyed by trace, so it is accepted before its run arrives.
 
@@ -30,7 +30,7 @@ pub async fn get(
         .filter(|row| row.is_deleted == 0))
 }
 
-/// Filters of `GET /feedback` (API.md §11.2).
+/// Filters of `GET /feedback`.
 #[derive(Debug, Clone, Default)]
 pub struct FeedbackFilter {
     pub runs: Vec<Uuid>,

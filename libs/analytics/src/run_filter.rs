@@ -2,7 +2,7 @@
 //! value bound. The condition applies to one (deduplicated) run row; feedback conditions become
 //! a sub-query over `feedback`.
 //!
-//! Key/value pairs (API.md §7.3): inside one `and`, the positive conditions on one family
+//! Key/value pairs: inside one `and`, the positive conditions on one family
 //! (`metadata_key`/`metadata_value`, input, output, feedback) must hold for one and the same
 //! entry, so they compile into a single `arrayExists` (or one feedback sub-query). A `neq` on a
 //! pair field means that no entry matches.

@@ -390,7 +390,7 @@ async fn page(
     Ok(sql.query(client).fetch_all::<RunRow>().await?)
 }
 
-/// Aggregates over a set of runs (API.md §7.4, §8).
+/// Aggregates over a set of runs.
 #[derive(Debug, Clone, Default, PartialEq, Row, Deserialize)]
 pub struct RunStats {
     #[serde(with = "clickhouse::serde::uuid")]
@@ -532,7 +532,7 @@ pub async fn trace_members(
         .await?)
 }
 
-/// Feedback aggregated per key (API.md §5.6 `feedback_stats`).
+/// Feedback aggregated per key (`feedback_stats`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeedbackStat {
     pub n: u64,
@@ -704,7 +704,7 @@ pub async fn feedback_stats(
     Ok(out)
 }
 
-/// One conversation of `POST /runs/group` (API.md §7.5): the runs sharing a `thread_id`.
+/// One conversation of `POST /runs/group`: the runs sharing a `thread_id`.
 #[derive(Debug, Clone, PartialEq, Row, Deserialize)]
 pub struct ThreadGroup {
     pub thread_id: String,

@@ -1,5 +1,5 @@
 //! Newtype ids used at the API boundary, so a workspace id is never passed where a run id is
-//! expected. Serialised as lowercase hyphenated UUIDs; parsed from any UUID form (API.md §3.4).
+//! expected. Serialised as lowercase hyphenated UUIDs; parsed from any UUID form.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

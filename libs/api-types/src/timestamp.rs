@@ -1,4 +1,4 @@
-//! The one timestamp form we emit (API.md §3.3): naive UTC with microseconds,
+//! The one timestamp form we emit: naive UTC with microseconds,
 //! `2025-03-01T10:15:00.123456`, the upstream form both SDKs read as UTC.
 
 use chrono::{DateTime, Utc};
@@ -34,7 +34,7 @@ mod tests {
     }
 }
 
-/// Parses a timestamp in any form API.md §3.2 accepts: RFC 3339 with `Z` or an offset (the
+/// Parses a timestamp in any form the SDKs send: RFC 3339 with `Z` or an offset (the
 /// fraction optional), naive ISO (UTC), or a space where a `+` of the offset was decoded away.
 /// Epoch numbers arrive as JSON numbers; see [`from_epoch`].
 pub fn parse(text: &str) -> Option<DateTime<Utc>> {

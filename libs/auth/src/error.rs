@@ -1,5 +1,6 @@
-//! Why a request is refused before its handler runs, with the answers API.md §2.3 and
-//! CONTROL_PLANE.md §5.4 prescribe.
+//! Why a request is refused before its handler runs: 401 without a valid credential, 403 for
+//! a workspace or permission the credential does not reach (an unknown workspace answers like
+//! a foreign one), 429 with `Retry-After` over a rate or usage limit.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -1,5 +1,5 @@
 //! Rate limits per organisation and endpoint class, and hourly plan limits on ingested events
-//! and bytes (CONTROL_PLANE.md §4.1–4.2), counted in Redis so they hold across replicas and
+//! and bytes, counted in Redis so they hold across replicas and
 //! restarts.
 //!
 //! Windows are fixed and aligned to the clock (`INCR` on a key named by the window, expiring

@@ -1,4 +1,4 @@
-//! The roles and permission strings of CONTROL_PLANE.md §5.2, and the one mapping between them.
+//! The roles and the permission strings (LangSmith's), and the one mapping between them.
 //!
 //! Organisation roles grant organisation permissions; an Organization Admin is also implicitly
 //! workspace Admin everywhere in its organisation. Workspace roles grant workspace permissions:

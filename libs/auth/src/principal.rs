@@ -1,4 +1,4 @@
-//! Who a credential speaks for, and which workspace a request acts in (API.md §2.3).
+//! Who a credential speaks for, and which workspace a request acts in.
 //!
 //! A [`Principal`] is what a credential resolves to — loaded from Postgres, cached in Redis.
 //! [`Principal::workspace`] and [`Principal::organization`] then apply the workspace-selection
@@ -137,7 +137,7 @@ pub struct WorkspaceAccess {
 }
 
 fn no_access() -> AuthError {
-    // Unknown and foreign workspaces answer identically (API.md §2.3).
+    // Unknown and foreign workspaces answer identically.
     AuthError::Forbidden("This credential has no access to the requested workspace".into())
 }
 

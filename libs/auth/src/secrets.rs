@@ -10,7 +10,7 @@ use rand::distributions::Alphanumeric;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-/// The two kinds of key of CONTROL_PLANE.md §5.3.
+/// The two kinds of API key LangSmith issues: personal access tokens and service keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyKind {
@@ -48,7 +48,7 @@ impl KeyKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyShape {
     Valid(KeyKind),
-    /// `ls__…`: dead since 2024-10-22 (§5.3).
+    /// `ls__…`: LangSmith's old key format, no longer accepted since 2024-10-22.
     Legacy,
     Malformed,
 }

@@ -350,7 +350,7 @@ pub struct OidcConfig {
 }
 
 /// Request rate limits per organisation and endpoint class, and hourly plan limits on
-/// ingested events and bytes (CONTROL_PLANE.md §4.1–4.2). Organisations may override them.
+/// ingested events and bytes. Organisations may override them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
@@ -420,7 +420,7 @@ impl Serialize for Secret {
 }
 
 /// Trace ingestion: request caps, payload offload, and the stream between the API and the
-/// worker (API.md §6, CONTROL_PLANE.md §4.3 and §8).
+/// worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestConfig {

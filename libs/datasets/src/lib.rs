@@ -1,4 +1,4 @@
-//! Dataset example writes (API.md §9–§10), shared by backend's JSON endpoints and
+//! Dataset example writes, shared by backend's JSON endpoints and
 //! platform-backend's multipart ones so both validate, version and store examples the same way.
 
 pub mod schema;

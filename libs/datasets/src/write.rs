@@ -78,7 +78,7 @@ pub struct NewAttachment {
     pub bytes: Bytes,
 }
 
-/// `attachments_operations` of an update (API.md §10.2).
+/// `attachments_operations` of an update.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct AttachmentOps {
     #[serde(default)]
@@ -298,9 +298,9 @@ fn check_shapes(change: &ExampleChange) -> Result<(), WriteError> {
     Ok(())
 }
 
-/// The example's new state: the change applied to its current state (API.md §10.1 update
-/// rules; §10.2 attachment rule: renamed ∪ retained ∪ uploaded, and an upload without
-/// operations replaces every existing attachment).
+/// The example's new state: the change applied to its current state (a field sent replaces
+/// the current one, a field left out keeps it; attachments become renamed ∪ retained ∪
+/// uploaded, and an upload without operations replaces every existing attachment).
 fn merge(
     change: ExampleChange,
     existing: Option<&Example>,

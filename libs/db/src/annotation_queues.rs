@@ -1,4 +1,4 @@
-//! `annotation_queues` and their items (API.md §12). An item is a run waiting for review; each
+//! `annotation_queues` and their items. An item is a run waiting for review; each
 //! reviewer (a user, or a service key) marks it done for themselves.
 
 use chrono::{DateTime, Utc};

@@ -1,4 +1,4 @@
-//! `datasets`, their versions, tags and public links (API.md §9). Example writes go through
+//! `datasets`, their versions, tags and public links. Example writes go through
 //! [`begin_write`], which locks the dataset row and records the new version, so a dataset's
 //! versions are strictly increasing and each write's examples carry exactly its `as_of`.
 
@@ -104,7 +104,7 @@ pub async fn get(
         .await?)
 }
 
-/// Filters of `GET /datasets` (API.md §9).
+/// Filters of `GET /datasets`.
 #[derive(Debug, Clone, Default)]
 pub struct DatasetFilter {
     pub ids: Vec<Uuid>,
@@ -430,7 +430,7 @@ pub async fn by_share_token(
     .map(|row| (row.tenant_id, row.dataset_id)))
 }
 
-/// A comparative experiment (API.md §9).
+/// A comparative experiment.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Comparative {
     pub id: Uuid,

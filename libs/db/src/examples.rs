@@ -1,4 +1,4 @@
-//! `example_revisions`: dataset examples with their history (API.md §10). A write closes the
+//! `example_revisions`: dataset examples with their history. A write closes the
 //! example's current revision and opens a new one at the write's version time (see
 //! [`crate::datasets::begin_write`]); a delete only closes it. Reading "as of" `t` picks, for each
 //! example, the revision with `valid_from <= t < valid_to`, which is exactly the example as it
@@ -47,7 +47,7 @@ fn push_in_force(query: &mut QueryBuilder<'_, Postgres>, as_of: Option<DateTime<
     }
 }
 
-/// Filters of `GET /examples` (API.md §10.1).
+/// Filters of `GET /examples`.
 #[derive(Debug, Clone, Default)]
 pub struct ExampleFilter {
     pub dataset: Option<Uuid>,
@@ -291,7 +291,7 @@ pub async fn datasets_of(
     .await?)
 }
 
-/// Examples added, modified and removed between two versions (API.md §9).
+/// Examples added, modified and removed between two versions.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Diff {
     pub added: Vec<Uuid>,

@@ -1,4 +1,4 @@
-//! `feedback_configs`: how each feedback key is scored (API.md §11.4). Deleting is soft, so a
+//! `feedback_configs`: how each feedback key is scored. Deleting is soft, so a
 //! listing by the key returns nothing afterwards; creating it again revives the row.
 
 use chrono::{DateTime, Utc};

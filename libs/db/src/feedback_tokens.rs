@@ -1,4 +1,4 @@
-//! `feedback_tokens`: presigned feedback (API.md §11.3). The token id is the capability: whoever
+//! `feedback_tokens`: presigned feedback. The token id is the capability: whoever
 //! holds it may leave feedback under one key on one run until it expires.
 
 use chrono::{DateTime, Utc};

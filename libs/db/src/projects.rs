@@ -1,5 +1,5 @@
 //! `tracer_sessions`: projects. Ingestion resolves a run's project here — by name, creating it
-//! on first use (API.md §5.1), or by id within the workspace. The project API creates, lists,
+//! on first use, or by id within the workspace. The project API creates, lists,
 //! updates and deletes them. A deleted project keeps its row (`deleted_at`) until the worker
 //! has removed its runs; every read here skips it, and its name is free again at once.
 
@@ -182,7 +182,7 @@ pub enum SortBy {
     CreatedAt,
 }
 
-/// Filters of `GET /sessions` (API.md §8).
+/// Filters of `GET /sessions`.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectFilter {
     pub ids: Vec<Uuid>,

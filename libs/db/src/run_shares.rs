@@ -1,4 +1,4 @@
-//! `run_shares`: public links to traces (API.md §7.7). The token is the capability; a request
+//! `run_shares`: public links to traces. The token is the capability; a request
 //! carrying it reads the shared run's trace and nothing else.
 
 use chrono::{DateTime, Utc};

@@ -22,7 +22,7 @@ pub async fn create(
     organization_id: Uuid,
     display_name: &str,
 ) -> Result<Workspace, DbError> {
-    // With its `default` project (API.md §8: every workspace has at least one).
+    // With its `default` project (every workspace has at least one).
     Ok(sqlx::query_as!(
         Workspace,
         r#"WITH workspace AS (

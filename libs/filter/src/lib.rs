@@ -1,4 +1,4 @@
-//! The run filter language of API.md §7.3 (`filter`, `trace_filter` and `tree_filter` on run
+//! LangSmith's run filter language (`filter`, `trace_filter` and `tree_filter` on run
 //! queries; example metadata filters later), as a typed syntax tree.
 //!
 //! Text is parsed in two steps: [`syntax`] reads the untyped call structure, then [`Filter::parse`]
@@ -197,7 +197,7 @@ fields! {
     Outputs = "outputs": Object,
 }
 
-/// Fields whose key and value conditions pair up inside one `and` (API.md §7.3: one and the
+/// Fields whose key and value conditions pair up inside one `and` (one and the
 /// same entry must match both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PairFamily {

@@ -1,4 +1,4 @@
-//! The untyped syntax of the filter language (API.md §7.3): a call whose arguments are calls,
+//! The untyped syntax of the filter language: a call whose arguments are calls,
 //! identifiers, strings, numbers, `null`/`true`/`false` or lists. Every node keeps the character
 //! position it starts at, so the typed layer can point at the argument it rejects.
 

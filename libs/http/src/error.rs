@@ -1,4 +1,4 @@
-//! The API error type and its body shapes (API.md §3.9).
+//! The API error type and its body shapes.
 //!
 //! General routes answer `{"detail": "..."}`; ingestion and platform routes answer
 //! `{"error": "...", "details": "..."}`; request validation answers

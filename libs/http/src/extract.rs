@@ -1,5 +1,5 @@
 //! Request extractors whose rejections use our error format: a malformed body or query string
-//! is a 422 naming what is wrong, like every other validation failure (API.md §3.9).
+//! is a 422 naming what is wrong, like every other validation failure.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -8,8 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ValidationIssue};
 
-/// A JSON body. The Content-Type is not checked: clients send JSON with and without it
-/// (API.md §3.1).
+/// A JSON body. The Content-Type is not checked: clients send JSON with and without it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -104,7 +103,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUuid {
 }
 
 /// A query string as its ordered key/value pairs, for what `serde_urlencoded` cannot read:
-/// repeated keys (`id=a&id=b`), booleans in any case, JSON values (API.md §3.5). Every getter
+/// repeated keys (`id=a&id=b`), booleans in any case, JSON values. Every getter
 /// answers 422 naming the parameter when a value does not parse.
 #[derive(Debug, Clone, Default)]
 pub struct QueryPairs(pub Vec<(String, String)>);
@@ -188,7 +187,7 @@ impl QueryPairs {
             .transpose()
     }
 
-    /// `offset` and `limit` of an offset-paginated list (API.md §3.7): `limit` defaults to
+    /// `offset` and `limit` of an offset-paginated list: `limit` defaults to
     /// `default_limit` and must be 1–100.
     pub fn page(&self, default_limit: i64) -> Result<(i64, i64), ApiError> {
         let offset = self.int("offset")?.unwrap_or(0);

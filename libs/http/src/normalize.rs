@@ -1,4 +1,4 @@
-//! Path-prefix normalisation (API.md §1), applied to every route of every API service before
+//! Path-prefix normalisation, applied to every route of every API service before
 //! routing: one leading `/api` segment goes, then one leading `/v1` segment, and one trailing
 //! `/` is insignificant. So `/api/v1/sessions`, `/api/sessions`, `/v1/sessions` and `/sessions/`
 //! all reach `/sessions`; `/api/v1/platform/x` and `/v1/platform/x` meet at `/platform/x`.

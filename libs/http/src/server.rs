@@ -30,7 +30,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use crate::normalize::normalize_request;
 
-/// Whether request paths are normalised (API.md §1) before routing.
+/// Whether request paths are normalised before routing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathStyle {
     /// API services: `/api/v1/x`, `/api/x`, `/v1/x` and `/x/` all route as `/x`.

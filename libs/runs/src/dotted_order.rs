@@ -1,6 +1,6 @@
-//! `dotted_order` (API.md §5.2): one `<timestamp><run id>` segment per ancestor, root first.
+//! `dotted_order`: one `<timestamp><run id>` segment per ancestor, root first.
 //! A timestamp is `YYYYMMDDTHHMMSSffffffZ` (22 characters, UTC); the run id is the last 36
-//! characters of its segment. The validation messages are the upstream ones (§5.3); clients
+//! characters of its segment. The validation messages are LangSmith's own; clients
 //! only log them, but people read those logs.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -65,7 +65,7 @@ pub struct Claims<'a> {
     pub dotted_order: &'a str,
 }
 
-/// Checks the invariants of §5.2 and returns the parsed segments.
+/// Checks the invariants above and returns the parsed segments.
 pub fn validate(claims: &Claims<'_>) -> Result<Vec<Segment>, String> {
     let Claims {
         id,

@@ -1,4 +1,4 @@
-//! Folding operations into a run (API.md §6.6, CONTROL_PLANE.md §8.2).
+//! Folding operations into a run.
 //!
 //! Operations for one run arrive in any order, split across parts and requests, sometimes
 //! twice. The worker folds each into the run's latest row:

@@ -1,6 +1,7 @@
-//! The SDKs' run and feedback JSON (API.md §5.1, §11.1), read leniently: unknown keys are
-//! ignored, `null` is "not sent", timestamps take every form of §3.2 and UUIDs both forms of
-//! §3.4. A wrong type is a 422 naming the run and the field; a bad `dotted_order` is a 400.
+//! The SDKs' run and feedback JSON, read leniently: unknown keys are ignored, `null` is "not
+//! sent", timestamps take every form the SDKs send (`timestamp::parse`) and UUIDs come
+//! hyphenated or not. A wrong type is a 422 naming the run and the field; a bad `dotted_order`
+//! is a 400.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -9,7 +10,7 @@ use uuid::Uuid;
 use crate::dotted_order::{self, Claims};
 use crate::op::{FeedbackOp, OpKind, Payload, RunOp};
 
-/// The seven run types; anything else is refused (§5.1).
+/// The seven run types; anything else is refused.
 pub const RUN_TYPES: [&str; 7] = [
     "tool",
     "chain",
@@ -173,7 +174,7 @@ impl RunWire {
 }
 
 /// Validates an operation before it is accepted: run type, required fields, and the
-/// `dotted_order` invariants. `require_trace` is true on batch and multipart (§5.3), where
+/// `dotted_order` invariants. `require_trace` is true on batch and multipart, where
 /// creates must carry `trace_id` and `dotted_order`. Fills `trace_id` and `start_time` from a
 /// valid `dotted_order` when they are absent.
 pub fn validate(op: &mut RunOp, require_trace: bool) -> Result<(), WireError> {
@@ -346,7 +347,7 @@ pub fn apply_field(op: &mut RunOp, field: &str, bytes: &[u8]) -> Result<(), Wire
     Ok(())
 }
 
-/// Feedback as the SDKs send it (§11.1).
+/// Feedback as the SDKs send it.
 #[derive(Debug, Deserialize)]
 struct FeedbackWire {
     #[serde(default)]
@@ -424,7 +425,7 @@ pub fn parse_feedback(bytes: &[u8], id: Uuid, now_us: i64) -> Result<FeedbackOp,
     })
 }
 
-/// A timestamp in any form of API.md §3.2, as µs since the epoch.
+/// A timestamp in any form the SDKs send, as µs since the epoch.
 pub fn lenient_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]

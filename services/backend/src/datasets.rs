@@ -1,4 +1,4 @@
-//! What the dataset and example routes share: rendering (API.md §9 `Dataset`, §10 `Example`),
+//! What the dataset and example routes share: rendering (`Dataset`, `Example`),
 //! and resolving a version reference (a time, a tag or `latest`).
 
 use chrono::{DateTime, Utc};

@@ -1,4 +1,4 @@
-//! Recording feedback (API.md §11): shared by `POST /feedback` and presigned-token submissions.
+//! Recording feedback: shared by `POST /feedback` and presigned-token submissions.
 //! Feedback is checked against its key's configuration, located on its run when the run is
 //! known (an unknown run is accepted: its trace is taken to be the run itself), written to
 //! ClickHouse, and its trace is upgraded to the long retention tier.
@@ -21,7 +21,7 @@ fn invalid(field: &str, msg: String) -> ApiError {
     }])
 }
 
-/// Checks a feedback configuration's shape (§11.4).
+/// Checks a feedback configuration's shape (`continuous`, `categorical` or `freeform`).
 pub fn check_config(config: &Value) -> Result<(), ApiError> {
     let kind = config
         .get("type")
@@ -286,7 +286,7 @@ fn parsed(text: &str) -> Value {
     }
 }
 
-/// `FeedbackSchema` (API.md §11.2).
+/// `FeedbackSchema`.
 pub fn render(row: &FeedbackRow) -> Value {
     let time = crate::runs::render::time;
     let source = match parsed(&row.feedback_source) {

@@ -105,7 +105,7 @@ async fn edge(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
-/// The edge's response headers (CONTROL_PLANE.md §1.3).
+/// The edge's response headers.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(

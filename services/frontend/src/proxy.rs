@@ -29,7 +29,7 @@ const HOP_BY_HOP: [&str; 8] = [
 
 pub type HttpClient = Client<HttpConnector, Body>;
 
-/// HTTP/1.1 with keep-alive; connect timeout 60 s, idle connections kept 75 s (CONTROL_PLANE §1.3).
+/// HTTP/1.1 with keep-alive; connect timeout 60 s, idle connections kept 75 s.
 pub fn client() -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(Duration::from_secs(60)));

@@ -1,4 +1,4 @@
-//! The edge routing table (CONTROL_PLANE.md §1.3): which service answers a public path, and the
+//! The edge routing table: which service answers a public path, and the
 //! path it sees. Exact matches win, then the longest prefix. The Kubernetes ingress uses the
 //! same table.
 
@@ -176,7 +176,7 @@ fn route_inner(method: &Method, path: &str, deployments: bool, allow_legacy: boo
             path: path["/api/v1".len()..].to_owned(),
         };
     }
-    // One trailing `/` is insignificant (API.md §1), for exact routes too.
+    // One trailing `/` is insignificant, for exact routes too.
     let exact = if path.len() > 1 {
         path.strip_suffix('/').unwrap_or(path)
     } else {

@@ -1,5 +1,5 @@
-//! The service's API error: everything a handler can fail with, rendered in the body shapes of
-//! API.md §3.9. A unique-constraint violation that a handler did not anticipate is a 409.
+//! The service's API error: everything a handler can fail with, rendered in LangSmith's error
+//! body shapes. A unique-constraint violation that a handler did not anticipate is a 409.
 
 use axum::response::{IntoResponse, Response};
 use ironsmith_auth::AuthError;

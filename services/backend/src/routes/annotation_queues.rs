@@ -1,4 +1,4 @@
-//! `/annotation-queues` (API.md §12): queues with their rubric, runs added for review, the next
+//! `/annotation-queues`: queues with their rubric, runs added for review, the next
 //! item for each reviewer, marking items done, and sizes. Adding a run upgrades its trace to the
 //! long retention tier.
 

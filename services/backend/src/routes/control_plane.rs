@@ -1,5 +1,5 @@
 //! The deployment control plane, mounted at `/api-host` only when `deployment.enabled`
-//! (CONTROL_PLANE.md §1.4). Deployments, revisions and listeners arrive with their own issue.
+//!. Deployments, revisions and listeners arrive with their own issue.
 
 use axum::routing::get;
 use axum::{Json, Router};

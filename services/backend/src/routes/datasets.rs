@@ -1,4 +1,4 @@
-//! `/datasets` (API.md §9): datasets, their versions, tags, splits, diffs and public links,
+//! `/datasets`: datasets, their versions, tags, splits, diffs and public links,
 //! CSV/JSONL upload, comparative experiments, and examples joined to experiment runs.
 
 use std::collections::BTreeMap;

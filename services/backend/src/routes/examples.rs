@@ -1,4 +1,4 @@
-//! `/examples` (API.md §10.1): JSON example writes (each call one dataset version), reads as of
+//! `/examples`: JSON example writes (each call one dataset version), reads as of
 //! any version, listing with filters, counts, and deletes.
 
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! `/feedback` and `/feedback-configs` (API.md §11): feedback CRUD, presigned feedback tokens
+//! `/feedback` and `/feedback-configs`: feedback CRUD, presigned feedback tokens
 //! (submitted without a key, by GET or POST), and per-key feedback configurations.
 
 use axum::extract::{Path, State};
@@ -141,7 +141,7 @@ async fn list(
     let filter = FeedbackFilter {
         runs: query.uuids("run")?,
         keys: query.all("key").map(str::to_owned).collect(),
-        // `FeedbackSourceType.MODEL` and `model` alike (API.md §11.2).
+        // `FeedbackSourceType.MODEL` and `model` alike.
         sources: query
             .all("source")
             .map(|s| s.rsplit('.').next().unwrap_or(s).to_ascii_lowercase())

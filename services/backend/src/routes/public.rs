@@ -1,4 +1,4 @@
-//! Reads that need no key (API.md §2.4, §7.7, §9): a shared trace or dataset by its token, and
+//! Reads that need no key: a shared trace or dataset by its token, and
 //! signed attachment downloads. The token or the signature is the only credential, and each
 //! opens exactly one trace, one dataset (its examples and experiments) or one object.
 
@@ -134,7 +134,7 @@ async fn shared_query(
 }
 
 /// `GET /public/{token}/runs?id=…`, and the JS SDK's form with the query string glued on
-/// without a `?` (`/public/{token}/runsshare_token=…&id=…`, API.md §7.7).
+/// without a `?` (`/public/{token}/runsshare_token=…&id=…`).
 async fn shared_listing(
     State(state): State<AppState>,
     _public: PublicAccess,

@@ -1,5 +1,5 @@
-//! Reading runs (API.md §7): `GET /runs/{id}`, `POST /runs/query`, `/runs/stats`,
-//! `/runs/group`, and the share links of §7.7.
+//! Reading runs: `GET /runs/{id}`, `POST /runs/query`, `/runs/stats`,
+//! `/runs/group`, and public share links.
 
 use axum::extract::State;
 use axum::http::StatusCode;

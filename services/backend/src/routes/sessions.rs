@@ -1,4 +1,4 @@
-//! `/sessions`: projects (API.md §8) — create (409 on a duplicate name unless `upsert=true`),
+//! `/sessions`: projects — create (409 on a duplicate name unless `upsert=true`),
 //! read by id or name, list with filters and statistics, update, delete. Deleting makes the
 //! project's runs unreachable at once; the worker removes them afterwards.
 
@@ -280,7 +280,7 @@ async fn list(
     let mut found = projects::list(db, tenant_id, &filter)
         .await
         .map_err(ApiError::internal)?;
-    // Every workspace has a project (API.md §8): one whose projects were all deleted gets
+    // Every workspace has a project: one whose projects were all deleted gets
     // `default` back on its next unfiltered listing.
     let unfiltered = filter.ids.is_empty()
         && filter.name.is_none()

@@ -1,5 +1,5 @@
 //! `GET /settings`: the current workspace's settings, which the prompt hub reads to learn the
-//! workspace's handle (API.md §13–14).
+//! workspace's handle.
 
 use axum::extract::State;
 use axum::routing::get;

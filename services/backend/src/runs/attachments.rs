@@ -1,4 +1,4 @@
-//! Signed, expiring download URLs for run attachments (API.md §5.6: the SDKs fetch them with a
+//! Signed, expiring download URLs for run attachments (the SDKs fetch them with a
 //! plain GET and no key). A URL names the object key and an expiry, and carries an HMAC-SHA256
 //! of both under a key derived from the stack's signing secret, so it cannot be forged,
 //! extended or pointed at another object.

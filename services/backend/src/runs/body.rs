@@ -1,6 +1,6 @@
-//! The body of `POST /runs/query` and `/runs/stats` (API.md §7.2, §7.4), read leniently the
+//! The body of `POST /runs/query` and `/runs/stats`, read leniently the
 //! way the SDKs send it: nulls for absent keys, booleans as `true`/`1`/`"True"`, timestamps in
-//! every §3.2 form, unknown keys ignored.
+//! every form the SDKs send, unknown keys ignored.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -118,7 +118,7 @@ impl QueryBody {
         }
     }
 
-    /// The page size: at least 1, clamped to 100 (API.md §7.2).
+    /// The page size: at least 1, clamped to 100.
     pub fn limit(&self) -> Result<usize, ApiError> {
         match self.limit {
             None => Ok(100),
@@ -207,7 +207,7 @@ pub fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::
     }
 }
 
-/// A timestamp in any §3.2 form, as microseconds since the epoch.
+/// A timestamp in any form the SDKs send, as microseconds since the epoch.
 pub fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     use serde::de::Error;
     let parsed = match Option::<Value>::deserialize(d)? {

@@ -1,4 +1,4 @@
-//! Reading runs for the API (API.md §7): which projects a request reaches, one run with its
+//! Reading runs for the API: which projects a request reaches, one run with its
 //! children, query pages, statistics, thread groups; payloads kept in object storage are
 //! fetched back, attachments get signed URLs.
 
@@ -343,7 +343,7 @@ pub async fn runs_feedback(
     .map_err(ApiError::internal)
 }
 
-/// The statistics object of API.md §7.4 / §8.
+/// The statistics object of `/runs/stats` and of a project read with `include_stats`.
 pub fn render_stats(
     stats: Option<&RunStats>,
     feedback: Option<&BTreeMap<String, FeedbackStat>>,

@@ -1,4 +1,4 @@
-//! The read-side run (`RunSchema`, API.md §5.6) built from a stored row.
+//! The read-side run (the SDKs' `RunSchema`) built from a stored row.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::attachments::UrlSigner;
 
-/// Fields returned whatever `select` says (API.md §7.2).
+/// Fields returned whatever `select` says.
 const ALWAYS: [&str; 8] = [
     "id",
     "name",
@@ -56,7 +56,7 @@ pub struct Extras<'a> {
     pub upgraded: bool,
 }
 
-/// A time in microseconds as the API emits it (API.md §3.3), or null when out of range.
+/// A time in microseconds as the API emits it, or null when out of range.
 pub fn time(us: i64) -> Value {
     chrono::DateTime::from_timestamp_micros(us)
         .map(|t| Value::String(ironsmith_api_types::timestamp::format(&t)))

@@ -1,4 +1,4 @@
-//! Reading an ingestion body: identity, zstd or gzip (API.md §6.5), capped twice. The body as
+//! Reading an ingestion body: identity, zstd or gzip, capped twice. The body as
 //! sent may not exceed `ingest.max_body_bytes`, and decompression stops at
 //! `ingest.max_decompressed_bytes`, so a compression bomb is refused with a 413 after expanding
 //! at most the cap, never in full. zstd frames without a declared content size decode as a

@@ -1,4 +1,4 @@
-//! Ingestion's error answers, in the body shape of API.md §3.9 for ingestion routes:
+//! Ingestion's error answers, in the body shape LangSmith's ingestion routes use:
 //! `{"error": "<message>", "details": "<optional>"}`. Bad data is 400/422 (the SDKs drop the
 //! batch with a warning and never retry); over-limit bodies are 413; a store that is down is
 //! a 503 with Retry-After (retried), never a silent loss.
@@ -34,7 +34,7 @@ impl IngestError {
         IngestError::Internal(error.into())
     }
 
-    /// A multipart body that cannot be read (API.md §6.4 gives the wording).
+    /// A multipart body that cannot be read, in LangSmith's wording.
     pub fn multipart(reason: impl std::fmt::Display) -> Self {
         IngestError::Unprocessable(format!("error reading multipart data: {reason}"))
     }

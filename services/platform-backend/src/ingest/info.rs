@@ -1,4 +1,4 @@
-//! `GET /info` (API.md §4): what the SDKs tune their batching and compression by. No key needed.
+//! `GET /info`: what the SDKs tune their batching and compression by. No key needed.
 
 use axum::Json;
 use axum::extract::State;

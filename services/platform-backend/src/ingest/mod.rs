@@ -1,4 +1,4 @@
-//! Trace ingestion (API.md §4–6, §16): `GET /info`, `POST /runs`, `PATCH /runs/{id}`,
+//! Trace ingestion: `GET /info`, `POST /runs`, `PATCH /runs/{id}`,
 //! `POST /runs/batch`, `POST /runs/multipart` and OTLP/HTTP at `/otel` and `/otel/v1/traces`.
 //!
 //! Every endpoint does the same few things before its 202: read the body within its caps
@@ -229,7 +229,7 @@ impl Ingestor {
         Ok(())
     }
 
-    /// Counts creates per trace (CONTROL_PLANE.md §4.3) and refuses a request that would take
+    /// Counts creates per trace and refuses a request that would take
     /// a trace past `max_runs_per_trace`, leaving the counts as they were. Returns what it
     /// counted, for `uncharge_traces` should the request fail later.
     async fn charge_traces(

@@ -1,4 +1,4 @@
-//! `POST /runs/multipart` bodies (API.md §6.4): parts named `<kind>.<id>[.<field or name>]`,
+//! `POST /runs/multipart` bodies: parts named `<kind>.<id>[.<field or name>]`,
 //! split at the first two dots. Run parts, field parts and attachments of one run are gathered
 //! into one operation per (kind, run); feedback parts become feedback. A part's declared length
 //! (`Content-Length`, or a `length=` parameter of its Content-Type) must match its body; a part

@@ -1,4 +1,4 @@
-//! OTLP/HTTP trace export (API.md §16) at `/otel` and `/otel/v1/traces`, protobuf or JSON,
+//! OTLP/HTTP trace export at `/otel` and `/otel/v1/traces`, protobuf or JSON,
 //! gzip allowed. Spans become ordinary run creates, validated and stored like any other run.
 //! OTLP allows partial acceptance, so a span that fails validation is rejected alone and
 //! counted in `partial_success`; the others are accepted.

@@ -154,7 +154,7 @@ async fn update_run(
     Ok(accepted())
 }
 
-/// `POST /runs` may omit `trace_id` and `dotted_order` (API.md §5.4): a root is its own trace;
+/// `POST /runs` may omit `trace_id` and `dotted_order`: a root is its own trace;
 /// a child continues its parent's, found among the runs this endpoint accepted recently, then
 /// in ClickHouse. A child whose parent is nowhere yet keeps its parent as its trace and gets
 /// its position when a later operation brings one.

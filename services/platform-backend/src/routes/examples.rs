@@ -1,4 +1,4 @@
-//! The multipart example endpoints (API.md §10.2): create (`POST`) and update (`PATCH`)
+//! The multipart example endpoints: create (`POST`) and update (`PATCH`)
 //! `/v1/platform/datasets/{id}/examples`, the deprecated upsert `/v1/platform/examples/multipart`,
 //! and the hard delete `/v1/platform/datasets/examples/delete`. Every request is one dataset
 //! version; the body may be zstd or gzip and as large as `ingest.max_body_bytes`.
@@ -39,7 +39,7 @@ fn bad(message: String) -> ApiError {
     }])
 }
 
-/// The `<eid>` part (API.md §10.2).
+/// The `<eid>` part.
 #[derive(Deserialize, Default)]
 struct ExamplePart {
     #[serde(default)]

@@ -71,6 +71,36 @@ fn zstd_without_size(bytes: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test]
+async fn info_reports_the_configured_limits() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| {
+        config.ingest.sdk_batch_runs = 7;
+        config.ingest.sdk_batch_bytes = 1_000_000;
+        config.ingest.max_runs_per_request = 50;
+        config.ingest.max_field_bytes = 123_456;
+    })
+    .await?;
+    let info: Value = reqwest::get(format!("{}/api/v1/info", stack.edge))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(info["batch_ingest_config"]["size_limit"], 7);
+    assert_eq!(info["batch_ingest_config"]["size_limit_bytes"], 1_000_000);
+    let limits = &info["ingest_limits"];
+    assert_eq!(limits["max_runs_per_request"], 50);
+    assert_eq!(limits["max_field_bytes"], 123_456);
+    assert_eq!(
+        limits["max_body_bytes"],
+        stack
+            .config
+            .ingest
+            .max_body_bytes
+            .min(stack.config.http.max_body_bytes)
+    );
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn info_answers_without_a_key_under_every_prefix() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     for path in ["/api/v1/info", "/api/info", "/api/v1/info/"] {

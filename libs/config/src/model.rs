@@ -430,6 +430,12 @@ pub struct IngestConfig {
     pub max_decompressed_bytes: usize,
     /// Most run operations (creates plus updates) in one request.
     pub max_runs_per_request: usize,
+    /// The most runs the SDKs put in one batch, as `GET /info` tells them; at most
+    /// `max_runs_per_request`.
+    pub sdk_batch_runs: usize,
+    /// The largest batch the SDKs send, bytes, as `GET /info` tells them; at most the body caps
+    /// of the edge (`http.max_body_bytes`) and of ingestion (`max_body_bytes`).
+    pub sdk_batch_bytes: usize,
     /// Most runs one trace may hold; later creates in that trace are refused.
     pub max_runs_per_trace: u64,
     /// Inputs, outputs, `extra`, `events`, `serialized` and `error` at least this large, and

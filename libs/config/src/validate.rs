@@ -132,6 +132,21 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
         "ingest.object_write_concurrency",
         ingest.object_write_concurrency as u64,
     )?;
+    positive("ingest.sdk_batch_runs", ingest.sdk_batch_runs as u64)?;
+    if ingest.sdk_batch_runs > ingest.max_runs_per_request {
+        return invalid(
+            "ingest.sdk_batch_runs",
+            "must be at most ingest.max_runs_per_request (the SDKs would send batches we refuse)",
+        );
+    }
+    positive("ingest.sdk_batch_bytes", ingest.sdk_batch_bytes as u64)?;
+    if ingest.sdk_batch_bytes > ingest.max_body_bytes.min(config.http.max_body_bytes) {
+        return invalid(
+            "ingest.sdk_batch_bytes",
+            "must be at most ingest.max_body_bytes and http.max_body_bytes (the SDKs would send \
+             batches we refuse)",
+        );
+    }
     if ingest.max_decoding_bytes < ingest.max_decompressed_bytes {
         return invalid(
             "ingest.max_decoding_bytes",

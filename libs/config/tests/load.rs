@@ -112,6 +112,16 @@ fn errors_name_the_bad_key() {
 }
 
 #[test]
+fn the_sdks_are_never_told_to_send_what_ingestion_refuses() {
+    let e = error(json!({"ingest": {"sdk_batch_runs": 2000, "max_runs_per_request": 1000}}));
+    assert!(e.contains("`ingest.sdk_batch_runs`"), "{e}");
+    let e = error(
+        json!({"ingest": {"sdk_batch_bytes": 30_000_000}, "http": {"max_body_bytes": 26_214_400}}),
+    );
+    assert!(e.contains("`ingest.sdk_batch_bytes`"), "{e}");
+}
+
+#[test]
 fn unknown_keys_are_refused_by_name() {
     let e = error(json!({"postgres": {"pool_size": 3}}));
     assert!(e.contains("pool_size"), "{e}");

@@ -196,6 +196,8 @@ mod tests {
             max_body_bytes: wire,
             max_decompressed_bytes: decoded,
             max_runs_per_request: 1000,
+            sdk_batch_runs: 100,
+            sdk_batch_bytes: 1 << 20,
             max_runs_per_trace: 25_000,
             offload_threshold_bytes: 20_480,
             max_payload_bytes: 1 << 20,

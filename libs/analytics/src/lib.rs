@@ -35,6 +35,20 @@ pub enum AnalyticsError {
     },
 }
 
+impl AnalyticsError {
+    /// ClickHouse could not be reached, did not answer in time, or asks to come back later
+    /// (its mutation queue is full): retrying later can succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            AnalyticsError::Busy
+                | AnalyticsError::ClickHouse(
+                    clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
+                )
+        )
+    }
+}
+
 impl std::fmt::Debug for AnalyticsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Debug is what `?error` logs: the same redaction as Display.

@@ -10,6 +10,7 @@ pub mod normalize;
 pub mod operator;
 pub mod server;
 pub mod stack;
+mod store_errors;
 
 pub use client_ip::client_address;
 pub use error::{ApiError, ErrorStyle, ValidationIssue, is_body_too_large};

@@ -37,3 +37,11 @@ pub enum QueueError {
     #[error("invalid redis.url")]
     Url(#[source] redis::RedisError),
 }
+
+impl QueueError {
+    /// Redis could not be reached or did not answer in time: retrying later can succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, QueueError::Redis(e) if e.is_io_error() || e.is_timeout()
+            || e.is_connection_dropped() || e.is_connection_refusal())
+    }
+}

@@ -32,6 +32,17 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// The store failed to answer (as opposed to a missing object or a bad key): retrying
+    /// later can succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StorageError::Store(error) if !matches!(
+            error,
+            object_store::Error::NotFound { .. }
+                | object_store::Error::InvalidPath { .. }
+                | object_store::Error::NotImplemented { .. }
+        ))
+    }
+
     /// The object does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(

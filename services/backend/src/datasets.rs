@@ -94,8 +94,7 @@ pub async fn resolve_version(
         }]));
     };
     datasets::tag_time(&state.stores.postgres, tenant_id, dataset_id, reference)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .map(Some)
         .ok_or_else(|| {
             ApiError::NotFound(format!("The dataset has no version tagged `{reference}`"))

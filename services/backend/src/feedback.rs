@@ -149,9 +149,7 @@ pub async fn record(
 ) -> Result<FeedbackRow, ApiError> {
     let row = prepare(state, tenant_id, new).await?;
     let clickhouse = &state.stores.clickhouse;
-    run_rows::insert_feedback(clickhouse, std::slice::from_ref(&row))
-        .await
-        .map_err(ApiError::internal)?;
+    run_rows::insert_feedback(clickhouse, std::slice::from_ref(&row)).await?;
     if !row.trace_id.is_nil() {
         feedback_store::upgrade_traces(
             clickhouse,
@@ -160,8 +158,7 @@ pub async fn record(
             row.modified_at_us,
             "feedback",
         )
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     }
     Ok(row)
 }
@@ -179,8 +176,7 @@ pub async fn record_batched(
     let row = prepare(state, tenant_id, new).await?;
     let organization_id =
         ironsmith_db::workspaces::organization_of(&state.stores.postgres, tenant_id)
-            .await
-            .map_err(ApiError::internal)?
+            .await?
             .ok_or_else(|| ApiError::NotFound("Feedback token not found".into()))?;
     let op = ironsmith_runs::FeedbackOp::from_row(&row);
     let batch = ironsmith_runs::IngestBatch {
@@ -222,18 +218,13 @@ async fn prepare(
         ));
     }
     let db = &state.stores.postgres;
-    match feedback_configs::get(db, tenant_id, key)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    match feedback_configs::get(db, tenant_id, key).await? {
         Some(stored) => check_against(&stored.config, key, new.score, &new.value)?,
         None => {
             if let Some(config) = new.feedback_config.as_ref().filter(|c| !c.is_null()) {
                 check_config(config)?;
                 check_against(config, key, new.score, &new.value)?;
-                feedback_configs::create(db, tenant_id, key, config, None)
-                    .await
-                    .map_err(ApiError::internal)?;
+                feedback_configs::create(db, tenant_id, key, config, None).await?;
             }
         }
     }
@@ -241,9 +232,7 @@ async fn prepare(
     let mut trace_id = new.trace_id;
     let mut session_id = new.session_id;
     if let Some(run_id) = new.run_id {
-        let located = run_rows::locate(clickhouse, tenant_id, &[run_id])
-            .await
-            .map_err(ApiError::internal)?;
+        let located = run_rows::locate(clickhouse, tenant_id, &[run_id]).await?;
         if let Some(location) = located.iter().max_by_key(|l| l.version) {
             trace_id = Some(location.trace_id);
             session_id = session_id.or(Some(location.session_id));

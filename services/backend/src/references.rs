@@ -22,10 +22,7 @@ pub async fn dataset(
     let Some(id) = dataset_id else {
         return Ok(());
     };
-    match datasets::get(&state.stores.postgres, tenant_id, id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    match datasets::get(&state.stores.postgres, tenant_id, id).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::NotFound("Dataset not found".into())),
     }
@@ -40,10 +37,7 @@ pub async fn project(
     let Some(id) = project_id else {
         return Ok(());
     };
-    if projects::exists(&state.stores.postgres, tenant_id, id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if projects::exists(&state.stores.postgres, tenant_id, id).await? {
         Ok(())
     } else {
         Err(ApiError::NotFound("Project not found".into()))

@@ -10,10 +10,7 @@ use crate::AppState;
 
 /// Refuses (403) when the organisation owning `workspace_id` has disabled public sharing.
 pub async fn ensure_allowed(state: &AppState, workspace_id: Uuid) -> Result<(), ApiError> {
-    if organizations::sharing_allowed(&state.stores.postgres, workspace_id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if organizations::sharing_allowed(&state.stores.postgres, workspace_id).await? {
         Ok(())
     } else {
         Err(ApiError::Forbidden(

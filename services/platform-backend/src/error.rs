@@ -24,15 +24,24 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+impl From<ironsmith_queue::QueueError> for Error {
+    fn from(error: ironsmith_queue::QueueError) -> Self {
+        Error::Api(error.into())
+    }
+}
+
+impl From<redis::RedisError> for Error {
+    fn from(error: redis::RedisError) -> Self {
+        ironsmith_queue::QueueError::from(error).into()
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
             Error::Api(error) => error.into_response(),
             Error::Auth(error) => error.into_response(),
-            Error::Db(error) if error.is_unique_violation() => {
-                ApiError::Conflict("It already exists".into()).into_response()
-            }
-            Error::Db(error) => ApiError::internal(error).into_response(),
+            Error::Db(error) => ApiError::from(error).into_response(),
         }
     }
 }

@@ -114,8 +114,7 @@ struct QueueBody {
 
 async fn get_queue(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Queue, ApiError> {
     annotation_queues::get(&state.stores.postgres, tenant_id, id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Annotation queue not found".into()))
 }
 
@@ -185,9 +184,8 @@ async fn list(
         offset,
         limit,
     };
-    let found = annotation_queues::list(&state.stores.postgres, caller.workspace_id, &filter)
-        .await
-        .map_err(ApiError::internal)?;
+    let found =
+        annotation_queues::list(&state.stores.postgres, caller.workspace_id, &filter).await?;
     Ok(Json(Value::Array(found.iter().map(render).collect())))
 }
 
@@ -208,10 +206,7 @@ async fn update(
         rubric_instructions: body.rubric_instructions.as_deref(),
         rubric_items: rubric.as_ref(),
     };
-    if !annotation_queues::update(&state.stores.postgres, caller.workspace_id, id, &patch)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if !annotation_queues::update(&state.stores.postgres, caller.workspace_id, id, &patch).await? {
         return Err(ApiError::NotFound("Annotation queue not found".into()));
     }
     Ok(Json(render(
@@ -224,10 +219,7 @@ async fn remove(
     caller: RequirePermission<AnnotationQueuesDelete>,
     PathUuid(id): PathUuid,
 ) -> Result<StatusCode, ApiError> {
-    if annotation_queues::delete(&state.stores.postgres, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if annotation_queues::delete(&state.stores.postgres, caller.workspace_id, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("Annotation queue not found".into()))
@@ -248,9 +240,7 @@ async fn add(
     let located = if ids.is_empty() {
         Vec::new()
     } else {
-        run_rows::locate(clickhouse, tenant_id, &ids)
-            .await
-            .map_err(ApiError::internal)?
+        run_rows::locate(clickhouse, tenant_id, &ids).await?
     };
     for run in &mut runs {
         if let Some(location) = located
@@ -268,15 +258,8 @@ async fn add(
     let mut traces: Vec<Uuid> = runs.iter().filter_map(|r| r.trace_id).collect();
     traces.sort_unstable();
     traces.dedup();
-    let mut conn = state
-        .stores
-        .postgres
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
-    let items = annotation_queues::add(&mut conn, tenant_id, queue_id, &runs)
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.stores.postgres.acquire().await?;
+    let items = annotation_queues::add(&mut conn, tenant_id, queue_id, &runs).await?;
     feedback_store::upgrade_traces(
         clickhouse,
         tenant_id,
@@ -284,8 +267,7 @@ async fn add(
         Utc::now().timestamp_micros(),
         "annotation_queue",
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     Ok(Json(Value::Array(items.iter().map(render_item).collect())))
 }
 
@@ -391,9 +373,8 @@ async fn items(
     let (offset, limit) = query.page(100)?;
     let queue = get_queue(&state, caller.workspace_id, id).await?;
     let status = status_of(&query, &caller)?;
-    let found = annotation_queues::items(&state.stores.postgres, &queue, status, offset, limit)
-        .await
-        .map_err(ApiError::internal)?;
+    let found =
+        annotation_queues::items(&state.stores.postgres, &queue, status, offset, limit).await?;
     Ok(Json(Value::Array(
         render_items(&state, caller.workspace_id, &found).await?,
     )))
@@ -416,9 +397,7 @@ async fn item_at(
         Some(_) => status_of(&query, &caller)?,
         None => ItemStatus::NeedsMyReview(reviewer(&caller)),
     };
-    let found = annotation_queues::items(&state.stores.postgres, &queue, status, index, 1)
-        .await
-        .map_err(ApiError::internal)?;
+    let found = annotation_queues::items(&state.stores.postgres, &queue, status, index, 1).await?;
     render_items(&state, caller.workspace_id, &found)
         .await?
         .into_iter()
@@ -433,10 +412,7 @@ async fn remove_item(
     Path((id, item)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     get_queue(&state, caller.workspace_id, id).await?;
-    if annotation_queues::remove(&state.stores.postgres, caller.workspace_id, id, item)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if annotation_queues::remove(&state.stores.postgres, caller.workspace_id, id, item).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("The run is not in this queue".into()))
@@ -468,12 +444,7 @@ async fn review_item(
             ));
         }
     };
-    let mut conn = state
-        .stores
-        .postgres
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.stores.postgres.acquire().await?;
     let updated = annotation_queues::mark_reviewed(
         &mut conn,
         caller.workspace_id,
@@ -482,8 +453,7 @@ async fn review_item(
         reviewer(&caller),
         completed,
     )
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .ok_or_else(|| ApiError::NotFound("The run is not in this queue".into()))?;
     Ok(Json(render_item(&updated)))
 }
@@ -494,8 +464,6 @@ async fn size(
     PathUuid(id): PathUuid,
 ) -> Result<Json<Value>, ApiError> {
     get_queue(&state, caller.workspace_id, id).await?;
-    let n = annotation_queues::size(&state.stores.postgres, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?;
+    let n = annotation_queues::size(&state.stores.postgres, caller.workspace_id, id).await?;
     Ok(Json(json!({"size": n})))
 }

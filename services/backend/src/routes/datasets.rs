@@ -93,8 +93,7 @@ async fn get_dataset(
     id: Uuid,
 ) -> Result<datasets::DatasetWithCounts, ApiError> {
     datasets::get(&state.stores.postgres, tenant_id, id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Dataset not found".into()))
 }
 
@@ -211,9 +210,7 @@ async fn list(
         offset,
         limit,
     };
-    let found = datasets::list(&state.stores.postgres, caller.workspace_id, &filter)
-        .await
-        .map_err(ApiError::internal)?;
+    let found = datasets::list(&state.stores.postgres, caller.workspace_id, &filter).await?;
     Ok(Json(Value::Array(
         found.iter().map(render_dataset).collect(),
     )))
@@ -290,34 +287,25 @@ async fn remove(
             ..ProjectFilter::default()
         },
     )
-    .await
-    .map_err(ApiError::internal)?;
-    if !datasets::delete(db, tenant_id, id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    .await?;
+    if !datasets::delete(db, tenant_id, id).await? {
         return Err(ApiError::NotFound("Dataset not found".into()));
     }
     let queue = Queue::new(state.stores.redis.clone(), DEFAULT_QUEUE);
     for experiment in experiments {
-        if projects::mark_deleted(db, tenant_id, experiment.id)
-            .await
-            .map_err(ApiError::internal)?
-        {
+        if projects::mark_deleted(db, tenant_id, experiment.id).await? {
             queue
                 .enqueue(&Task::DeleteProjectRuns {
                     tenant_id,
                     session_id: experiment.id,
                 })
-                .await
-                .map_err(ApiError::internal)?;
+                .await?;
         }
     }
     // The dataset's example attachments are now unreferenced: the worker removes them.
     queue
         .enqueue(&Task::SweepExampleObjects { tenant_id })
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -341,8 +329,7 @@ async fn versions(
         offset,
         limit,
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     Ok(Json(Value::Array(
         found.iter().map(render_version).collect(),
     )))
@@ -360,8 +347,7 @@ async fn version(
         .await?
         .unwrap_or_else(Utc::now);
     let found = datasets::version_at(&state.stores.postgres, caller.workspace_id, id, at)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("The dataset has no version at that time".into()))?;
     Ok(Json(render_version(&found)))
 }
@@ -401,15 +387,9 @@ async fn tag(
     )
     .await?
     .unwrap_or_else(Utc::now);
-    let mut conn = state
-        .stores
-        .postgres
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.stores.postgres.acquire().await?;
     let version = datasets::set_tag(&mut conn, caller.workspace_id, id, at, tag)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("The dataset has no version at that time".into()))?;
     Ok(Json(render_version(&version)))
 }
@@ -440,9 +420,7 @@ async fn diff(
     )
     .await?
     .unwrap_or(now);
-    let found = examples::diff(&state.stores.postgres, caller.workspace_id, id, from, to)
-        .await
-        .map_err(ApiError::internal)?;
+    let found = examples::diff(&state.stores.postgres, caller.workspace_id, id, from, to).await?;
     Ok(Json(json!({
         "examples_added": found.added,
         "examples_modified": found.modified,
@@ -465,9 +443,7 @@ async fn splits(
         "as_of",
     )
     .await?;
-    let found = examples::splits(&state.stores.postgres, caller.workspace_id, id, as_of)
-        .await
-        .map_err(ApiError::internal)?;
+    let found = examples::splits(&state.stores.postgres, caller.workspace_id, id, as_of).await?;
     Ok(Json(json!(found)))
 }
 
@@ -495,9 +471,7 @@ async fn edit_split(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| invalid("split_name", "is required".into()))?;
     let tenant_id = caller.workspace_id;
-    let current = examples::current(&state.stores.postgres, tenant_id, &body.examples)
-        .await
-        .map_err(ApiError::internal)?;
+    let current = examples::current(&state.stores.postgres, tenant_id, &body.examples).await?;
     let mut changes = Vec::new();
     for example in current.into_iter().filter(|e| e.dataset_id == id) {
         let mut names: Vec<String> = example
@@ -543,9 +517,7 @@ async fn share_state(
     PathUuid(id): PathUuid,
 ) -> Result<Json<Value>, ApiError> {
     get_dataset(&state, caller.workspace_id, id).await?;
-    let token = datasets::share_token(&state.stores.postgres, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?;
+    let token = datasets::share_token(&state.stores.postgres, caller.workspace_id, id).await?;
     Ok(Json(match token {
         Some(token) => json!({"dataset_id": id, "share_token": token}),
         None => Value::Null,
@@ -559,9 +531,7 @@ async fn share(
 ) -> Result<Json<Value>, ApiError> {
     crate::sharing::ensure_allowed(&state, caller.workspace_id).await?;
     get_dataset(&state, caller.workspace_id, id).await?;
-    let token = datasets::share(&state.stores.postgres, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?;
+    let token = datasets::share(&state.stores.postgres, caller.workspace_id, id).await?;
     Ok(Json(json!({"dataset_id": id, "share_token": token})))
 }
 
@@ -571,9 +541,7 @@ async fn unshare(
     PathUuid(id): PathUuid,
 ) -> Result<StatusCode, ApiError> {
     get_dataset(&state, caller.workspace_id, id).await?;
-    datasets::unshare(&state.stores.postgres, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?;
+    datasets::unshare(&state.stores.postgres, caller.workspace_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -626,9 +594,7 @@ async fn create_comparative(
         ));
     }
     let db = &state.stores.postgres;
-    let live = projects::live_ids(db, tenant_id, &body.experiment_ids)
-        .await
-        .map_err(ApiError::internal)?;
+    let live = projects::live_ids(db, tenant_id, &body.experiment_ids).await?;
     if live.len() != body.experiment_ids.len() {
         return Err(ApiError::NotFound("Experiment not found".into()));
     }
@@ -682,8 +648,7 @@ async fn list_comparative(
         offset,
         limit,
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     Ok(Json(Value::Array(
         found.iter().map(render_comparative).collect(),
     )))
@@ -694,10 +659,7 @@ async fn delete_comparative(
     caller: RequirePermission<DatasetsDelete>,
     PathUuid(id): PathUuid,
 ) -> Result<StatusCode, ApiError> {
-    if datasets::delete_comparative(&state.stores.postgres, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if datasets::delete_comparative(&state.stores.postgres, caller.workspace_id, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(
@@ -771,11 +733,8 @@ async fn examples_with_runs(
             ..ExampleFilter::default()
         },
     )
-    .await
-    .map_err(ApiError::internal)?;
-    let sessions = projects::live_ids(db, tenant_id, &body.session_ids)
-        .await
-        .map_err(ApiError::internal)?;
+    .await?;
+    let sessions = projects::live_ids(db, tenant_id, &body.session_ids).await?;
     let mut by_example: BTreeMap<Uuid, Vec<Value>> = BTreeMap::new();
     if !page.is_empty() && !sessions.is_empty() {
         let selection = if body.preview.unwrap_or(false) {
@@ -814,9 +773,7 @@ async fn examples_with_runs(
         };
         let mut collected = 0usize;
         loop {
-            let found = run_query::list(&state.stores.clickhouse, &query)
-                .await
-                .map_err(ApiError::internal)?;
+            let found = run_query::list(&state.stores.clickhouse, &query).await?;
             let next = found.next;
             let rendered = render_page(&state, tenant_id, found, &selection).await?;
             if let Some(runs) = rendered["runs"].as_array() {
@@ -950,9 +907,7 @@ async fn upload(
         .await;
         if let Err(error) = written {
             // The dataset was created for this upload only: do not leave it half filled.
-            datasets::delete(&state.stores.postgres, tenant_id, id)
-                .await
-                .map_err(ApiError::internal)?;
+            datasets::delete(&state.stores.postgres, tenant_id, id).await?;
             return Err(ApiError::from(error));
         }
     }

@@ -121,8 +121,7 @@ async fn write_all(
 
 async fn read_current(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Value, ApiError> {
     let example = examples::get(&state.stores.postgres, tenant_id, id, None)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Example not found".into()))?;
     Ok(render_example(state, &example))
 }
@@ -144,9 +143,7 @@ async fn create_bulk(
     ironsmith_http::Json(bodies): ironsmith_http::Json<Vec<ExampleBody>>,
 ) -> Result<Json<Value>, ApiError> {
     let ids = write_all(&state, caller.workspace_id, Mode::Create, bodies).await?;
-    let found = examples::current(&state.stores.postgres, caller.workspace_id, &ids)
-        .await
-        .map_err(ApiError::internal)?;
+    let found = examples::current(&state.stores.postgres, caller.workspace_id, &ids).await?;
     // In the order sent: clients read `[i].id`.
     let rendered: Vec<Value> = ids
         .iter()
@@ -159,8 +156,7 @@ async fn create_bulk(
 /// The dataset an update names, or the one the example is in now.
 async fn dataset_of(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Uuid, ApiError> {
     examples::current(&state.stores.postgres, tenant_id, &[id])
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .first()
         .map(|e| e.dataset_id)
         .ok_or_else(|| ApiError::NotFound("Example not found".into()))
@@ -195,9 +191,7 @@ async fn update_bulk(
         .iter()
         .map(|b| b.id.ok_or_else(|| invalid("id", "is required".into())))
         .collect::<Result<_, _>>()?;
-    let current = examples::current(&state.stores.postgres, tenant_id, &ids)
-        .await
-        .map_err(ApiError::internal)?;
+    let current = examples::current(&state.stores.postgres, tenant_id, &ids).await?;
     let mut datasets: Vec<Uuid> = current.iter().map(|e| e.dataset_id).collect();
     datasets.extend(bodies.iter().filter_map(|b| b.dataset_id));
     datasets.sort_unstable();
@@ -234,8 +228,7 @@ async fn read(
     };
     let as_of = resolve_version(&state, caller.workspace_id, dataset, reference, "as_of").await?;
     let example = examples::get(&state.stores.postgres, tenant_id, id, as_of)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Example not found".into()))?;
     Ok(Json(render_example(&state, &example)))
 }
@@ -314,9 +307,7 @@ async fn list(
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let filter = filter_from(&state, caller.workspace_id, &query, true).await?;
-    let found = examples::list(&state.stores.postgres, caller.workspace_id, &filter)
-        .await
-        .map_err(ApiError::internal)?;
+    let found = examples::list(&state.stores.postgres, caller.workspace_id, &filter).await?;
     Ok(Json(Value::Array(
         found.iter().map(|e| render_example(&state, e)).collect(),
     )))
@@ -328,9 +319,7 @@ async fn count(
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let filter = filter_from(&state, caller.workspace_id, &query, false).await?;
-    let n = examples::count(&state.stores.postgres, caller.workspace_id, &filter)
-        .await
-        .map_err(ApiError::internal)?;
+    let n = examples::count(&state.stores.postgres, caller.workspace_id, &filter).await?;
     Ok(Json(json!(n)))
 }
 

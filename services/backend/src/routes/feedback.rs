@@ -126,8 +126,7 @@ async fn read(
     PathUuid(id): PathUuid,
 ) -> Result<Json<Value>, ApiError> {
     let row = feedback_store::get(&state.stores.clickhouse, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Feedback not found".into()))?;
     Ok(Json(render(&row)))
 }
@@ -151,9 +150,7 @@ async fn list(
         offset: offset as u64,
         limit: limit as u64,
     };
-    let rows = feedback_store::list(&state.stores.clickhouse, caller.workspace_id, &filter)
-        .await
-        .map_err(ApiError::internal)?;
+    let rows = feedback_store::list(&state.stores.clickhouse, caller.workspace_id, &filter).await?;
     Ok(Json(Value::Array(rows.iter().map(render).collect())))
 }
 
@@ -178,8 +175,7 @@ async fn update(
     let tenant_id = caller.workspace_id;
     let clickhouse = &state.stores.clickhouse;
     let mut row = feedback_store::get(clickhouse, tenant_id, id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Feedback not found".into()))?;
     if let Some(score) = score_of(body.score.as_ref())? {
         row.score = Some(score);
@@ -193,9 +189,7 @@ async fn update(
     if let Some(correction) = body.correction.filter(|v| !v.is_null()) {
         row.correction = correction.to_string();
     }
-    if let Some(stored) = feedback_configs::get(&state.stores.postgres, tenant_id, &row.key)
-        .await
-        .map_err(ApiError::internal)?
+    if let Some(stored) = feedback_configs::get(&state.stores.postgres, tenant_id, &row.key).await?
     {
         let value = serde_json::from_str(&row.value).unwrap_or(Value::Null);
         check_against(&stored.config, &row.key, row.score, &value)?;
@@ -203,9 +197,7 @@ async fn update(
     let now_us = Utc::now().timestamp_micros();
     row.modified_at_us = now_us;
     row.version = (now_us.max(0) as u64).max(row.version + 1);
-    run_rows::insert_feedback(clickhouse, std::slice::from_ref(&row))
-        .await
-        .map_err(ApiError::internal)?;
+    run_rows::insert_feedback(clickhouse, std::slice::from_ref(&row)).await?;
     Ok(Json(render(&row)))
 }
 
@@ -216,16 +208,13 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let clickhouse = &state.stores.clickhouse;
     let mut row = feedback_store::get(clickhouse, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Feedback not found".into()))?;
     let now_us = Utc::now().timestamp_micros();
     row.modified_at_us = now_us;
     row.version = (now_us.max(0) as u64).max(row.version + 1);
     row.is_deleted = 1;
-    run_rows::insert_feedback(clickhouse, std::slice::from_ref(&row))
-        .await
-        .map_err(ApiError::internal)?;
+    run_rows::insert_feedback(clickhouse, std::slice::from_ref(&row)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -376,8 +365,7 @@ async fn list_tokens(
         offset,
         limit,
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     Ok(Json(Value::Array(
         tokens.iter().map(|t| render_token(&state, t)).collect(),
     )))
@@ -406,8 +394,7 @@ async fn submit(
     let id = Uuid::parse_str(token)
         .map_err(|_| ApiError::NotFound("Feedback token not found".into()))?;
     let token = feedback_tokens::by_id(&state.stores.postgres, id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Feedback token not found".into()))?;
     if token.expires_at <= Utc::now() {
         return Err(ApiError::BadRequest(
@@ -415,10 +402,7 @@ async fn submit(
         ));
     }
     let cap = state.config.limits.feedback_token_submissions;
-    if !feedback_tokens::count_submission(&state.stores.postgres, token.id, cap)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if !feedback_tokens::count_submission(&state.stores.postgres, token.id, cap).await? {
         return Err(ApiError::TooManyRequests {
             message: format!("This feedback token has recorded its {cap} submissions"),
             retry_after_secs: u64::try_from((token.expires_at - Utc::now()).num_seconds())
@@ -517,15 +501,12 @@ async fn create_config(
     let db = &state.stores.postgres;
     let tenant_id = caller.workspace_id;
     if let Some(created) =
-        feedback_configs::create(db, tenant_id, &key, &config, body.is_lower_score_better)
-            .await
-            .map_err(ApiError::internal)?
+        feedback_configs::create(db, tenant_id, &key, &config, body.is_lower_score_better).await?
     {
         return Ok(Json(render_config(&created)));
     }
     let existing = feedback_configs::get(db, tenant_id, &key)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::Conflict("The feedback configuration changed; retry".into()))?;
     let same_flag = body.is_lower_score_better.is_none()
         || body.is_lower_score_better == existing.is_lower_score_better;
@@ -553,8 +534,7 @@ async fn list_configs(
         offset,
         limit,
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     Ok(Json(Value::Array(
         found.iter().map(render_config).collect(),
     )))
@@ -579,8 +559,7 @@ async fn update_config(
         body.feedback_config.as_ref(),
         body.is_lower_score_better,
     )
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .ok_or_else(|| ApiError::NotFound("Feedback configuration not found".into()))?;
     Ok(Json(render_config(&updated)))
 }
@@ -597,10 +576,7 @@ async fn delete_config(
             kind: "value_error".into(),
         }])
     })?;
-    if feedback_configs::delete(&state.stores.postgres, caller.workspace_id, key)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if feedback_configs::delete(&state.stores.postgres, caller.workspace_id, key).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(

@@ -39,9 +39,7 @@ async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesRead>,
 ) -> Result<Json<Value>, ApiError> {
-    let prices = model_prices::visible_to(&state.stores.postgres, caller.workspace_id)
-        .await
-        .map_err(ApiError::internal)?;
+    let prices = model_prices::visible_to(&state.stores.postgres, caller.workspace_id).await?;
     Ok(Json(Value::Array(prices.iter().map(render).collect())))
 }
 
@@ -102,8 +100,7 @@ async fn create(
         },
         MAX_PRICES_PER_WORKSPACE,
     )
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .ok_or_else(|| {
         ApiError::Conflict(format!(
             "This workspace already has {MAX_PRICES_PER_WORKSPACE} model prices; delete some first"
@@ -117,10 +114,7 @@ async fn remove(
     caller: RequirePermission<WorkspacesManage>,
     PathUuid(id): PathUuid,
 ) -> Result<StatusCode, ApiError> {
-    if model_prices::delete(&state.stores.postgres, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if model_prices::delete(&state.stores.postgres, caller.workspace_id, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("Model price not found".into()))

@@ -42,8 +42,7 @@ fn unknown_token() -> ApiError {
 async fn share_of(state: &AppState, token: &str) -> Result<RunShare, ApiError> {
     let token = Uuid::try_parse(token).map_err(|_| unknown_token())?;
     run_shares::by_token(&state.stores.postgres, token)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(unknown_token)
 }
 
@@ -62,9 +61,7 @@ async fn shared_root(
 /// Which of `ids` belong to the shared trace.
 async fn in_trace(state: &AppState, share: &RunShare, ids: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
     let members =
-        run_query::trace_members(&state.stores.clickhouse, share.tenant_id, share.trace_id)
-            .await
-            .map_err(ApiError::internal)?;
+        run_query::trace_members(&state.stores.clickhouse, share.tenant_id, share.trace_id).await?;
     Ok(ids
         .iter()
         .copied()
@@ -172,8 +169,7 @@ async fn shared_listing(
 async fn dataset_share(state: &AppState, token: &str) -> Result<(Uuid, Uuid), ApiError> {
     let token = Uuid::try_parse(token).map_err(|_| unknown_token())?;
     datasets::by_share_token(&state.stores.postgres, token)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(unknown_token)
 }
 
@@ -181,8 +177,7 @@ async fn dataset_share(state: &AppState, token: &str) -> Result<(Uuid, Uuid), Ap
 async fn shared_dataset(state: &AppState, token: &str) -> Result<Json<Value>, ApiError> {
     let (tenant_id, dataset_id) = dataset_share(state, token).await?;
     let found = datasets::get(&state.stores.postgres, tenant_id, dataset_id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(unknown_token)?;
     Ok(Json(render_dataset(&found)))
 }
@@ -215,8 +210,7 @@ async fn shared_examples(
             ..ExampleFilter::default()
         },
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     Ok(Json(Value::Array(
         found.iter().map(|e| render_example(state, e)).collect(),
     )))
@@ -244,8 +238,7 @@ async fn shared_experiments(
             ..ProjectFilter::default()
         },
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     Ok(Json(Value::Array(
         render_projects(&state, tenant_id, &found, true).await?,
     )))

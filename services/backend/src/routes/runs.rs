@@ -48,24 +48,20 @@ pub async fn render_one(
     let mut rows = [row];
     reads::rehydrate(state, &mut rows, payloads_for(selection)).await?;
     let [row] = rows;
-    let members = run_query::trace_members(&state.stores.clickhouse, tenant_id, row.trace_id)
-        .await
-        .map_err(ApiError::internal)?;
+    let members =
+        run_query::trace_members(&state.stores.clickhouse, tenant_id, row.trace_id).await?;
     let children = render::children_of(
         &row.dotted_order,
         members.iter().map(|m| (m.dotted_order.as_str(), m.id)),
     );
     let feedback = reads::runs_feedback(state, tenant_id, std::slice::from_ref(&row)).await?;
-    let share = run_shares::of_run(&state.stores.postgres, tenant_id, row.id)
-        .await
-        .map_err(ApiError::internal)?;
+    let share = run_shares::of_run(&state.stores.postgres, tenant_id, row.id).await?;
     let upgraded = ironsmith_analytics::feedback::upgraded(
         &state.stores.clickhouse,
         tenant_id,
         &[row.trace_id],
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     let signer = state.url_signer();
     let renderer = Renderer {
         selection,
@@ -108,9 +104,7 @@ pub async fn query_page(
             json!({"runs": [], "cursors": {"next": null, "prev": null}, "parsed_query": null}),
         );
     }
-    let page = run_query::list(&state.stores.clickhouse, &query)
-        .await
-        .map_err(ApiError::internal)?;
+    let page = run_query::list(&state.stores.clickhouse, &query).await?;
     reads::render_page(state, tenant_id, page, &selection).await
 }
 
@@ -138,8 +132,7 @@ async fn stats(
     let (stats, feedback) = tokio::try_join!(
         run_query::stats(clickhouse, &query, Counting::Runs, false),
         run_query::feedback_stats(clickhouse, tenant_id, FeedbackScope::Matching(&query)),
-    )
-    .map_err(ApiError::internal)?;
+    )?;
     let feedback = feedback.into_values().next().unwrap_or_default();
     Ok(Json(Value::Object(reads::render_stats(
         stats.first(),
@@ -204,8 +197,7 @@ async fn group(
         offset as u64,
         limit as u64,
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     let time = render::time;
     let json_text = |text: &str| {
         serde_json::from_str::<Value>(text).unwrap_or_else(|_| {
@@ -255,9 +247,7 @@ async fn read_share(
     caller: RequirePermission<RunsRead>,
     PathUuid(id): PathUuid,
 ) -> Result<Json<Value>, ApiError> {
-    let share = run_shares::of_run(&state.stores.postgres, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?;
+    let share = run_shares::of_run(&state.stores.postgres, caller.workspace_id, id).await?;
     Ok(Json(match share {
         Some(share) => json!({"run_id": share.run_id, "share_token": share.share_token}),
         None => Value::Null,
@@ -315,9 +305,7 @@ async fn unshare(
     PathUuid(id): PathUuid,
 ) -> Result<StatusCode, ApiError> {
     let tenant_id = caller.workspace_id;
-    let unshared = run_shares::unshare(&state.stores.postgres, tenant_id, id)
-        .await
-        .map_err(ApiError::internal)?;
+    let unshared = run_shares::unshare(&state.stores.postgres, tenant_id, id).await?;
     // Unsharing a run that is not shared is fine; an unknown run is not.
     if !unshared && reads::find_run(&state, tenant_id, id).await?.is_none() {
         return Err(not_found());

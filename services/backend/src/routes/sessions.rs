@@ -185,9 +185,7 @@ async fn create(
     match created {
         Ok(project) => Ok((StatusCode::CREATED, Json(render(&project, None)))),
         Err(error) if error.is_unique_violation() => {
-            let existing = projects::get_by_name(db, tenant_id, name)
-                .await
-                .map_err(ApiError::internal)?;
+            let existing = projects::get_by_name(db, tenant_id, name).await?;
             match existing {
                 Some(existing) if upsert => {
                     let patch = ProjectPatch {
@@ -197,8 +195,7 @@ async fn create(
                         ..ProjectPatch::default()
                     };
                     let project = projects::update(db, tenant_id, existing.id, &patch)
-                        .await
-                        .map_err(ApiError::internal)?
+                        .await?
                         .unwrap_or(existing);
                     Ok((StatusCode::OK, Json(render(&project, None))))
                 }
@@ -222,8 +219,7 @@ async fn read(
 ) -> Result<Json<Value>, ApiError> {
     let include_stats = query.bool("include_stats")?.unwrap_or(false);
     let project = projects::get(&state.stores.postgres, caller.workspace_id, id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Project not found".into()))?;
     let mut rendered =
         render_projects(&state, caller.workspace_id, &[project], include_stats).await?;
@@ -277,9 +273,7 @@ async fn list(
     };
     let tenant_id = caller.workspace_id;
     let db = &state.stores.postgres;
-    let mut found = projects::list(db, tenant_id, &filter)
-        .await
-        .map_err(ApiError::internal)?;
+    let mut found = projects::list(db, tenant_id, &filter).await?;
     // Every workspace has a project: one whose projects were all deleted gets
     // `default` back on its next unfiltered listing.
     let unfiltered = filter.ids.is_empty()
@@ -290,12 +284,8 @@ async fn list(
         && filter.metadata.is_none()
         && filter.dataset_version.is_none();
     if found.is_empty() && offset == 0 && unfiltered {
-        projects::ensure_named(db, tenant_id, "default")
-            .await
-            .map_err(ApiError::internal)?;
-        found = projects::list(db, tenant_id, &filter)
-            .await
-            .map_err(ApiError::internal)?;
+        projects::ensure_named(db, tenant_id, "default").await?;
+        found = projects::list(db, tenant_id, &filter).await?;
     }
     let include_stats = query.bool("include_stats")?.unwrap_or(false);
     Ok(Json(Value::Array(
@@ -346,8 +336,7 @@ async fn update(
     let name = body.name.as_deref().map(checked_name).transpose()?;
     crate::references::dataset(&state, tenant_id, body.default_dataset_id).await?;
     let existing = projects::get(db, tenant_id, id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Project not found".into()))?;
     let extra = match body.extra {
         None | Some(Value::Null) => None,
@@ -377,10 +366,7 @@ async fn remove(
     PathUuid(id): PathUuid,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant_id = caller.workspace_id;
-    if !projects::mark_deleted(&state.stores.postgres, tenant_id, id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if !projects::mark_deleted(&state.stores.postgres, tenant_id, id).await? {
         return Err(ApiError::NotFound("Project not found".into()));
     }
     Queue::new(state.stores.redis.clone(), DEFAULT_QUEUE)
@@ -388,8 +374,7 @@ async fn remove(
             tenant_id,
             session_id: id,
         })
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "id": id, "deleted": true })),

@@ -25,8 +25,7 @@ async fn settings(
         caller.organization_id,
         caller.workspace_id,
     )
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .ok_or_else(|| ApiError::NotFound("Workspace not found".into()))?;
     Ok(Json(json!({
         "id": workspace.id,

@@ -41,21 +41,14 @@ pub async fn find_run(
     id: Uuid,
 ) -> Result<Option<RunRow>, ApiError> {
     let clickhouse = &state.stores.clickhouse;
-    let locations = run_rows::locate(clickhouse, tenant_id, &[id])
-        .await
-        .map_err(ApiError::internal)?;
+    let locations = run_rows::locate(clickhouse, tenant_id, &[id]).await?;
     let Some(location) = locations.into_iter().find(|l| l.is_deleted == 0) else {
         return Ok(None);
     };
-    if !projects::exists(&state.stores.postgres, tenant_id, location.session_id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if !projects::exists(&state.stores.postgres, tenant_id, location.session_id).await? {
         return Ok(None);
     }
-    let rows = run_rows::fetch_latest(clickhouse, tenant_id, &[location])
-        .await
-        .map_err(ApiError::internal)?;
+    let rows = run_rows::fetch_latest(clickhouse, tenant_id, &[location]).await?;
     Ok(rows.into_iter().find(|r| r.id == id && r.is_deleted == 0))
 }
 
@@ -129,7 +122,7 @@ pub async fn rehydrate(
     let storage = &state.stores.storage;
     let fetched: Vec<(usize, Stored, String)> = futures::stream::iter(wanted)
         .map(|(index, column, key)| async move {
-            let bytes = storage.get(&key).await.map_err(ApiError::internal)?;
+            let bytes = storage.get(&key).await?;
             let text = String::from_utf8(bytes.to_vec()).map_err(ApiError::internal)?;
             Ok::<_, ApiError>((index, column, text))
         })
@@ -155,26 +148,18 @@ pub async fn scope(
     let requested = body.session.as_deref().filter(|s| !s.is_empty());
     let requested_sessions = requested.is_some();
     let mut sessions: Vec<Uuid> = match requested {
-        Some(requested) => projects::live_ids(db, tenant_id, requested)
-            .await
-            .map_err(ApiError::internal)?,
+        Some(requested) => projects::live_ids(db, tenant_id, requested).await?,
         None => Vec::new(),
     };
     if let Some(ids) = body.id.as_deref().filter(|ids| !ids.is_empty()) {
-        let located = run_rows::locate(clickhouse, tenant_id, ids)
-            .await
-            .map_err(ApiError::internal)?;
+        let located = run_rows::locate(clickhouse, tenant_id, ids).await?;
         let mut found: Vec<Uuid> = located.iter().map(|l| l.session_id).collect();
         found.sort_unstable();
         found.dedup();
-        sessions = projects::live_ids(db, tenant_id, &found)
-            .await
-            .map_err(ApiError::internal)?;
+        sessions = projects::live_ids(db, tenant_id, &found).await?;
         query.ids = Some(ids.to_vec());
     } else if let Some(trace) = body.trace {
-        let members = run_query::trace_members(clickhouse, tenant_id, trace)
-            .await
-            .map_err(ApiError::internal)?;
+        let members = run_query::trace_members(clickhouse, tenant_id, trace).await?;
         if members.is_empty() {
             return Ok(false);
         }
@@ -184,9 +169,7 @@ pub async fn scope(
         if requested_sessions {
             found.retain(|s| sessions.contains(s));
         }
-        sessions = projects::live_ids(db, tenant_id, &found)
-            .await
-            .map_err(ApiError::internal)?;
+        sessions = projects::live_ids(db, tenant_id, &found).await?;
         let min = members.iter().map(|m| m.start_time_us).min();
         let max = members.iter().map(|m| m.start_time_us).max();
         query.start_min_us = query.start_min_us.max(min);
@@ -195,9 +178,7 @@ pub async fn scope(
             (a, b) => a.or(b),
         };
     } else if !requested_sessions {
-        sessions = projects::all_live_ids(db, tenant_id)
-            .await
-            .map_err(ApiError::internal)?;
+        sessions = projects::all_live_ids(db, tenant_id).await?;
     }
     query.sessions = sessions;
     Ok(!query.sessions.is_empty())
@@ -251,8 +232,7 @@ pub async fn render_page(
             serialized: payloads.serialized,
         },
     )
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
     rehydrate(state, &mut page.runs, payloads).await?;
     let feedback = if selection.wants("feedback_stats") {
         runs_feedback(state, tenant_id, &page.runs).await?
@@ -266,9 +246,8 @@ pub async fn render_page(
         traces.sort_unstable();
         traces.dedup();
         for trace in traces {
-            let members = run_query::trace_members(&state.stores.clickhouse, tenant_id, trace)
-                .await
-                .map_err(ApiError::internal)?;
+            let members =
+                run_query::trace_members(&state.stores.clickhouse, tenant_id, trace).await?;
             for run in page.runs.iter().filter(|r| r.trace_id == trace) {
                 children.insert(
                     run.id,
@@ -285,8 +264,7 @@ pub async fn render_page(
         traces.sort_unstable();
         traces.dedup();
         ironsmith_analytics::feedback::upgraded(&state.stores.clickhouse, tenant_id, &traces)
-            .await
-            .map_err(ApiError::internal)?
+            .await?
     } else {
         Vec::new()
     };
@@ -442,8 +420,7 @@ pub async fn project_stats(
         run_query::stats(clickhouse, &query, Counting::Traces, true),
         run_query::feedback_stats(clickhouse, tenant_id, FeedbackScope::Sessions(sessions)),
         run_query::feedback_stats(clickhouse, tenant_id, FeedbackScope::ProjectLevel(sessions)),
-    )
-    .map_err(ApiError::internal)?;
+    )?;
     Ok((
         stats.into_iter().map(|s| (s.session_id, s)).collect(),
         feedback,

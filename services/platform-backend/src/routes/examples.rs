@@ -289,8 +289,7 @@ async fn hard_delete(
             caller.workspace_id,
             &body.example_ids,
         )
-        .await
-        .map_err(ApiError::internal)?
+        .await?
     } else {
         ironsmith_datasets::delete(
             &state.stores.postgres,

@@ -137,20 +137,14 @@ async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -
     let login_state = generate_token();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(pending.verifier.as_bytes()));
     let value = serde_json::to_string(&pending).map_err(ApiError::internal)?;
-    let mut conn = state
-        .stores
-        .redis
-        .connection()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.stores.redis.connection().await?;
     redis::cmd("SET")
         .arg(state.stores.redis.key(&format!("oidc:state:{login_state}")))
         .arg(value)
         .arg("EX")
         .arg(STATE_TTL_SECS)
         .query_async::<()>(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let mut url = url::Url::parse(&discovery.authorization_endpoint)
         .map_err(|e| upstream_error("authorization endpoint", e))?;
     url.query_pairs_mut()
@@ -244,17 +238,11 @@ async fn callback(
         ));
     }
     // One use only: GETDEL makes a replayed callback fail.
-    let mut conn = state
-        .stores
-        .redis
-        .connection()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.stores.redis.connection().await?;
     let stored: Option<String> = redis::cmd("GETDEL")
         .arg(state.stores.redis.key(&format!("oidc:state:{login_state}")))
         .query_async(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let pending: PendingLogin = stored
         .and_then(|s| serde_json::from_str(&s).ok())
         .ok_or_else(|| bad_request("Unknown or expired login; start again"))?;

@@ -1,6 +1,7 @@
-//! Cross-service end-to-end tests live in `tests/tests/`. This library is their harness: a
-//! whole stack (backend, platform-backend, frontend as the edge) on isolated stores with the
-//! initial organisation bootstrapped, and a small typed client.
+//! Cross-service end-to-end tests live in `tests/e2e/` (one test binary, a module per area).
+//! This library is their harness: a whole stack (backend, platform-backend, frontend as the
+//! edge) on isolated stores with the initial organisation bootstrapped, and a small typed
+//! client.
 
 use std::sync::Arc;
 

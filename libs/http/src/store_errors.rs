@@ -118,9 +118,8 @@ mod tests {
             status(StorageError::Store(down).into()),
             StatusCode::SERVICE_UNAVAILABLE
         );
-        let refused = redis::RedisError::from(std::io::Error::from(
-            std::io::ErrorKind::ConnectionRefused,
-        ));
+        let refused =
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         assert_eq!(
             status(QueueError::Redis(refused).into()),
             StatusCode::SERVICE_UNAVAILABLE

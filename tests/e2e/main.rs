@@ -1,0 +1,23 @@
+//! The end-to-end tests: one binary (one link of the whole stack), one module per area.
+//! Each test starts what it needs (a `Stack` of in-process services over private stores,
+//! or spawned binaries for the fault drills) and stops it when done.
+
+mod auth;
+mod clickhouse_migrations;
+mod compose;
+mod datasets_feedback;
+mod edge;
+mod faults;
+mod fuzz_corpus;
+mod hardening;
+mod ingest;
+mod ingest_faults;
+mod isolation;
+mod oidc;
+mod queue;
+mod runs_read;
+mod sdk_evaluate;
+mod sdk_ingest;
+mod sdk_python;
+mod sdk_read;
+mod services;

@@ -3,6 +3,9 @@
 //! edge) on isolated stores with the initial organisation bootstrapped, and a small typed
 //! client.
 
+// The test harness: a panic here is a failing test.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use std::sync::Arc;
 
 use anyhow::Context;

@@ -2,6 +2,9 @@
 //! Each test starts what it needs (a `Stack` of in-process services over private stores,
 //! or spawned binaries for the fault drills) and stops it when done.
 
+// Test code indexes, expects and casts freely: a panic there is a failing test.
+#![allow(clippy::indexing_slicing, clippy::expect_used, clippy::too_many_lines)]
+
 mod auth;
 mod clickhouse_migrations;
 mod compose;

@@ -45,7 +45,7 @@ pub fn parse(text: &str) -> Option<DateTime<Utc>> {
     // `2025-03-01T10:15:00 00:00`: a `+` decoded to a space in a query string.
     if let Some((head, offset)) = text.rsplit_once(' ')
         && offset.len() == 5
-        && offset.as_bytes()[2] == b':'
+        && offset.as_bytes().get(2) == Some(&b':')
         && let Ok(t) = DateTime::parse_from_rfc3339(&format!("{head}+{offset}"))
     {
         return Some(t.to_utc());

@@ -11,6 +11,9 @@
 //! `stack.region` key of the defaults). Loading fails with an error naming the offending key.
 //! This is the only crate that reads the process environment.
 
+// Tests may expect and index: a panic there is a failing test.
+#![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
+
 mod model;
 mod validate;
 

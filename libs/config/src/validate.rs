@@ -2,9 +2,43 @@
 
 use url::Url;
 
-use crate::{Config, ConfigError, LoginMode, Region, StorageEngine};
+use crate::{
+    AuthConfig, Config, ConfigError, LimitsConfig, LoginMode, ObjectStorageConfig, Region,
+    StorageEngine,
+};
 
 pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
+    stores_and_services(config)?;
+    object_storage(&config.object_storage)?;
+    auth(&config.auth)?;
+    limits(&config.limits)?;
+    ingest(config)?;
+    positive("http.max_connections", config.http.max_connections as u64)?;
+    positive(
+        "http.header_read_timeout_secs",
+        config.http.header_read_timeout_secs,
+    )?;
+
+    positive(
+        "runs.attachment_url_ttl_secs",
+        config.runs.attachment_url_ttl_secs,
+    )?;
+    positive(
+        "runs.payload_fetch_concurrency",
+        config.runs.payload_fetch_concurrency as u64,
+    )?;
+
+    if config.billing.region != Region::Us {
+        return invalid(
+            "billing.region",
+            "billing is region-independent and lives in the US stack only",
+        );
+    }
+    Ok(())
+}
+
+/// Store connections, and the services' own knobs.
+fn stores_and_services(config: &Config) -> Result<(), ConfigError> {
     url_with_scheme(
         "postgres.url",
         config.postgres.url.expose(),
@@ -36,8 +70,10 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
         "http.readiness_timeout_ms",
         config.http.readiness_timeout_ms,
     )?;
+    Ok(())
+}
 
-    let storage = &config.object_storage;
+fn object_storage(storage: &ObjectStorageConfig) -> Result<(), ConfigError> {
     match storage.engine {
         StorageEngine::S3 if storage.bucket.trim().is_empty() => {
             return invalid("object_storage.bucket", "the s3 engine needs a bucket");
@@ -57,7 +93,10 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
             &["http", "https"],
         )?;
     }
-    let auth = &config.auth;
+    Ok(())
+}
+
+fn auth(auth: &AuthConfig) -> Result<(), ConfigError> {
     for (key, secret) in [
         ("auth.jwt_secret", &auth.jwt_secret),
         ("auth.api_key_salt", &auth.api_key_salt),
@@ -98,7 +137,10 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
             "one of WORKSPACE_ADMIN, WORKSPACE_EDITOR, WORKSPACE_VIEWER",
         );
     }
-    let limits = &config.limits;
+    Ok(())
+}
+
+fn limits(limits: &LimitsConfig) -> Result<(), ConfigError> {
     for (key, limit) in [
         ("limits.ingest", limits.ingest),
         ("limits.multipart", limits.multipart),
@@ -111,7 +153,11 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
             return invalid(key, "requests and window_secs must be positive");
         }
     }
+    Ok(())
+}
 
+/// Ingestion caps, and what they must agree with (the edge's body cap, `/info`).
+fn ingest(config: &Config) -> Result<(), ConfigError> {
     let ingest = &config.ingest;
     positive("ingest.max_body_bytes", ingest.max_body_bytes as u64)?;
     positive(
@@ -151,27 +197,6 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
         return invalid(
             "ingest.max_decoding_bytes",
             "must be at least ingest.max_decompressed_bytes (one body must fit)",
-        );
-    }
-    positive("http.max_connections", config.http.max_connections as u64)?;
-    positive(
-        "http.header_read_timeout_secs",
-        config.http.header_read_timeout_secs,
-    )?;
-
-    positive(
-        "runs.attachment_url_ttl_secs",
-        config.runs.attachment_url_ttl_secs,
-    )?;
-    positive(
-        "runs.payload_fetch_concurrency",
-        config.runs.payload_fetch_concurrency as u64,
-    )?;
-
-    if config.billing.region != Region::Us {
-        return invalid(
-            "billing.region",
-            "billing is region-independent and lives in the US stack only",
         );
     }
     Ok(())

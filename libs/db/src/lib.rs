@@ -2,6 +2,9 @@
 //! they compose in transactions. Migrations are `migrations/postgres/*.sql`, embedded at build
 //! time and applied only by the backend's explicit `migrate` command.
 
+// Tests may expect and index: a panic there is a failing test.
+#![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
+
 pub mod annotation_queues;
 pub mod api_keys;
 pub mod audit_log;

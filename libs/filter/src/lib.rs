@@ -8,6 +8,9 @@
 //! parameters. `Display` prints a `Filter` back in canonical form; parsing that text gives the
 //! same tree again (property-tested).
 
+// Tests may expect and index: a panic there is a failing test.
+#![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
+
 pub mod syntax;
 
 use std::fmt;
@@ -251,17 +254,8 @@ fn check(node: &Node) -> Result<Filter, FilterError> {
             format!("expected an operator call, found {}", node.kind.describe()),
         ));
     };
-    let arity = |n: usize| -> Result<(), FilterError> {
-        if args.len() == n {
-            Ok(())
-        } else {
-            Err(FilterError::new(
-                node.position,
-                format!("`{name}` takes {n} argument(s), got {}", args.len()),
-            ))
-        }
-    };
-    match name.as_str() {
+    let name = name.as_str();
+    match name {
         "and" | "or" => {
             if args.is_empty() {
                 return Err(FilterError::new(
@@ -277,12 +271,12 @@ fn check(node: &Node) -> Result<Filter, FilterError> {
             })
         }
         "not" => {
-            arity(1)?;
-            Ok(Filter::Not(Box::new(check(&args[0])?)))
+            let [inner] = arguments(node, name, args)?;
+            Ok(Filter::Not(Box::new(check(inner)?)))
         }
         "eq" | "neq" | "gt" | "gte" | "lt" | "lte" => {
-            arity(2)?;
-            let op = match name.as_str() {
+            let [field_node, value_node] = arguments(node, name, args)?;
+            let op = match name {
                 "eq" => CompareOp::Eq,
                 "neq" => CompareOp::Neq,
                 "gt" => CompareOp::Gt,
@@ -290,86 +284,111 @@ fn check(node: &Node) -> Result<Filter, FilterError> {
                 "lt" => CompareOp::Lt,
                 _ => CompareOp::Lte,
             };
-            let field = field(&args[0])?;
-            compare(field, op, &args[1])
+            compare(field(field_node)?, op, value_node)
         }
         "in" => {
-            arity(2)?;
-            let field = field(&args[0])?;
-            let NodeKind::List(items) = &args[1].kind else {
-                return Err(FilterError::new(
-                    args[1].position,
-                    format!(
-                        "`in` needs a list such as [\"a\", \"b\"], found {}",
-                        args[1].kind.describe()
-                    ),
-                ));
-            };
-            if items.is_empty() {
-                return Err(FilterError::new(
-                    args[1].position,
-                    "`in` needs a non-empty list",
-                ));
-            }
-            if matches!(field.kind(), Kind::Object | Kind::Bool) {
-                return Err(not_for(name, field, args[0].position));
-            }
-            let values = items
-                .iter()
-                .map(|item| value(field, CompareOp::Eq, item))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Filter::In { field, values })
+            let [field_node, list] = arguments(node, name, args)?;
+            check_in(field_node, list)
         }
         "has" => {
-            arity(2)?;
-            let field = field(&args[0])?;
-            let text = string(&args[1], "`has` needs a string")?;
-            match field.kind() {
-                Kind::Tags => Ok(Filter::Has {
-                    field,
-                    value: HasValue::Tag(text),
-                }),
-                Kind::Object => Ok(Filter::Has {
-                    field,
-                    value: HasValue::Pairs(pairs(&text, args[1].position)?),
-                }),
-                _ => Err(not_for(name, field, args[0].position)),
-            }
+            let [field_node, value_node] = arguments(node, name, args)?;
+            check_has(field_node, value_node)
         }
         "exists" => {
-            arity(2)?;
-            let field = field(&args[0])?;
+            let [field_node, key] = arguments(node, name, args)?;
+            let field = field(field_node)?;
             if field.kind() != Kind::Object {
-                return Err(not_for(name, field, args[0].position));
+                return Err(not_for(name, field, field_node.position));
             }
-            let key = string(&args[1], "`exists` needs the key as a string")?;
+            let key = string(key, "`exists` needs the key as a string")?;
             Ok(Filter::Exists { field, key })
         }
-        "search" => match args.len() {
-            1 => Ok(Filter::Search {
-                field: None,
-                text: string(&args[0], "`search` needs the text as a string")?,
-            }),
-            2 => {
-                let field = field(&args[0])?;
-                if !field.searchable() {
-                    return Err(not_for(name, field, args[0].position));
-                }
-                Ok(Filter::Search {
-                    field: Some(field),
-                    text: string(&args[1], "`search` needs the text as a string")?,
-                })
-            }
-            n => Err(FilterError::new(
-                node.position,
-                format!("`search` takes 1 or 2 arguments, got {n}"),
-            )),
-        },
+        "search" => check_search(node, args),
         other => Err(FilterError::new(
             node.position,
             format!(
                 "unknown operator `{other}`; expected one of and, or, not, eq, neq, gt, gte, lt, lte, in, has, exists, search"
             ),
+        )),
+    }
+}
+
+/// The `N` arguments of the call `node` to `name`, or an error saying how many it takes.
+fn arguments<'a, const N: usize>(
+    node: &Node,
+    name: &str,
+    args: &'a [Node],
+) -> Result<&'a [Node; N], FilterError> {
+    args.try_into().map_err(|_| {
+        FilterError::new(
+            node.position,
+            format!("`{name}` takes {N} argument(s), got {}", args.len()),
+        )
+    })
+}
+
+fn check_in(field_node: &Node, list: &Node) -> Result<Filter, FilterError> {
+    let field = field(field_node)?;
+    let NodeKind::List(items) = &list.kind else {
+        return Err(FilterError::new(
+            list.position,
+            format!(
+                "`in` needs a list such as [\"a\", \"b\"], found {}",
+                list.kind.describe()
+            ),
+        ));
+    };
+    if items.is_empty() {
+        return Err(FilterError::new(
+            list.position,
+            "`in` needs a non-empty list",
+        ));
+    }
+    if matches!(field.kind(), Kind::Object | Kind::Bool) {
+        return Err(not_for("in", field, field_node.position));
+    }
+    let values = items
+        .iter()
+        .map(|item| value(field, CompareOp::Eq, item))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Filter::In { field, values })
+}
+
+fn check_has(field_node: &Node, value_node: &Node) -> Result<Filter, FilterError> {
+    let field = field(field_node)?;
+    let text = string(value_node, "`has` needs a string")?;
+    match field.kind() {
+        Kind::Tags => Ok(Filter::Has {
+            field,
+            value: HasValue::Tag(text),
+        }),
+        Kind::Object => Ok(Filter::Has {
+            field,
+            value: HasValue::Pairs(pairs(&text, value_node.position)?),
+        }),
+        _ => Err(not_for("has", field, field_node.position)),
+    }
+}
+
+fn check_search(node: &Node, args: &[Node]) -> Result<Filter, FilterError> {
+    match args {
+        [text] => Ok(Filter::Search {
+            field: None,
+            text: string(text, "`search` needs the text as a string")?,
+        }),
+        [field_node, text] => {
+            let field = field(field_node)?;
+            if !field.searchable() {
+                return Err(not_for("search", field, field_node.position));
+            }
+            Ok(Filter::Search {
+                field: Some(field),
+                text: string(text, "`search` needs the text as a string")?,
+            })
+        }
+        _ => Err(FilterError::new(
+            node.position,
+            format!("`search` takes 1 or 2 arguments, got {}", args.len()),
         )),
     }
 }

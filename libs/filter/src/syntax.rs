@@ -71,7 +71,7 @@ pub fn parse(text: &str) -> Result<Node, FilterError> {
             parser.at,
             format!(
                 "unexpected `{}` after the end of the expression",
-                parser.chars[parser.at]
+                parser.peek().map(String::from).unwrap_or_default()
             ),
         ));
     }
@@ -220,12 +220,17 @@ impl Parser {
         {
             self.at += 1;
         }
-        self.chars[start..self.at].iter().collect()
+        self.chars
+            .get(start..self.at)
+            .unwrap_or_default()
+            .iter()
+            .collect()
     }
 
     fn string(&mut self) -> Result<String, FilterError> {
         let start = self.at;
-        let quote = self.chars[self.at];
+        // Called on an opening quote.
+        let quote = self.peek().unwrap_or('"');
         self.at += 1;
         let mut out = String::new();
         loop {
@@ -266,7 +271,12 @@ impl Parser {
         {
             self.at += 1;
         }
-        let text: String = self.chars[start..self.at].iter().collect();
+        let text: String = self
+            .chars
+            .get(start..self.at)
+            .unwrap_or_default()
+            .iter()
+            .collect();
         match text.parse::<f64>() {
             Ok(n)
                 if n.is_finite()

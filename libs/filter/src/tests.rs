@@ -256,7 +256,7 @@ fn leaf() -> impl Strategy<Value = Filter> {
                 field,
                 value: HasValue::Pairs(pairs.into_iter().collect()),
             }),
-        (objects.clone(), text()).prop_map(|(field, key)| Filter::Exists { field, key }),
+        (objects, text()).prop_map(|(field, key)| Filter::Exists { field, key }),
         (
             prop::option::of(prop::sample::select(vec![
                 Field::Name,

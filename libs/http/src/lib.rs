@@ -1,6 +1,9 @@
 //! The HTTP layer every Ironsmith service shares: the standard middleware stack, the API error
 //! type, health and readiness, Prometheus metrics, path normalisation and graceful serving.
 
+// Tests may expect and index: a panic there is a failing test.
+#![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
+
 pub mod client_ip;
 pub mod error;
 pub mod extract;

@@ -87,7 +87,7 @@ pub fn validate(claims: &Claims<'_>) -> Result<Vec<Segment>, String> {
                  parent_run_id:{parent}"
             ));
         }
-        Some(parent) if segments[segments.len() - 2].id != parent => {
+        Some(parent) if segments.iter().rev().nth(1).map(|s| s.id) != Some(parent) => {
             return Err(format!(
                 "dotted_order's second-to-last part must be the parent for run_id:{id} \
                  parent_run_id:{parent} dotted_order:{dotted_order}"
@@ -106,12 +106,12 @@ pub fn validate(claims: &Claims<'_>) -> Result<Vec<Segment>, String> {
              dotted_order:{dotted_order}"
         ));
     }
-    for pair in segments.windows(2) {
-        if pair[1].time_us < pair[0].time_us {
+    for (parent, child) in segments.iter().zip(segments.iter().skip(1)) {
+        if child.time_us < parent.time_us {
             return Err(format!(
                 "dotted_order has timestamp {} earlier than parent timestamp {}",
-                human(pair[1].time_us),
-                human(pair[0].time_us)
+                human(child.time_us),
+                human(parent.time_us)
             ));
         }
     }

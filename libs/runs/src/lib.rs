@@ -3,6 +3,9 @@
 //! queued between the two (`op`), and the merge of operations into ClickHouse rows (`merge`,
 //! `pricing`).
 
+// Tests may expect and index: a panic there is a failing test.
+#![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
+
 pub mod dotted_order;
 pub mod merge;
 pub mod op;

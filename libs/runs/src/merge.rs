@@ -97,34 +97,7 @@ pub fn apply(row: &mut RunRow, op: &RunOp, received_us: i64) {
             None => row.error_s3_key.clear(),
         }
     }
-    if let Some(payload) = &op.inputs
-        && (update || (row.inputs.is_empty() && row.inputs_s3_key.is_empty()))
-    {
-        set_payload(
-            payload,
-            PayloadColumns {
-                inline: &mut row.inputs,
-                key: &mut row.inputs_s3_key,
-                preview: &mut row.inputs_preview,
-                field_keys: &mut row.input_keys,
-                field_values: &mut row.input_values,
-            },
-        );
-    }
-    if let Some(payload) = &op.outputs
-        && (update || (row.outputs.is_empty() && row.outputs_s3_key.is_empty()))
-    {
-        set_payload(
-            payload,
-            PayloadColumns {
-                inline: &mut row.outputs,
-                key: &mut row.outputs_s3_key,
-                preview: &mut row.outputs_preview,
-                field_keys: &mut row.output_keys,
-                field_values: &mut row.output_values,
-            },
-        );
-    }
+    apply_payloads(row, op, update);
     if (op.events.is_some() || op.events_stored.is_some())
         && (update || (row.events.is_empty() && row.events_s3_key.is_empty()))
     {
@@ -183,6 +156,38 @@ struct PayloadColumns<'a> {
     preview: &'a mut String,
     field_keys: &'a mut Vec<String>,
     field_values: &'a mut Vec<String>,
+}
+
+/// Folds `op`'s inputs and outputs: an update replaces them, a create fills them when unset.
+fn apply_payloads(row: &mut RunRow, op: &RunOp, update: bool) {
+    if let Some(payload) = &op.inputs
+        && (update || (row.inputs.is_empty() && row.inputs_s3_key.is_empty()))
+    {
+        set_payload(
+            payload,
+            PayloadColumns {
+                inline: &mut row.inputs,
+                key: &mut row.inputs_s3_key,
+                preview: &mut row.inputs_preview,
+                field_keys: &mut row.input_keys,
+                field_values: &mut row.input_values,
+            },
+        );
+    }
+    if let Some(payload) = &op.outputs
+        && (update || (row.outputs.is_empty() && row.outputs_s3_key.is_empty()))
+    {
+        set_payload(
+            payload,
+            PayloadColumns {
+                inline: &mut row.outputs,
+                key: &mut row.outputs_s3_key,
+                preview: &mut row.outputs_preview,
+                field_keys: &mut row.output_keys,
+                field_values: &mut row.output_values,
+            },
+        );
+    }
 }
 
 /// Sets a free-form column to its inline value, or to nothing and the key of the object

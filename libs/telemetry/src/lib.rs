@@ -1,6 +1,9 @@
 //! One telemetry initialisation for every binary: `tracing` with an env filter, JSON logs in
 //! production and human-readable ones at a terminal.
 
+// Tests may expect and index: a panic there is a failing test.
+#![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
+
 use ironsmith_config::{LogFormat, TelemetryConfig};
 use tracing_subscriber::EnvFilter;
 

@@ -3,6 +3,9 @@
 //! prefix, every service on `127.0.0.1:0`), a typed HTTP client, and control of private store
 //! instances for fault tests.
 
+// Test support: a panic here is a failing test.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;

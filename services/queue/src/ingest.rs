@@ -445,8 +445,10 @@ impl IngestWorker {
                 }
             }
             Err(error) => {
-                self.poison(shard, &decoded[0].0, &error, cancel).await?;
-                report.dead_lettered += 1;
+                for (entry, _) in &decoded {
+                    self.poison(shard, entry, &error, cancel).await?;
+                    report.dead_lettered += 1;
+                }
             }
         }
         metrics::counter!("ingest_runs_stored_total").increment(report.runs as u64);
@@ -643,8 +645,17 @@ impl IngestWorker {
             relocated.contains(&row.id)
         })
         .await?;
-        runs::insert_feedback(&self.clickhouse, &feedback).await?;
-        // Feedback keeps its trace: the trace moves to the long retention tier.
+        self.store_feedback(&feedback).await?;
+        self.mark_touched(&touched).await?;
+        Ok((all_rows.len(), feedback.len()))
+    }
+
+    /// Inserts feedback; the traces it is on move to the long retention tier.
+    async fn store_feedback(
+        &self,
+        feedback: &[ironsmith_analytics::runs::FeedbackRow],
+    ) -> Result<(), IngestError> {
+        runs::insert_feedback(&self.clickhouse, feedback).await?;
         let mut upgraded: Vec<(Uuid, Uuid)> =
             feedback.iter().map(|f| (f.tenant_id, f.trace_id)).collect();
         upgraded.sort_unstable();
@@ -659,8 +670,7 @@ impl IngestWorker {
             )
             .await?;
         }
-        self.mark_touched(&touched).await?;
-        Ok((all_rows.len(), feedback.len()))
+        Ok(())
     }
 
     /// The whole `extra` of every operation of `batches` that carries it in object storage,

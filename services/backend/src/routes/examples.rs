@@ -132,9 +132,11 @@ async fn create_one(
     ironsmith_http::Json(body): ironsmith_http::Json<ExampleBody>,
 ) -> Result<Json<Value>, ApiError> {
     let ids = write_all(&state, caller.workspace_id, Mode::Create, vec![body]).await?;
-    Ok(Json(
-        read_current(&state, caller.workspace_id, ids[0]).await?,
-    ))
+    let id = ids
+        .first()
+        .copied()
+        .ok_or_else(|| ApiError::internal("a write of one example returned no id"))?;
+    Ok(Json(read_current(&state, caller.workspace_id, id).await?))
 }
 
 async fn create_bulk(

@@ -162,7 +162,7 @@ async fn shared_listing(
         ..QueryBody::default()
     };
     let page = shared_page(&state, &share, body).await?;
-    Ok(Json(page["runs"].clone()))
+    Ok(Json(page.get("runs").cloned().unwrap_or_default()))
 }
 
 /// The workspace and dataset a dataset share token opens.

@@ -71,7 +71,10 @@ fn render(project: &Project, stats: Option<ProjectStats<'_>>) -> Value {
         let rendered = render_stats(run_stats, feedback);
         out.insert(
             "last_run_start_time_live".into(),
-            rendered["last_run_start_time"].clone(),
+            rendered
+                .get("last_run_start_time")
+                .cloned()
+                .unwrap_or_default(),
         );
         out.extend(rendered);
         out.insert(

@@ -16,11 +16,16 @@ pub struct UrlSigner {
     ttl_secs: u64,
 }
 
+/// An HMAC-SHA256 keyed with `key`.
+fn hmac(key: &[u8]) -> HmacSha256 {
+    #[allow(clippy::expect_used)] // HMAC takes keys of any length: this cannot fail.
+    HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length")
+}
+
 impl UrlSigner {
     pub fn new(secret: &str, api_url: &url::Url, ttl_secs: u64) -> Self {
         // A key of its own, so an attachment signature can never be used as anything else.
-        let mut derive =
-            HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+        let mut derive = hmac(secret.as_bytes());
         derive.update(b"ironsmith attachment urls v1");
         UrlSigner {
             key: derive.finalize().into_bytes().to_vec(),
@@ -30,7 +35,7 @@ impl UrlSigner {
     }
 
     fn signature(&self, key: &str, expires: i64) -> String {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        let mut mac = hmac(&self.key);
         mac.update(key.as_bytes());
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());
@@ -59,7 +64,7 @@ impl UrlSigner {
         let Ok(given) = hex::decode(signature) else {
             return Err("The download link is invalid");
         };
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        let mut mac = hmac(&self.key);
         mac.update(key.as_bytes());
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());

@@ -130,7 +130,9 @@ pub async fn rehydrate(
         .try_collect()
         .await?;
     for (index, column, text) in fetched {
-        *column.column(&mut rows[index]) = text;
+        if let Some(row) = rows.get_mut(index) {
+            *column.column(row) = text;
+        }
     }
     Ok(())
 }

@@ -169,7 +169,7 @@ fn decode_capped(mut decoder: impl Read, cap: usize, name: &str) -> Result<Bytes
         if out.len() + n > cap {
             return Err(too_large_decoded(cap));
         }
-        out.extend_from_slice(&chunk[..n]);
+        out.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
 }
 

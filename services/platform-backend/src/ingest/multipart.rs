@@ -118,7 +118,8 @@ pub async fn parse(content_type: &str, body: Bytes, now_us: i64) -> Result<Parse
     let mut multipart = multer::Multipart::new(stream, boundary);
     let mut parsed = Parsed::default();
     let mut index: HashMap<(OpKind, Uuid), usize> = HashMap::new();
-    fn op_for(
+    /// Where the operation `kind` of run `id` is in `parsed.ops`, made on first mention.
+    fn op_index(
         parsed: &mut Parsed,
         index: &mut HashMap<(OpKind, Uuid), usize>,
         kind: OpKind,
@@ -128,6 +129,20 @@ pub async fn parse(content_type: &str, body: Bytes, now_us: i64) -> Result<Parse
             parsed.ops.push((RunOp::new(kind, id), None));
             parsed.ops.len() - 1
         })
+    }
+    /// The operation `kind` of run `id`, made on first mention.
+    fn op_for<'p>(
+        parsed: &'p mut Parsed,
+        index: &mut HashMap<(OpKind, Uuid), usize>,
+        kind: OpKind,
+        id: Uuid,
+    ) -> &'p mut (RunOp, Option<String>) {
+        let at = op_index(parsed, index, kind, id);
+        // `at` came from a push onto `parsed.ops`, which only grows.
+        parsed
+            .ops
+            .get_mut(at)
+            .unwrap_or_else(|| unreachable!("index {at} of a pushed op"))
     }
     let mut parts = 0usize;
     while let Some(field) = multipart
@@ -161,15 +176,14 @@ pub async fn parse(content_type: &str, body: Bytes, now_us: i64) -> Result<Parse
                         "part '{name}' holds run {inner}, not {id}"
                     )));
                 }
-                let at = op_for(&mut parsed, &mut index, kind, id);
                 let (op, session) = wire.into_op(kind, id);
-                let slot = &mut parsed.ops[at];
+                let slot = op_for(&mut parsed, &mut index, kind, id);
                 merge_run_part(&mut slot.0, op);
                 slot.1 = session;
             }
             PartName::Run(kind, id, Some(field)) => {
-                let at = op_for(&mut parsed, &mut index, kind, id);
-                apply_field(&mut parsed.ops[at].0, field, &bytes)?;
+                let slot = op_for(&mut parsed, &mut index, kind, id);
+                apply_field(&mut slot.0, field, &bytes)?;
             }
             PartName::Attachment(id, file) => {
                 // Attachments belong to the run, whichever operation carries it.
@@ -177,7 +191,7 @@ pub async fn parse(content_type: &str, body: Bytes, now_us: i64) -> Result<Parse
                     .get(&(OpKind::Post, id))
                     .or_else(|| index.get(&(OpKind::Patch, id)))
                     .copied()
-                    .unwrap_or_else(|| op_for(&mut parsed, &mut index, OpKind::Post, id));
+                    .unwrap_or_else(|| op_index(&mut parsed, &mut index, OpKind::Post, id));
                 parsed.attachments.push(PendingAttachment {
                     op: at,
                     name: file.to_owned(),

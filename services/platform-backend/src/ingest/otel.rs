@@ -762,6 +762,9 @@ fn dotted_orders(
 }
 
 /// Maps spans to run creates with their project names.
+// Long: one mapping per attribute convention (GenAI, OpenInference, Traceloop, LangSmith's
+// own) over the same span; it is split when the conventions become tables.
+#[allow(clippy::too_many_lines)]
 fn to_ops(spans: &[SpanData], project: Option<&str>) -> Vec<(RunOp, Option<String>)> {
     let index: HashMap<([u8; 16], [u8; 8]), usize> = spans
         .iter()

@@ -258,10 +258,10 @@ async fn upsert(
     let mut as_of = Value::Null;
     for (dataset, changes) in by_dataset {
         let out = write(&state, caller.workspace_id, dataset, Mode::Create, changes).await?;
-        if let Some(written) = out["example_ids"].as_array() {
+        if let Some(written) = out.get("example_ids").and_then(Value::as_array) {
             ids.extend(written.iter().cloned());
         }
-        as_of = out["as_of"].clone();
+        as_of = out.get("as_of").cloned().unwrap_or_default();
     }
     Ok((
         StatusCode::CREATED,

@@ -44,8 +44,13 @@ async fn current(
         .await?
         .ok_or_else(|| not_found("Organisation"))?;
     let mut body = org_json(&org);
-    body["role_name"] = json!(caller.org_role.map(|r| r.as_str()));
-    body["permissions"] = json!(caller.permissions.names());
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert(
+            "role_name".into(),
+            json!(caller.org_role.map(|r| r.as_str())),
+        );
+        fields.insert("permissions".into(), json!(caller.permissions.names()));
+    }
     Ok(axum::Json(body))
 }
 

@@ -13,7 +13,7 @@ use axum_extra::extract::cookie::CookieJar;
 use http::request::Parts;
 use ironsmith_config::Config;
 use ironsmith_db::Pool;
-use ironsmith_queue::Redis;
+use ironsmith_redis::{Redis, keys};
 use uuid::Uuid;
 
 use crate::error::AuthError;
@@ -472,7 +472,7 @@ impl Authenticator {
             noted.retain(|_, at| now.duration_since(*at) < KEY_USE_INTERVAL);
             noted.insert(key_id, now);
         }
-        let marker = self.inner.redis.key(&format!("auth:used:{key_id}"));
+        let marker = self.inner.redis.key(&keys::key_used(key_id));
         let first_this_minute = async {
             let mut conn = self.inner.redis.connection().await.ok()?;
             let set: Option<String> = redis::cmd("SET")
@@ -637,13 +637,13 @@ impl Authenticator {
 }
 
 fn key_cache_key(hash: &[u8]) -> String {
-    format!("auth:principal:key:{}", hex::encode(hash))
+    keys::principal_of_key(&hex::encode(hash))
 }
 
 fn session_cache_key(session_id: Uuid) -> String {
-    format!("auth:principal:session:{session_id}")
+    keys::principal_of_session(session_id)
 }
 
 fn tombstone(cache_key: &str) -> String {
-    format!("{cache_key}:gone")
+    keys::revoked(cache_key)
 }

@@ -4,11 +4,11 @@
 //!
 //! Windows are fixed and aligned to the clock (`INCR` on a key named by the window, expiring
 //! after it): one round trip per request, and `Retry-After` is simply the time to the next
-//! window. Plan limits use UTC clock hours, as the spec's "per UTC clock hour".
+//! window. Plan limits count per UTC clock hour, as LangSmith's plans do.
 
 use http::Method;
 use ironsmith_config::{LimitsConfig, RateLimit};
-use ironsmith_queue::Redis;
+use ironsmith_redis::{Redis, keys};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AuthError;
@@ -249,7 +249,7 @@ impl Limiter {
         let window = now / limit.window_secs;
         let key = self
             .redis
-            .key(&format!("rl:{bucket}:{}:{window}", limit.window_secs));
+            .key(&keys::rate_limit(bucket, limit.window_secs, window));
         let count: u64 = self
             .incr_with_expiry(&key, 1, limit.window_secs + 1)
             .await?;
@@ -302,9 +302,7 @@ impl Limiter {
             if amount == 0 {
                 continue;
             }
-            let key = self
-                .redis
-                .key(&format!("usage:{organization_id}:{hour}:{name}"));
+            let key = self.redis.key(&keys::usage(organization_id, hour, name));
             let total = self.incr_with_expiry(&key, amount, 7200).await?;
             charged.push((key, amount));
             if self.config.enabled && limit > 0 && total > limit {
@@ -344,9 +342,7 @@ impl Limiter {
             if amount == 0 {
                 continue;
             }
-            let key = self
-                .redis
-                .key(&format!("usage:{organization_id}:{hour}:{name}"));
+            let key = self.redis.key(&keys::usage(organization_id, hour, name));
             if let Err(error) = self.decr(&key, amount).await {
                 tracing::warn!(%error, "best effort: could not refund the usage of a refused request");
             }
@@ -363,12 +359,9 @@ impl Limiter {
         let (events, bytes): (Option<u64>, Option<u64>) = redis::cmd("MGET")
             .arg(
                 self.redis
-                    .key(&format!("usage:{organization_id}:{hour}:events")),
+                    .key(&keys::usage(organization_id, hour, "events")),
             )
-            .arg(
-                self.redis
-                    .key(&format!("usage:{organization_id}:{hour}:bytes")),
-            )
+            .arg(self.redis.key(&keys::usage(organization_id, hour, "bytes")))
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;

@@ -61,6 +61,12 @@ impl From<StorageError> for ApiError {
     }
 }
 
+impl From<ironsmith_redis::RedisError> for ApiError {
+    fn from(error: ironsmith_redis::RedisError) -> Self {
+        QueueError::Redis(error).into()
+    }
+}
+
 impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
         if error.is_unavailable() {

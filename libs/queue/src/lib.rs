@@ -15,13 +15,12 @@
 // Tests may expect and index: a panic there is a failing test.
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
-pub mod redis_handle;
 pub mod shards;
 pub mod stream;
 pub mod tasks;
 pub mod worker;
 
-pub use redis_handle::Redis;
+pub use ironsmith_redis::{Redis, keys};
 pub use shards::{DeadShardEntry, ShardEntry, ShardedStream};
 pub use stream::{DeadLetter, Delivery, Queue, QueueDepth};
 /// The ingestion stream: accepted run operations on their way to ClickHouse.
@@ -37,8 +36,8 @@ pub enum QueueError {
     Redis(#[from] redis::RedisError),
     #[error("cannot encode task: {0}")]
     Encode(#[source] serde_json::Error),
-    #[error("invalid redis.url")]
-    Url(#[source] redis::RedisError),
+    #[error(transparent)]
+    Url(#[from] ironsmith_redis::InvalidUrl),
 }
 
 impl QueueError {

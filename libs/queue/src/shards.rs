@@ -17,7 +17,7 @@ use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadRe
 use redis::{AsyncCommands, Value};
 
 use crate::stream::{QueueDepth, pending_count};
-use crate::{QueueError, Redis};
+use crate::{QueueError, Redis, keys};
 
 const GROUP: &str = "workers";
 const FIELD_BODY: &str = "b";
@@ -95,16 +95,15 @@ impl ShardedStream {
     }
 
     pub fn stream_key(&self, shard: u16) -> String {
-        self.redis.key(&format!("stream:{}:{shard}", self.name))
+        self.redis.key(&keys::stream_shard(&self.name, shard))
     }
 
     fn dead_key(&self) -> String {
-        self.redis.key(&format!("stream:{}:dead", self.name))
+        self.redis.key(&keys::stream_dead_letters(&self.name))
     }
 
     fn lease_key(&self, shard: u16) -> String {
-        self.redis
-            .key(&format!("stream:{}:{shard}:lease", self.name))
+        self.redis.key(&keys::stream_lease(&self.name, shard))
     }
 
     fn consumer(shard: u16) -> String {

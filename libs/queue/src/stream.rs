@@ -5,7 +5,7 @@ use redis::{AsyncCommands, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{QueueError, Redis};
+use crate::{QueueError, Redis, keys};
 
 const GROUP: &str = "workers";
 const FIELD_TASK: &str = "task";
@@ -61,8 +61,8 @@ pub struct QueueDepth {
 impl Queue {
     pub fn new(redis: Redis, name: &str) -> Self {
         Queue {
-            stream: redis.key(&format!("queue:{name}")),
-            dead_letters: redis.key(&format!("queue:{name}:dead")),
+            stream: redis.key(&keys::queue(name)),
+            dead_letters: redis.key(&keys::queue_dead_letters(name)),
             name: name.to_owned(),
             redis,
         }

@@ -30,5 +30,5 @@ pub enum Task {
 
 /// The Redis key the worker sets when it handles `Task::Ping { id }` (before the key prefix).
 pub fn pong_key(id: Uuid) -> String {
-    format!("worker:pong:{id}")
+    ironsmith_redis::keys::worker_pong(id)
 }

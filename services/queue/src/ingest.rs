@@ -66,6 +66,12 @@ pub enum IngestError {
     StoredField { key: String, reason: String },
 }
 
+impl From<ironsmith_redis::RedisError> for IngestError {
+    fn from(error: ironsmith_redis::RedisError) -> Self {
+        IngestError::Queue(error.into())
+    }
+}
+
 impl IngestError {
     /// Whether retrying later can succeed without changing the data: the store was unreachable
     /// or slow, rather than refusing what it was sent.
@@ -901,7 +907,7 @@ fn is_full_create(op: &RunOp) -> bool {
 }
 
 fn touched_key(tenant_id: Uuid, id: Uuid) -> String {
-    format!("ingest:touched:{tenant_id}:{id}")
+    ironsmith_redis::keys::ingest_touched(tenant_id, id)
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -13,9 +13,9 @@ use std::time::Duration;
 use axum::Router;
 use ironsmith_config::Config;
 use ironsmith_http::{DependencyCheck, PathStyle, Served, ServiceInfo};
-use ironsmith_queue::redis_handle::set_ex;
 use ironsmith_queue::worker::HandlerError;
 use ironsmith_queue::{DEFAULT_QUEUE, Handler, Queue, WorkerOptions, run_worker};
+use ironsmith_redis::set_ex;
 use ironsmith_runtime::{Binary, StoreSet, Stores};
 use tokio_util::sync::CancellationToken;
 
@@ -169,7 +169,7 @@ async fn sweep_periodically(stores: Stores, interval: Duration, shutdown: Cancel
         let result: Result<usize, HandlerError> = async {
             let mut conn = stores.redis.connection().await?;
             let taken: Option<String> = redis::cmd("SET")
-                .arg(stores.redis.key("worker:sweep-lock"))
+                .arg(stores.redis.key(&ironsmith_redis::keys::sweep_lock()))
                 .arg("1")
                 .arg("NX")
                 .arg("EX")

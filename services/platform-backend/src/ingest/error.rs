@@ -52,6 +52,12 @@ impl From<WireError> for IngestError {
     }
 }
 
+impl From<ironsmith_redis::RedisError> for IngestError {
+    fn from(error: ironsmith_redis::RedisError) -> Self {
+        ironsmith_queue::QueueError::from(error).into()
+    }
+}
+
 impl From<ironsmith_queue::QueueError> for IngestError {
     fn from(error: ironsmith_queue::QueueError) -> Self {
         tracing::error!(%error, "cannot append to the ingestion stream");

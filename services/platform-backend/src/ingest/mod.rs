@@ -252,7 +252,7 @@ impl Ingestor {
             .map(|(trace, n)| {
                 (
                     self.redis
-                        .key(&format!("ingest:trace-runs:{tenant_id}:{trace}")),
+                        .key(&ironsmith_redis::keys::ingest_trace_runs(tenant_id, trace)),
                     n,
                     trace,
                 )

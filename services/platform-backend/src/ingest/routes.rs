@@ -194,7 +194,7 @@ fn position_key(state: &AppState, tenant_id: Uuid, run_id: Uuid) -> String {
     state
         .stores
         .redis
-        .key(&format!("ingest:position:{tenant_id}:{run_id}"))
+        .key(&ironsmith_redis::keys::ingest_position(tenant_id, run_id))
 }
 
 async fn parent_position(
@@ -232,7 +232,7 @@ async fn remember_position(state: &AppState, tenant_id: Uuid, op: &RunOp) {
     };
     let result = async {
         let mut conn = state.stores.redis.connection().await?;
-        ironsmith_queue::redis_handle::set_ex(
+        ironsmith_redis::set_ex(
             &mut conn,
             &position_key(state, tenant_id, op.id),
             &format!("{trace} {dotted}"),

@@ -139,7 +139,12 @@ async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -
     let value = serde_json::to_string(&pending).map_err(ApiError::internal)?;
     let mut conn = state.stores.redis.connection().await?;
     redis::cmd("SET")
-        .arg(state.stores.redis.key(&format!("oidc:state:{login_state}")))
+        .arg(
+            state
+                .stores
+                .redis
+                .key(&ironsmith_redis::keys::oidc_state(&login_state)),
+        )
         .arg(value)
         .arg("EX")
         .arg(STATE_TTL_SECS)
@@ -240,7 +245,12 @@ async fn callback(
     // One use only: GETDEL makes a replayed callback fail.
     let mut conn = state.stores.redis.connection().await?;
     let stored: Option<String> = redis::cmd("GETDEL")
-        .arg(state.stores.redis.key(&format!("oidc:state:{login_state}")))
+        .arg(
+            state
+                .stores
+                .redis
+                .key(&ironsmith_redis::keys::oidc_state(&login_state)),
+        )
         .query_async(&mut conn)
         .await?;
     let pending: PendingLogin = stored

@@ -1,5 +1,9 @@
-//! A lazily connected Redis handle: services start while Redis is down, report it in readiness,
-//! and recover when it returns (the connection manager reconnects on its own).
+//! The Redis handle every service shares: connected lazily, so services start while Redis is
+//! down, report it in readiness, and recover when it returns (the connection manager reconnects
+//! on its own). Every key carries the configured prefix ([`Redis::key`]); the names of the keys
+//! themselves are built in [`keys`].
+
+pub mod keys;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +12,12 @@ use ironsmith_config::RedisConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use crate::QueueError;
+/// `redis.url` is not a Redis URL.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid redis.url")]
+pub struct InvalidUrl(#[source] pub redis::RedisError);
+
+pub use redis::RedisError;
 
 #[derive(Clone)]
 pub struct Redis {
@@ -30,8 +39,8 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Redis {
-    pub fn new(config: &RedisConfig) -> Result<Self, QueueError> {
-        let client = redis::Client::open(config.url.expose()).map_err(QueueError::Url)?;
+    pub fn new(config: &RedisConfig) -> Result<Self, InvalidUrl> {
+        let client = redis::Client::open(config.url.expose()).map_err(InvalidUrl)?;
         Ok(Redis {
             client,
             shared: Arc::new(OnceCell::new()),
@@ -45,7 +54,7 @@ impl Redis {
     }
 
     /// The shared multiplexed connection. Never send blocking commands on it.
-    pub async fn connection(&self) -> Result<ConnectionManager, QueueError> {
+    pub async fn connection(&self) -> Result<ConnectionManager, RedisError> {
         let manager = self
             .shared
             .get_or_try_init(|| self.open(RESPONSE_TIMEOUT))
@@ -57,20 +66,20 @@ impl Redis {
     pub async fn dedicated_connection(
         &self,
         response_timeout: Duration,
-    ) -> Result<ConnectionManager, QueueError> {
+    ) -> Result<ConnectionManager, RedisError> {
         self.open(response_timeout).await
     }
 
-    async fn open(&self, response_timeout: Duration) -> Result<ConnectionManager, QueueError> {
+    async fn open(&self, response_timeout: Duration) -> Result<ConnectionManager, RedisError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(CONNECT_TIMEOUT)
             .set_response_timeout(response_timeout)
             .set_number_of_retries(1);
-        Ok(ConnectionManager::new_with_config(self.client.clone(), config).await?)
+        ConnectionManager::new_with_config(self.client.clone(), config).await
     }
 
     /// Readiness: Redis answers PING.
-    pub async fn ping(&self) -> Result<(), QueueError> {
+    pub async fn ping(&self) -> Result<(), RedisError> {
         let mut conn = self.connection().await?;
         let _: String = redis::cmd("PING").query_async(&mut conn).await?;
         Ok(())
@@ -86,7 +95,7 @@ pub async fn set_ex(
     key: &str,
     value: &str,
     seconds: u64,
-) -> Result<(), QueueError> {
+) -> Result<(), RedisError> {
     redis::cmd("SET")
         .arg(key)
         .arg(value)

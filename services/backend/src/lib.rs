@@ -6,6 +6,7 @@
 
 pub mod datasets;
 pub mod feedback;
+pub mod projects;
 pub mod references;
 pub mod routes;
 pub mod runs;

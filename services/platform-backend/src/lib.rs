@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod error;
 pub mod ingest;
 pub mod login;
+pub mod membership;
 pub mod routes;
 
 use std::sync::Arc;

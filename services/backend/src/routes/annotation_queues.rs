@@ -24,9 +24,9 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::datasets::time;
-use crate::routes::runs::render_one;
 use crate::runs::body::{invalid, lenient_time};
 use crate::runs::render::Selection;
+use crate::runs::render_one;
 
 pub fn router() -> Router<AppState> {
     Router::new()

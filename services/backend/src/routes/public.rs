@@ -20,10 +20,10 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::datasets::{render_dataset, render_example, resolve_version};
-use crate::routes::runs::{query_page, render_one};
-use crate::routes::sessions::render_projects;
+use crate::projects::render_projects;
 use crate::runs::body::QueryBody;
 use crate::runs::render::Selection;
+use crate::runs::{query_page, render_one};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::runs::body::{QueryBody, invalid, lenient_time};
-use crate::runs::render::{self, Extras, Renderer, Selection};
-use crate::runs::{self as reads, payloads_for};
+use crate::runs::render::{self, Selection};
+use crate::runs::{self as reads, query_page, render_one};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,51 +35,6 @@ fn not_found() -> ApiError {
     ApiError::NotFound("Run not found".into())
 }
 
-/// One run with full payloads, attachment URLs, children and feedback statistics.
-pub async fn render_one(
-    state: &AppState,
-    tenant_id: Uuid,
-    id: Uuid,
-    selection: &Selection,
-) -> Result<Option<Value>, ApiError> {
-    let Some(row) = reads::find_run(state, tenant_id, id).await? else {
-        return Ok(None);
-    };
-    let mut rows = [row];
-    reads::rehydrate(state, &mut rows, payloads_for(selection)).await?;
-    let [row] = rows;
-    let members =
-        run_query::trace_members(&state.stores.clickhouse, tenant_id, row.trace_id).await?;
-    let children = render::children_of(
-        &row.dotted_order,
-        members.iter().map(|m| (m.dotted_order.as_str(), m.id)),
-    );
-    let feedback = reads::runs_feedback(state, tenant_id, std::slice::from_ref(&row)).await?;
-    let share = run_shares::of_run(&state.stores.postgres, tenant_id, row.id).await?;
-    let upgraded = ironsmith_analytics::feedback::upgraded(
-        &state.stores.clickhouse,
-        tenant_id,
-        &[row.trace_id],
-    )
-    .await?;
-    let signer = state.url_signer();
-    let renderer = Renderer {
-        selection,
-        signer: &signer,
-        now: chrono::Utc::now().timestamp(),
-    };
-    Ok(Some(renderer.run(
-        &row,
-        &Extras {
-            feedback: feedback.get(&row.id),
-            children: Some(children),
-            share_token: share.map(|s| s.share_token),
-            reference_dataset_id: None,
-            upgraded: !upgraded.is_empty(),
-        },
-    )))
-}
-
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
@@ -89,23 +44,6 @@ async fn read(
         .await?
         .map(Json)
         .ok_or_else(not_found)
-}
-
-/// A page of runs for `body`, within `tenant_id`.
-pub async fn query_page(
-    state: &AppState,
-    tenant_id: Uuid,
-    body: &QueryBody,
-) -> Result<Value, ApiError> {
-    let selection = Selection::from(body.select.as_deref());
-    let mut query = reads::query_from(tenant_id, body, payloads_for(&selection))?;
-    if !reads::scope(state, tenant_id, body, &mut query).await? {
-        return Ok(
-            json!({"runs": [], "cursors": {"next": null, "prev": null}, "parsed_query": null}),
-        );
-    }
-    let page = run_query::list(&state.stores.clickhouse, &query).await?;
-    reads::render_page(state, tenant_id, page, &selection).await
 }
 
 async fn query(

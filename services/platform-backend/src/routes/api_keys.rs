@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::error::{Result, forbidden, invalid, not_found};
-use crate::routes::members::parse_role;
+use crate::membership::parse_role;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -11,7 +11,7 @@ use ironsmith_api_types::timestamp;
 use ironsmith_auth::password::MIN_PASSWORD_LEN;
 use ironsmith_auth::perm::{OrganizationManage, OrganizationRead};
 use ironsmith_auth::secrets::generate_token;
-use ironsmith_auth::{AccessScope, RequireOrgPermission, Role};
+use ironsmith_auth::{RequireOrgPermission, Role};
 use ironsmith_db::{invitations, members, users, workspaces};
 use ironsmith_http::{ApiError, Json, PathUuid};
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::error::{Result, conflict, invalid, not_found};
+use crate::membership::{MemberView, parse_role};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,56 +38,6 @@ pub fn router() -> Router<AppState> {
             patch(change_role).delete(remove_member),
         )
         .route("/auth/invites/accept", post(accept))
-}
-
-#[derive(Debug, Serialize)]
-pub struct MemberView {
-    /// The membership ("identity") id.
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub email: String,
-    pub full_name: String,
-    pub role_id: Option<Uuid>,
-    pub role_name: String,
-    pub created_at: String,
-}
-
-impl From<members::Member> for MemberView {
-    fn from(m: members::Member) -> Self {
-        MemberView {
-            id: m.id,
-            user_id: m.user_id,
-            email: m.email,
-            full_name: m.full_name,
-            role_id: Role::parse(&m.role).map(Role::id),
-            role_name: m.role,
-            created_at: timestamp::format(&m.created_at),
-        }
-    }
-}
-
-/// A role id from a request, which must be a role of the expected scope.
-pub fn parse_role(id: Uuid, field: &str, workspace: bool) -> Result<Role> {
-    let scope = if workspace {
-        AccessScope::Workspace
-    } else {
-        AccessScope::Organization
-    };
-    Role::from_id(id)
-        .filter(|r| r.access_scope() == scope)
-        .ok_or_else(|| {
-            invalid(
-                field,
-                format!(
-                    "not a {} role id; see GET /orgs/current/roles",
-                    if workspace {
-                        "workspace"
-                    } else {
-                        "organisation"
-                    }
-                ),
-            )
-        })
 }
 
 async fn list_members(

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::error::{Result, conflict, invalid, not_found};
-use crate::routes::members::{MemberView, parse_role};
+use crate::membership::{MemberView, parse_role};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -4,5 +4,4 @@
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod health;
-pub mod ids;
 pub mod timestamp;

@@ -77,7 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::queue_metrics::router())
         .merge(routes::settings::router())
         .merge(routes::model_prices::router())
-        .merge(routes::sessions::router())
+        .merge(routes::projects::router())
         .merge(routes::runs::router())
         .merge(routes::datasets::router())
         .merge(routes::examples::router())

@@ -1,11 +1,11 @@
 //! One router per resource.
 
 pub mod api_keys;
+pub mod auth_session;
 pub mod examples;
 pub mod members;
 pub mod oidc;
 pub mod organizations;
-pub mod session;
 pub mod workspaces;
 
 use axum::Router;
@@ -18,7 +18,7 @@ pub fn router(operator_token: &ironsmith_config::Secret) -> Router<AppState> {
             organizations::operator_router(),
             operator_token,
         ))
-        .merge(session::router())
+        .merge(auth_session::router())
         .merge(organizations::router())
         .merge(members::router())
         .merge(workspaces::router())

@@ -1,6 +1,6 @@
-//! `/sessions`: projects — create (409 on a duplicate name unless `upsert=true`),
-//! read by id or name, list with filters and statistics, update, delete. Deleting makes the
-//! project's runs unreachable at once; the worker removes them afterwards.
+//! Projects, at `/sessions` (their name on the wire): create (409 on a duplicate name unless
+//! `upsert=true`), read by id or name, list with filters and statistics, update, delete.
+//! Deleting makes the project's runs unreachable at once; the worker removes them afterwards.
 
 use axum::extract::State;
 use axum::http::StatusCode;

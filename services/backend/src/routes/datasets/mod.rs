@@ -1,0 +1,120 @@
+//! `/datasets`: datasets, their versions, tags, splits, diffs and public links,
+//! CSV/JSONL upload, comparative experiments, and examples joined to experiment runs.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use ironsmith_analytics::run_query::{self, Order, RunQuery};
+use ironsmith_auth::RequirePermission;
+use ironsmith_auth::perm::{
+    DatasetsCreate, DatasetsDelete, DatasetsRead, DatasetsShare, DatasetsUpdate, ProjectsRead,
+};
+use ironsmith_datasets::{ExampleChange, Mode, schema};
+use ironsmith_db::datasets::{self, Comparative, DatasetFilter, DatasetPatch, NewDataset};
+use ironsmith_db::examples::{self, ExampleFilter};
+use ironsmith_db::projects::{self, ProjectFilter};
+use ironsmith_http::{ApiError, PathUuid, QueryPairs};
+use ironsmith_queue::tasks::Task;
+use ironsmith_queue::{DEFAULT_QUEUE, Queue};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::datasets::{render_dataset, render_example, resolve_version, time};
+use crate::runs::body::{invalid, lenient_time};
+use crate::runs::render::Selection;
+use crate::runs::{payloads_for, render_page};
+
+mod comparative;
+mod crud;
+mod runs;
+mod share;
+mod splits;
+mod upload;
+mod versions;
+
+use comparative::{create_comparative, delete_comparative, list_comparative};
+use crud::{create, list, read, remove, update};
+use runs::examples_with_runs;
+use share::{share, share_state, unshare};
+use splits::{edit_split, splits};
+use upload::upload;
+use versions::{diff, tag, version, versions};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/datasets", get(list).post(create))
+        .route("/datasets/upload", post(upload))
+        .route("/datasets/comparative", post(create_comparative))
+        .route("/datasets/comparative/{id}", delete(delete_comparative))
+        .route("/datasets/{id}", get(read).patch(update).delete(remove))
+        .route("/datasets/{id}/versions", get(versions))
+        .route("/datasets/{id}/version", get(version))
+        .route("/datasets/{id}/versions/diff", get(diff))
+        .route("/datasets/{id}/tags", put(tag))
+        .route("/datasets/{id}/splits", get(splits).put(edit_split))
+        .route(
+            "/datasets/{id}/share",
+            get(share_state).put(share).delete(unshare),
+        )
+        .route("/datasets/{id}/runs", post(examples_with_runs))
+        .route("/datasets/{id}/comparative", get(list_comparative))
+}
+
+const DATA_TYPES: [&str; 3] = ["kv", "llm", "chat"];
+
+fn checked_data_type(data_type: Option<&str>) -> Result<&str, ApiError> {
+    let data_type = data_type.unwrap_or("kv");
+    if DATA_TYPES.contains(&data_type) {
+        Ok(data_type)
+    } else {
+        Err(invalid(
+            "data_type",
+            format!("`{data_type}` is not one of kv, llm, chat"),
+        ))
+    }
+}
+
+fn checked_name(name: Option<&str>) -> Result<&str, ApiError> {
+    let name = name.map(str::trim).unwrap_or_default();
+    if name.is_empty() {
+        return Err(invalid("name", "must not be empty".into()));
+    }
+    Ok(name)
+}
+
+fn checked_schema<'a>(
+    field: &str,
+    value: Option<&'a Value>,
+) -> Result<Option<&'a Value>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(schema_value) => {
+            schema::check(schema_value)
+                .map_err(|e| invalid(field, format!("is not a valid JSON Schema: {e}")))?;
+            Ok(Some(schema_value))
+        }
+    }
+}
+
+async fn get_dataset(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<datasets::DatasetWithCounts, ApiError> {
+    datasets::get(&state.stores.postgres, tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Dataset not found".into()))
+}
+
+fn duplicate(name: &str) -> ApiError {
+    ApiError::Conflict(format!(
+        "A dataset named `{name}` already exists in this workspace"
+    ))
+}

@@ -1,0 +1,37 @@
+//! Public links to a dataset.
+
+use super::*;
+
+pub(super) async fn share_state(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsRead>,
+    PathUuid(id): PathUuid,
+) -> Result<Json<Value>, ApiError> {
+    get_dataset(&state, caller.workspace_id, id).await?;
+    let token = datasets::share_token(&state.stores.postgres, caller.workspace_id, id).await?;
+    Ok(Json(match token {
+        Some(token) => json!({"dataset_id": id, "share_token": token}),
+        None => Value::Null,
+    }))
+}
+
+pub(super) async fn share(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsShare>,
+    PathUuid(id): PathUuid,
+) -> Result<Json<Value>, ApiError> {
+    crate::sharing::ensure_allowed(&state, caller.workspace_id).await?;
+    get_dataset(&state, caller.workspace_id, id).await?;
+    let token = datasets::share(&state.stores.postgres, caller.workspace_id, id).await?;
+    Ok(Json(json!({"dataset_id": id, "share_token": token})))
+}
+
+pub(super) async fn unshare(
+    State(state): State<AppState>,
+    caller: RequirePermission<DatasetsShare>,
+    PathUuid(id): PathUuid,
+) -> Result<StatusCode, ApiError> {
+    get_dataset(&state, caller.workspace_id, id).await?;
+    datasets::unshare(&state.stores.postgres, caller.workspace_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -8,7 +8,6 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde_json::json;
 
 /// Which body shape an error takes.
@@ -21,14 +20,7 @@ pub enum ErrorStyle {
     Error,
 }
 
-/// One failing location of a 422 answer.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ValidationIssue {
-    pub loc: Vec<String>,
-    pub msg: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-}
+pub use ironsmith_api_types::error::ValidationIssue;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -48,8 +48,9 @@ impl WireError {
     }
 }
 
-/// A run as the SDKs send it.
-#[derive(Debug, Default, Deserialize)]
+/// A run as the SDKs send it. Times are RFC 3339 strings (with or without a zone) or
+/// epoch milliseconds.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct RunWire {
     #[serde(default)]
     pub id: Option<Uuid>,
@@ -58,22 +59,29 @@ pub struct RunWire {
     #[serde(default)]
     pub run_type: Option<String>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub start_time: Option<i64>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub end_time: Option<i64>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub inputs: Option<Box<RawValue>>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub outputs: Option<Box<RawValue>>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub extra: Option<Box<RawValue>>,
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub events: Option<Box<RawValue>>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub serialized: Option<Box<RawValue>>,
     #[serde(default)]
     pub parent_run_id: Option<Uuid>,

@@ -23,6 +23,7 @@ use ironsmith_config::Config;
 use ironsmith_http::{PathStyle, Served, ServiceInfo};
 use ironsmith_runtime::{Binary, StoreSet, Stores};
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
 
 pub const SERVICE: &str = "backend";
 
@@ -66,15 +67,9 @@ impl AppState {
     }
 }
 
-/// Every route of the service, with the shared health, metrics and middleware.
-pub fn router(state: AppState) -> Router {
-    let info = ServiceInfo::new(SERVICE, &state.config);
-    let readiness = state.stores.readiness(
-        StoreSet::ALL,
-        Duration::from_millis(state.config.http.readiness_timeout_ms),
-    );
-    let mut routes = Router::new()
-        .merge(routes::queue_metrics::router())
+/// The public routes, each with its description in the API document.
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(routes::settings::router())
         .merge(routes::model_prices::router())
         .merge(routes::projects::router())
@@ -83,7 +78,25 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::examples::router())
         .merge(routes::feedback::router())
         .merge(routes::annotation_queues::router())
-        .merge(routes::public::router());
+        .merge(routes::public::router())
+}
+
+/// The API document of the public routes, with paths as this service serves them.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, document) = public_routes().split_for_parts();
+    document
+}
+
+/// Every route of the service, with the shared health, metrics and middleware.
+pub fn router(state: AppState) -> Router {
+    let info = ServiceInfo::new(SERVICE, &state.config);
+    let readiness = state.stores.readiness(
+        StoreSet::ALL,
+        Duration::from_millis(state.config.http.readiness_timeout_ms),
+    );
+    let (public, _) = public_routes().split_for_parts();
+    // Operational: reached inside the stack, never through the edge.
+    let mut routes = public.merge(routes::queue_metrics::router());
     if state.config.deployment.enabled {
         routes = routes.nest("/api-host", routes::control_plane::router());
     }

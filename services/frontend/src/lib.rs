@@ -104,9 +104,21 @@ async fn edge(State(state): State<AppState>, request: Request) -> Response {
         }
         Destination::Ui => ui::page(&state, &path, request.uri().query()).await,
         Destination::Health => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
+        Destination::OpenApi => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            OPENAPI_DOCUMENT,
+        )
+            .into_response(),
         Destination::NotFound => ApiError::NotFound("Not Found".into()).into_response(),
     }
 }
+
+/// The API document of every public route, generated from the services' code by
+/// `cargo run -p ironsmith-openapi` (a test fails when it and the code differ).
+pub const OPENAPI_DOCUMENT: &str = include_str!("../../../docs/openapi.json");
 
 /// The edge's response headers.
 async fn security_headers(mut response: Response) -> Response {

@@ -27,6 +27,8 @@ impl Upstream {
 pub enum Destination {
     /// The frontend's own `GET /health`.
     Health,
+    /// The API document, `GET /api/openapi.json`.
+    OpenApi,
     /// The web UI.
     Ui,
     /// Forwarded to `upstream` with the rewritten `path` (query string kept as is).
@@ -45,6 +47,7 @@ enum Rewrite {
 #[derive(Debug, Clone, Copy)]
 enum Action {
     Health,
+    OpenApi,
     Proxy(Upstream, Rewrite),
     /// `/api/*` (legacy, unversioned): becomes `/api/v1/*` and is routed again.
     Legacy,
@@ -65,6 +68,7 @@ const STRIP_API: Rewrite = Replace("/api", "");
 const EXACT: &[(&str, Action)] = &[
     ("/health", Health),
     ("/oauth-callback", OauthCallback),
+    ("/api/openapi.json", OpenApi),
     ("/api/v1/runs", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/runs/batch", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/runs/multipart", Proxy(PlatformBackend, STRIP_V1)),
@@ -139,7 +143,6 @@ const PREFIX: &[(&str, Action)] = &[
     ("/api/v1/", Proxy(Backend, Unchanged)),
     ("/api/docs", Proxy(Backend, Unchanged)),
     ("/api/redoc", Proxy(Backend, Unchanged)),
-    ("/api/openapi.json", Proxy(Backend, Unchanged)),
     ("/api/", Legacy),
     ("/api-host/", ControlPlane),
 ];
@@ -196,6 +199,7 @@ fn route_inner(method: &Method, path: &str, deployments: bool, allow_legacy: boo
     };
     match *action {
         Health => Destination::Health,
+        OpenApi => Destination::OpenApi,
         Proxy(upstream, rewrite) => Destination::Proxy {
             upstream,
             path: rewritten(path, pattern, rewrite),

@@ -60,6 +60,12 @@ impl AppState {
     }
 }
 
+/// The API document of the public routes, with paths as this service serves them.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, document) = routes::public().split_for_parts();
+    document
+}
+
 pub fn router(state: AppState) -> Router {
     let mut info = ServiceInfo::new(SERVICE, &state.config);
     // Ingestion bodies may be larger than other requests; the ingestion routes stream them and

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::{Result, invalid};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     /// The membership ("identity") id.
     pub id: Uuid,

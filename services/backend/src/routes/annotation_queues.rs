@@ -2,10 +2,9 @@
 //! item for each reviewer, marking items done, and sizes. Adding a run upgrades its trace to the
 //! long retention tier.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::Utc;
 use ironsmith_analytics::feedback as feedback_store;
 use ironsmith_analytics::runs as run_rows;
@@ -20,6 +19,8 @@ use ironsmith_db::annotation_queues::{
 use ironsmith_http::{ApiError, PathUuid, QueryPairs, ValidationIssue};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -28,21 +29,15 @@ use crate::runs::body::{invalid, lenient_time};
 use crate::runs::render::Selection;
 use crate::runs::render_one;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/annotation-queues", get(list).post(create))
-        .route(
-            "/annotation-queues/{id}",
-            get(read).patch(update).delete(remove),
-        )
-        .route("/annotation-queues/{id}/runs", get(items).post(add_runs))
-        .route("/annotation-queues/{id}/runs/by-key", post(add_runs_by_key))
-        .route(
-            "/annotation-queues/{id}/runs/{item}",
-            axum::routing::delete(remove_item).patch(review_item),
-        )
-        .route("/annotation-queues/{id}/run/{index}", get(item_at))
-        .route("/annotation-queues/{id}/size", get(size))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(items, add_runs))
+        .routes(routes!(add_runs_by_key))
+        .routes(routes!(remove_item, review_item))
+        .routes(routes!(item_at))
+        .routes(routes!(size))
 }
 
 fn render(queue: &Queue) -> Value {
@@ -94,7 +89,7 @@ fn checked_rubric(items: Option<Value>) -> Result<Option<Value>, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct QueueBody {
     #[serde(default)]
     id: Option<Uuid>,
@@ -118,6 +113,8 @@ async fn get_queue(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Queue,
         .ok_or_else(|| ApiError::NotFound("Annotation queue not found".into()))
 }
 
+#[utoipa::path(post, path = "/annotation-queues", tag = "annotation queues",
+    request_body = QueueBody, responses((status = 200, body = Object)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesCreate>,
@@ -161,6 +158,9 @@ async fn create(
     Ok(Json(render(&queue)))
 }
 
+#[utoipa::path(get, path = "/annotation-queues/{id}", tag = "annotation queues",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
@@ -171,6 +171,8 @@ async fn read(
     )))
 }
 
+#[utoipa::path(get, path = "/annotation-queues", tag = "annotation queues",
+    responses((status = 200, body = Object)))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
@@ -189,6 +191,9 @@ async fn list(
     Ok(Json(Value::Array(found.iter().map(render).collect())))
 }
 
+#[utoipa::path(patch, path = "/annotation-queues/{id}", tag = "annotation queues",
+    params(("id" = Uuid, Path)),
+    request_body = QueueBody, responses((status = 200, body = Object)))]
 async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
@@ -214,6 +219,9 @@ async fn update(
     )))
 }
 
+#[utoipa::path(delete, path = "/annotation-queues/{id}", tag = "annotation queues",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Done")))]
 async fn remove(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesDelete>,
@@ -271,6 +279,9 @@ async fn add(
     Ok(Json(Value::Array(items.iter().map(render_item).collect())))
 }
 
+#[utoipa::path(post, path = "/annotation-queues/{id}/runs", tag = "annotation queues",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn add_runs(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
@@ -298,6 +309,9 @@ struct RunKey {
     start_time: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/annotation-queues/{id}/runs/by-key", tag = "annotation queues",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn add_runs_by_key(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
@@ -364,6 +378,9 @@ fn status_of(query: &QueryPairs, caller: &AuthContext) -> Result<ItemStatus, Api
     }
 }
 
+#[utoipa::path(get, path = "/annotation-queues/{id}/runs", tag = "annotation queues",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn items(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
@@ -382,6 +399,9 @@ async fn items(
 
 /// The item at `index` among those still needing the caller's review (the "next item" view
 /// when `index` is 0), or among all items with `?status=all`.
+#[utoipa::path(get, path = "/annotation-queues/{id}/run/{index}", tag = "annotation queues",
+    params(("id" = Uuid, Path), ("index" = u64, Path)),
+    responses((status = 200, body = Object)))]
 async fn item_at(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
@@ -406,6 +426,9 @@ async fn item_at(
         .ok_or_else(|| ApiError::NotFound("No item at that index".into()))
 }
 
+#[utoipa::path(delete, path = "/annotation-queues/{id}/runs/{item}", tag = "annotation queues",
+    params(("id" = Uuid, Path), ("item" = Uuid, Path)),
+    responses((status = 204, description = "Done")))]
 async fn remove_item(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
@@ -419,13 +442,16 @@ async fn remove_item(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ReviewBody {
     #[serde(default)]
     status: Option<String>,
 }
 
 /// Marks an item reviewed by the caller; `{"status": "completed"}` marks it done for them.
+#[utoipa::path(patch, path = "/annotation-queues/{id}/runs/{item}", tag = "annotation queues",
+    params(("id" = Uuid, Path), ("item" = Uuid, Path)),
+    request_body = ReviewBody, responses((status = 200, body = Object)))]
 async fn review_item(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
@@ -458,6 +484,9 @@ async fn review_item(
     Ok(Json(render_item(&updated)))
 }
 
+#[utoipa::path(get, path = "/annotation-queues/{id}/size", tag = "annotation queues",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn size(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,

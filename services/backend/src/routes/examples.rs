@@ -1,10 +1,9 @@
 //! `/examples`: JSON example writes (each call one dataset version), reads as of
 //! any version, listing with filters, counts, and deletes.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{DatasetsRead, DatasetsUpdate};
 use ironsmith_datasets::{ExampleChange, Mode};
@@ -12,32 +11,31 @@ use ironsmith_db::examples::{self, ExampleFilter};
 use ironsmith_http::{ApiError, PathUuid, QueryPairs};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::datasets::{render_example, resolve_version};
 use crate::runs::body::{invalid, lenient_time};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/examples", get(list).post(create_one).delete(delete_many))
-        .route("/examples/count", get(count))
-        .route("/examples/bulk", post(create_bulk).patch(update_bulk))
-        .route(
-            "/examples/{id}",
-            get(read).patch(update_one).delete(delete_one),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create_one, delete_many))
+        .routes(routes!(count))
+        .routes(routes!(create_bulk, update_bulk))
+        .routes(routes!(read, update_one, delete_one))
 }
 
 /// `split` as a string or a list.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Split {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ExampleBody {
     #[serde(default)]
     id: Option<Uuid>,
@@ -126,6 +124,8 @@ async fn read_current(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Val
     Ok(render_example(state, &example))
 }
 
+#[utoipa::path(post, path = "/examples", tag = "examples",
+    request_body = ExampleBody, responses((status = 200, body = Object)))]
 async fn create_one(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -139,6 +139,8 @@ async fn create_one(
     Ok(Json(read_current(&state, caller.workspace_id, id).await?))
 }
 
+#[utoipa::path(post, path = "/examples/bulk", tag = "examples",
+    responses((status = 200, body = Object)))]
 async fn create_bulk(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -164,6 +166,9 @@ async fn dataset_of(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Uuid,
         .ok_or_else(|| ApiError::NotFound("Example not found".into()))
 }
 
+#[utoipa::path(patch, path = "/examples/{id}", tag = "examples",
+    params(("id" = Uuid, Path)),
+    request_body = ExampleBody, responses((status = 200, body = Object)))]
 async fn update_one(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -183,6 +188,8 @@ async fn update_one(
     Ok(Json(read_current(&state, tenant_id, id).await?))
 }
 
+#[utoipa::path(patch, path = "/examples/bulk", tag = "examples",
+    responses((status = 200, body = Object)))]
 async fn update_bulk(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -213,6 +220,9 @@ async fn update_bulk(
     Ok(Json(json!({"count": ids.len(), "example_ids": ids})))
 }
 
+#[utoipa::path(get, path = "/examples/{id}", tag = "examples",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -303,6 +313,8 @@ fn apply_filter(filter: &mut ExampleFilter, expression: &str) -> Result<(), ApiE
     Ok(())
 }
 
+#[utoipa::path(get, path = "/examples", tag = "examples",
+    responses((status = 200, body = Object)))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -315,6 +327,8 @@ async fn list(
     )))
 }
 
+#[utoipa::path(get, path = "/examples/count", tag = "examples",
+    responses((status = 200, body = Object)))]
 async fn count(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -325,6 +339,9 @@ async fn count(
     Ok(Json(json!(n)))
 }
 
+#[utoipa::path(delete, path = "/examples/{id}", tag = "examples",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Done")))]
 async fn delete_one(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -339,6 +356,8 @@ async fn delete_one(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/examples", tag = "examples",
+    responses((status = 200, body = Object)))]
 async fn delete_many(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,

@@ -1,10 +1,9 @@
 //! `/feedback` and `/feedback-configs`: feedback CRUD, presigned feedback tokens
 //! (submitted without a key, by GET or POST), and per-key feedback configurations.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{Duration, Utc};
 use ironsmith_analytics::feedback::{self as feedback_store, FeedbackFilter};
 use ironsmith_analytics::runs as run_rows;
@@ -16,28 +15,26 @@ use ironsmith_db::feedback_tokens::{self, FeedbackToken};
 use ironsmith_http::{ApiError, PathUuid, QueryPairs, ValidationIssue};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::feedback::{NewFeedback, check_against, check_config, record, render};
 use crate::runs::body::{invalid, lenient_time};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/feedback", get(list).post(create))
-        .route("/feedback/tokens", get(list_tokens).post(create_tokens))
-        .route(
-            "/feedback/tokens/{token}",
-            get(submit_by_query).post(submit_by_body),
-        )
-        .route("/feedback/{id}", get(read).patch(update).delete(remove))
-        .route(
-            "/feedback-configs",
-            get(list_configs)
-                .post(create_config)
-                .patch(update_config)
-                .delete(delete_config),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(list_tokens, create_tokens))
+        .routes(routes!(submit_by_query, submit_by_body))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(
+            list_configs,
+            create_config,
+            update_config,
+            delete_config
+        ))
 }
 
 /// A score: a number, or a boolean (true = 1).
@@ -53,7 +50,7 @@ fn score_of(value: Option<&Value>) -> Result<Option<f64>, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CreateBody {
     #[serde(default)]
     id: Option<Uuid>,
@@ -87,6 +84,8 @@ struct CreateBody {
     created_at: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/feedback", tag = "feedback",
+    request_body = CreateBody, responses((status = 200, body = Object)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackCreate>,
@@ -120,6 +119,9 @@ async fn create(
     Ok(Json(render(&row)))
 }
 
+#[utoipa::path(get, path = "/feedback/{id}", tag = "feedback",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackRead>,
@@ -131,6 +133,8 @@ async fn read(
     Ok(Json(render(&row)))
 }
 
+#[utoipa::path(get, path = "/feedback", tag = "feedback",
+    responses((status = 200, body = Object)))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackRead>,
@@ -154,7 +158,7 @@ async fn list(
     Ok(Json(Value::Array(rows.iter().map(render).collect())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct UpdateBody {
     #[serde(default)]
     score: Option<Value>,
@@ -166,6 +170,9 @@ struct UpdateBody {
     correction: Option<Value>,
 }
 
+#[utoipa::path(patch, path = "/feedback/{id}", tag = "feedback",
+    params(("id" = Uuid, Path)),
+    request_body = UpdateBody, responses((status = 200, body = Object)))]
 async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackUpdate>,
@@ -201,6 +208,9 @@ async fn update(
     Ok(Json(render(&row)))
 }
 
+#[utoipa::path(delete, path = "/feedback/{id}", tag = "feedback",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Done")))]
 async fn remove(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackDelete>,
@@ -218,7 +228,7 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ExpiresIn {
     #[serde(default)]
     days: i64,
@@ -238,7 +248,7 @@ impl ExpiresIn {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct TokenBody {
     /// Proposed by the SDKs; read only to refuse a malformed one.
     #[serde(default, rename = "id")]
@@ -256,7 +266,7 @@ struct TokenBody {
 }
 
 /// One token request, or a list of them.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum TokenRequest {
     Many(Vec<TokenBody>),
@@ -277,6 +287,8 @@ fn render_token(state: &AppState, token: &FeedbackToken) -> Value {
 /// A token lives three hours unless told otherwise, at most a year.
 const DEFAULT_TOKEN_LIFE: Duration = Duration::hours(3);
 
+#[utoipa::path(post, path = "/feedback/tokens", tag = "feedback",
+    request_body = TokenRequest, responses((status = 200, body = Object)))]
 async fn create_tokens(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackCreate>,
@@ -345,6 +357,8 @@ async fn create_tokens(
     }))
 }
 
+#[utoipa::path(get, path = "/feedback/tokens", tag = "feedback",
+    responses((status = 200, body = Object)))]
 async fn list_tokens(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackRead>,
@@ -433,6 +447,9 @@ async fn submit(
     Ok(Json(json!({"message": "Feedback recorded"})))
 }
 
+#[utoipa::path(post, path = "/feedback/tokens/{token}", tag = "feedback",
+    params(("token" = String, Path)),
+    responses((status = 200, body = Object)))]
 async fn submit_by_body(
     State(state): State<AppState>,
     _public: PublicAccess,
@@ -448,6 +465,9 @@ async fn submit_by_body(
 }
 
 /// `GET` with the feedback in the query string, so the URL works when opened in a browser.
+#[utoipa::path(get, path = "/feedback/tokens/{token}", tag = "feedback",
+    params(("token" = String, Path)),
+    responses((status = 200, body = Object)))]
 async fn submit_by_query(
     State(state): State<AppState>,
     _public: PublicAccess,
@@ -475,7 +495,7 @@ fn render_config(config: &feedback_configs::FeedbackConfig) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ConfigBody {
     #[serde(default)]
     feedback_key: Option<String>,
@@ -485,6 +505,8 @@ struct ConfigBody {
     is_lower_score_better: Option<bool>,
 }
 
+#[utoipa::path(post, path = "/feedback-configs", tag = "feedback",
+    request_body = ConfigBody, responses((status = 200, body = Object)))]
 async fn create_config(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackCreate>,
@@ -519,6 +541,8 @@ async fn create_config(
     }
 }
 
+#[utoipa::path(get, path = "/feedback-configs", tag = "feedback",
+    responses((status = 200, body = Object)))]
 async fn list_configs(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackRead>,
@@ -540,6 +564,8 @@ async fn list_configs(
     )))
 }
 
+#[utoipa::path(patch, path = "/feedback-configs", tag = "feedback",
+    request_body = ConfigBody, responses((status = 200, body = Object)))]
 async fn update_config(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackUpdate>,
@@ -564,6 +590,8 @@ async fn update_config(
     Ok(Json(render_config(&updated)))
 }
 
+#[utoipa::path(delete, path = "/feedback-configs", tag = "feedback",
+    responses((status = 204, description = "Done")))]
 async fn delete_config(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackDelete>,

@@ -2,23 +2,24 @@
 //! no cost. Everyone in a workspace reads the defaults and the workspace's own prices; workspace
 //! admins add and delete the workspace's own, which win over the defaults.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{WorkspacesManage, WorkspacesRead};
 use ironsmith_db::model_prices::{self, ModelPrice, NewPrice};
 use ironsmith_http::{ApiError, PathUuid, ValidationIssue};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/model-price-map", get(list).post(create))
-        .route("/model-price-map/{id}", delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(remove))
 }
 
 fn render(price: &ModelPrice) -> Value {
@@ -35,6 +36,8 @@ fn render(price: &ModelPrice) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/model-price-map", tag = "model prices",
+    responses((status = 200, body = Object)))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesRead>,
@@ -43,7 +46,7 @@ async fn list(
     Ok(Json(Value::Array(prices.iter().map(render).collect())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Create {
     name: String,
     #[serde(default)]
@@ -65,6 +68,8 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 
 use ironsmith_runs::pricing::MAX_PRICES_PER_WORKSPACE;
 
+#[utoipa::path(post, path = "/model-price-map", tag = "model prices",
+    request_body = Create, responses((status = 201, body = Object)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
@@ -109,6 +114,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(render(&price))))
 }
 
+#[utoipa::path(delete, path = "/model-price-map/{id}", tag = "model prices",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Done")))]
 async fn remove(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,

@@ -2,10 +2,9 @@
 //! `upsert=true`), read by id or name, list with filters and statistics, update, delete.
 //! Deleting makes the project's runs unreachable at once; the worker removes them afterwards.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{ProjectsCreate, ProjectsDelete, ProjectsRead, ProjectsUpdate};
 use ironsmith_db::projects::{self, NewProject, ProjectFilter, ProjectPatch, SortBy};
@@ -14,19 +13,21 @@ use ironsmith_queue::tasks::Task;
 use ironsmith_queue::{DEFAULT_QUEUE, Queue};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::projects::{render, render_projects};
 use crate::runs::body::{invalid, lenient_time};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/sessions", get(list).post(create))
-        .route("/sessions/{id}", get(read).patch(update).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CreateBody {
     #[serde(default)]
     name: Option<String>,
@@ -73,6 +74,8 @@ fn checked_name(name: &str) -> Result<&str, ApiError> {
     Ok(name)
 }
 
+#[utoipa::path(post, path = "/sessions", tag = "projects",
+    request_body = CreateBody, responses((status = 201, body = Object)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsCreate>,
@@ -128,6 +131,9 @@ async fn create(
     }
 }
 
+#[utoipa::path(get, path = "/sessions/{id}", tag = "projects",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsRead>,
@@ -143,6 +149,8 @@ async fn read(
     Ok(Json(rendered.remove(0)))
 }
 
+#[utoipa::path(get, path = "/sessions", tag = "projects",
+    responses((status = 200, body = Object)))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsRead>,
@@ -210,7 +218,7 @@ async fn list(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct UpdateBody {
     #[serde(default)]
     name: Option<String>,
@@ -242,6 +250,9 @@ fn merged_extra(base: &Value, patch: Value) -> Value {
     Value::Object(out)
 }
 
+#[utoipa::path(patch, path = "/sessions/{id}", tag = "projects",
+    params(("id" = Uuid, Path)),
+    request_body = UpdateBody, responses((status = 200, body = Object)))]
 async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsUpdate>,
@@ -277,6 +288,9 @@ async fn update(
     }
 }
 
+#[utoipa::path(delete, path = "/sessions/{id}", tag = "projects",
+    params(("id" = Uuid, Path)),
+    responses((status = 202, body = Object)))]
 async fn remove(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsDelete>,

@@ -2,12 +2,11 @@
 //! signed attachment downloads. The token or the signature is the only credential, and each
 //! opens exactly one trace, one dataset (its examples and experiments) or one object.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use ironsmith_analytics::run_query;
 use ironsmith_auth::PublicAccess;
 use ironsmith_db::datasets;
@@ -16,6 +15,8 @@ use ironsmith_db::projects::{self, ProjectFilter};
 use ironsmith_db::run_shares::{self, RunShare};
 use ironsmith_http::{ApiError, QueryPairs};
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -25,14 +26,14 @@ use crate::runs::body::QueryBody;
 use crate::runs::render::Selection;
 use crate::runs::{query_page, render_one};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/public/download", get(download))
-        .route("/public/{token}/run", get(shared_root))
-        .route("/public/{token}/run/{run_id}", get(shared_run))
-        .route("/public/{token}/runs/query", post(shared_query))
-        .route("/public/{token}/datasets/sessions", get(shared_experiments))
-        .route("/public/{token}/{listing}", get(shared_listing))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(download))
+        .routes(routes!(shared_root))
+        .routes(routes!(shared_run))
+        .routes(routes!(shared_query))
+        .routes(routes!(shared_experiments))
+        .routes(routes!(shared_listing))
 }
 
 fn unknown_token() -> ApiError {
@@ -46,6 +47,9 @@ async fn share_of(state: &AppState, token: &str) -> Result<RunShare, ApiError> {
         .ok_or_else(unknown_token)
 }
 
+#[utoipa::path(get, path = "/public/{token}/run", tag = "public links",
+    params(("token" = String, Path)),
+    responses((status = 200, body = Object)))]
 async fn shared_root(
     State(state): State<AppState>,
     _public: PublicAccess,
@@ -69,6 +73,9 @@ async fn in_trace(state: &AppState, share: &RunShare, ids: &[Uuid]) -> Result<Ve
         .collect())
 }
 
+#[utoipa::path(get, path = "/public/{token}/run/{run_id}", tag = "public links",
+    params(("token" = String, Path), ("run_id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn shared_run(
     State(state): State<AppState>,
     _public: PublicAccess,
@@ -118,6 +125,9 @@ async fn shared_page(
     query_page(state, share.tenant_id, &scoped).await
 }
 
+#[utoipa::path(post, path = "/public/{token}/runs/query", tag = "public links",
+    params(("token" = String, Path)),
+    responses((status = 200, body = Object)))]
 async fn shared_query(
     State(state): State<AppState>,
     _public: PublicAccess,
@@ -132,6 +142,9 @@ async fn shared_query(
 
 /// `GET /public/{token}/runs?id=…`, and the JS SDK's form with the query string glued on
 /// without a `?` (`/public/{token}/runsshare_token=…&id=…`).
+#[utoipa::path(get, path = "/public/{token}/{listing}", tag = "public links",
+    params(("token" = String, Path), ("listing" = String, Path)),
+    responses((status = 200, body = Object)))]
 async fn shared_listing(
     State(state): State<AppState>,
     _public: PublicAccess,
@@ -217,6 +230,9 @@ async fn shared_examples(
 }
 
 /// `GET /public/{token}/datasets/sessions`: the shared dataset's experiments.
+#[utoipa::path(get, path = "/public/{token}/datasets/sessions", tag = "public links",
+    params(("token" = String, Path)),
+    responses((status = 200, body = Object)))]
 async fn shared_experiments(
     State(state): State<AppState>,
     _public: PublicAccess,
@@ -245,6 +261,8 @@ async fn shared_experiments(
 }
 
 /// A signed attachment download (see `runs::attachments`).
+#[utoipa::path(get, path = "/public/download", tag = "public links",
+    responses((status = 200, description = "See the operation's description")))]
 async fn download(
     State(state): State<AppState>,
     _public: PublicAccess,

@@ -1,10 +1,9 @@
 //! Reading runs: `GET /runs/{id}`, `POST /runs/query`, `/runs/stats`,
 //! `/runs/group`, and public share links.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use ironsmith_analytics::run_query::{self, Counting, FeedbackScope};
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{RunsRead, RunsShare};
@@ -12,6 +11,8 @@ use ironsmith_db::run_shares::{self, NewShare};
 use ironsmith_http::{ApiError, PathUuid};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -19,22 +20,22 @@ use crate::runs::body::{QueryBody, invalid, lenient_time};
 use crate::runs::render::{self, Selection};
 use crate::runs::{self as reads, query_page, render_one};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/runs/query", post(query))
-        .route("/runs/stats", post(stats))
-        .route("/runs/group", post(group))
-        .route("/runs/{id}", get(read))
-        .route(
-            "/runs/{id}/share",
-            get(read_share).put(share).delete(unshare),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(query))
+        .routes(routes!(stats))
+        .routes(routes!(group))
+        .routes(routes!(read))
+        .routes(routes!(read_share, share, unshare))
 }
 
 fn not_found() -> ApiError {
     ApiError::NotFound("Run not found".into())
 }
 
+#[utoipa::path(get, path = "/runs/{id}", tag = "runs",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
@@ -46,6 +47,8 @@ async fn read(
         .ok_or_else(not_found)
 }
 
+#[utoipa::path(post, path = "/runs/query", tag = "runs",
+    responses((status = 200, body = Object)))]
 async fn query(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
@@ -55,6 +58,8 @@ async fn query(
     Ok(Json(query_page(&state, caller.workspace_id, &body).await?))
 }
 
+#[utoipa::path(post, path = "/runs/stats", tag = "runs",
+    responses((status = 200, body = Object)))]
 async fn stats(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
@@ -78,7 +83,7 @@ async fn stats(
     ))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct GroupBody {
     session_id: Uuid,
     #[serde(default)]
@@ -95,6 +100,8 @@ struct GroupBody {
     offset: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/runs/group", tag = "runs",
+    request_body = GroupBody, responses((status = 200, body = Object)))]
 async fn group(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
@@ -180,6 +187,9 @@ async fn group(
     Ok(Json(json!({ "groups": groups, "total": total })))
 }
 
+#[utoipa::path(get, path = "/runs/{id}/share", tag = "runs",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn read_share(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
@@ -199,6 +209,9 @@ struct ShareBody {
     _proposed_token: Option<Uuid>,
 }
 
+#[utoipa::path(put, path = "/runs/{id}/share", tag = "runs",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn share(
     State(state): State<AppState>,
     caller: RequirePermission<RunsShare>,
@@ -237,6 +250,9 @@ async fn share(
     }
 }
 
+#[utoipa::path(delete, path = "/runs/{id}/share", tag = "runs",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Done")))]
 async fn unshare(
     State(state): State<AppState>,
     caller: RequirePermission<RunsShare>,

@@ -1,21 +1,24 @@
 //! `GET /settings`: the current workspace's settings, which the prompt hub reads to learn the
 //! workspace's handle.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::WorkspacesRead;
 use ironsmith_http::ApiError;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/settings", get(settings))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(settings))
 }
 
+#[utoipa::path(get, path = "/settings", tag = "settings",
+    responses((status = 200, body = Object)))]
 async fn settings(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesRead>,

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use ironsmith_api_types::info::{BatchIngestConfig, Info, IngestLimits, InstanceFlags};
 
 use crate::AppState;
 
@@ -11,38 +11,40 @@ use crate::AppState;
 /// (v2 resources without warnings).
 pub const ADVERTISED_VERSION: &str = "0.16.0";
 
-pub async fn info(State(state): State<AppState>) -> Json<Value> {
+/// This installation's version, batching configuration and ingestion limits.
+#[utoipa::path(get, path = "/info", tag = "ingestion", security(()),
+    responses((status = 200, body = Info)))]
+pub async fn info(State(state): State<AppState>) -> Json<Info> {
     let config = &state.config;
     let ingest = &config.ingest;
-    Json(json!({
-        "version": ADVERTISED_VERSION,
-        "license_expiration_time": null,
-        "batch_ingest_config": {
-            "use_multipart_endpoint": true,
-            "size_limit": ingest.sdk_batch_runs,
-            "size_limit_bytes": ingest.sdk_batch_bytes,
-            "scale_up_qsize_trigger": 1000,
-            "scale_up_nthreads_limit": 16,
-            "scale_down_nempty_trigger": 4,
+    Json(Info {
+        version: ADVERTISED_VERSION.to_owned(),
+        license_expiration_time: None,
+        batch_ingest_config: BatchIngestConfig {
+            use_multipart_endpoint: true,
+            size_limit: ingest.sdk_batch_runs as u64,
+            size_limit_bytes: ingest.sdk_batch_bytes as u64,
+            scale_up_qsize_trigger: 1000,
+            scale_up_nthreads_limit: 16,
+            scale_down_nempty_trigger: 4,
         },
-        "instance_flags": {
-            "zstd_compression_enabled": true,
-            "gzip_body_enabled": true,
-            "dataset_examples_multipart_enabled": true,
-            "examples_multipart_enabled": true,
-            "ch_query_enabled": true,
-            "sdb_query_enabled": false,
+        instance_flags: InstanceFlags {
+            zstd_compression_enabled: true,
+            gzip_body_enabled: true,
+            dataset_examples_multipart_enabled: true,
+            examples_multipart_enabled: true,
+            ch_query_enabled: true,
+            sdb_query_enabled: false,
         },
-        "region": config.stack.region.as_str(),
-        // Beyond what the SDKs read: the caps a request is refused (413/422) beyond.
-        "ingest_limits": {
-            "max_body_bytes": ingest.max_body_bytes.min(config.http.max_body_bytes),
-            "max_runs_per_request": ingest.max_runs_per_request,
-            "max_runs_per_trace": ingest.max_runs_per_trace,
-            "max_payload_bytes": ingest.max_payload_bytes,
-            "max_field_bytes": ingest.max_field_bytes,
-            "offload_threshold_bytes": ingest.offload_threshold_bytes,
+        region: config.stack.region.as_str().to_owned(),
+        ingest_limits: IngestLimits {
+            max_body_bytes: ingest.max_body_bytes.min(config.http.max_body_bytes) as u64,
+            max_runs_per_request: ingest.max_runs_per_request as u64,
+            max_runs_per_trace: ingest.max_runs_per_trace,
+            max_payload_bytes: ingest.max_payload_bytes as u64,
+            max_field_bytes: ingest.max_field_bytes as u64,
+            offload_threshold_bytes: ingest.offload_threshold_bytes as u64,
         },
-        "ironsmith_version": env!("CARGO_PKG_VERSION"),
-    }))
+        ironsmith_version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
 }

@@ -212,6 +212,23 @@ struct EventData {
 
 const STATUS_ERROR: i32 = 2;
 
+/// OTLP/HTTP trace export at the path OpenTelemetry exporters append by default.
+#[utoipa::path(post, path = "/otel/v1/traces", tag = "ingestion",
+    request_body(content = String, content_type = "application/x-protobuf"),
+    responses((status = 200, description = "An `ExportTraceServiceResponse`")))]
+pub async fn export_traces(
+    state: State<AppState>,
+    auth: RequirePermission<perm::RunsCreate>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, IngestError> {
+    export(state, auth, headers, body).await
+}
+
+/// OTLP/HTTP trace export, protobuf or JSON, as OpenTelemetry exporters send it.
+#[utoipa::path(post, path = "/otel", tag = "ingestion",
+    request_body(content = String, content_type = "application/x-protobuf"),
+    responses((status = 200, description = "An `ExportTraceServiceResponse`")))]
 pub async fn export(
     State(state): State<AppState>,
     auth: RequirePermission<perm::RunsCreate>,

@@ -1,18 +1,18 @@
 //! The ingestion routes. Each answers 202 `{}` once the request is durable (see `mod.rs`).
 
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
 use ironsmith_auth::{RequirePermission, perm};
 use ironsmith_runs::dotted_order;
-use ironsmith_runs::wire::parse_run;
+use ironsmith_runs::wire::{RunWire, parse_run};
 use ironsmith_runs::{OpKind, RunOp};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::IngestError;
@@ -21,22 +21,31 @@ use crate::AppState;
 
 type Writer = RequirePermission<perm::RunsCreate>;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/info", get(info::info))
-        .route("/runs", post(create_run))
-        .route("/runs/{run_id}", patch(update_run))
-        .route("/runs/batch", post(batch))
-        .route("/runs/multipart", post(multipart))
-        .route("/otel", post(otel::export))
-        .route("/otel/v1/traces", post(otel::export))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(info::info))
+        .routes(routes!(create_run))
+        .routes(routes!(update_run))
+        .routes(routes!(batch))
+        .routes(routes!(multipart))
+        .routes(routes!(otel::export))
+        .routes(routes!(otel::export_traces))
 }
 
 /// 202 `{}`.
 pub fn accepted() -> Response {
-    (StatusCode::ACCEPTED, Json(serde_json::json!({}))).into_response()
+    (StatusCode::ACCEPTED, Json(Accepted {})).into_response()
 }
 
+/// `{}`: the request is durable.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Accepted {}
+
+/// Creates and updates runs, their attachments and feedback: one part per run, field or
+/// attachment (`post.{id}`, `patch.{id}.outputs`, `attachment.{id}.{name}`, `feedback.{id}`).
+#[utoipa::path(post, path = "/runs/multipart", tag = "ingestion",
+    request_body(content = String, content_type = "multipart/form-data"),
+    responses((status = 202, body = Accepted, description = "Durably accepted")))]
 async fn multipart(
     State(state): State<AppState>,
     auth: Writer,
@@ -55,14 +64,20 @@ async fn multipart(
     Ok(accepted())
 }
 
-#[derive(Deserialize)]
+/// Runs to create and runs to update, in one request.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct BatchWire {
     #[serde(default)]
+    #[schema(value_type = Option<Vec<RunWire>>)]
     post: Option<Vec<Box<RawValue>>>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<RunWire>>)]
     patch: Option<Vec<Box<RawValue>>>,
 }
 
+#[utoipa::path(post, path = "/runs/batch", tag = "ingestion",
+    request_body = BatchWire,
+    responses((status = 202, body = Accepted, description = "Durably accepted")))]
 async fn batch(
     State(state): State<AppState>,
     auth: Writer,
@@ -97,6 +112,9 @@ async fn batch(
     Ok(accepted())
 }
 
+/// Creates one run; `trace_id` and `dotted_order` may be omitted.
+#[utoipa::path(post, path = "/runs", tag = "ingestion", request_body = RunWire,
+    responses((status = 202, body = Accepted, description = "Durably accepted")))]
 async fn create_run(
     State(state): State<AppState>,
     auth: Writer,
@@ -127,6 +145,10 @@ async fn create_run(
     Ok(accepted())
 }
 
+/// Updates one run: its end time, outputs, error, events, extra.
+#[utoipa::path(patch, path = "/runs/{run_id}", tag = "ingestion", request_body = RunWire,
+    params(("run_id" = Uuid, Path)),
+    responses((status = 202, body = Accepted, description = "Durably accepted")))]
 async fn update_run(
     State(state): State<AppState>,
     auth: Writer,

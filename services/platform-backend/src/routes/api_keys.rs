@@ -2,10 +2,8 @@
 //! organisation-wide one needs an Organization Admin) and personal access tokens
 //! (`/api-key/current`, the caller's own). The secret is in the creation answer only.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, get};
 use chrono::{DateTime, Utc};
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::perm::{OrganizationPatsCreate, WorkspacesManage};
@@ -16,6 +14,8 @@ use ironsmith_db::organizations;
 use ironsmith_http::{Json, PathUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -23,15 +23,15 @@ use crate::audit::{self, Actor, Event};
 use crate::error::{Result, forbidden, invalid, not_found};
 use crate::membership::parse_role;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api-key", get(list_service_keys).post(create_service_key))
-        .route("/api-key/{id}", delete(revoke_service_key))
-        .route("/api-key/current", get(list_personal).post(create_personal))
-        .route("/api-key/current/{id}", delete(revoke_personal))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_service_keys, create_service_key))
+        .routes(routes!(revoke_service_key))
+        .routes(routes!(list_personal, create_personal))
+        .routes(routes!(revoke_personal))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct KeyView {
     id: Uuid,
     kind: String,
@@ -75,7 +75,7 @@ fn view(k: ApiKeyListing) -> KeyView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct NewKeyBody {
     #[serde(default)]
     description: String,
@@ -99,6 +99,8 @@ fn check_body(body: &NewKeyBody) -> Result<()> {
     Ok(())
 }
 
+#[utoipa::path(post, path = "/api-key", tag = "api keys",
+    request_body = NewKeyBody, responses((status = 200, body = KeyView)))]
 async fn create_service_key(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,
@@ -147,6 +149,8 @@ async fn create_service_key(
     Ok(axum::Json(view))
 }
 
+#[utoipa::path(get, path = "/api-key", tag = "api keys",
+    responses((status = 200, body = Vec<KeyView>)))]
 async fn list_service_keys(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
@@ -160,6 +164,9 @@ async fn list_service_keys(
     Ok(axum::Json(keys.into_iter().map(view).collect()))
 }
 
+#[utoipa::path(delete, path = "/api-key/{id}", tag = "api keys",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "See the operation's description")))]
 async fn revoke_service_key(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
@@ -208,6 +215,8 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api-key/current", tag = "api keys",
+    request_body = NewKeyBody, responses((status = 200, body = KeyView)))]
 async fn create_personal(
     State(state): State<AppState>,
     caller: RequirePermission<OrganizationPatsCreate>,
@@ -327,6 +336,8 @@ async fn mint(
     })
 }
 
+#[utoipa::path(get, path = "/api-key/current", tag = "api keys",
+    responses((status = 200, body = Vec<KeyView>)))]
 async fn list_personal(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,
@@ -339,6 +350,9 @@ async fn list_personal(
     Ok(axum::Json(keys.into_iter().map(view).collect()))
 }
 
+#[utoipa::path(delete, path = "/api-key/current/{id}", tag = "api keys",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "See the operation's description")))]
 async fn revoke_personal(
     State(state): State<AppState>,
     ironsmith_auth::Auth(caller): ironsmith_auth::Auth,

@@ -1,11 +1,9 @@
 //! Signing in and out: `POST /auth/login` (JSON for API use, a form post for the UI),
 //! `POST /auth/logout`, `POST /auth/password`, the caller's sessions, and `GET /me`.
 
-use axum::Router;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{delete, get, post};
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::password::{MIN_PASSWORD_LEN, dummy_hash};
 use ironsmith_auth::{Credential, Identity, OrgAuth, Presented};
@@ -14,24 +12,28 @@ use ironsmith_db::{login_sessions, users};
 use ironsmith_http::{ApiError, Json, PathUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::error::{Result, forbidden, invalid, not_found};
 use crate::login::{session_cookie, start_session};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/config", get(auth_config))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/auth/password", post(change_password))
-        .route("/auth/sessions", get(list_sessions))
-        .route("/auth/sessions/{id}", delete(revoke_session))
-        .route("/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth_config))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(change_password))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(me))
 }
 
 /// What the login page needs to know.
+#[utoipa::path(get, path = "/auth/config", tag = "authentication",
+    responses((status = 200, body = Object)))]
 async fn auth_config(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
     let oidc = state.config.auth.mode == LoginMode::Oidc;
     axum::Json(json!({
@@ -50,6 +52,8 @@ struct LoginForm {
     next: Option<String>,
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "authentication",
+    responses((status = 200, description = "See the operation's description")))]
 async fn login(State(state): State<AppState>, request: Request) -> Result<Response> {
     let headers = request.headers().clone();
     let (parts, body) = request.into_parts();
@@ -103,6 +107,8 @@ async fn login(State(state): State<AppState>, request: Request) -> Result<Respon
 
 /// Ends the session the request carries (cookie or Bearer) and clears the cookie. Always 204:
 /// signing out twice is not an error.
+#[utoipa::path(post, path = "/auth/logout", tag = "authentication",
+    responses((status = 200, description = "See the operation's description")))]
 async fn logout(State(state): State<AppState>, request: Request) -> Result<Response> {
     let (parts, _) = request.into_parts();
     if let Some(presented @ Presented::SessionToken(_)) = state.auth.presented(&parts)
@@ -120,13 +126,15 @@ async fn logout(State(state): State<AppState>, request: Request) -> Result<Respo
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PasswordChange {
     current_password: String,
     new_password: String,
 }
 
 /// Changes the caller's password and signs out every other session of theirs.
+#[utoipa::path(post, path = "/auth/password", tag = "authentication",
+    request_body = PasswordChange, responses((status = 200, description = "See the operation's description")))]
 async fn change_password(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,
@@ -186,7 +194,7 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct SessionView {
     id: uuid::Uuid,
     method: String,
@@ -196,6 +204,8 @@ struct SessionView {
     current: bool,
 }
 
+#[utoipa::path(get, path = "/auth/sessions", tag = "authentication",
+    responses((status = 200, body = Vec<SessionView>)))]
 async fn list_sessions(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,
@@ -223,6 +233,9 @@ async fn list_sessions(
     ))
 }
 
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "authentication",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "See the operation's description")))]
 async fn revoke_session(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,
@@ -239,6 +252,8 @@ async fn revoke_session(
 }
 
 /// Who the caller is, and where they may act.
+#[utoipa::path(get, path = "/me", tag = "authentication",
+    responses((status = 200, body = Object)))]
 async fn me(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,

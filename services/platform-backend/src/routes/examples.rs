@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::post;
-use axum::{Json, Router};
 use bytes::Bytes;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{DatasetsDelete, DatasetsUpdate};
@@ -17,18 +16,17 @@ use ironsmith_datasets::{AttachmentOps, ExampleChange, Mode, NewAttachment};
 use ironsmith_http::{ApiError, PathUuid, ValidationIssue};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/platform/datasets/{id}/examples",
-            post(create).patch(update),
-        )
-        .route("/platform/examples/multipart", post(upsert))
-        .route("/platform/datasets/examples/delete", post(hard_delete))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, update))
+        .routes(routes!(upsert))
+        .routes(routes!(hard_delete))
 }
 
 fn bad(message: String) -> ApiError {
@@ -196,6 +194,9 @@ async fn write(
     }))
 }
 
+#[utoipa::path(post, path = "/platform/datasets/{id}/examples", tag = "examples",
+    params(("id" = Uuid, Path)),
+    responses((status = 201, body = Object)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -217,6 +218,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
+#[utoipa::path(patch, path = "/platform/datasets/{id}/examples", tag = "examples",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -240,6 +244,8 @@ async fn update(
 }
 
 /// The deprecated upsert: each example names its dataset.
+#[utoipa::path(post, path = "/platform/examples/multipart", tag = "examples",
+    responses((status = 201, body = Object)))]
 async fn upsert(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -269,7 +275,7 @@ async fn upsert(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DeleteBody {
     #[serde(default)]
     example_ids: Vec<Uuid>,
@@ -278,6 +284,8 @@ struct DeleteBody {
 }
 
 /// Deletes examples; `hard_delete` also erases their history (every version forgets them).
+#[utoipa::path(post, path = "/platform/datasets/examples/delete", tag = "examples",
+    request_body = DeleteBody, responses((status = 200, body = Object)))]
 async fn hard_delete(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsDelete>,

@@ -2,10 +2,8 @@
 //! `/pending`), `POST /orgs/current/members` (an invitation), role changes, removal, and
 //! accepting an invitation (`POST /auth/invites/accept`, no key: the token is the proof).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, patch, post};
 use chrono::{Duration, Utc};
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::password::MIN_PASSWORD_LEN;
@@ -16,6 +14,8 @@ use ironsmith_db::{invitations, members, users, workspaces};
 use ironsmith_http::{ApiError, Json, PathUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -23,23 +23,29 @@ use crate::audit::{self, Actor, Event};
 use crate::error::{Result, conflict, invalid, not_found};
 use crate::membership::{MemberView, parse_role};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/orgs/current/members", get(list_members).post(invite))
-        .route("/orgs/current/members/active", get(list_members))
-        .route("/orgs/current/members/pending", get(list_pending))
-        .route("/orgs/current/members/batch", post(invite_batch))
-        .route(
-            "/orgs/current/members/pending/{invite_id}",
-            delete(revoke_invitation),
-        )
-        .route(
-            "/orgs/current/members/{identity_id}",
-            patch(change_role).delete(remove_member),
-        )
-        .route("/auth/invites/accept", post(accept))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_members, invite))
+        .routes(routes!(list_members_at_active))
+        .routes(routes!(list_pending))
+        .routes(routes!(invite_batch))
+        .routes(routes!(revoke_invitation))
+        .routes(routes!(change_role, remove_member))
+        .routes(routes!(accept))
 }
 
+/// The organisation's active members: the same list as `GET /orgs/current/members`.
+#[utoipa::path(get, path = "/orgs/current/members/active", tag = "members",
+    responses((status = 200, body = Vec<MemberView>)))]
+async fn list_members_at_active(
+    state: State<AppState>,
+    caller: RequireOrgPermission<OrganizationRead>,
+) -> Result<axum::Json<Vec<MemberView>>> {
+    list_members(state, caller).await
+}
+
+#[utoipa::path(get, path = "/orgs/current/members", tag = "members",
+    responses((status = 200, body = Vec<MemberView>)))]
 async fn list_members(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationRead>,
@@ -50,7 +56,7 @@ async fn list_members(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct InvitationView {
     id: Uuid,
     email: String,
@@ -79,6 +85,8 @@ fn invitation_view(i: invitations::Invitation, token: Option<String>) -> Invitat
     }
 }
 
+#[utoipa::path(get, path = "/orgs/current/members/pending", tag = "members",
+    responses((status = 200, body = Vec<InvitationView>)))]
 async fn list_pending(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -89,7 +97,7 @@ async fn list_pending(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct InviteBody {
     email: String,
     #[serde(default)]
@@ -100,6 +108,8 @@ struct InviteBody {
     workspace_role_id: Option<Uuid>,
 }
 
+#[utoipa::path(post, path = "/orgs/current/members", tag = "members",
+    request_body = InviteBody, responses((status = 200, body = InvitationView)))]
 async fn invite(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -108,6 +118,8 @@ async fn invite(
     Ok(axum::Json(create_invitation(&state, &caller, body).await?))
 }
 
+#[utoipa::path(post, path = "/orgs/current/members/batch", tag = "members",
+    responses((status = 200, body = Vec<InvitationView>)))]
 async fn invite_batch(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -211,6 +223,9 @@ async fn create_invitation(
     })
 }
 
+#[utoipa::path(delete, path = "/orgs/current/members/pending/{invite_id}", tag = "members",
+    params(("invite_id" = Uuid, Path)),
+    responses((status = 200, description = "See the operation's description")))]
 async fn revoke_invitation(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -237,11 +252,14 @@ async fn revoke_invitation(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RoleChange {
     role_id: Uuid,
 }
 
+#[utoipa::path(patch, path = "/orgs/current/members/{identity_id}", tag = "members",
+    params(("identity_id" = Uuid, Path)),
+    request_body = RoleChange, responses((status = 200, description = "See the operation's description")))]
 async fn change_role(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -278,6 +296,9 @@ async fn change_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/orgs/current/members/{identity_id}", tag = "members",
+    params(("identity_id" = Uuid, Path)),
+    responses((status = 200, description = "See the operation's description")))]
 async fn remove_member(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -323,6 +344,8 @@ struct AcceptBody {
 }
 
 /// Joins the organisation an invitation names, creating the account if needed.
+#[utoipa::path(post, path = "/auth/invites/accept", tag = "members",
+    responses((status = 200, body = Object)))]
 async fn accept(
     State(state): State<AppState>,
     request: axum::extract::Request,

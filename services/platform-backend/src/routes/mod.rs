@@ -9,15 +9,13 @@ pub mod organizations;
 pub mod workspaces;
 
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
-pub fn router(operator_token: &ironsmith_config::Secret) -> Router<AppState> {
-    Router::new()
-        .merge(ironsmith_http::operator::operator_only(
-            organizations::operator_router(),
-            operator_token,
-        ))
+/// The public routes, each with its description in the API document.
+pub fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(auth_session::router())
         .merge(organizations::router())
         .merge(members::router())
@@ -26,4 +24,14 @@ pub fn router(operator_token: &ironsmith_config::Secret) -> Router<AppState> {
         .merge(oidc::router())
         .merge(examples::router())
         .merge(crate::ingest::router())
+}
+
+/// Every route: the public ones and the operator's, which take the operator token and are
+/// not part of the public API.
+pub fn router(operator_token: &ironsmith_config::Secret) -> Router<AppState> {
+    let (public, _) = public().split_for_parts();
+    public.merge(ironsmith_http::operator::operator_only(
+        organizations::operator_router(),
+        operator_token,
+    ))
 }

@@ -16,11 +16,9 @@
 //! (`auth.oidc.link_password_accounts`), and provisioning is off unless configured, then limited
 //! to `auth.oidc.provision_email_domains`.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ironsmith_auth::Role;
@@ -32,6 +30,8 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -45,10 +45,10 @@ const STATE_TTL_SECS: u64 = 600;
 /// The cookie binding a started login to the browser that started it.
 const STATE_COOKIE: &str = "ironsmith_oidc_state";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/oauth/custom-oidc/login", get(login))
-        .route("/oauth/custom-oidc/callback", get(callback))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(callback))
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +125,8 @@ struct LoginQuery {
     next: Option<String>,
 }
 
+#[utoipa::path(get, path = "/oauth/custom-oidc/login", tag = "authentication",
+    responses((status = 200, description = "See the operation's description")))]
 async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Result<Response> {
     enabled(&state)?;
     let discovery = discover(&state).await?;
@@ -213,6 +215,8 @@ struct IdClaims {
     name: Option<String>,
 }
 
+#[utoipa::path(get, path = "/oauth/custom-oidc/callback", tag = "authentication",
+    responses((status = 200, description = "See the operation's description")))]
 async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,

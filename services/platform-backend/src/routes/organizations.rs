@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, patch};
+use axum::routing::get;
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::perm::{OrganizationManage, OrganizationRead};
 use ironsmith_auth::{OrgLimits, RequireOrgPermission, Role};
@@ -11,18 +11,20 @@ use ironsmith_db::{audit_log, organizations};
 use ironsmith_http::{Json, PathUuid, Query};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::error::{Result, invalid, not_found};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/orgs/current", get(current))
-        .route("/orgs/current/info", patch(update_info).get(current))
-        .route("/orgs/current/roles", get(roles))
-        .route("/orgs/current/audit-logs", get(audit_logs))
-        .route("/orgs/current/limits", get(limits).put(set_limits))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(current))
+        .routes(routes!(update_info, current_at_info))
+        .routes(routes!(roles))
+        .routes(routes!(audit_logs))
+        .routes(routes!(limits, set_limits))
 }
 
 fn org_json(org: &organizations::Organization) -> Value {
@@ -36,6 +38,18 @@ fn org_json(org: &organizations::Organization) -> Value {
     })
 }
 
+/// The caller's organisation: the same answer as `GET /orgs/current`.
+#[utoipa::path(get, path = "/orgs/current/info", tag = "organizations",
+    responses((status = 200, body = Object)))]
+async fn current_at_info(
+    state: State<AppState>,
+    caller: RequireOrgPermission<OrganizationRead>,
+) -> Result<axum::Json<Value>> {
+    current(state, caller).await
+}
+
+#[utoipa::path(get, path = "/orgs/current", tag = "organizations",
+    responses((status = 200, body = Object)))]
 async fn current(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationRead>,
@@ -54,7 +68,7 @@ async fn current(
     Ok(axum::Json(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct InfoUpdate {
     #[serde(default)]
     display_name: Option<String>,
@@ -67,6 +81,8 @@ struct InfoUpdate {
     unshare_all: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/orgs/current/info", tag = "organizations",
+    request_body = InfoUpdate, responses((status = 200, body = Object)))]
 async fn update_info(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -117,6 +133,8 @@ async fn update_info(
     Ok(axum::Json(org_json(&org)))
 }
 
+#[utoipa::path(get, path = "/orgs/current/roles", tag = "organizations",
+    responses((status = 200, body = Vec<Object>)))]
 async fn roles(_caller: RequireOrgPermission<OrganizationRead>) -> axum::Json<Vec<Value>> {
     axum::Json(
         Role::ALL
@@ -143,6 +161,8 @@ struct Page {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/orgs/current/audit-logs", tag = "organizations",
+    responses((status = 200, body = Vec<Object>)))]
 async fn audit_logs(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -186,6 +206,8 @@ async fn audit_logs(
 /// The organisation's limits: `plan` (set by the installation's operator over the stack's
 /// defaults), `overrides` (the organisation's own, which may only lower the plan), and
 /// `effective`, what is enforced.
+#[utoipa::path(get, path = "/orgs/current/limits", tag = "organizations",
+    responses((status = 200, body = Object)))]
 async fn limits(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationRead>,
@@ -206,6 +228,8 @@ async fn limits(
 
 /// Replaces the organisation's own limits; an empty object restores the plan. An organisation
 /// may only lower its limits: anything above its plan is a 422.
+#[utoipa::path(put, path = "/orgs/current/limits", tag = "organizations",
+    request_body = Object, responses((status = 200, body = Object)))]
 async fn set_limits(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,

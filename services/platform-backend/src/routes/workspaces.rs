@@ -1,10 +1,8 @@
 //! Workspaces (the API's tenants): list, create, rename, delete, and the current workspace's
 //! members. A workspace id the caller cannot use reads exactly like an unknown one.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::perm::{OrganizationManage, WorkspacesManage, WorkspacesRead};
 use ironsmith_auth::{
@@ -14,6 +12,8 @@ use ironsmith_db::{members, workspaces};
 use ironsmith_http::{Json, PathUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -21,22 +21,16 @@ use crate::audit::{self, Actor, Event};
 use crate::error::{Result, conflict, invalid, not_found};
 use crate::membership::{MemberView, parse_role};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/workspaces", get(list).post(create))
-        .route("/tenants", get(list))
-        .route("/workspaces/{id}", patch(rename).delete(remove))
-        .route(
-            "/workspaces/current/members",
-            get(list_members).post(add_member),
-        )
-        .route(
-            "/workspaces/current/members/{identity_id}",
-            patch(change_member_role).delete(remove_member),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(list_at_tenants))
+        .routes(routes!(rename, remove))
+        .routes(routes!(list_members, add_member))
+        .routes(routes!(change_member_role, remove_member))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WorkspaceView {
     pub id: Uuid,
     pub organization_id: Uuid,
@@ -73,6 +67,19 @@ pub async fn accessible(state: &AppState, caller: &OrgContext) -> Result<Vec<Wor
         .collect())
 }
 
+/// The workspaces the caller can reach, under their older name: the same list as
+/// `GET /workspaces`.
+#[utoipa::path(get, path = "/tenants", tag = "workspaces",
+    responses((status = 200, body = Vec<WorkspaceView>)))]
+async fn list_at_tenants(
+    state: State<AppState>,
+    caller: OrgAuth,
+) -> Result<axum::Json<Vec<WorkspaceView>>> {
+    list(state, caller).await
+}
+
+#[utoipa::path(get, path = "/workspaces", tag = "workspaces",
+    responses((status = 200, body = Vec<WorkspaceView>)))]
 async fn list(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,
@@ -80,7 +87,7 @@ async fn list(
     Ok(axum::Json(accessible(&state, &caller).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct WorkspaceBody {
     display_name: String,
 }
@@ -93,6 +100,8 @@ fn display_name(name: &str) -> Result<&str> {
     Ok(name)
 }
 
+#[utoipa::path(post, path = "/workspaces", tag = "workspaces",
+    request_body = WorkspaceBody, responses((status = 200, body = WorkspaceView)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -139,6 +148,9 @@ fn access_to(caller: &OrgContext, id: Uuid, needs: Permission) -> Result<()> {
     Ok(())
 }
 
+#[utoipa::path(patch, path = "/workspaces/{id}", tag = "workspaces",
+    params(("id" = Uuid, Path)),
+    request_body = WorkspaceBody, responses((status = 200, body = WorkspaceView)))]
 async fn rename(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,
@@ -171,6 +183,9 @@ async fn rename(
     Ok(axum::Json(view(workspace, Role::WorkspaceAdmin)))
 }
 
+#[utoipa::path(delete, path = "/workspaces/{id}", tag = "workspaces",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "See the operation's description")))]
 async fn remove(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -209,6 +224,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/workspaces/current/members", tag = "workspaces",
+    responses((status = 200, body = Vec<MemberView>)))]
 async fn list_members(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesRead>,
@@ -219,7 +236,7 @@ async fn list_members(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct AddMember {
     user_id: Uuid,
     #[serde(default)]
@@ -228,6 +245,8 @@ struct AddMember {
     role_id: Option<Uuid>,
 }
 
+#[utoipa::path(post, path = "/workspaces/current/members", tag = "workspaces",
+    request_body = AddMember, responses((status = 200, body = Object)))]
 async fn add_member(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
@@ -271,11 +290,14 @@ async fn add_member(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RoleChange {
     role_id: Uuid,
 }
 
+#[utoipa::path(patch, path = "/workspaces/current/members/{identity_id}", tag = "workspaces",
+    params(("identity_id" = Uuid, Path)),
+    request_body = RoleChange, responses((status = 200, description = "See the operation's description")))]
 async fn change_member_role(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
@@ -306,6 +328,9 @@ async fn change_member_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/workspaces/current/members/{identity_id}", tag = "workspaces",
+    params(("identity_id" = Uuid, Path)),
+    responses((status = 200, description = "See the operation's description")))]
 async fn remove_member(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,

@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ComparativeBody {
     #[serde(default)]
     id: Option<Uuid>,
@@ -34,6 +34,8 @@ fn render_comparative(c: &Comparative) -> Value {
     })
 }
 
+#[utoipa::path(post, path = "/datasets/comparative", tag = "datasets",
+    request_body = ComparativeBody, responses((status = 200, body = Object)))]
 pub(super) async fn create_comparative(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -91,6 +93,9 @@ pub(super) async fn create_comparative(
     Ok(Json(render_comparative(&created)))
 }
 
+#[utoipa::path(get, path = "/datasets/{id}/comparative", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 pub(super) async fn list_comparative(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -111,6 +116,9 @@ pub(super) async fn list_comparative(
     )))
 }
 
+#[utoipa::path(delete, path = "/datasets/comparative/{id}", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Done")))]
 pub(super) async fn delete_comparative(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsDelete>,

@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct CreateBody {
     #[serde(default)]
     id: Option<Uuid>,
@@ -26,6 +26,8 @@ pub(super) struct CreateBody {
     externally_managed: Option<bool>,
 }
 
+#[utoipa::path(post, path = "/datasets", tag = "datasets",
+    request_body = CreateBody, responses((status = 200, body = Object)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsCreate>,
@@ -80,6 +82,9 @@ pub(super) async fn create(
     Ok(Json(render_dataset(&found)))
 }
 
+#[utoipa::path(get, path = "/datasets/{id}", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 pub(super) async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -90,6 +95,8 @@ pub(super) async fn read(
     )))
 }
 
+#[utoipa::path(get, path = "/datasets", tag = "datasets",
+    responses((status = 200, body = Object)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -115,7 +122,7 @@ pub(super) async fn list(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct UpdateBody {
     #[serde(default)]
     name: Option<String>,
@@ -131,6 +138,9 @@ pub(super) struct UpdateBody {
     baseline_experiment_id: Option<Uuid>,
 }
 
+#[utoipa::path(patch, path = "/datasets/{id}", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    request_body = UpdateBody, responses((status = 200, body = Object)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -169,6 +179,9 @@ pub(super) async fn update(
 
 /// Deletes the dataset and its examples, and deletes its experiments as `DELETE /sessions`
 /// would.
+#[utoipa::path(delete, path = "/datasets/{id}", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Done")))]
 pub(super) async fn remove(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsDelete>,

@@ -3,11 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
 use chrono::Utc;
 use ironsmith_analytics::run_query::{self, Order, RunQuery};
 use ironsmith_auth::RequirePermission;
@@ -23,6 +22,8 @@ use ironsmith_queue::tasks::Task;
 use ironsmith_queue::{DEFAULT_QUEUE, Queue};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -39,32 +40,21 @@ mod splits;
 mod upload;
 mod versions;
 
-use comparative::{create_comparative, delete_comparative, list_comparative};
-use crud::{create, list, read, remove, update};
-use runs::examples_with_runs;
-use share::{share, share_state, unshare};
-use splits::{edit_split, splits};
-use upload::upload;
-use versions::{diff, tag, version, versions};
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/datasets", get(list).post(create))
-        .route("/datasets/upload", post(upload))
-        .route("/datasets/comparative", post(create_comparative))
-        .route("/datasets/comparative/{id}", delete(delete_comparative))
-        .route("/datasets/{id}", get(read).patch(update).delete(remove))
-        .route("/datasets/{id}/versions", get(versions))
-        .route("/datasets/{id}/version", get(version))
-        .route("/datasets/{id}/versions/diff", get(diff))
-        .route("/datasets/{id}/tags", put(tag))
-        .route("/datasets/{id}/splits", get(splits).put(edit_split))
-        .route(
-            "/datasets/{id}/share",
-            get(share_state).put(share).delete(unshare),
-        )
-        .route("/datasets/{id}/runs", post(examples_with_runs))
-        .route("/datasets/{id}/comparative", get(list_comparative))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(crud::list, crud::create))
+        .routes(routes!(upload::upload))
+        .routes(routes!(comparative::create_comparative))
+        .routes(routes!(comparative::delete_comparative))
+        .routes(routes!(crud::read, crud::update, crud::remove))
+        .routes(routes!(versions::versions))
+        .routes(routes!(versions::version))
+        .routes(routes!(versions::diff))
+        .routes(routes!(versions::tag))
+        .routes(routes!(splits::splits, splits::edit_split))
+        .routes(routes!(share::share_state, share::share, share::unshare))
+        .routes(routes!(runs::examples_with_runs))
+        .routes(routes!(comparative::list_comparative))
 }
 
 const DATA_TYPES: [&str; 3] = ["kv", "llm", "chat"];

@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ExamplesWithRunsBody {
     #[serde(default)]
     session_ids: Vec<Uuid>,
@@ -30,6 +30,9 @@ const MAX_RUNS_PER_PAGE: usize = 10_000;
 // Long: paging examples, finding each experiment's runs and capping the work are one
 // sequence.
 #[allow(clippy::too_many_lines)]
+#[utoipa::path(post, path = "/datasets/{id}/runs", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    request_body = ExamplesWithRunsBody, responses((status = 200, body = Object)))]
 pub(super) async fn examples_with_runs(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,

@@ -2,6 +2,9 @@
 
 use super::*;
 
+#[utoipa::path(get, path = "/datasets/{id}/share", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 pub(super) async fn share_state(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -15,6 +18,9 @@ pub(super) async fn share_state(
     }))
 }
 
+#[utoipa::path(put, path = "/datasets/{id}/share", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 pub(super) async fn share(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsShare>,
@@ -26,6 +32,9 @@ pub(super) async fn share(
     Ok(Json(json!({"dataset_id": id, "share_token": token})))
 }
 
+#[utoipa::path(delete, path = "/datasets/{id}/share", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Done")))]
 pub(super) async fn unshare(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsShare>,

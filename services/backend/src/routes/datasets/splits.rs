@@ -2,6 +2,9 @@
 
 use super::*;
 
+#[utoipa::path(get, path = "/datasets/{id}/splits", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 pub(super) async fn splits(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -21,7 +24,7 @@ pub(super) async fn splits(
     Ok(Json(json!(found)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct SplitBody {
     #[serde(default)]
     split_name: Option<String>,
@@ -32,6 +35,9 @@ pub(super) struct SplitBody {
 }
 
 /// Adds examples to a split, or removes them from it: one new version.
+#[utoipa::path(put, path = "/datasets/{id}/splits", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    request_body = SplitBody, responses((status = 200, body = Object)))]
 pub(super) async fn edit_split(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,

@@ -4,6 +4,8 @@ use super::*;
 
 /// `POST /datasets/upload`: a new dataset from a CSV file (or JSON Lines), columns split into
 /// inputs and outputs by `input_keys` / `output_keys`.
+#[utoipa::path(post, path = "/datasets/upload", tag = "datasets",
+    responses((status = 200, body = Object)))]
 pub(super) async fn upload(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsCreate>,

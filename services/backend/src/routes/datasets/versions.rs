@@ -6,6 +6,9 @@ fn render_version(version: &datasets::Version) -> Value {
     json!({"as_of": time(&version.as_of), "tags": version.tags})
 }
 
+#[utoipa::path(get, path = "/datasets/{id}/versions", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 pub(super) async fn versions(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -28,6 +31,9 @@ pub(super) async fn versions(
     )))
 }
 
+#[utoipa::path(get, path = "/datasets/{id}/version", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 pub(super) async fn version(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -45,7 +51,7 @@ pub(super) async fn version(
     Ok(Json(render_version(&found)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct TagBody {
     #[serde(default)]
     as_of: Option<Value>,
@@ -53,6 +59,9 @@ pub(super) struct TagBody {
     tag: Option<String>,
 }
 
+#[utoipa::path(put, path = "/datasets/{id}/tags", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    request_body = TagBody, responses((status = 200, body = Object)))]
 pub(super) async fn tag(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -87,6 +96,9 @@ pub(super) async fn tag(
     Ok(Json(render_version(&version)))
 }
 
+#[utoipa::path(get, path = "/datasets/{id}/versions/diff", tag = "datasets",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object)))]
 pub(super) async fn diff(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,

@@ -486,6 +486,58 @@ fn nested(depth: usize) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
+/// Found by the property-based API check (scripts/api-check): bodies and path values of the
+/// wrong shape are refused with a JSON 422, whichever service answers.
+#[tokio::test]
+async fn bodies_and_path_values_of_the_wrong_shape_get_a_json_422() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    // Serde reads a struct from an array of its fields too; an API documented as taking an
+    // object does not.
+    for path in ["/runs/query", "/runs/stats", "/sessions", "/runs/batch"] {
+        let answer = admin.post(path, json!([null, null])).await?;
+        assert_eq!(answer.status, 422, "POST {path}: {}", answer.body);
+    }
+    let answer = admin
+        .put("/orgs/current/limits", json!([null, null]))
+        .await?;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    // An update of a run whose id is not a UUID reaches the service that updates runs (not a
+    // 405 from the one that reads them).
+    let answer = admin.patch("/runs/not-a-uuid", json!({})).await?;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    let answer = admin
+        .patch(&format!("/runs/{}", Uuid::now_v7()), json!([null, null]))
+        .await?;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    // A path number out of range: our error shape, not the framework's plain text.
+    let answer = admin
+        .get(&format!(
+            "/annotation-queues/{}/run/9223372036854775808",
+            Uuid::now_v7()
+        ))
+        .await?;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert!(answer.body["detail"].is_array(), "{}", answer.body);
+    // Text Postgres cannot hold (a NUL character) is the client's error, not the server's.
+    let answer = admin
+        .post("/datasets", json!({"name": "nul\u{0}name"}))
+        .await?;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    let dataset = admin
+        .post("/datasets", json!({"name": "fine"}))
+        .await?
+        .expect(200)?;
+    let answer = admin
+        .post(
+            "/examples",
+            json!({"dataset_id": dataset["id"], "inputs": {"q": "x"}, "metadata": {"k": "nul\u{0}"}}),
+        )
+        .await?;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    all_ready(&stack).await
+}
+
 #[tokio::test]
 async fn hostile_values_get_clear_4xx_answers_and_accepted_ones_read_back_whole()
 -> anyhow::Result<()> {
@@ -556,6 +608,19 @@ async fn hostile_values_get_clear_4xx_answers_and_accepted_ones_read_back_whole(
                 "/model-price-map",
                 json!({"name": "hostile", "match_pattern": pattern,
                        "prompt_cost_per_million": 1, "completion_cost_per_million": 1}),
+            )
+            .await?;
+        assert_eq!(answer.status, 422, "{}", answer.body);
+    }
+    // A cost the price table cannot hold, and an empty pattern (which would price every model),
+    // are refused as invalid: found by the property-based API check (scripts/api-check), which
+    // got a 500 for the cost.
+    for (pattern, cost) in [("^big$", json!(2_730_652_742_u64)), ("", json!(1))] {
+        let answer = admin
+            .post(
+                "/model-price-map",
+                json!({"name": "odd", "match_pattern": pattern,
+                       "prompt_cost_per_million": 0, "completion_cost_per_million": cost}),
             )
             .await?;
         assert_eq!(answer.status, 422, "{}", answer.body);

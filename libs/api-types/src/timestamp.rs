@@ -127,3 +127,29 @@ mod parse_tests {
         assert!(parse("yesterday").is_none());
     }
 }
+
+/// The API document's schema of a timestamp read leniently: an RFC 3339 date-time (with or
+/// without a zone) or a number of seconds or milliseconds since the Unix epoch, or null. For
+/// `#[schema(schema_with = timestamp::lenient_schema)]`.
+pub fn lenient_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+    };
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+            )
+            // Seconds or milliseconds up to the end of year 9999.
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .minimum(Some(0))
+                    .maximum(Some(253_402_300_799_999_i64)),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}

@@ -54,7 +54,7 @@ pub fn classify(method: &Method, path: &str) -> EndpointClass {
 }
 
 /// An organisation's overrides of the stack's limits; absent fields take the stack default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgLimits {
     #[serde(default, skip_serializing_if = "Option::is_none")]

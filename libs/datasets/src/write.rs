@@ -56,7 +56,8 @@ impl From<WriteError> for ApiError {
                 }])
             }
             WriteError::Conflict(message) => ApiError::Conflict(message),
-            other => ApiError::internal(other),
+            WriteError::Db(error) => error.into(),
+            WriteError::Storage(error) => error.into(),
         }
     }
 }

@@ -117,6 +117,7 @@ pub struct QueuePatch<'a> {
     pub description: Option<&'a str>,
     pub rubric_instructions: Option<&'a str>,
     pub rubric_items: Option<&'a Value>,
+    pub num_reviewers_per_item: Option<i32>,
 }
 
 pub async fn update(
@@ -129,14 +130,16 @@ pub async fn update(
         "UPDATE annotation_queues SET name = COALESCE($3, name),
            description = COALESCE($4, description),
            rubric_instructions = COALESCE($5, rubric_instructions),
-           rubric_items = COALESCE($6, rubric_items), updated_at = now()
+           rubric_items = COALESCE($6, rubric_items),
+           num_reviewers_per_item = COALESCE($7, num_reviewers_per_item), updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
         tenant_id,
         id,
         patch.name,
         patch.description,
         patch.rubric_instructions,
-        patch.rubric_items
+        patch.rubric_items,
+        patch.num_reviewers_per_item
     )
     .execute(db)
     .await?

@@ -89,6 +89,15 @@ impl DbError {
         matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_foreign_key_violation())
     }
 
+    /// Postgres refused a value it cannot hold or that breaks a check: a number out of its
+    /// column's range, a string over its length, a date out of range (SQLSTATE class 22, data
+    /// exceptions), a check constraint (23514) or a missing required value (23502). The request
+    /// carried it, so the caller answers 422, never 500.
+    pub fn is_invalid_value(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(e))
+            if e.code().is_some_and(|code| code.starts_with("22") || code == "23514" || code == "23502"))
+    }
+
     /// Postgres could not be reached, or did not answer in time: retrying later can succeed.
     pub fn is_unavailable(&self) -> bool {
         matches!(

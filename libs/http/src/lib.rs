@@ -17,7 +17,7 @@ mod store_errors;
 
 pub use client_ip::client_address;
 pub use error::{ApiError, ErrorStyle, ValidationIssue, is_body_too_large};
-pub use extract::{Json, PathUuid, Query, QueryPairs};
+pub use extract::{Json, Path, PathUuid, Query, QueryPairs, is_json_object};
 pub use health::{DependencyCheck, Readiness};
 pub use server::{PathStyle, Served, serve, shutdown_signal};
 pub use stack::{ServiceInfo, edge_router, not_found, panic_message, service_router};

@@ -27,6 +27,13 @@ impl From<DbError> for ApiError {
                 msg: "refers to something that does not exist".into(),
                 kind: "value_error".into(),
             }])
+        } else if error.is_invalid_value() {
+            tracing::info!(%error, "the database refused a value of the request");
+            ApiError::Unprocessable(vec![ValidationIssue {
+                loc: vec!["body".into()],
+                msg: "a value cannot be stored: a number out of range, a text too long, or a NUL character".into(),
+                kind: "value_error".into(),
+            }])
         } else if error.is_unavailable() {
             unavailable("The database", &error)
         } else {

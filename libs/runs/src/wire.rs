@@ -57,12 +57,13 @@ pub struct RunWire {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^(tool|chain|llm|retriever|embedding|prompt|parser)$")]
     pub run_type: Option<String>,
     #[serde(default, deserialize_with = "lenient_time")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     pub start_time: Option<i64>,
     #[serde(default, deserialize_with = "lenient_time")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     pub end_time: Option<i64>,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -88,6 +89,9 @@ pub struct RunWire {
     #[serde(default)]
     pub trace_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(
+        pattern = "^[0-9]{8}T[0-9]{12}Z[0-9a-fA-F-]{36}(\\.[0-9]{8}T[0-9]{12}Z[0-9a-fA-F-]{36})*$"
+    )]
     pub dotted_order: Option<String>,
     #[serde(default)]
     pub session_name: Option<String>,
@@ -100,6 +104,15 @@ pub struct RunWire {
 /// Parses one run object; `run` names it in errors when its id is known from elsewhere
 /// (a part name, a path).
 pub fn parse_run(bytes: &[u8], run: Option<Uuid>) -> Result<RunWire, WireError> {
+    // Serde would also read the struct from an array of its fields in order.
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(WireError::invalid(
+            run,
+            "body",
+            "a run must be a JSON object".to_owned(),
+        ));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     let wire: RunWire = serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let field = error.path().to_string();

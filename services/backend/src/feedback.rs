@@ -43,11 +43,27 @@ pub fn check_config(config: &Value) -> Result<(), ApiError> {
         }
         "categorical" => {
             let categories = config.get("categories").and_then(Value::as_array);
-            if categories.is_none_or(|c| c.is_empty()) {
+            let Some(categories) = categories.filter(|c| !c.is_empty()) else {
                 return Err(invalid(
                     "feedback_config",
                     "a categorical configuration needs categories".into(),
                 ));
+            };
+            // Each category is `{"value": <number>, "label": <text, optional>}`.
+            for (index, category) in categories.iter().enumerate() {
+                let has_value = category.get("value").is_some_and(Value::is_number);
+                let label_ok = category
+                    .get("label")
+                    .is_none_or(|label| label.is_string() || label.is_null());
+                if !has_value || !label_ok {
+                    return Err(invalid(
+                        "feedback_config",
+                        format!(
+                            "category {index} must be an object with a numeric `value` and an \
+                             optional text `label`"
+                        ),
+                    ));
+                }
             }
             Ok(())
         }

@@ -167,12 +167,20 @@ fn is_internal(upstream_path: &str) -> bool {
     under("/metrics") || under("/health") || under("/ok") || under("/dead-letters")
 }
 
+/// Backend's routes directly under `/api/v1/runs/`.
+const BACKEND_RUN_ROUTES: [&str; 3] = ["query", "stats", "group"];
+
 fn route_inner(method: &Method, path: &str, deployments: bool, allow_legacy: bool) -> Destination {
-    // `PATCH /api/v1/runs/{id}` updates a run: ingestion, so platform-backend. Every other
-    // method on `/api/v1/runs/{id}` reads and stays with backend.
+    // `PATCH /api/v1/runs/{id}` updates a run: ingestion, so platform-backend, which also
+    // answers an id that is not a UUID (422). Every other method on `/api/v1/runs/{id}` reads
+    // and stays with backend, as do backend's own `/api/v1/runs/query`, `/stats` and `/group`
+    // (where PATCH is its 405).
     if method == Method::PATCH
         && let Some(id) = path.strip_prefix("/api/v1/runs/")
-        && uuid::Uuid::try_parse(id.trim_end_matches('/')).is_ok()
+        && let id = id.strip_suffix('/').unwrap_or(id)
+        && !id.is_empty()
+        && !id.contains('/')
+        && !BACKEND_RUN_ROUTES.contains(&id)
     {
         return Destination::Proxy {
             upstream: PlatformBackend,
@@ -310,6 +318,12 @@ mod tests {
             proxy(PlatformBackend, &run["/api/v1".len()..])
         );
         assert_eq!(get(run), proxy(Backend, run));
+        // An id that is not a UUID still reaches the service that updates runs, which refuses
+        // it with 422 rather than the 405 of a service that only reads them.
+        assert_eq!(
+            route(&Method::PATCH, "/api/v1/runs/not-a-uuid", false),
+            proxy(PlatformBackend, "/runs/not-a-uuid")
+        );
         assert_eq!(get("/api/v1/me"), proxy(PlatformBackend, "/me"));
         assert_eq!(
             get("/api/v1/orgs/current/members"),

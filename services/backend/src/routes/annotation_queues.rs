@@ -3,7 +3,7 @@
 //! long retention tier.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use ironsmith_analytics::feedback as feedback_store;
@@ -16,7 +16,7 @@ use ironsmith_auth::perm::{
 use ironsmith_db::annotation_queues::{
     self, Item, ItemStatus, NewItem, NewQueue, Queue, QueueFilter, QueuePatch,
 };
-use ironsmith_http::{ApiError, PathUuid, QueryPairs, ValidationIssue};
+use ironsmith_http::{ApiError, Path, PathUuid, QueryPairs, ValidationIssue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -67,6 +67,32 @@ fn render_item(item: &Item) -> Value {
 }
 
 /// Rubric items must each name a feedback key.
+/// One item of a queue's rubric, for the API document: the handlers check items as JSON.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes rubric items in the API document")]
+struct RubricItem {
+    /// The feedback key reviewers score.
+    #[schema(min_length = 1, pattern = "\\S")]
+    feedback_key: String,
+    description: Option<String>,
+    /// Descriptions of particular values.
+    #[schema(value_type = Option<Object>)]
+    value_descriptions: Option<serde_json::Value>,
+    /// Descriptions of particular scores.
+    #[schema(value_type = Option<Object>)]
+    score_descriptions: Option<serde_json::Value>,
+}
+
+fn checked_reviewers(reviewers: i32) -> Result<i32, ApiError> {
+    if reviewers < 1 {
+        return Err(invalid(
+            "num_reviewers_per_item",
+            "must be at least 1".into(),
+        ));
+    }
+    Ok(reviewers)
+}
+
 fn checked_rubric(items: Option<Value>) -> Result<Option<Value>, ApiError> {
     match items {
         None | Some(Value::Null) => Ok(None),
@@ -94,16 +120,19 @@ struct QueueBody {
     #[serde(default)]
     id: Option<Uuid>,
     #[serde(default)]
+    #[schema(min_length = 1, pattern = "\\S")]
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
     rubric_instructions: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<RubricItem>>)]
     rubric_items: Option<Value>,
     #[serde(default)]
     default_dataset: Option<Uuid>,
     #[serde(default)]
+    #[schema(minimum = 1)]
     num_reviewers_per_item: Option<i32>,
 }
 
@@ -113,7 +142,7 @@ async fn get_queue(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Queue,
         .ok_or_else(|| ApiError::NotFound("Annotation queue not found".into()))
 }
 
-#[utoipa::path(post, path = "/annotation-queues", tag = "annotation queues",
+#[utoipa::path(post, path = "/annotation-queues", operation_id = "create_annotation_queue", tag = "annotation queues",
     request_body = QueueBody, responses((status = 200, body = Object)))]
 async fn create(
     State(state): State<AppState>,
@@ -127,13 +156,7 @@ async fn create(
         .filter(|n| !n.is_empty())
         .ok_or_else(|| invalid("name", "must not be empty".into()))?;
     let rubric = checked_rubric(body.rubric_items)?.unwrap_or_else(|| json!([]));
-    let reviewers = body.num_reviewers_per_item.unwrap_or(1);
-    if reviewers < 1 {
-        return Err(invalid(
-            "num_reviewers_per_item",
-            "must be at least 1".into(),
-        ));
-    }
+    let reviewers = checked_reviewers(body.num_reviewers_per_item.unwrap_or(1))?;
     let queue = annotation_queues::create(
         &state.stores.postgres,
         &NewQueue {
@@ -152,13 +175,13 @@ async fn create(
         if e.is_unique_violation() {
             ApiError::Conflict("An annotation queue with this id already exists".into())
         } else {
-            ApiError::internal(e)
+            ApiError::from(e)
         }
     })?;
     Ok(Json(render(&queue)))
 }
 
-#[utoipa::path(get, path = "/annotation-queues/{id}", tag = "annotation queues",
+#[utoipa::path(get, path = "/annotation-queues/{id}", operation_id = "read_annotation_queue", tag = "annotation queues",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Object)))]
 async fn read(
@@ -171,8 +194,8 @@ async fn read(
     )))
 }
 
-#[utoipa::path(get, path = "/annotation-queues", tag = "annotation queues",
-    responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/annotation-queues", operation_id = "list_annotation_queues", tag = "annotation queues",
+    responses((status = 200, body = [Object])))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
@@ -191,7 +214,7 @@ async fn list(
     Ok(Json(Value::Array(found.iter().map(render).collect())))
 }
 
-#[utoipa::path(patch, path = "/annotation-queues/{id}", tag = "annotation queues",
+#[utoipa::path(patch, path = "/annotation-queues/{id}", operation_id = "update_annotation_queue", tag = "annotation queues",
     params(("id" = Uuid, Path)),
     request_body = QueueBody, responses((status = 200, body = Object)))]
 async fn update(
@@ -205,11 +228,16 @@ async fn update(
         return Err(invalid("name", "must not be empty".into()));
     }
     let rubric = checked_rubric(body.rubric_items)?;
+    let reviewers = body
+        .num_reviewers_per_item
+        .map(checked_reviewers)
+        .transpose()?;
     let patch = QueuePatch {
         name,
         description: body.description.as_deref(),
         rubric_instructions: body.rubric_instructions.as_deref(),
         rubric_items: rubric.as_ref(),
+        num_reviewers_per_item: reviewers,
     };
     if !annotation_queues::update(&state.stores.postgres, caller.workspace_id, id, &patch).await? {
         return Err(ApiError::NotFound("Annotation queue not found".into()));
@@ -219,7 +247,7 @@ async fn update(
     )))
 }
 
-#[utoipa::path(delete, path = "/annotation-queues/{id}", tag = "annotation queues",
+#[utoipa::path(delete, path = "/annotation-queues/{id}", operation_id = "delete_annotation_queue", tag = "annotation queues",
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "Done")))]
 async fn remove(
@@ -280,8 +308,9 @@ async fn add(
 }
 
 #[utoipa::path(post, path = "/annotation-queues/{id}/runs", tag = "annotation queues",
+    request_body = Vec<Uuid>,
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = [Object])))]
 async fn add_runs(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
@@ -300,18 +329,20 @@ async fn add_runs(
     add(&state, caller.workspace_id, id, runs).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RunKey {
     run_id: Uuid,
     #[serde(default)]
     session_id: Option<Uuid>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     start_time: Option<i64>,
 }
 
 #[utoipa::path(post, path = "/annotation-queues/{id}/runs/by-key", tag = "annotation queues",
+    request_body = Vec<RunKey>,
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = [Object])))]
 async fn add_runs_by_key(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
@@ -380,7 +411,7 @@ fn status_of(query: &QueryPairs, caller: &AuthContext) -> Result<ItemStatus, Api
 
 #[utoipa::path(get, path = "/annotation-queues/{id}/runs", tag = "annotation queues",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = [Object])))]
 async fn items(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
@@ -445,6 +476,7 @@ async fn remove_item(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ReviewBody {
     #[serde(default)]
+    #[schema(pattern = "^(completed|needs_review)$")]
     status: Option<String>,
 }
 

@@ -40,16 +40,21 @@ struct ExampleBody {
     #[serde(default)]
     id: Option<Uuid>,
     #[serde(default)]
+    #[schema(value_type = Uuid, required = true)]
     dataset_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     inputs: Option<Value>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     outputs: Option<Value>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
     #[serde(default)]
     split: Option<Split>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     created_at: Option<i64>,
     #[serde(default)]
     source_run_id: Option<Uuid>,
@@ -140,7 +145,8 @@ async fn create_one(
 }
 
 #[utoipa::path(post, path = "/examples/bulk", tag = "examples",
-    responses((status = 200, body = Object)))]
+    request_body = Vec<ExampleBody>,
+    responses((status = 200, body = [Object])))]
 async fn create_bulk(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
@@ -189,6 +195,7 @@ async fn update_one(
 }
 
 #[utoipa::path(patch, path = "/examples/bulk", tag = "examples",
+    request_body = Vec<ExampleBody>,
     responses((status = 200, body = Object)))]
 async fn update_bulk(
     State(state): State<AppState>,
@@ -220,7 +227,7 @@ async fn update_bulk(
     Ok(Json(json!({"count": ids.len(), "example_ids": ids})))
 }
 
-#[utoipa::path(get, path = "/examples/{id}", tag = "examples",
+#[utoipa::path(get, path = "/examples/{id}", operation_id = "read_example", tag = "examples",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Object)))]
 async fn read(
@@ -313,8 +320,8 @@ fn apply_filter(filter: &mut ExampleFilter, expression: &str) -> Result<(), ApiE
     Ok(())
 }
 
-#[utoipa::path(get, path = "/examples", tag = "examples",
-    responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/examples", operation_id = "list_examples", tag = "examples",
+    responses((status = 200, body = [Object])))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -328,7 +335,7 @@ async fn list(
 }
 
 #[utoipa::path(get, path = "/examples/count", tag = "examples",
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = i64, content_type = "application/json")))]
 async fn count(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,

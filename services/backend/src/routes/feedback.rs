@@ -2,7 +2,7 @@
 //! (submitted without a key, by GET or POST), and per-key feedback configurations.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use ironsmith_analytics::feedback::{self as feedback_store, FeedbackFilter};
@@ -12,6 +12,7 @@ use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{FeedbackCreate, FeedbackDelete, FeedbackRead, FeedbackUpdate};
 use ironsmith_db::feedback_configs;
 use ironsmith_db::feedback_tokens::{self, FeedbackToken};
+use ironsmith_http::Path;
 use ironsmith_http::{ApiError, PathUuid, QueryPairs, ValidationIssue};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -50,8 +51,52 @@ fn score_of(value: Option<&Value>) -> Result<Option<f64>, ApiError> {
     }
 }
 
+/// How a feedback key is scored, for the API document: the handlers check configurations as
+/// JSON (`crate::feedback::check_config`).
 #[derive(Deserialize, utoipa::ToSchema)]
-struct CreateBody {
+#[serde(tag = "type", rename_all = "lowercase")]
+#[schema(as = FeedbackConfig)]
+#[expect(
+    dead_code,
+    reason = "describes feedback configurations in the API document"
+)]
+enum FeedbackConfigSchema {
+    Continuous {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    Categorical {
+        #[schema(min_items = 1)]
+        categories: Vec<FeedbackCategory>,
+    },
+    Freeform,
+}
+
+/// One category of a categorical feedback configuration.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes feedback configurations in the API document"
+)]
+struct FeedbackCategory {
+    value: f64,
+    label: Option<String>,
+}
+
+/// A score: a number or a boolean (or absent).
+fn score_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct FeedbackBody {
     #[serde(default)]
     id: Option<Uuid>,
     #[serde(default)]
@@ -61,8 +106,10 @@ struct CreateBody {
     #[serde(default)]
     session_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     key: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = score_schema)]
     score: Option<Value>,
     #[serde(default)]
     value: Option<Value>,
@@ -73,23 +120,26 @@ struct CreateBody {
     #[serde(default)]
     feedback_source: Option<Value>,
     #[serde(default, alias = "feedbackConfig")]
+    #[schema(value_type = Option<FeedbackConfigSchema>)]
     feedback_config: Option<Value>,
     #[serde(default)]
     comparative_experiment_id: Option<Uuid>,
     #[serde(default)]
     feedback_group_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     extra: Option<Value>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     created_at: Option<i64>,
 }
 
-#[utoipa::path(post, path = "/feedback", tag = "feedback",
-    request_body = CreateBody, responses((status = 200, body = Object)))]
+#[utoipa::path(post, path = "/feedback", operation_id = "create_feedback", tag = "feedback",
+    request_body = FeedbackBody, responses((status = 200, body = Object)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackCreate>,
-    ironsmith_http::Json(body): ironsmith_http::Json<CreateBody>,
+    ironsmith_http::Json(body): ironsmith_http::Json<FeedbackBody>,
 ) -> Result<Json<Value>, ApiError> {
     crate::references::project(&state, caller.workspace_id, body.session_id).await?;
     let row = record(
@@ -119,7 +169,7 @@ async fn create(
     Ok(Json(render(&row)))
 }
 
-#[utoipa::path(get, path = "/feedback/{id}", tag = "feedback",
+#[utoipa::path(get, path = "/feedback/{id}", operation_id = "read_feedback", tag = "feedback",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Object)))]
 async fn read(
@@ -133,8 +183,8 @@ async fn read(
     Ok(Json(render(&row)))
 }
 
-#[utoipa::path(get, path = "/feedback", tag = "feedback",
-    responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/feedback", operation_id = "list_feedback", tag = "feedback",
+    responses((status = 200, body = [Object])))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackRead>,
@@ -159,8 +209,9 @@ async fn list(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct UpdateBody {
+struct FeedbackChange {
     #[serde(default)]
+    #[schema(schema_with = score_schema)]
     score: Option<Value>,
     #[serde(default)]
     value: Option<Value>,
@@ -170,14 +221,14 @@ struct UpdateBody {
     correction: Option<Value>,
 }
 
-#[utoipa::path(patch, path = "/feedback/{id}", tag = "feedback",
+#[utoipa::path(patch, path = "/feedback/{id}", operation_id = "update_feedback", tag = "feedback",
     params(("id" = Uuid, Path)),
-    request_body = UpdateBody, responses((status = 200, body = Object)))]
+    request_body = FeedbackChange, responses((status = 200, body = Object)))]
 async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackUpdate>,
     PathUuid(id): PathUuid,
-    ironsmith_http::Json(body): ironsmith_http::Json<UpdateBody>,
+    ironsmith_http::Json(body): ironsmith_http::Json<FeedbackChange>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant_id = caller.workspace_id;
     let clickhouse = &state.stores.clickhouse;
@@ -208,7 +259,7 @@ async fn update(
     Ok(Json(render(&row)))
 }
 
-#[utoipa::path(delete, path = "/feedback/{id}", tag = "feedback",
+#[utoipa::path(delete, path = "/feedback/{id}", operation_id = "delete_feedback", tag = "feedback",
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "Done")))]
 async fn remove(
@@ -256,12 +307,14 @@ struct TokenBody {
     #[serde(default)]
     run_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     feedback_key: Option<String>,
     #[serde(default)]
     feedback_config: Option<Value>,
     #[serde(default)]
     expires_in: Option<ExpiresIn>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     expires_at: Option<i64>,
 }
 
@@ -288,7 +341,7 @@ fn render_token(state: &AppState, token: &FeedbackToken) -> Value {
 const DEFAULT_TOKEN_LIFE: Duration = Duration::hours(3);
 
 #[utoipa::path(post, path = "/feedback/tokens", tag = "feedback",
-    request_body = TokenRequest, responses((status = 200, body = Object)))]
+    request_body = TokenRequest, responses((status = 200, body = serde_json::Value)))]
 async fn create_tokens(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackCreate>,
@@ -345,7 +398,7 @@ async fn create_tokens(
             if e.is_unique_violation() {
                 ApiError::Conflict("A feedback token with this id already exists".into())
             } else {
-                ApiError::internal(e)
+                ApiError::from(e)
             }
         })?;
         created.push(render_token(&state, &token));
@@ -358,7 +411,10 @@ async fn create_tokens(
 }
 
 #[utoipa::path(get, path = "/feedback/tokens", tag = "feedback",
-    responses((status = 200, body = Object)))]
+    params(("run_id" = Uuid, Query),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100),
+        ("offset" = Option<i64>, Query, minimum = 0)),
+    responses((status = 200, body = [Object])))]
 async fn list_tokens(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackRead>,
@@ -385,7 +441,7 @@ async fn list_tokens(
     )))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct Submission {
     #[serde(default)]
     score: Option<Value>,
@@ -447,7 +503,8 @@ async fn submit(
     Ok(Json(json!({"message": "Feedback recorded"})))
 }
 
-#[utoipa::path(post, path = "/feedback/tokens/{token}", tag = "feedback",
+#[utoipa::path(post, path = "/feedback/tokens/{token}", tag = "feedback", security(()),
+    request_body = Option<Submission>,
     params(("token" = String, Path)),
     responses((status = 200, body = Object)))]
 async fn submit_by_body(
@@ -459,13 +516,13 @@ async fn submit_by_body(
     let submission = if body.iter().all(u8::is_ascii_whitespace) {
         Submission::default()
     } else {
-        ironsmith_http::extract::parse_json(&body)?
+        ironsmith_http::extract::parse_json::<Option<Submission>>(&body)?.unwrap_or_default()
     };
     submit(&state, &token, submission).await
 }
 
 /// `GET` with the feedback in the query string, so the URL works when opened in a browser.
-#[utoipa::path(get, path = "/feedback/tokens/{token}", tag = "feedback",
+#[utoipa::path(get, path = "/feedback/tokens/{token}", tag = "feedback", security(()),
     params(("token" = String, Path)),
     responses((status = 200, body = Object)))]
 async fn submit_by_query(
@@ -498,8 +555,10 @@ fn render_config(config: &feedback_configs::FeedbackConfig) -> Value {
 #[derive(Deserialize, utoipa::ToSchema)]
 struct ConfigBody {
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     feedback_key: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<FeedbackConfigSchema>)]
     feedback_config: Option<Value>,
     #[serde(default)]
     is_lower_score_better: Option<bool>,
@@ -542,7 +601,7 @@ async fn create_config(
 }
 
 #[utoipa::path(get, path = "/feedback-configs", tag = "feedback",
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = [Object])))]
 async fn list_configs(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackRead>,
@@ -591,6 +650,7 @@ async fn update_config(
 }
 
 #[utoipa::path(delete, path = "/feedback-configs", tag = "feedback",
+    params(("feedback_key" = String, Query, min_length = 1)),
     responses((status = 204, description = "Done")))]
 async fn delete_config(
     State(state): State<AppState>,

@@ -36,8 +36,8 @@ fn render(price: &ModelPrice) -> Value {
     })
 }
 
-#[utoipa::path(get, path = "/model-price-map", tag = "model prices",
-    responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/model-price-map", operation_id = "list_model_prices", tag = "model prices",
+    responses((status = 200, body = [Object])))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesRead>,
@@ -48,11 +48,15 @@ async fn list(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct Create {
+    #[schema(min_length = 1, pattern = "\\S")]
     name: String,
     #[serde(default)]
     provider: Option<String>,
+    #[schema(min_length = 1, max_length = 500)]
     match_pattern: String,
+    #[schema(minimum = 0, maximum = 999_999_999)]
     prompt_cost_per_million: f64,
+    #[schema(minimum = 0, maximum = 999_999_999)]
     completion_cost_per_million: f64,
     #[serde(default)]
     priority: i32,
@@ -68,7 +72,11 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 
 use ironsmith_runs::pricing::MAX_PRICES_PER_WORKSPACE;
 
-#[utoipa::path(post, path = "/model-price-map", tag = "model prices",
+/// The largest cost per million tokens a price may name: the column holds 18 digits, 9 of them
+/// after the point.
+const MAX_COST_PER_MILLION: f64 = 999_999_999.0;
+
+#[utoipa::path(post, path = "/model-price-map", operation_id = "create_model_price", tag = "model prices",
     request_body = Create, responses((status = 201, body = Object)))]
 async fn create(
     State(state): State<AppState>,
@@ -77,6 +85,12 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if body.name.trim().is_empty() {
         return Err(invalid("name", "must not be empty"));
+    }
+    if body.match_pattern.is_empty() {
+        return Err(invalid(
+            "match_pattern",
+            "must not be empty (it would price every model)",
+        ));
     }
     if let Err(reason) = ironsmith_runs::pricing::compile_pattern(&body.match_pattern) {
         return Err(invalid("match_pattern", reason));
@@ -88,8 +102,11 @@ async fn create(
             body.completion_cost_per_million,
         ),
     ] {
-        if !cost.is_finite() || cost < 0.0 {
-            return Err(invalid(field, "must be a non-negative number"));
+        if !cost.is_finite() || !(0.0..=MAX_COST_PER_MILLION).contains(&cost) {
+            return Err(invalid(
+                field,
+                format!("must be a number from 0 to {MAX_COST_PER_MILLION}"),
+            ));
         }
     }
     let price = model_prices::create(
@@ -114,7 +131,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(render(&price))))
 }
 
-#[utoipa::path(delete, path = "/model-price-map/{id}", tag = "model prices",
+#[utoipa::path(delete, path = "/model-price-map/{id}", operation_id = "delete_model_price", tag = "model prices",
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "Done")))]
 async fn remove(

@@ -28,20 +28,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct CreateBody {
+struct ProjectCreate {
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000, pattern = "^[^\\u0000]*\\S[^\\u0000]*$")]
     name: Option<String>,
     #[serde(default)]
     id: Option<Uuid>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     extra: Option<Value>,
     #[serde(default)]
     reference_dataset_id: Option<Uuid>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     start_time: Option<i64>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     end_time: Option<i64>,
 }
 
@@ -74,13 +78,13 @@ fn checked_name(name: &str) -> Result<&str, ApiError> {
     Ok(name)
 }
 
-#[utoipa::path(post, path = "/sessions", tag = "projects",
-    request_body = CreateBody, responses((status = 201, body = Object)))]
+#[utoipa::path(post, path = "/sessions", operation_id = "create_project", tag = "projects",
+    request_body = ProjectCreate, responses((status = 201, body = Object)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsCreate>,
     query: QueryPairs,
-    ironsmith_http::Json(body): ironsmith_http::Json<CreateBody>,
+    ironsmith_http::Json(body): ironsmith_http::Json<ProjectCreate>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let upsert = query.bool("upsert")?.unwrap_or(false);
     let name = checked_name(body.name.as_deref().unwrap_or_default())?;
@@ -127,11 +131,11 @@ async fn create(
                 )),
             }
         }
-        Err(error) => Err(ApiError::internal(error)),
+        Err(error) => Err(error.into()),
     }
 }
 
-#[utoipa::path(get, path = "/sessions/{id}", tag = "projects",
+#[utoipa::path(get, path = "/sessions/{id}", operation_id = "read_project", tag = "projects",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Object)))]
 async fn read(
@@ -149,8 +153,8 @@ async fn read(
     Ok(Json(rendered.remove(0)))
 }
 
-#[utoipa::path(get, path = "/sessions", tag = "projects",
-    responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/sessions", operation_id = "list_projects", tag = "projects",
+    responses((status = 200, body = [Object])))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsRead>,
@@ -219,14 +223,21 @@ async fn list(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct UpdateBody {
+struct ProjectUpdate {
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = "^[^\\u0000]*\\S[^\\u0000]*$"
+    )]
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     extra: Option<Value>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     end_time: Option<i64>,
     #[serde(default)]
     default_dataset_id: Option<Uuid>,
@@ -250,14 +261,14 @@ fn merged_extra(base: &Value, patch: Value) -> Value {
     Value::Object(out)
 }
 
-#[utoipa::path(patch, path = "/sessions/{id}", tag = "projects",
+#[utoipa::path(patch, path = "/sessions/{id}", operation_id = "update_project", tag = "projects",
     params(("id" = Uuid, Path)),
-    request_body = UpdateBody, responses((status = 200, body = Object)))]
+    request_body = ProjectUpdate, responses((status = 200, body = Object)))]
 async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsUpdate>,
     PathUuid(id): PathUuid,
-    ironsmith_http::Json(body): ironsmith_http::Json<UpdateBody>,
+    ironsmith_http::Json(body): ironsmith_http::Json<ProjectUpdate>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant_id = caller.workspace_id;
     let db = &state.stores.postgres;
@@ -284,11 +295,11 @@ async fn update(
             "A project named `{}` already exists in this workspace",
             name.unwrap_or_default()
         ))),
-        Err(error) => Err(ApiError::internal(error)),
+        Err(error) => Err(error.into()),
     }
 }
 
-#[utoipa::path(delete, path = "/sessions/{id}", tag = "projects",
+#[utoipa::path(delete, path = "/sessions/{id}", operation_id = "delete_project", tag = "projects",
     params(("id" = Uuid, Path)),
     responses((status = 202, body = Object)))]
 async fn remove(

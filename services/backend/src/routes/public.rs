@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ironsmith_analytics::run_query;
@@ -13,6 +13,7 @@ use ironsmith_db::datasets;
 use ironsmith_db::examples::{self, ExampleFilter};
 use ironsmith_db::projects::{self, ProjectFilter};
 use ironsmith_db::run_shares::{self, RunShare};
+use ironsmith_http::Path;
 use ironsmith_http::{ApiError, QueryPairs};
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -47,7 +48,7 @@ async fn share_of(state: &AppState, token: &str) -> Result<RunShare, ApiError> {
         .ok_or_else(unknown_token)
 }
 
-#[utoipa::path(get, path = "/public/{token}/run", tag = "public links",
+#[utoipa::path(get, path = "/public/{token}/run", tag = "public links", security(()),
     params(("token" = String, Path)),
     responses((status = 200, body = Object)))]
 async fn shared_root(
@@ -73,7 +74,7 @@ async fn in_trace(state: &AppState, share: &RunShare, ids: &[Uuid]) -> Result<Ve
         .collect())
 }
 
-#[utoipa::path(get, path = "/public/{token}/run/{run_id}", tag = "public links",
+#[utoipa::path(get, path = "/public/{token}/run/{run_id}", tag = "public links", security(()),
     params(("token" = String, Path), ("run_id" = Uuid, Path)),
     responses((status = 200, body = Object)))]
 async fn shared_run(
@@ -125,7 +126,8 @@ async fn shared_page(
     query_page(state, share.tenant_id, &scoped).await
 }
 
-#[utoipa::path(post, path = "/public/{token}/runs/query", tag = "public links",
+#[utoipa::path(post, path = "/public/{token}/runs/query", tag = "public links", security(()),
+    request_body = Option<QueryBody>,
     params(("token" = String, Path)),
     responses((status = 200, body = Object)))]
 async fn shared_query(
@@ -142,7 +144,7 @@ async fn shared_query(
 
 /// `GET /public/{token}/runs?id=…`, and the JS SDK's form with the query string glued on
 /// without a `?` (`/public/{token}/runsshare_token=…&id=…`).
-#[utoipa::path(get, path = "/public/{token}/{listing}", tag = "public links",
+#[utoipa::path(get, path = "/public/{token}/{listing}", tag = "public links", security(()),
     params(("token" = String, Path), ("listing" = String, Path)),
     responses((status = 200, body = Object)))]
 async fn shared_listing(
@@ -230,7 +232,7 @@ async fn shared_examples(
 }
 
 /// `GET /public/{token}/datasets/sessions`: the shared dataset's experiments.
-#[utoipa::path(get, path = "/public/{token}/datasets/sessions", tag = "public links",
+#[utoipa::path(get, path = "/public/{token}/datasets/sessions", tag = "public links", security(()),
     params(("token" = String, Path)),
     responses((status = 200, body = Object)))]
 async fn shared_experiments(
@@ -262,7 +264,11 @@ async fn shared_experiments(
 
 /// A signed attachment download (see `runs::attachments`).
 #[utoipa::path(get, path = "/public/download", tag = "public links",
-    responses((status = 200, description = "See the operation's description")))]
+    params(("key" = String, Query, min_length = 1, description = "The object, from a signed link"),
+        ("expires" = i64, Query, description = "When the link expires (Unix seconds)"),
+        ("signature" = String, Query, min_length = 1, description = "The link's signature")),
+    security(()),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>, description = "The attachment's bytes")))]
 async fn download(
     State(state): State<AppState>,
     _public: PublicAccess,
@@ -281,7 +287,7 @@ async fn download(
         Err(error) if error.is_not_found() => {
             return Err(ApiError::NotFound("The attachment no longer exists".into()));
         }
-        Err(error) => return Err(ApiError::internal(error)),
+        Err(error) => return Err(error.into()),
     };
     let mut response = Body::from(bytes).into_response();
     let headers = response.headers_mut();

@@ -33,7 +33,7 @@ fn not_found() -> ApiError {
     ApiError::NotFound("Run not found".into())
 }
 
-#[utoipa::path(get, path = "/runs/{id}", tag = "runs",
+#[utoipa::path(get, path = "/runs/{id}", operation_id = "read_run", tag = "runs",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Object)))]
 async fn read(
@@ -48,6 +48,7 @@ async fn read(
 }
 
 #[utoipa::path(post, path = "/runs/query", tag = "runs",
+    request_body = Option<QueryBody>,
     responses((status = 200, body = Object)))]
 async fn query(
     State(state): State<AppState>,
@@ -59,6 +60,7 @@ async fn query(
 }
 
 #[utoipa::path(post, path = "/runs/stats", tag = "runs",
+    request_body = Option<QueryBody>,
     responses((status = 200, body = Object)))]
 async fn stats(
     State(state): State<AppState>,
@@ -87,16 +89,21 @@ async fn stats(
 struct GroupBody {
     session_id: Uuid,
     #[serde(default)]
+    #[schema(pattern = "^conversation$")]
     group_by: Option<String>,
     #[serde(default)]
     filter: Option<String>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     start_time: Option<i64>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     end_time: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 0)]
     offset: Option<i64>,
 }
 
@@ -189,7 +196,7 @@ async fn group(
 
 #[utoipa::path(get, path = "/runs/{id}/share", tag = "runs",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = Option<Object>)))]
 async fn read_share(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
@@ -203,13 +210,15 @@ async fn read_share(
 }
 
 /// `{"run_id", "share_token"}` as the SDKs send it; read only to refuse a malformed body.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ShareBody {
     #[serde(default, rename = "share_token")]
+    #[schema(rename = "share_token")]
     _proposed_token: Option<Uuid>,
 }
 
-#[utoipa::path(put, path = "/runs/{id}/share", tag = "runs",
+#[utoipa::path(put, path = "/runs/{id}/share", operation_id = "share_run", tag = "runs",
+    request_body = Option<ShareBody>,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Object)))]
 async fn share(
@@ -246,11 +255,11 @@ async fn share(
         Err(error) if error.is_unique_violation() => Err(ApiError::Conflict(
             "That share token is already in use".into(),
         )),
-        Err(error) => Err(ApiError::internal(error)),
+        Err(error) => Err(error.into()),
     }
 }
 
-#[utoipa::path(delete, path = "/runs/{id}/share", tag = "runs",
+#[utoipa::path(delete, path = "/runs/{id}/share", operation_id = "unshare_run", tag = "runs",
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "Done")))]
 async fn unshare(

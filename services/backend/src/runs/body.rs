@@ -11,7 +11,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use uuid::Uuid;
 
-#[derive(Debug, Default, Deserialize)]
+/// A run query: which runs (projects, ids, trace, filters, a time range), which fields, and
+/// which page.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = RunQuery)]
 pub struct QueryBody {
     #[serde(default, deserialize_with = "uuid_list")]
     pub session: Option<Vec<Uuid>>,
@@ -30,8 +33,10 @@ pub struct QueryBody {
     #[serde(default, deserialize_with = "lenient_bool")]
     pub error: Option<bool>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     pub start_time: Option<i64>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     pub end_time: Option<i64>,
     #[serde(default)]
     pub filter: Option<String>,
@@ -44,8 +49,10 @@ pub struct QueryBody {
     #[serde(default)]
     pub select: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub limit: Option<i64>,
     #[serde(default)]
+    #[schema(pattern = "^(?i:asc|desc)$")]
     pub order: Option<String>,
     #[serde(default)]
     pub cursor: Option<String>,

@@ -320,7 +320,7 @@ pub async fn runs_feedback(
         },
     )
     .await
-    .map_err(ApiError::internal)
+    .map_err(ApiError::from)
 }
 
 /// The statistics object of `/runs/stats` and of a project read with `include_stats`.

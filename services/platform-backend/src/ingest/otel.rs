@@ -214,7 +214,8 @@ const STATUS_ERROR: i32 = 2;
 
 /// OTLP/HTTP trace export at the path OpenTelemetry exporters append by default.
 #[utoipa::path(post, path = "/otel/v1/traces", tag = "ingestion",
-    request_body(content = String, content_type = "application/x-protobuf"),
+    request_body(content = String, content_type = "application/x-protobuf",
+        description = "An OTLP `ExportTraceServiceRequest`; an empty body is an empty request"),
     responses((status = 200, description = "An `ExportTraceServiceResponse`")))]
 pub async fn export_traces(
     state: State<AppState>,
@@ -227,7 +228,8 @@ pub async fn export_traces(
 
 /// OTLP/HTTP trace export, protobuf or JSON, as OpenTelemetry exporters send it.
 #[utoipa::path(post, path = "/otel", tag = "ingestion",
-    request_body(content = String, content_type = "application/x-protobuf"),
+    request_body(content = String, content_type = "application/x-protobuf",
+        description = "An OTLP `ExportTraceServiceRequest`; an empty body is an empty request"),
     responses((status = 200, description = "An `ExportTraceServiceResponse`")))]
 pub async fn export(
     State(state): State<AppState>,

@@ -2,10 +2,11 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ironsmith_auth::{RequirePermission, perm};
+use ironsmith_http::Path;
 use ironsmith_runs::dotted_order;
 use ironsmith_runs::wire::{RunWire, parse_run};
 use ironsmith_runs::{OpKind, RunOp};
@@ -86,6 +87,11 @@ async fn batch(
 ) -> Result<Response, IngestError> {
     let ingest = &state.ingest;
     let bytes = ingest.read_body(&headers, body).await?;
+    if !ironsmith_http::is_json_object(&bytes) {
+        return Err(IngestError::Unprocessable(
+            "the body must be {\"post\": [runs], \"patch\": [runs]}".into(),
+        ));
+    }
     let wire: BatchWire = serde_json::from_slice(&bytes).map_err(|e| {
         IngestError::Unprocessable(format!(
             "the body must be {{\"post\": [runs], \"patch\": [runs]}}: {e}"

@@ -166,7 +166,7 @@ async fn list_service_keys(
 
 #[utoipa::path(delete, path = "/api-key/{id}", tag = "api keys",
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "See the operation's description")))]
+    responses((status = 204, description = "Revoked, with every key it minted")))]
 async fn revoke_service_key(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
@@ -352,7 +352,7 @@ async fn list_personal(
 
 #[utoipa::path(delete, path = "/api-key/current/{id}", tag = "api keys",
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "See the operation's description")))]
+    responses((status = 204, description = "Revoked, with every key it minted")))]
 async fn revoke_personal(
     State(state): State<AppState>,
     ironsmith_auth::Auth(caller): ironsmith_auth::Auth,

@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// What the login page needs to know.
-#[utoipa::path(get, path = "/auth/config", tag = "authentication",
+#[utoipa::path(get, path = "/auth/config", tag = "authentication", security(()),
     responses((status = 200, body = Object)))]
 async fn auth_config(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
     let oidc = state.config.auth.mode == LoginMode::Oidc;
@@ -43,7 +43,7 @@ async fn auth_config(State(state): State<AppState>) -> axum::Json<serde_json::Va
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct LoginForm {
     email: String,
     password: String,
@@ -52,8 +52,9 @@ struct LoginForm {
     next: Option<String>,
 }
 
-#[utoipa::path(post, path = "/auth/login", tag = "authentication",
-    responses((status = 200, description = "See the operation's description")))]
+#[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "authentication", security(()),
+    request_body(content((LoginForm = "application/json"), (LoginForm = "application/x-www-form-urlencoded"))),
+    responses((status = 200, body = Object, description = "Signed in (a JSON request): the session, and its cookie set"), (status = 303, description = "A form post: to `next` when signed in, back to the login page when refused")))]
 async fn login(State(state): State<AppState>, request: Request) -> Result<Response> {
     let headers = request.headers().clone();
     let (parts, body) = request.into_parts();
@@ -108,7 +109,8 @@ async fn login(State(state): State<AppState>, request: Request) -> Result<Respon
 /// Ends the session the request carries (cookie or Bearer) and clears the cookie. Always 204:
 /// signing out twice is not an error.
 #[utoipa::path(post, path = "/auth/logout", tag = "authentication",
-    responses((status = 200, description = "See the operation's description")))]
+    security(()),
+    responses((status = 204, description = "Signed out (also when there was no session)")))]
 async fn logout(State(state): State<AppState>, request: Request) -> Result<Response> {
     let (parts, _) = request.into_parts();
     if let Some(presented @ Presented::SessionToken(_)) = state.auth.presented(&parts)
@@ -129,12 +131,13 @@ async fn logout(State(state): State<AppState>, request: Request) -> Result<Respo
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PasswordChange {
     current_password: String,
+    #[schema(min_length = 8)]
     new_password: String,
 }
 
 /// Changes the caller's password and signs out every other session of theirs.
 #[utoipa::path(post, path = "/auth/password", tag = "authentication",
-    request_body = PasswordChange, responses((status = 200, description = "See the operation's description")))]
+    request_body = PasswordChange, responses((status = 204, description = "Changed; the caller's other sessions are signed out")))]
 async fn change_password(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,
@@ -235,7 +238,7 @@ async fn list_sessions(
 
 #[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "authentication",
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "See the operation's description")))]
+    responses((status = 204, description = "Signed out")))]
 async fn revoke_session(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,

@@ -194,7 +194,8 @@ async fn write(
     }))
 }
 
-#[utoipa::path(post, path = "/platform/datasets/{id}/examples", tag = "examples",
+#[utoipa::path(post, path = "/platform/datasets/{id}/examples", operation_id = "create_examples_multipart", tag = "examples",
+    request_body(content = Object, content_type = "multipart/form-data", description = "One part per example field: `{id}` (its JSON: dataset_id, created_at, split, metadata), `{id}.inputs`, `{id}.outputs`, `{id}.attachments.{name}` (a file); an update may add `{id}.attachments_operations`"),
     params(("id" = Uuid, Path)),
     responses((status = 201, body = Object)))]
 async fn create(
@@ -218,7 +219,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-#[utoipa::path(patch, path = "/platform/datasets/{id}/examples", tag = "examples",
+#[utoipa::path(patch, path = "/platform/datasets/{id}/examples", operation_id = "update_examples_multipart", tag = "examples",
+    request_body(content = Object, content_type = "multipart/form-data", description = "One part per example field: `{id}` (its JSON: dataset_id, created_at, split, metadata), `{id}.inputs`, `{id}.outputs`, `{id}.attachments.{name}` (a file); an update may add `{id}.attachments_operations`"),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Object)))]
 async fn update(
@@ -245,6 +247,7 @@ async fn update(
 
 /// The deprecated upsert: each example names its dataset.
 #[utoipa::path(post, path = "/platform/examples/multipart", tag = "examples",
+    request_body(content = Object, content_type = "multipart/form-data", description = "One part per example field: `{id}` (its JSON: dataset_id, created_at, split, metadata), `{id}.inputs`, `{id}.outputs`, `{id}.attachments.{name}` (a file); an update may add `{id}.attachments_operations`"),
     responses((status = 201, body = Object)))]
 async fn upsert(
     State(state): State<AppState>,

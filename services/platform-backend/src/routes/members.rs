@@ -44,7 +44,7 @@ async fn list_members_at_active(
     list_members(state, caller).await
 }
 
-#[utoipa::path(get, path = "/orgs/current/members", tag = "members",
+#[utoipa::path(get, path = "/orgs/current/members", operation_id = "list_org_members", tag = "members",
     responses((status = 200, body = Vec<MemberView>)))]
 async fn list_members(
     State(state): State<AppState>,
@@ -99,6 +99,7 @@ async fn list_pending(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct InviteBody {
+    #[schema(format = Email)]
     email: String,
     #[serde(default)]
     role_id: Option<Uuid>,
@@ -119,6 +120,7 @@ async fn invite(
 }
 
 #[utoipa::path(post, path = "/orgs/current/members/batch", tag = "members",
+    request_body = Vec<InviteBody>,
     responses((status = 200, body = Vec<InvitationView>)))]
 async fn invite_batch(
     State(state): State<AppState>,
@@ -225,7 +227,7 @@ async fn create_invitation(
 
 #[utoipa::path(delete, path = "/orgs/current/members/pending/{invite_id}", tag = "members",
     params(("invite_id" = Uuid, Path)),
-    responses((status = 200, description = "See the operation's description")))]
+    responses((status = 204, description = "Revoked")))]
 async fn revoke_invitation(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -253,18 +255,18 @@ async fn revoke_invitation(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-struct RoleChange {
+struct OrgRoleChange {
     role_id: Uuid,
 }
 
 #[utoipa::path(patch, path = "/orgs/current/members/{identity_id}", tag = "members",
     params(("identity_id" = Uuid, Path)),
-    request_body = RoleChange, responses((status = 200, description = "See the operation's description")))]
+    request_body = OrgRoleChange, responses((status = 204, description = "Changed")))]
 async fn change_role(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
     PathUuid(identity_id): PathUuid,
-    Json(body): Json<RoleChange>,
+    Json(body): Json<OrgRoleChange>,
 ) -> Result<StatusCode> {
     let role = parse_role(body.role_id, "role_id", false)?;
     let mut tx = state.stores.postgres.begin().await?;
@@ -296,9 +298,9 @@ async fn change_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(delete, path = "/orgs/current/members/{identity_id}", tag = "members",
+#[utoipa::path(delete, path = "/orgs/current/members/{identity_id}", operation_id = "remove_org_member", tag = "members",
     params(("identity_id" = Uuid, Path)),
-    responses((status = 200, description = "See the operation's description")))]
+    responses((status = 204, description = "Removed; their personal tokens are revoked")))]
 async fn remove_member(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -333,7 +335,7 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct AcceptBody {
     token: String,
     /// Needed when the invitee has no account yet.
@@ -344,7 +346,8 @@ struct AcceptBody {
 }
 
 /// Joins the organisation an invitation names, creating the account if needed.
-#[utoipa::path(post, path = "/auth/invites/accept", tag = "members",
+#[utoipa::path(post, path = "/auth/invites/accept", tag = "members", security(()),
+    request_body = AcceptBody,
     responses((status = 200, body = Object)))]
 async fn accept(
     State(state): State<AppState>,

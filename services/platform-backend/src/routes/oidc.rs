@@ -125,8 +125,9 @@ struct LoginQuery {
     next: Option<String>,
 }
 
-#[utoipa::path(get, path = "/oauth/custom-oidc/login", tag = "authentication",
-    responses((status = 200, description = "See the operation's description")))]
+#[utoipa::path(get, path = "/oauth/custom-oidc/login", operation_id = "oidc_login", tag = "authentication",
+    security(()),
+    responses((status = 303, description = "To the identity provider")))]
 async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Result<Response> {
     enabled(&state)?;
     let discovery = discover(&state).await?;
@@ -216,7 +217,8 @@ struct IdClaims {
 }
 
 #[utoipa::path(get, path = "/oauth/custom-oidc/callback", tag = "authentication",
-    responses((status = 200, description = "See the operation's description")))]
+    security(()),
+    responses((status = 303, description = "Signed in: to the page the login started from")))]
 async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -71,6 +71,7 @@ async fn current(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct InfoUpdate {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     display_name: Option<String>,
     #[serde(default)]
     pat_creation_disabled: Option<bool>,
@@ -229,12 +230,15 @@ async fn limits(
 /// Replaces the organisation's own limits; an empty object restores the plan. An organisation
 /// may only lower its limits: anything above its plan is a 422.
 #[utoipa::path(put, path = "/orgs/current/limits", tag = "organizations",
-    request_body = Object, responses((status = 200, body = Object)))]
+    request_body = ironsmith_auth::limits::OrgLimits, responses((status = 200, body = Object)))]
 async fn set_limits(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
     Json(body): Json<Value>,
 ) -> Result<axum::Json<Value>> {
+    if !body.is_object() {
+        return Err(invalid("limits", "must be an object"));
+    }
     let overrides: OrgLimits =
         serde_json::from_value(body).map_err(|e| invalid("limits", e.to_string()))?;
     overrides.validate().map_err(|m| invalid("limits", m))?;

@@ -78,7 +78,7 @@ async fn list_at_tenants(
     list(state, caller).await
 }
 
-#[utoipa::path(get, path = "/workspaces", tag = "workspaces",
+#[utoipa::path(get, path = "/workspaces", operation_id = "list_workspaces", tag = "workspaces",
     responses((status = 200, body = Vec<WorkspaceView>)))]
 async fn list(
     State(state): State<AppState>,
@@ -89,6 +89,7 @@ async fn list(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct WorkspaceBody {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     display_name: String,
 }
 
@@ -100,7 +101,7 @@ fn display_name(name: &str) -> Result<&str> {
     Ok(name)
 }
 
-#[utoipa::path(post, path = "/workspaces", tag = "workspaces",
+#[utoipa::path(post, path = "/workspaces", operation_id = "create_workspace", tag = "workspaces",
     request_body = WorkspaceBody, responses((status = 200, body = WorkspaceView)))]
 async fn create(
     State(state): State<AppState>,
@@ -148,7 +149,7 @@ fn access_to(caller: &OrgContext, id: Uuid, needs: Permission) -> Result<()> {
     Ok(())
 }
 
-#[utoipa::path(patch, path = "/workspaces/{id}", tag = "workspaces",
+#[utoipa::path(patch, path = "/workspaces/{id}", operation_id = "rename_workspace", tag = "workspaces",
     params(("id" = Uuid, Path)),
     request_body = WorkspaceBody, responses((status = 200, body = WorkspaceView)))]
 async fn rename(
@@ -183,9 +184,9 @@ async fn rename(
     Ok(axum::Json(view(workspace, Role::WorkspaceAdmin)))
 }
 
-#[utoipa::path(delete, path = "/workspaces/{id}", tag = "workspaces",
+#[utoipa::path(delete, path = "/workspaces/{id}", operation_id = "delete_workspace", tag = "workspaces",
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "See the operation's description")))]
+    responses((status = 204, description = "Deleted")))]
 async fn remove(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
@@ -224,7 +225,7 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/workspaces/current/members", tag = "workspaces",
+#[utoipa::path(get, path = "/workspaces/current/members", operation_id = "list_workspace_members", tag = "workspaces",
     responses((status = 200, body = Vec<MemberView>)))]
 async fn list_members(
     State(state): State<AppState>,
@@ -291,18 +292,18 @@ async fn add_member(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-struct RoleChange {
+struct WorkspaceRoleChange {
     role_id: Uuid,
 }
 
 #[utoipa::path(patch, path = "/workspaces/current/members/{identity_id}", tag = "workspaces",
     params(("identity_id" = Uuid, Path)),
-    request_body = RoleChange, responses((status = 200, description = "See the operation's description")))]
+    request_body = WorkspaceRoleChange, responses((status = 204, description = "Changed")))]
 async fn change_member_role(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
     PathUuid(identity_id): PathUuid,
-    Json(body): Json<RoleChange>,
+    Json(body): Json<WorkspaceRoleChange>,
 ) -> Result<StatusCode> {
     let role = parse_role(body.role_id, "role_id", true)?;
     let mut tx = state.stores.postgres.begin().await?;
@@ -328,9 +329,9 @@ async fn change_member_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(delete, path = "/workspaces/current/members/{identity_id}", tag = "workspaces",
+#[utoipa::path(delete, path = "/workspaces/current/members/{identity_id}", operation_id = "remove_workspace_member", tag = "workspaces",
     params(("identity_id" = Uuid, Path)),
-    responses((status = 200, description = "See the operation's description")))]
+    responses((status = 204, description = "Removed")))]
 async fn remove_member(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,

@@ -13,8 +13,10 @@ pub(super) struct ComparativeBody {
     #[serde(default)]
     experiment_ids: Vec<Uuid>,
     #[serde(default)]
+    #[schema(value_type = Uuid, required = true)]
     reference_dataset_id: Option<Uuid>,
     #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     created_at: Option<i64>,
     #[serde(default)]
     extra: Option<Value>,
@@ -87,7 +89,7 @@ pub(super) async fn create_comparative(
         if e.is_unique_violation() {
             ApiError::Conflict("A comparative experiment with this id already exists".into())
         } else {
-            ApiError::internal(e)
+            ApiError::from(e)
         }
     })?;
     Ok(Json(render_comparative(&created)))
@@ -95,7 +97,7 @@ pub(super) async fn create_comparative(
 
 #[utoipa::path(get, path = "/datasets/{id}/comparative", tag = "datasets",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = [Object])))]
 pub(super) async fn list_comparative(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,

@@ -3,35 +3,41 @@
 use super::*;
 
 #[derive(Deserialize, utoipa::ToSchema)]
-pub(super) struct CreateBody {
+pub(super) struct DatasetCreate {
     #[serde(default)]
     id: Option<Uuid>,
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^(kv|llm|chat)$")]
     data_type: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     inputs_schema_definition: Option<Value>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     outputs_schema_definition: Option<Value>,
     #[serde(default)]
     transformations: Option<Value>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     extra: Option<Value>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
     #[serde(default)]
     externally_managed: Option<bool>,
 }
 
-#[utoipa::path(post, path = "/datasets", tag = "datasets",
-    request_body = CreateBody, responses((status = 200, body = Object)))]
+#[utoipa::path(post, path = "/datasets", operation_id = "create_dataset", tag = "datasets",
+    request_body = DatasetCreate, responses((status = 200, body = Object)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsCreate>,
-    ironsmith_http::Json(body): ironsmith_http::Json<CreateBody>,
+    ironsmith_http::Json(body): ironsmith_http::Json<DatasetCreate>,
 ) -> Result<Json<Value>, ApiError> {
     let name = checked_name(body.name.as_deref())?;
     let data_type = checked_data_type(body.data_type.as_deref())?;
@@ -75,14 +81,14 @@ pub(super) async fn create(
         if e.is_unique_violation() {
             duplicate(name)
         } else {
-            ApiError::internal(e)
+            ApiError::from(e)
         }
     })?;
     let found = get_dataset(&state, caller.workspace_id, created.id).await?;
     Ok(Json(render_dataset(&found)))
 }
 
-#[utoipa::path(get, path = "/datasets/{id}", tag = "datasets",
+#[utoipa::path(get, path = "/datasets/{id}", operation_id = "read_dataset", tag = "datasets",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Object)))]
 pub(super) async fn read(
@@ -95,8 +101,8 @@ pub(super) async fn read(
     )))
 }
 
-#[utoipa::path(get, path = "/datasets", tag = "datasets",
-    responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/datasets", operation_id = "list_datasets", tag = "datasets",
+    responses((status = 200, body = [Object])))]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -123,29 +129,33 @@ pub(super) async fn list(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-pub(super) struct UpdateBody {
+pub(super) struct DatasetUpdate {
     #[serde(default)]
+    #[schema(min_length = 1, pattern = "\\S")]
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     inputs_schema_definition: Option<Value>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     outputs_schema_definition: Option<Value>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
     #[serde(default)]
     baseline_experiment_id: Option<Uuid>,
 }
 
-#[utoipa::path(patch, path = "/datasets/{id}", tag = "datasets",
+#[utoipa::path(patch, path = "/datasets/{id}", operation_id = "update_dataset", tag = "datasets",
     params(("id" = Uuid, Path)),
-    request_body = UpdateBody, responses((status = 200, body = Object)))]
+    request_body = DatasetUpdate, responses((status = 200, body = Object)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     PathUuid(id): PathUuid,
-    ironsmith_http::Json(body): ironsmith_http::Json<UpdateBody>,
+    ironsmith_http::Json(body): ironsmith_http::Json<DatasetUpdate>,
 ) -> Result<Json<Value>, ApiError> {
     let name = body
         .name
@@ -170,7 +180,7 @@ pub(super) async fn update(
         Ok(true) => {}
         Ok(false) => return Err(ApiError::NotFound("Dataset not found".into())),
         Err(e) if e.is_unique_violation() => return Err(duplicate(name.unwrap_or_default())),
-        Err(e) => return Err(ApiError::internal(e)),
+        Err(e) => return Err(e.into()),
     }
     Ok(Json(render_dataset(
         &get_dataset(&state, caller.workspace_id, id).await?,
@@ -179,7 +189,7 @@ pub(super) async fn update(
 
 /// Deletes the dataset and its examples, and deletes its experiments as `DELETE /sessions`
 /// would.
-#[utoipa::path(delete, path = "/datasets/{id}", tag = "datasets",
+#[utoipa::path(delete, path = "/datasets/{id}", operation_id = "delete_dataset", tag = "datasets",
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "Done")))]
 pub(super) async fn remove(

@@ -9,6 +9,7 @@ pub(super) struct ExamplesWithRunsBody {
     #[serde(default)]
     offset: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     #[serde(default)]
     preview: Option<bool>,
@@ -32,7 +33,7 @@ const MAX_RUNS_PER_PAGE: usize = 10_000;
 #[allow(clippy::too_many_lines)]
 #[utoipa::path(post, path = "/datasets/{id}/runs", tag = "datasets",
     params(("id" = Uuid, Path)),
-    request_body = ExamplesWithRunsBody, responses((status = 200, body = Object)))]
+    request_body = ExamplesWithRunsBody, responses((status = 200, body = [Object])))]
 pub(super) async fn examples_with_runs(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,

@@ -4,7 +4,7 @@ use super::*;
 
 #[utoipa::path(get, path = "/datasets/{id}/share", tag = "datasets",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = Option<Object>)))]
 pub(super) async fn share_state(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -18,7 +18,7 @@ pub(super) async fn share_state(
     }))
 }
 
-#[utoipa::path(put, path = "/datasets/{id}/share", tag = "datasets",
+#[utoipa::path(put, path = "/datasets/{id}/share", operation_id = "share_dataset", tag = "datasets",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Object)))]
 pub(super) async fn share(
@@ -32,7 +32,7 @@ pub(super) async fn share(
     Ok(Json(json!({"dataset_id": id, "share_token": token})))
 }
 
-#[utoipa::path(delete, path = "/datasets/{id}/share", tag = "datasets",
+#[utoipa::path(delete, path = "/datasets/{id}/share", operation_id = "unshare_dataset", tag = "datasets",
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "Done")))]
 pub(super) async fn unshare(

@@ -4,7 +4,7 @@ use super::*;
 
 #[utoipa::path(get, path = "/datasets/{id}/splits", tag = "datasets",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = [String])))]
 pub(super) async fn splits(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -27,6 +27,7 @@ pub(super) async fn splits(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct SplitBody {
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     split_name: Option<String>,
     #[serde(default)]
     examples: Vec<Uuid>,
@@ -37,7 +38,7 @@ pub(super) struct SplitBody {
 /// Adds examples to a split, or removes them from it: one new version.
 #[utoipa::path(put, path = "/datasets/{id}/splits", tag = "datasets",
     params(("id" = Uuid, Path)),
-    request_body = SplitBody, responses((status = 200, body = Object)))]
+    request_body = SplitBody, responses((status = 200, body = [Uuid])))]
 pub(super) async fn edit_split(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,

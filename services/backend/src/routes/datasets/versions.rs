@@ -8,7 +8,7 @@ fn render_version(version: &datasets::Version) -> Value {
 
 #[utoipa::path(get, path = "/datasets/{id}/versions", tag = "datasets",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = [Object])))]
 pub(super) async fn versions(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
@@ -56,6 +56,7 @@ pub(super) struct TagBody {
     #[serde(default)]
     as_of: Option<Value>,
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     tag: Option<String>,
 }
 

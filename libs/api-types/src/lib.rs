@@ -4,7 +4,9 @@
 // Tests may expect and index: a panic there is a failing test.
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
+pub mod bodies;
 pub mod error;
 pub mod health;
 pub mod info;
+pub mod resources;
 pub mod timestamp;

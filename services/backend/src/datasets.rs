@@ -2,10 +2,11 @@
 //! and resolving a version reference (a time, a tag or `latest`).
 
 use chrono::{DateTime, Utc};
+use ironsmith_api_types::resources;
 use ironsmith_db::datasets::{self, DatasetWithCounts};
 use ironsmith_db::examples::Example;
 use ironsmith_http::{ApiError, ValidationIssue};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -14,58 +15,57 @@ pub fn time(t: &DateTime<Utc>) -> Value {
     json!(ironsmith_api_types::timestamp::format(t))
 }
 
-pub fn render_dataset(found: &DatasetWithCounts) -> Value {
+pub fn render_dataset(found: &DatasetWithCounts) -> resources::Dataset {
     let d = &found.dataset;
-    json!({
-        "id": d.id,
-        "tenant_id": d.tenant_id,
-        "name": d.name,
-        "description": d.description,
-        "data_type": d.data_type,
-        "created_at": time(&d.created_at),
-        "modified_at": time(&d.modified_at),
-        "example_count": found.example_count,
-        "session_count": found.session_count,
-        "last_session_start_time": found.last_session_start_time.as_ref().map(time),
-        "inputs_schema_definition": d.inputs_schema,
-        "outputs_schema_definition": d.outputs_schema,
-        "transformations": d.transformations,
-        "metadata": d.metadata,
-        "externally_managed": d.externally_managed,
-        "baseline_experiment_id": d.baseline_experiment_id,
-    })
+    resources::Dataset {
+        id: d.id,
+        tenant_id: d.tenant_id,
+        name: d.name.clone(),
+        description: d.description.clone(),
+        data_type: d.data_type.clone(),
+        created_at: d.created_at,
+        modified_at: d.modified_at,
+        example_count: found.example_count,
+        session_count: found.session_count,
+        last_session_start_time: found.last_session_start_time,
+        inputs_schema_definition: d.inputs_schema.clone(),
+        outputs_schema_definition: d.outputs_schema.clone(),
+        transformations: d.transformations.clone(),
+        metadata: d.metadata.clone(),
+        externally_managed: d.externally_managed,
+        baseline_experiment_id: d.baseline_experiment_id,
+    }
 }
 
 /// An example, with signed download URLs for its attachments.
-pub fn render_example(state: &AppState, example: &Example) -> Value {
+pub fn render_example(state: &AppState, example: &Example) -> resources::Example {
     let signer = state.url_signer();
     let now = Utc::now().timestamp();
     let attachments = example.attachments.as_object();
-    let urls = attachments.filter(|a| !a.is_empty()).map(|files| {
-        let mut urls = Map::new();
-        for (name, file) in files {
-            let key = file["key"].as_str().unwrap_or_default();
-            urls.insert(
-                format!("attachment.{name}"),
-                json!({
-                    "presigned_url": signer.url(key, now),
-                    "mime_type": file["mime_type"],
-                }),
-            );
-        }
-        Value::Object(urls)
+    let attachment_urls = attachments.filter(|a| !a.is_empty()).map(|files| {
+        files
+            .iter()
+            .map(|(name, file)| {
+                let key = file["key"].as_str().unwrap_or_default();
+                let url = resources::AttachmentUrl {
+                    presigned_url: signer.url(key, now),
+                    mime_type: file["mime_type"].as_str().map(str::to_owned),
+                };
+                (format!("attachment.{name}"), url)
+            })
+            .collect()
     });
-    json!({
-        "id": example.id,
-        "dataset_id": example.dataset_id,
-        "inputs": example.inputs,
-        "outputs": example.outputs,
-        "metadata": example.metadata,
-        "created_at": time(&example.created_at),
-        "modified_at": time(&example.modified_at),
-        "source_run_id": example.source_run_id,
-        "attachment_urls": urls,
-    })
+    resources::Example {
+        id: example.id,
+        dataset_id: example.dataset_id,
+        inputs: example.inputs.clone(),
+        outputs: example.outputs.clone(),
+        metadata: example.metadata.clone(),
+        created_at: example.created_at,
+        modified_at: example.modified_at,
+        source_run_id: example.source_run_id,
+        attachment_urls,
+    }
 }
 
 /// A version reference: `latest` (or nothing) is the current state; otherwise a time in any

@@ -292,30 +292,29 @@ fn parsed(text: &str) -> Value {
 }
 
 /// `FeedbackSchema`.
-pub fn render(row: &FeedbackRow) -> Value {
-    let time = crate::runs::render::time;
+pub fn render(row: &FeedbackRow) -> ironsmith_api_types::resources::Feedback {
     let source = match parsed(&row.feedback_source) {
         Value::Null => json!({"type": "api", "metadata": {}}),
         other => other,
     };
-    json!({
-        "id": row.id,
-        "key": row.key,
-        "score": row.score,
-        "value": parsed(&row.value),
-        "comment": (!row.comment.is_empty()).then_some(&row.comment),
-        "correction": parsed(&row.correction),
-        "run_id": row.run_id,
-        "trace_id": (!row.trace_id.is_nil()).then_some(row.trace_id),
-        "session_id": row.session_id,
-        "start_time": null,
-        "created_at": time(row.created_at_us),
-        "modified_at": time(row.modified_at_us),
-        "feedback_source": source,
-        "feedback_group_id": row.feedback_group_id,
-        "comparative_experiment_id": row.comparative_experiment_id,
-        "extra": parsed(&row.extra),
-        "is_root": row.run_id.is_some() && row.run_id == Some(row.trace_id),
-        "feedback_thread_id": null,
-    })
+    ironsmith_api_types::resources::Feedback {
+        id: row.id,
+        key: row.key.clone(),
+        score: row.score,
+        value: parsed(&row.value),
+        comment: (!row.comment.is_empty()).then(|| row.comment.clone()),
+        correction: parsed(&row.correction),
+        run_id: row.run_id,
+        trace_id: (!row.trace_id.is_nil()).then_some(row.trace_id),
+        session_id: row.session_id,
+        start_time: None,
+        created_at: chrono::DateTime::from_timestamp_micros(row.created_at_us),
+        modified_at: chrono::DateTime::from_timestamp_micros(row.modified_at_us),
+        feedback_source: source,
+        feedback_group_id: row.feedback_group_id,
+        comparative_experiment_id: row.comparative_experiment_id,
+        extra: parsed(&row.extra),
+        is_root: row.run_id.is_some() && row.run_id == Some(row.trace_id),
+        feedback_thread_id: None,
+    }
 }

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use ironsmith_analytics::feedback as feedback_store;
 use ironsmith_analytics::runs as run_rows;
+use ironsmith_api_types::resources;
 use ironsmith_auth::AuthContext;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{
@@ -40,47 +41,30 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(size))
 }
 
-fn render(queue: &Queue) -> Value {
-    json!({
-        "id": queue.id,
-        "name": queue.name,
-        "description": queue.description,
-        "created_at": time(&queue.created_at),
-        "updated_at": time(&queue.updated_at),
-        "tenant_id": queue.tenant_id,
-        "queue_type": queue.queue_type,
-        "rubric_instructions": queue.rubric_instructions,
-        "rubric_items": queue.rubric_items,
-        "default_dataset": queue.default_dataset,
-        "num_reviewers_per_item": queue.num_reviewers_per_item,
-    })
+fn render(queue: &Queue) -> resources::AnnotationQueue {
+    resources::AnnotationQueue {
+        id: queue.id,
+        name: queue.name.clone(),
+        description: queue.description.clone(),
+        created_at: queue.created_at,
+        updated_at: queue.updated_at,
+        tenant_id: queue.tenant_id,
+        queue_type: queue.queue_type.clone(),
+        rubric_instructions: queue.rubric_instructions.clone(),
+        rubric_items: queue.rubric_items.clone(),
+        default_dataset: queue.default_dataset,
+        num_reviewers_per_item: queue.num_reviewers_per_item,
+    }
 }
 
-fn render_item(item: &Item) -> Value {
-    json!({
-        "id": item.id,
-        "run_id": item.run_id,
-        "queue_id": item.queue_id,
-        "added_at": time(&item.added_at),
-        "last_reviewed_time": item.last_reviewed_time.as_ref().map(time),
-    })
-}
-
-/// Rubric items must each name a feedback key.
-/// One item of a queue's rubric, for the API document: the handlers check items as JSON.
-#[derive(utoipa::ToSchema)]
-#[expect(dead_code, reason = "describes rubric items in the API document")]
-struct RubricItem {
-    /// The feedback key reviewers score.
-    #[schema(min_length = 1, pattern = "\\S")]
-    feedback_key: String,
-    description: Option<String>,
-    /// Descriptions of particular values.
-    #[schema(value_type = Option<Object>)]
-    value_descriptions: Option<serde_json::Value>,
-    /// Descriptions of particular scores.
-    #[schema(value_type = Option<Object>)]
-    score_descriptions: Option<serde_json::Value>,
+fn render_item(item: &Item) -> resources::AnnotationQueueItem {
+    resources::AnnotationQueueItem {
+        id: item.id,
+        run_id: item.run_id,
+        queue_id: item.queue_id,
+        added_at: item.added_at,
+        last_reviewed_time: item.last_reviewed_time,
+    }
 }
 
 fn checked_reviewers(reviewers: i32) -> Result<i32, ApiError> {
@@ -93,6 +77,7 @@ fn checked_reviewers(reviewers: i32) -> Result<i32, ApiError> {
     Ok(reviewers)
 }
 
+/// Rubric items must each name a feedback key.
 fn checked_rubric(items: Option<Value>) -> Result<Option<Value>, ApiError> {
     match items {
         None | Some(Value::Null) => Ok(None),
@@ -127,7 +112,7 @@ struct QueueBody {
     #[serde(default)]
     rubric_instructions: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<RubricItem>>)]
+    #[schema(value_type = Option<Vec<ironsmith_api_types::bodies::RubricItem>>)]
     rubric_items: Option<Value>,
     #[serde(default)]
     default_dataset: Option<Uuid>,
@@ -143,12 +128,12 @@ async fn get_queue(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Queue,
 }
 
 #[utoipa::path(post, path = "/annotation-queues", operation_id = "create_annotation_queue", tag = "annotation queues",
-    request_body = QueueBody, responses((status = 200, body = Object)))]
+    request_body = QueueBody, responses((status = 200, body = resources::AnnotationQueue)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesCreate>,
     ironsmith_http::Json(body): ironsmith_http::Json<QueueBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::AnnotationQueue>, ApiError> {
     let name = body
         .name
         .as_deref()
@@ -183,24 +168,24 @@ async fn create(
 
 #[utoipa::path(get, path = "/annotation-queues/{id}", operation_id = "read_annotation_queue", tag = "annotation queues",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = resources::AnnotationQueue)))]
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
     PathUuid(id): PathUuid,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::AnnotationQueue>, ApiError> {
     Ok(Json(render(
         &get_queue(&state, caller.workspace_id, id).await?,
     )))
 }
 
 #[utoipa::path(get, path = "/annotation-queues", operation_id = "list_annotation_queues", tag = "annotation queues",
-    responses((status = 200, body = [Object])))]
+    responses((status = 200, body = [resources::AnnotationQueue])))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::AnnotationQueue>>, ApiError> {
     let (offset, limit) = query.page(100)?;
     let filter = QueueFilter {
         ids: query.uuids("ids")?,
@@ -211,18 +196,18 @@ async fn list(
     };
     let found =
         annotation_queues::list(&state.stores.postgres, caller.workspace_id, &filter).await?;
-    Ok(Json(Value::Array(found.iter().map(render).collect())))
+    Ok(Json(found.iter().map(render).collect()))
 }
 
 #[utoipa::path(patch, path = "/annotation-queues/{id}", operation_id = "update_annotation_queue", tag = "annotation queues",
     params(("id" = Uuid, Path)),
-    request_body = QueueBody, responses((status = 200, body = Object)))]
+    request_body = QueueBody, responses((status = 200, body = resources::AnnotationQueue)))]
 async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
     PathUuid(id): PathUuid,
     ironsmith_http::Json(body): ironsmith_http::Json<QueueBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::AnnotationQueue>, ApiError> {
     let name = body.name.as_deref().map(str::trim);
     if name.is_some_and(str::is_empty) {
         return Err(invalid("name", "must not be empty".into()));
@@ -269,7 +254,7 @@ async fn add(
     tenant_id: Uuid,
     queue_id: Uuid,
     mut runs: Vec<NewItem>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::AnnotationQueueItem>>, ApiError> {
     get_queue(state, tenant_id, queue_id).await?;
     let clickhouse = &state.stores.clickhouse;
     let ids: Vec<Uuid> = runs.iter().map(|r| r.run_id).collect();
@@ -304,19 +289,19 @@ async fn add(
         "annotation_queue",
     )
     .await?;
-    Ok(Json(Value::Array(items.iter().map(render_item).collect())))
+    Ok(Json(items.iter().map(render_item).collect()))
 }
 
 #[utoipa::path(post, path = "/annotation-queues/{id}/runs", tag = "annotation queues",
     request_body = Vec<Uuid>,
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = [Object])))]
+    responses((status = 200, body = [resources::AnnotationQueueItem])))]
 async fn add_runs(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
     PathUuid(id): PathUuid,
     ironsmith_http::Json(run_ids): ironsmith_http::Json<Vec<Uuid>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::AnnotationQueueItem>>, ApiError> {
     let runs = run_ids
         .into_iter()
         .map(|run_id| NewItem {
@@ -342,13 +327,13 @@ struct RunKey {
 #[utoipa::path(post, path = "/annotation-queues/{id}/runs/by-key", tag = "annotation queues",
     request_body = Vec<RunKey>,
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = [Object])))]
+    responses((status = 200, body = [resources::AnnotationQueueItem])))]
 async fn add_runs_by_key(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
     PathUuid(id): PathUuid,
     ironsmith_http::Json(keys): ironsmith_http::Json<Vec<RunKey>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::AnnotationQueueItem>>, ApiError> {
     let runs = keys
         .into_iter()
         .map(|key| NewItem {
@@ -483,13 +468,13 @@ struct ReviewBody {
 /// Marks an item reviewed by the caller; `{"status": "completed"}` marks it done for them.
 #[utoipa::path(patch, path = "/annotation-queues/{id}/runs/{item}", tag = "annotation queues",
     params(("id" = Uuid, Path), ("item" = Uuid, Path)),
-    request_body = ReviewBody, responses((status = 200, body = Object)))]
+    request_body = ReviewBody, responses((status = 200, body = resources::AnnotationQueueItem)))]
 async fn review_item(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesUpdate>,
     Path((id, item)): Path<(Uuid, Uuid)>,
     ironsmith_http::Json(body): ironsmith_http::Json<ReviewBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::AnnotationQueueItem>, ApiError> {
     get_queue(&state, caller.workspace_id, id).await?;
     let completed = match body.status.as_deref() {
         None => false,

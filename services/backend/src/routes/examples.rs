@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use ironsmith_api_types::resources;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{DatasetsRead, DatasetsUpdate};
 use ironsmith_datasets::{ExampleChange, Mode};
@@ -122,7 +123,11 @@ async fn write_all(
     Ok(ids)
 }
 
-async fn read_current(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Value, ApiError> {
+async fn read_current(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<resources::Example, ApiError> {
     let example = examples::get(&state.stores.postgres, tenant_id, id, None)
         .await?
         .ok_or_else(|| ApiError::NotFound("Example not found".into()))?;
@@ -130,12 +135,12 @@ async fn read_current(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Val
 }
 
 #[utoipa::path(post, path = "/examples", tag = "examples",
-    request_body = ExampleBody, responses((status = 200, body = Object)))]
+    request_body = ExampleBody, responses((status = 200, body = resources::Example)))]
 async fn create_one(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     ironsmith_http::Json(body): ironsmith_http::Json<ExampleBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::Example>, ApiError> {
     let ids = write_all(&state, caller.workspace_id, Mode::Create, vec![body]).await?;
     let id = ids
         .first()
@@ -146,21 +151,21 @@ async fn create_one(
 
 #[utoipa::path(post, path = "/examples/bulk", tag = "examples",
     request_body = Vec<ExampleBody>,
-    responses((status = 200, body = [Object])))]
+    responses((status = 200, body = [resources::Example])))]
 async fn create_bulk(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     ironsmith_http::Json(bodies): ironsmith_http::Json<Vec<ExampleBody>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::Example>>, ApiError> {
     let ids = write_all(&state, caller.workspace_id, Mode::Create, bodies).await?;
     let found = examples::current(&state.stores.postgres, caller.workspace_id, &ids).await?;
     // In the order sent: clients read `[i].id`.
-    let rendered: Vec<Value> = ids
-        .iter()
-        .filter_map(|id| found.iter().find(|e| e.id == *id))
-        .map(|e| render_example(&state, e))
-        .collect();
-    Ok(Json(Value::Array(rendered)))
+    Ok(Json(
+        ids.iter()
+            .filter_map(|id| found.iter().find(|e| e.id == *id))
+            .map(|e| render_example(&state, e))
+            .collect(),
+    ))
 }
 
 /// The dataset an update names, or the one the example is in now.
@@ -174,13 +179,13 @@ async fn dataset_of(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<Uuid,
 
 #[utoipa::path(patch, path = "/examples/{id}", tag = "examples",
     params(("id" = Uuid, Path)),
-    request_body = ExampleBody, responses((status = 200, body = Object)))]
+    request_body = ExampleBody, responses((status = 200, body = resources::Example)))]
 async fn update_one(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     PathUuid(id): PathUuid,
     ironsmith_http::Json(mut body): ironsmith_http::Json<ExampleBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::Example>, ApiError> {
     let tenant_id = caller.workspace_id;
     let current = dataset_of(&state, tenant_id, id).await?;
     if body.dataset_id.is_some_and(|d| d != current) {
@@ -229,13 +234,13 @@ async fn update_bulk(
 
 #[utoipa::path(get, path = "/examples/{id}", operation_id = "read_example", tag = "examples",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = resources::Example)))]
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
     PathUuid(id): PathUuid,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::Example>, ApiError> {
     let tenant_id = caller.workspace_id;
     let reference = query.get("as_of");
     // A tag belongs to a dataset: find the example's (through any revision) first.
@@ -321,17 +326,17 @@ fn apply_filter(filter: &mut ExampleFilter, expression: &str) -> Result<(), ApiE
 }
 
 #[utoipa::path(get, path = "/examples", operation_id = "list_examples", tag = "examples",
-    responses((status = 200, body = [Object])))]
+    responses((status = 200, body = [resources::Example])))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::Example>>, ApiError> {
     let filter = filter_from(&state, caller.workspace_id, &query, true).await?;
     let found = examples::list(&state.stores.postgres, caller.workspace_id, &filter).await?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         found.iter().map(|e| render_example(&state, e)).collect(),
-    )))
+    ))
 }
 
 #[utoipa::path(get, path = "/examples/count", tag = "examples",

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use ironsmith_analytics::feedback::{self as feedback_store, FeedbackFilter};
 use ironsmith_analytics::runs as run_rows;
+use ironsmith_api_types::resources;
 use ironsmith_auth::PublicAccess;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{FeedbackCreate, FeedbackDelete, FeedbackRead, FeedbackUpdate};
@@ -51,38 +52,6 @@ fn score_of(value: Option<&Value>) -> Result<Option<f64>, ApiError> {
     }
 }
 
-/// How a feedback key is scored, for the API document: the handlers check configurations as
-/// JSON (`crate::feedback::check_config`).
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(tag = "type", rename_all = "lowercase")]
-#[schema(as = FeedbackConfig)]
-#[expect(
-    dead_code,
-    reason = "describes feedback configurations in the API document"
-)]
-enum FeedbackConfigSchema {
-    Continuous {
-        min: Option<f64>,
-        max: Option<f64>,
-    },
-    Categorical {
-        #[schema(min_items = 1)]
-        categories: Vec<FeedbackCategory>,
-    },
-    Freeform,
-}
-
-/// One category of a categorical feedback configuration.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes feedback configurations in the API document"
-)]
-struct FeedbackCategory {
-    value: f64,
-    label: Option<String>,
-}
-
 /// A score: a number or a boolean (or absent).
 fn score_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
@@ -120,7 +89,7 @@ struct FeedbackBody {
     #[serde(default)]
     feedback_source: Option<Value>,
     #[serde(default, alias = "feedbackConfig")]
-    #[schema(value_type = Option<FeedbackConfigSchema>)]
+    #[schema(value_type = Option<ironsmith_api_types::bodies::FeedbackConfig>)]
     feedback_config: Option<Value>,
     #[serde(default)]
     comparative_experiment_id: Option<Uuid>,
@@ -135,12 +104,12 @@ struct FeedbackBody {
 }
 
 #[utoipa::path(post, path = "/feedback", operation_id = "create_feedback", tag = "feedback",
-    request_body = FeedbackBody, responses((status = 200, body = Object)))]
+    request_body = FeedbackBody, responses((status = 200, body = resources::Feedback)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackCreate>,
     ironsmith_http::Json(body): ironsmith_http::Json<FeedbackBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::Feedback>, ApiError> {
     crate::references::project(&state, caller.workspace_id, body.session_id).await?;
     let row = record(
         &state,
@@ -171,12 +140,12 @@ async fn create(
 
 #[utoipa::path(get, path = "/feedback/{id}", operation_id = "read_feedback", tag = "feedback",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = resources::Feedback)))]
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackRead>,
     PathUuid(id): PathUuid,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::Feedback>, ApiError> {
     let row = feedback_store::get(&state.stores.clickhouse, caller.workspace_id, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Feedback not found".into()))?;
@@ -184,12 +153,12 @@ async fn read(
 }
 
 #[utoipa::path(get, path = "/feedback", operation_id = "list_feedback", tag = "feedback",
-    responses((status = 200, body = [Object])))]
+    responses((status = 200, body = [resources::Feedback])))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackRead>,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::Feedback>>, ApiError> {
     let (offset, limit) = query.page(100)?;
     let filter = FeedbackFilter {
         runs: query.uuids("run")?,
@@ -205,7 +174,7 @@ async fn list(
         limit: limit as u64,
     };
     let rows = feedback_store::list(&state.stores.clickhouse, caller.workspace_id, &filter).await?;
-    Ok(Json(Value::Array(rows.iter().map(render).collect())))
+    Ok(Json(rows.iter().map(render).collect()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -223,13 +192,13 @@ struct FeedbackChange {
 
 #[utoipa::path(patch, path = "/feedback/{id}", operation_id = "update_feedback", tag = "feedback",
     params(("id" = Uuid, Path)),
-    request_body = FeedbackChange, responses((status = 200, body = Object)))]
+    request_body = FeedbackChange, responses((status = 200, body = resources::Feedback)))]
 async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackUpdate>,
     PathUuid(id): PathUuid,
     ironsmith_http::Json(body): ironsmith_http::Json<FeedbackChange>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::Feedback>, ApiError> {
     let tenant_id = caller.workspace_id;
     let clickhouse = &state.stores.clickhouse;
     let mut row = feedback_store::get(clickhouse, tenant_id, id)
@@ -558,7 +527,7 @@ struct ConfigBody {
     #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     feedback_key: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Option<FeedbackConfigSchema>)]
+    #[schema(value_type = Option<ironsmith_api_types::bodies::FeedbackConfig>)]
     feedback_config: Option<Value>,
     #[serde(default)]
     is_lower_score_better: Option<bool>,

@@ -5,12 +5,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use ironsmith_api_types::resources;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{WorkspacesManage, WorkspacesRead};
 use ironsmith_db::model_prices::{self, ModelPrice, NewPrice};
 use ironsmith_http::{ApiError, PathUuid, ValidationIssue};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,28 +22,28 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(remove))
 }
 
-fn render(price: &ModelPrice) -> Value {
-    json!({
-        "id": price.id,
-        "tenant_id": price.tenant_id,
-        "name": price.name,
-        "provider": price.provider,
-        "match_pattern": price.match_pattern,
-        "prompt_cost_per_million": price.prompt_cost_per_million,
-        "completion_cost_per_million": price.completion_cost_per_million,
-        "priority": price.priority,
-        "created_at": ironsmith_api_types::timestamp::format(&price.created_at),
-    })
+fn render(price: &ModelPrice) -> resources::ModelPrice {
+    resources::ModelPrice {
+        id: price.id,
+        tenant_id: price.tenant_id,
+        name: price.name.clone(),
+        provider: price.provider.clone(),
+        match_pattern: price.match_pattern.clone(),
+        prompt_cost_per_million: price.prompt_cost_per_million,
+        completion_cost_per_million: price.completion_cost_per_million,
+        priority: price.priority,
+        created_at: price.created_at,
+    }
 }
 
 #[utoipa::path(get, path = "/model-price-map", operation_id = "list_model_prices", tag = "model prices",
-    responses((status = 200, body = [Object])))]
+    responses((status = 200, body = [resources::ModelPrice])))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesRead>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::ModelPrice>>, ApiError> {
     let prices = model_prices::visible_to(&state.stores.postgres, caller.workspace_id).await?;
-    Ok(Json(Value::Array(prices.iter().map(render).collect())))
+    Ok(Json(prices.iter().map(render).collect()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -77,12 +77,12 @@ use ironsmith_runs::pricing::MAX_PRICES_PER_WORKSPACE;
 const MAX_COST_PER_MILLION: f64 = 999_999_999.0;
 
 #[utoipa::path(post, path = "/model-price-map", operation_id = "create_model_price", tag = "model prices",
-    request_body = Create, responses((status = 201, body = Object)))]
+    request_body = Create, responses((status = 201, body = resources::ModelPrice)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
     ironsmith_http::Json(body): ironsmith_http::Json<Create>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<resources::ModelPrice>), ApiError> {
     if body.name.trim().is_empty() {
         return Err(invalid("name", "must not be empty"));
     }

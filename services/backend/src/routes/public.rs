@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ironsmith_analytics::run_query;
+use ironsmith_api_types::resources;
 use ironsmith_auth::PublicAccess;
 use ironsmith_db::datasets;
 use ironsmith_db::examples::{self, ExampleFilter};
@@ -145,17 +146,21 @@ async fn shared_query(
 /// `GET /public/{token}/runs?id=…`, and the JS SDK's form with the query string glued on
 /// without a `?` (`/public/{token}/runsshare_token=…&id=…`).
 #[utoipa::path(get, path = "/public/{token}/{listing}", tag = "public links", security(()),
-    params(("token" = String, Path), ("listing" = String, Path)),
-    responses((status = 200, body = Object)))]
+    params(("token" = String, Path), ("listing" = String, Path, description = "`datasets` (the shared dataset), `examples` (its examples) or `runs` (the shared trace's runs)")),
+    responses((status = 200, body = serde_json::Value, description = "A `Dataset`, or a list of `Example`s or of runs")))]
 async fn shared_listing(
     State(state): State<AppState>,
     _public: PublicAccess,
     Path((token, listing)): Path<(String, String)>,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     match listing.as_str() {
-        "datasets" => return shared_dataset(&state, &token).await,
-        "examples" => return shared_examples(&state, &token, &query).await,
+        "datasets" => return Ok(shared_dataset(&state, &token).await?.into_response()),
+        "examples" => {
+            return Ok(shared_examples(&state, &token, &query)
+                .await?
+                .into_response());
+        }
         _ => {}
     }
     let Some(glued) = listing.strip_prefix("runs") else {
@@ -177,7 +182,7 @@ async fn shared_listing(
         ..QueryBody::default()
     };
     let page = shared_page(&state, &share, body).await?;
-    Ok(Json(page.get("runs").cloned().unwrap_or_default()))
+    Ok(Json(page.get("runs").cloned().unwrap_or_default()).into_response())
 }
 
 /// The workspace and dataset a dataset share token opens.
@@ -189,7 +194,10 @@ async fn dataset_share(state: &AppState, token: &str) -> Result<(Uuid, Uuid), Ap
 }
 
 /// `GET /public/{token}/datasets`: the shared dataset.
-async fn shared_dataset(state: &AppState, token: &str) -> Result<Json<Value>, ApiError> {
+async fn shared_dataset(
+    state: &AppState,
+    token: &str,
+) -> Result<Json<resources::Dataset>, ApiError> {
     let (tenant_id, dataset_id) = dataset_share(state, token).await?;
     let found = datasets::get(&state.stores.postgres, tenant_id, dataset_id)
         .await?
@@ -203,7 +211,7 @@ async fn shared_examples(
     state: &AppState,
     token: &str,
     query: &QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::Example>>, ApiError> {
     let (tenant_id, dataset_id) = dataset_share(state, token).await?;
     let (offset, limit) = query.page(100)?;
     let found = examples::list(
@@ -226,9 +234,9 @@ async fn shared_examples(
         },
     )
     .await?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         found.iter().map(|e| render_example(state, e)).collect(),
-    )))
+    ))
 }
 
 /// `GET /public/{token}/datasets/sessions`: the shared dataset's experiments.

@@ -33,12 +33,12 @@ pub(super) struct DatasetCreate {
 }
 
 #[utoipa::path(post, path = "/datasets", operation_id = "create_dataset", tag = "datasets",
-    request_body = DatasetCreate, responses((status = 200, body = Object)))]
+    request_body = DatasetCreate, responses((status = 200, body = resources::Dataset)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsCreate>,
     ironsmith_http::Json(body): ironsmith_http::Json<DatasetCreate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::Dataset>, ApiError> {
     let name = checked_name(body.name.as_deref())?;
     let data_type = checked_data_type(body.data_type.as_deref())?;
     let inputs_schema = checked_schema(
@@ -90,24 +90,24 @@ pub(super) async fn create(
 
 #[utoipa::path(get, path = "/datasets/{id}", operation_id = "read_dataset", tag = "datasets",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = resources::Dataset)))]
 pub(super) async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
     PathUuid(id): PathUuid,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::Dataset>, ApiError> {
     Ok(Json(render_dataset(
         &get_dataset(&state, caller.workspace_id, id).await?,
     )))
 }
 
 #[utoipa::path(get, path = "/datasets", operation_id = "list_datasets", tag = "datasets",
-    responses((status = 200, body = [Object])))]
+    responses((status = 200, body = [resources::Dataset])))]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::Dataset>>, ApiError> {
     let (offset, limit) = query.page(100)?;
     let data_type = query.get("data_type");
     if let Some(data_type) = data_type {
@@ -123,9 +123,7 @@ pub(super) async fn list(
         limit,
     };
     let found = datasets::list(&state.stores.postgres, caller.workspace_id, &filter).await?;
-    Ok(Json(Value::Array(
-        found.iter().map(render_dataset).collect(),
-    )))
+    Ok(Json(found.iter().map(render_dataset).collect()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -150,13 +148,13 @@ pub(super) struct DatasetUpdate {
 
 #[utoipa::path(patch, path = "/datasets/{id}", operation_id = "update_dataset", tag = "datasets",
     params(("id" = Uuid, Path)),
-    request_body = DatasetUpdate, responses((status = 200, body = Object)))]
+    request_body = DatasetUpdate, responses((status = 200, body = resources::Dataset)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     PathUuid(id): PathUuid,
     ironsmith_http::Json(body): ironsmith_http::Json<DatasetUpdate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::Dataset>, ApiError> {
     let name = body
         .name
         .as_deref()

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use ironsmith_analytics::run_query::{self, Order, RunQuery};
+use ironsmith_api_types::resources;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{
     DatasetsCreate, DatasetsDelete, DatasetsRead, DatasetsShare, DatasetsUpdate, ProjectsRead,

@@ -33,14 +33,14 @@ const MAX_RUNS_PER_PAGE: usize = 10_000;
 #[allow(clippy::too_many_lines)]
 #[utoipa::path(post, path = "/datasets/{id}/runs", tag = "datasets",
     params(("id" = Uuid, Path)),
-    request_body = ExamplesWithRunsBody, responses((status = 200, body = [Object])))]
+    request_body = ExamplesWithRunsBody, responses((status = 200, body = [resources::ExampleWithRuns])))]
 pub(super) async fn examples_with_runs(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
     _runs: RequirePermission<ProjectsRead>,
     PathUuid(id): PathUuid,
     ironsmith_http::Json(body): ironsmith_http::Json<ExamplesWithRunsBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::ExampleWithRuns>>, ApiError> {
     let tenant_id = caller.workspace_id;
     get_dataset(&state, tenant_id, id).await?;
     let limit = body.limit.unwrap_or(100);
@@ -143,18 +143,12 @@ pub(super) async fn examples_with_runs(
             }
         }
     }
-    let out: Vec<Value> = page
-        .iter()
-        .map(|example| {
-            let mut rendered = render_example(&state, example);
-            if let Some(map) = rendered.as_object_mut() {
-                map.insert(
-                    "runs".into(),
-                    Value::Array(by_example.remove(&example.id).unwrap_or_default()),
-                );
-            }
-            rendered
-        })
-        .collect();
-    Ok(Json(Value::Array(out)))
+    Ok(Json(
+        page.iter()
+            .map(|example| resources::ExampleWithRuns {
+                example: render_example(&state, example),
+                runs: by_example.remove(&example.id).unwrap_or_default(),
+            })
+            .collect(),
+    ))
 }

@@ -2,36 +2,17 @@
 
 use super::*;
 
-/// The form of `POST /datasets/upload`, as documentation: the handler reads the parts itself.
-#[derive(utoipa::ToSchema)]
-#[expect(dead_code, reason = "describes the multipart form in the API document")]
-struct DatasetUpload {
-    /// The CSV or JSON Lines file.
-    #[schema(value_type = String, format = Binary)]
-    file: Vec<u8>,
-    /// The dataset's name; the file's name when absent.
-    #[schema(min_length = 1, pattern = "\\S")]
-    name: Option<String>,
-    description: Option<String>,
-    /// `kv` (the default), `llm` or `chat`.
-    data_type: Option<String>,
-    /// Columns that become inputs (repeat the part for each).
-    input_keys: Vec<String>,
-    /// Columns that become outputs (repeat the part for each).
-    output_keys: Vec<String>,
-}
-
 /// `POST /datasets/upload`: a new dataset from a CSV file (or JSON Lines), columns split into
 /// inputs and outputs by `input_keys` / `output_keys`.
 #[utoipa::path(post, path = "/datasets/upload", tag = "datasets",
-    request_body(content = DatasetUpload, content_type = "multipart/form-data"),
-    responses((status = 200, body = Object)))]
+    request_body(content = ironsmith_api_types::bodies::DatasetUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = resources::Dataset)))]
 pub(super) async fn upload(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsCreate>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::Dataset>, ApiError> {
     let form = crate::upload::read_form(&headers, body, state.config.http.max_body_bytes).await?;
     let file = form
         .file

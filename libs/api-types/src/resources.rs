@@ -1,0 +1,179 @@
+//! The resources the API answers with, one type each, serialised the same wherever they
+//! appear. Field names and shapes are the LangSmith wire format the SDKs read; timestamps are
+//! naive UTC with microseconds ([`crate::timestamp`]).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::timestamp;
+
+/// A dataset, with its counts.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Dataset {
+    pub id: Uuid,
+    /// The workspace.
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    /// `kv`, `llm` or `chat`.
+    pub data_type: String,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub modified_at: DateTime<Utc>,
+    pub example_count: i64,
+    /// Experiments run on it.
+    pub session_count: i64,
+    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_session_start_time: Option<DateTime<Utc>>,
+    /// A JSON Schema every example's inputs must satisfy.
+    #[schema(value_type = Option<Object>)]
+    pub inputs_schema_definition: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub outputs_schema_definition: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub transformations: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    pub externally_managed: bool,
+    pub baseline_experiment_id: Option<Uuid>,
+}
+
+/// A signed link to one of an example's attachments.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AttachmentUrl {
+    pub presigned_url: String,
+    pub mime_type: Option<String>,
+}
+
+/// An example of a dataset, as of the version read.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Example {
+    pub id: Uuid,
+    pub dataset_id: Uuid,
+    #[schema(value_type = Object)]
+    pub inputs: Value,
+    #[schema(value_type = Option<Object>)]
+    pub outputs: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub modified_at: DateTime<Utc>,
+    pub source_run_id: Option<Uuid>,
+    /// `attachment.{name}` to a signed link; null when it has none.
+    pub attachment_urls: Option<BTreeMap<String, AttachmentUrl>>,
+}
+
+/// An example with the runs of the compared experiments on it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ExampleWithRuns {
+    #[serde(flatten)]
+    pub example: Example,
+    /// The experiments' runs on this example, as run objects.
+    #[schema(value_type = Vec<Object>)]
+    pub runs: Vec<Value>,
+}
+
+/// A piece of feedback on a run, a trace or a project.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Feedback {
+    pub id: Uuid,
+    pub key: String,
+    pub score: Option<f64>,
+    /// Any JSON value (a category, a label, a text).
+    #[schema(value_type = Object)]
+    pub value: Value,
+    pub comment: Option<String>,
+    #[schema(value_type = Object)]
+    pub correction: Value,
+    pub run_id: Option<Uuid>,
+    pub trace_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+    /// Always null: upstream's run start time, not recorded with feedback here.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub start_time: Option<String>,
+    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub modified_at: Option<DateTime<Utc>>,
+    /// Who or what gave it: `{"type": "api" | "app" | "model", "metadata": {…}, …}`.
+    #[schema(value_type = Object)]
+    pub feedback_source: Value,
+    pub feedback_group_id: Option<Uuid>,
+    pub comparative_experiment_id: Option<Uuid>,
+    #[schema(value_type = Object)]
+    pub extra: Value,
+    /// Whether it is on a root run.
+    pub is_root: bool,
+    /// Always null (upstream's feedback threads).
+    pub feedback_thread_id: Option<Uuid>,
+}
+
+/// The price of a model's tokens, matched by name.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ModelPrice {
+    pub id: Uuid,
+    /// The workspace; null for the stack's defaults.
+    pub tenant_id: Option<Uuid>,
+    pub name: String,
+    pub provider: Option<String>,
+    /// A regular expression matched against the run's model name.
+    pub match_pattern: String,
+    pub prompt_cost_per_million: f64,
+    pub completion_cost_per_million: f64,
+    /// Higher wins when several patterns match.
+    pub priority: i32,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+/// An annotation queue.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AnnotationQueue {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+    pub tenant_id: Uuid,
+    /// `single` (one reviewer's queue) or `pairwise`.
+    pub queue_type: String,
+    pub rubric_instructions: Option<String>,
+    /// `[{"feedback_key": …, "description": …}, …]`.
+    #[schema(value_type = Vec<Object>)]
+    pub rubric_items: Value,
+    pub default_dataset: Option<Uuid>,
+    pub num_reviewers_per_item: i32,
+}
+
+/// A run in an annotation queue.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AnnotationQueueItem {
+    pub id: Uuid,
+    pub run_id: Uuid,
+    pub queue_id: Uuid,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub added_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_reviewed_time: Option<DateTime<Utc>>,
+}

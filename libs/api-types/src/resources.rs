@@ -1,6 +1,7 @@
 //! The resources the API answers with, one type each, serialised the same wherever they
 //! appear. Field names and shapes are the LangSmith wire format the SDKs read; timestamps are
-//! naive UTC with microseconds ([`crate::timestamp`]).
+//! naive UTC with microseconds ([`crate::timestamp`]), `2025-03-01T10:15:00.123456`: not RFC 3339
+//! (no zone), so the document states their pattern rather than `format: date-time`.
 
 use std::collections::BTreeMap;
 
@@ -22,21 +23,20 @@ pub struct Dataset {
     /// `kv`, `llm` or `chat`.
     pub data_type: String,
     #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub modified_at: DateTime<Utc>,
     pub example_count: i64,
     /// Experiments run on it.
     pub session_count: i64,
     #[serde(serialize_with = "timestamp::serialize_option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub last_session_start_time: Option<DateTime<Utc>>,
     /// A JSON Schema every example's inputs must satisfy.
-    #[schema(value_type = Option<Object>)]
     pub inputs_schema_definition: Option<Value>,
-    #[schema(value_type = Option<Object>)]
+    /// A JSON Schema (an object or a boolean).
     pub outputs_schema_definition: Option<Value>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub transformations: Option<Value>,
@@ -65,10 +65,10 @@ pub struct Example {
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub modified_at: DateTime<Utc>,
     pub source_run_id: Option<Uuid>,
     /// `attachment.{name}` to a signed link; null when it has none.
@@ -92,29 +92,26 @@ pub struct Feedback {
     pub key: String,
     pub score: Option<f64>,
     /// Any JSON value (a category, a label, a text).
-    #[schema(value_type = Object)]
     pub value: Value,
     pub comment: Option<String>,
-    #[schema(value_type = Object)]
     pub correction: Value,
     pub run_id: Option<Uuid>,
     pub trace_id: Option<Uuid>,
     pub session_id: Option<Uuid>,
     /// Always null: upstream's run start time, not recorded with feedback here.
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub start_time: Option<String>,
     #[serde(serialize_with = "timestamp::serialize_option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "timestamp::serialize_option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub modified_at: Option<DateTime<Utc>>,
     /// Who or what gave it: `{"type": "api" | "app" | "model", "metadata": {…}, …}`.
     #[schema(value_type = Object)]
     pub feedback_source: Value,
     pub feedback_group_id: Option<Uuid>,
     pub comparative_experiment_id: Option<Uuid>,
-    #[schema(value_type = Object)]
     pub extra: Value,
     /// Whether it is on a root run.
     pub is_root: bool,
@@ -137,7 +134,7 @@ pub struct ModelPrice {
     /// Higher wins when several patterns match.
     pub priority: i32,
     #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -148,10 +145,10 @@ pub struct AnnotationQueue {
     pub name: String,
     pub description: Option<String>,
     #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub updated_at: DateTime<Utc>,
     pub tenant_id: Uuid,
     /// `single` (one reviewer's queue) or `pairwise`.
@@ -171,9 +168,9 @@ pub struct AnnotationQueueItem {
     pub run_id: Uuid,
     pub queue_id: Uuid,
     #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub added_at: DateTime<Utc>,
     #[serde(serialize_with = "timestamp::serialize_option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub last_reviewed_time: Option<DateTime<Utc>>,
 }

@@ -42,7 +42,7 @@ impl AppState {
                 playground: config.endpoints.playground.clone(),
             },
             readiness_timeout: Duration::from_millis(config.http.readiness_timeout_ms),
-            client: proxy::client(),
+            client: proxy::client(config.http.header_read_timeout_secs),
             config,
         }
     }

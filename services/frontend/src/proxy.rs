@@ -29,13 +29,16 @@ const HOP_BY_HOP: [&str; 8] = [
 
 pub type HttpClient = Client<HttpConnector, Body>;
 
-/// HTTP/1.1 with keep-alive; connect timeout 60 s, idle connections kept 75 s.
-pub fn client() -> HttpClient {
+/// HTTP/1.1 with keep-alive; connect timeout 60 s. The services close a connection left idle
+/// for `http.header_read_timeout_secs`; the edge drops its idle connections in half that time,
+/// so it never sends a request on a connection the service is closing (which fails as a 502).
+pub fn client(upstream_idle_close_secs: u64) -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(Duration::from_secs(60)));
     connector.set_nodelay(true);
+    let idle = Duration::from_millis(upstream_idle_close_secs.max(1) * 500);
     Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(75))
+        .pool_idle_timeout(idle)
         .build(connector)
 }
 

@@ -105,46 +105,42 @@ pub fn document() -> OpenApi {
 /// generators (Schemathesis among them) ignore a format on a type list and would send `""` for
 /// an optional UUID, while they honour it on a single type.
 fn split_nullable_formats(value: &mut serde_json::Value) {
-    fn split(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::Object(map) => {
-                let nullable_with_format = map.contains_key("format")
-                    && map.get("type").is_some_and(|kind| {
-                        kind.as_array().is_some_and(|kinds| {
-                            kinds.len() == 2 && kinds.iter().any(|k| k == "null")
-                        })
-                    });
-                if nullable_with_format {
-                    let kind = map
-                        .get("type")
-                        .and_then(serde_json::Value::as_array)
-                        .and_then(|kinds| kinds.iter().find(|k| *k != "null"))
-                        .cloned()
-                        .unwrap_or_default();
-                    let mut inner = serde_json::Map::new();
-                    inner.insert("type".into(), kind);
-                    for key in [
-                        "format",
-                        "minLength",
-                        "maxLength",
-                        "pattern",
-                        "minimum",
-                        "maximum",
-                    ] {
-                        if let Some(found) = map.remove(key) {
-                            inner.insert(key.into(), found);
-                        }
+    match value {
+        serde_json::Value::Object(map) => {
+            let nullable_with_format = map.contains_key("format")
+                && map.get("type").is_some_and(|kind| {
+                    kind.as_array()
+                        .is_some_and(|kinds| kinds.len() == 2 && kinds.iter().any(|k| k == "null"))
+                });
+            if nullable_with_format {
+                let kind = map
+                    .get("type")
+                    .and_then(serde_json::Value::as_array)
+                    .and_then(|kinds| kinds.iter().find(|k| *k != "null"))
+                    .cloned()
+                    .unwrap_or_default();
+                let mut inner = serde_json::Map::new();
+                inner.insert("type".into(), kind);
+                for key in [
+                    "format",
+                    "minLength",
+                    "maxLength",
+                    "pattern",
+                    "minimum",
+                    "maximum",
+                ] {
+                    if let Some(found) = map.remove(key) {
+                        inner.insert(key.into(), found);
                     }
-                    map.remove("type");
-                    map.insert("oneOf".into(), serde_json::json!([inner, {"type": "null"}]));
                 }
-                map.values_mut().for_each(split);
+                map.remove("type");
+                map.insert("oneOf".into(), serde_json::json!([inner, {"type": "null"}]));
             }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(split),
-            _ => {}
+            map.values_mut().for_each(split_nullable_formats);
         }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(split_nullable_formats),
+        _ => {}
     }
-    split(value);
 }
 
 /// The document as the edge serves it and the repository holds it: pretty JSON, one final

@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod client_ip;
+pub mod connection;
 pub mod error;
 pub mod extract;
 pub mod health;

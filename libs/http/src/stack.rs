@@ -126,6 +126,7 @@ fn with_standard_layers(info: &ServiceInfo, routes: Router) -> Router {
     // Install the recorder now: anything recorded before it exists is lost.
     metrics::handle();
     let service = info.name;
+    let drain_cap = info.http.max_body_bytes;
     routes
         .layer(axum::middleware::from_fn(move |req, next| {
             metrics::record(service, req, next)
@@ -165,6 +166,10 @@ fn with_standard_layers(info: &ServiceInfo, routes: Router) -> Router {
                     Duration::from_secs(info.http.request_timeout_secs),
                 )),
         )
+        // Outermost: it sees every answer, including timeouts and caught panics.
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::connection::drain_unread_body(drain_cap, request, next)
+        }))
 }
 
 /// `path` as logs may show it: the capability tokens of public links (`/public/{token}/…`)

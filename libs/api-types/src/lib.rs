@@ -9,4 +9,5 @@ pub mod error;
 pub mod health;
 pub mod info;
 pub mod resources;
+pub mod runs;
 pub mod timestamp;

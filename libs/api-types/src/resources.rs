@@ -80,9 +80,9 @@ pub struct Example {
 pub struct ExampleWithRuns {
     #[serde(flatten)]
     pub example: Example,
-    /// The experiments' runs on this example, as run objects.
-    #[schema(value_type = Vec<Object>)]
-    pub runs: Vec<Value>,
+    /// The experiments' runs on this example (with `preview`, only the preview fields).
+    #[schema(value_type = Vec<crate::runs::Run>)]
+    pub runs: Vec<crate::runs::SelectedRun>,
 }
 
 /// A piece of feedback on a run, a trace or a project.
@@ -173,4 +173,133 @@ pub struct AnnotationQueueItem {
     #[serde(serialize_with = "timestamp::serialize_option")]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub last_reviewed_time: Option<DateTime<Utc>>,
+}
+
+/// What a delete answers.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    pub id: Uuid,
+    pub deleted: bool,
+}
+
+/// A dataset's public link.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DatasetShare {
+    pub dataset_id: Uuid,
+    pub share_token: Uuid,
+}
+
+/// A version of a dataset: the time of a change, with the tags naming it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DatasetVersion {
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub as_of: DateTime<Utc>,
+    /// Null when the version has no tag.
+    pub tags: Option<Vec<String>>,
+}
+
+/// What changed between two versions of a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DatasetDiff {
+    pub examples_added: Vec<Uuid>,
+    pub examples_modified: Vec<Uuid>,
+    pub examples_removed: Vec<Uuid>,
+}
+
+/// Examples a bulk write or delete touched.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ExampleIds {
+    pub count: usize,
+    pub example_ids: Vec<Uuid>,
+}
+
+/// A pairwise comparison of experiments on a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ComparativeExperiment {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    /// The workspace.
+    pub tenant_id: Uuid,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub modified_at: DateTime<Utc>,
+    pub reference_dataset_id: Uuid,
+    pub experiment_ids: Vec<Uuid>,
+    #[schema(value_type = Object)]
+    pub extra: Value,
+}
+
+/// How many items an annotation queue holds.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct QueueSize {
+    pub size: i64,
+}
+
+/// A presigned link that records feedback on a run without an API key.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FeedbackToken {
+    pub id: Uuid,
+    /// `GET` (with the feedback in the query) or `POST` (with a JSON body) records feedback.
+    pub url: String,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub expires_at: DateTime<Utc>,
+    pub feedback_key: String,
+    pub run_id: Uuid,
+}
+
+/// How feedback of one key is given and scored.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FeedbackKeyConfig {
+    pub feedback_key: String,
+    #[schema(value_type = crate::bodies::FeedbackConfig)]
+    pub feedback_config: Value,
+    /// The workspace.
+    pub tenant_id: Uuid,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub modified_at: DateTime<Utc>,
+    pub is_lower_score_better: Option<bool>,
+}
+
+/// A confirmation.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub message: String,
+}
+
+/// The current workspace's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct WorkspaceSettings {
+    pub id: Uuid,
+    pub display_name: String,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub created_at: DateTime<Utc>,
+    /// The handle public prompts are listed under.
+    pub tenant_handle: Option<String>,
+}
+
+/// One feedback token, or a list of them: the answer has the shape of the request.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum FeedbackTokens {
+    One(FeedbackToken),
+    Many(Vec<FeedbackToken>),
+}
+
+/// Examples a multipart write created or updated, and the dataset version it made.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ExamplesWritten {
+    pub count: usize,
+    pub example_ids: Vec<Uuid>,
+    /// The new version; null when nothing was written.
+    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub as_of: Option<DateTime<Utc>>,
 }

@@ -29,6 +29,17 @@ pub fn check_config(config: &Value) -> Result<(), ApiError> {
         .unwrap_or_default();
     match kind {
         "continuous" => {
+            for bound in ["min", "max"] {
+                if config
+                    .get(bound)
+                    .is_some_and(|v| !v.is_null() && !v.is_number())
+                {
+                    return Err(invalid(
+                        "feedback_config",
+                        format!("`{bound}` must be a number or null"),
+                    ));
+                }
+            }
             let min = config.get("min").and_then(Value::as_f64);
             let max = config.get("max").and_then(Value::as_f64);
             if let (Some(min), Some(max)) = (min, max)

@@ -4,77 +4,54 @@
 use std::collections::BTreeMap;
 
 use ironsmith_analytics::run_query::{FeedbackStat, RunStats};
-use ironsmith_db::projects::Project;
+use ironsmith_api_types::runs::{Project, ProjectStats};
 use ironsmith_http::ApiError;
-use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::runs::render::feedback_stats;
 use crate::runs::{project_stats, render_stats};
-
-fn time(t: &chrono::DateTime<chrono::Utc>) -> Value {
-    json!(ironsmith_api_types::timestamp::format(t))
-}
 
 /// A project's run statistics, feedback statistics on its runs, and project-level feedback
 /// statistics, each possibly empty.
-type ProjectStats<'a> = (
+type StatsParts<'a> = (
     Option<&'a RunStats>,
     Option<&'a BTreeMap<String, FeedbackStat>>,
     Option<&'a BTreeMap<String, FeedbackStat>>,
 );
 
-/// `TracerSessionWithoutVirtualFields`, plus the statistics of `TracerSession` when given.
-pub fn render(project: &Project, stats: Option<ProjectStats<'_>>) -> Value {
-    let mut out = Map::new();
-    out.insert("id".into(), json!(project.id));
-    out.insert("tenant_id".into(), json!(project.tenant_id));
-    out.insert("name".into(), json!(project.name));
-    out.insert("description".into(), json!(project.description));
-    out.insert("start_time".into(), time(&project.start_time));
-    out.insert(
-        "end_time".into(),
-        project.end_time.as_ref().map(time).unwrap_or(Value::Null),
-    );
-    out.insert("extra".into(), project.extra.clone());
-    out.insert(
-        "reference_dataset_id".into(),
-        json!(project.reference_dataset_id),
-    );
-    out.insert(
-        "default_dataset_id".into(),
-        json!(project.default_dataset_id),
-    );
-    out.insert(
-        "trace_tier".into(),
-        json!(project.trace_tier.as_deref().unwrap_or("shortlived")),
-    );
-    out.insert("last_run_start_time_live".into(), Value::Null);
-    if let Some((run_stats, feedback, project_level)) = stats {
-        let rendered = render_stats(run_stats, feedback);
-        out.insert(
-            "last_run_start_time_live".into(),
-            rendered
-                .get("last_run_start_time")
-                .cloned()
-                .unwrap_or_default(),
-        );
-        out.extend(rendered);
-        out.insert(
-            "session_feedback_stats".into(),
-            project_level.map_or_else(|| json!({}), crate::runs::render::feedback_stats),
-        );
-        out.insert("test_run_number".into(), Value::Null);
+/// A project, with its statistics when given.
+pub fn render(project: &ironsmith_db::projects::Project, stats: Option<StatsParts<'_>>) -> Project {
+    let stats = stats.map(|(run_stats, feedback, project_level)| ProjectStats {
+        runs: render_stats(run_stats, feedback),
+        session_feedback_stats: project_level.map(feedback_stats).unwrap_or_default(),
+        test_run_number: None,
+    });
+    Project {
+        id: project.id,
+        tenant_id: project.tenant_id,
+        name: project.name.clone(),
+        description: project.description.clone(),
+        start_time: project.start_time,
+        end_time: project.end_time,
+        extra: project.extra.clone(),
+        reference_dataset_id: project.reference_dataset_id,
+        default_dataset_id: project.default_dataset_id,
+        trace_tier: project
+            .trace_tier
+            .clone()
+            .unwrap_or_else(|| "shortlived".to_owned()),
+        last_run_start_time_live: stats.as_ref().and_then(|s| s.runs.last_run_start_time),
+        stats,
     }
-    Value::Object(out)
 }
 
 pub async fn render_projects(
     state: &AppState,
     tenant_id: Uuid,
-    projects: &[Project],
+    projects: &[ironsmith_db::projects::Project],
     include_stats: bool,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<Project>, ApiError> {
     if !include_stats {
         return Ok(projects.iter().map(|p| render(p, None)).collect());
     }

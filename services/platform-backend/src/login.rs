@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
@@ -32,7 +32,7 @@ impl From<&User> for UserView {
 }
 
 /// The answer to a successful login.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     pub access_token: String,
     pub token_type: &'static str,

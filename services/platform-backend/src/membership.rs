@@ -1,12 +1,13 @@
-//! Memberships as the API shows them (organisation and workspace members alike), and role ids
-//! read from requests.
+//! Memberships as the API shows them (organisation and workspace members alike), the
+//! workspaces a caller may act in, and role ids read from requests.
 
 use ironsmith_api_types::timestamp;
-use ironsmith_auth::{AccessScope, Role};
-use ironsmith_db::members;
+use ironsmith_auth::{AccessScope, OrgContext, Role};
+use ironsmith_db::{members, workspaces};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::AppState;
 use crate::error::{Result, invalid};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -57,4 +58,41 @@ pub fn parse_role(id: Uuid, field: &str, workspace: bool) -> Result<Role> {
                 ),
             )
         })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WorkspaceView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub display_name: String,
+    pub tenant_handle: Option<String>,
+    pub created_at: String,
+    /// The caller's role in it.
+    pub role_name: &'static str,
+    pub role_id: Uuid,
+}
+
+pub fn workspace_view(workspace: workspaces::Workspace, role: Role) -> WorkspaceView {
+    WorkspaceView {
+        id: workspace.id,
+        organization_id: workspace.organization_id,
+        display_name: workspace.display_name,
+        tenant_handle: workspace.tenant_handle,
+        created_at: timestamp::format(&workspace.created_at),
+        role_name: role.as_str(),
+        role_id: role.id(),
+    }
+}
+
+/// The workspaces of the caller's organisation the caller may act in, with its role in each.
+pub async fn accessible(state: &AppState, caller: &OrgContext) -> Result<Vec<WorkspaceView>> {
+    let all = workspaces::list(&state.stores.postgres, caller.organization_id).await?;
+    Ok(all
+        .into_iter()
+        .filter_map(|w| {
+            let access = caller.principal.workspace(Some(w.id)).ok()?;
+            (access.org.organization_id == caller.organization_id)
+                .then(|| workspace_view(w, access.workspace_role))
+        })
+        .collect())
 }

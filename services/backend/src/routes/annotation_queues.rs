@@ -25,10 +25,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::datasets::time;
 use crate::runs::body::{invalid, lenient_time};
-use crate::runs::render::Selection;
 use crate::runs::render_one;
+use ironsmith_api_types::runs::QueueRun;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -362,19 +361,16 @@ async fn render_items(
     state: &AppState,
     tenant_id: Uuid,
     found: &[Item],
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<QueueRun>, ApiError> {
     let mut out = Vec::with_capacity(found.len());
     for item in found {
-        if let Some(mut run) = render_one(state, tenant_id, item.run_id, &Selection::All).await?
-            && let Some(map) = run.as_object_mut()
-        {
-            map.insert("queue_run_id".into(), json!(item.id));
-            map.insert("added_at".into(), time(&item.added_at));
-            map.insert(
-                "last_reviewed_time".into(),
-                json!(item.last_reviewed_time.as_ref().map(time)),
-            );
-            out.push(run);
+        if let Some(run) = render_one(state, tenant_id, item.run_id).await? {
+            out.push(QueueRun {
+                run,
+                queue_run_id: item.id,
+                added_at: item.added_at,
+                last_reviewed_time: item.last_reviewed_time,
+            });
         }
     }
     Ok(out)
@@ -396,34 +392,34 @@ fn status_of(query: &QueryPairs, caller: &AuthContext) -> Result<ItemStatus, Api
 
 #[utoipa::path(get, path = "/annotation-queues/{id}/runs", tag = "annotation queues",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = [Object])))]
+    responses((status = 200, body = [QueueRun])))]
 async fn items(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
     PathUuid(id): PathUuid,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<QueueRun>>, ApiError> {
     let (offset, limit) = query.page(100)?;
     let queue = get_queue(&state, caller.workspace_id, id).await?;
     let status = status_of(&query, &caller)?;
     let found =
         annotation_queues::items(&state.stores.postgres, &queue, status, offset, limit).await?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         render_items(&state, caller.workspace_id, &found).await?,
-    )))
+    ))
 }
 
 /// The item at `index` among those still needing the caller's review (the "next item" view
 /// when `index` is 0), or among all items with `?status=all`.
 #[utoipa::path(get, path = "/annotation-queues/{id}/run/{index}", tag = "annotation queues",
     params(("id" = Uuid, Path), ("index" = u64, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = QueueRun)))]
 async fn item_at(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
     Path((id, index)): Path<(Uuid, i64)>,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<QueueRun>, ApiError> {
     if index < 0 {
         return Err(ApiError::NotFound("No item at that index".into()));
     }
@@ -503,13 +499,13 @@ async fn review_item(
 
 #[utoipa::path(get, path = "/annotation-queues/{id}/size", tag = "annotation queues",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = resources::QueueSize)))]
 async fn size(
     State(state): State<AppState>,
     caller: RequirePermission<AnnotationQueuesRead>,
     PathUuid(id): PathUuid,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::QueueSize>, ApiError> {
     get_queue(&state, caller.workspace_id, id).await?;
     let n = annotation_queues::size(&state.stores.postgres, caller.workspace_id, id).await?;
-    Ok(Json(json!({"size": n})))
+    Ok(Json(resources::QueueSize { size: n }))
 }

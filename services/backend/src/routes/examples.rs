@@ -11,7 +11,7 @@ use ironsmith_datasets::{ExampleChange, Mode};
 use ironsmith_db::examples::{self, ExampleFilter};
 use ironsmith_http::{ApiError, PathUuid, QueryPairs};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -201,12 +201,12 @@ async fn update_one(
 
 #[utoipa::path(patch, path = "/examples/bulk", tag = "examples",
     request_body = Vec<ExampleBody>,
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = resources::ExampleIds)))]
 async fn update_bulk(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     ironsmith_http::Json(mut bodies): ironsmith_http::Json<Vec<ExampleBody>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::ExampleIds>, ApiError> {
     let tenant_id = caller.workspace_id;
     let ids: Vec<Uuid> = bodies
         .iter()
@@ -229,7 +229,10 @@ async fn update_bulk(
         body.dataset_id = Some(dataset_id);
     }
     let ids = write_all(&state, tenant_id, Mode::Update, bodies).await?;
-    Ok(Json(json!({"count": ids.len(), "example_ids": ids})))
+    Ok(Json(resources::ExampleIds {
+        count: ids.len(),
+        example_ids: ids,
+    }))
 }
 
 #[utoipa::path(get, path = "/examples/{id}", operation_id = "read_example", tag = "examples",
@@ -345,10 +348,10 @@ async fn count(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<i64>, ApiError> {
     let filter = filter_from(&state, caller.workspace_id, &query, false).await?;
     let n = examples::count(&state.stores.postgres, caller.workspace_id, &filter).await?;
-    Ok(Json(json!(n)))
+    Ok(Json(n))
 }
 
 #[utoipa::path(delete, path = "/examples/{id}", tag = "examples",
@@ -369,17 +372,19 @@ async fn delete_one(
 }
 
 #[utoipa::path(delete, path = "/examples", tag = "examples",
-    responses((status = 200, body = Object)))]
+    params(("example_ids" = Vec<Uuid>, Query, description = "The examples to delete")),
+    responses((status = 200, body = resources::ExampleIds)))]
 async fn delete_many(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::ExampleIds>, ApiError> {
     let ids = query.uuids("example_ids")?;
     let deleted = ironsmith_datasets::delete(&state.stores.postgres, caller.workspace_id, &ids)
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(
-        json!({"count": deleted.len(), "example_ids": deleted}),
-    ))
+    Ok(Json(resources::ExampleIds {
+        count: deleted.len(),
+        example_ids: deleted,
+    }))
 }

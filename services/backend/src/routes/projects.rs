@@ -5,6 +5,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use ironsmith_api_types::resources::Deleted;
+use ironsmith_api_types::runs::Project;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{ProjectsCreate, ProjectsDelete, ProjectsRead, ProjectsUpdate};
 use ironsmith_db::projects::{self, NewProject, ProjectFilter, ProjectPatch, SortBy};
@@ -79,13 +81,15 @@ fn checked_name(name: &str) -> Result<&str, ApiError> {
 }
 
 #[utoipa::path(post, path = "/sessions", operation_id = "create_project", tag = "projects",
-    request_body = ProjectCreate, responses((status = 201, body = Object)))]
+    request_body = ProjectCreate,
+    params(("upsert" = Option<bool>, Query, description = "Update the project of the same name instead of answering 409")),
+    responses((status = 201, body = Project), (status = 200, body = Project, description = "With `upsert=true`, the existing project of that name, updated")))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsCreate>,
     query: QueryPairs,
     ironsmith_http::Json(body): ironsmith_http::Json<ProjectCreate>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Project>), ApiError> {
     let upsert = query.bool("upsert")?.unwrap_or(false);
     let name = checked_name(body.name.as_deref().unwrap_or_default())?;
     let extra = checked_extra(body.extra)?;
@@ -136,30 +140,46 @@ async fn create(
 }
 
 #[utoipa::path(get, path = "/sessions/{id}", operation_id = "read_project", tag = "projects",
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    params(("id" = Uuid, Path),
+        ("include_stats" = Option<bool>, Query, description = "Add run and feedback statistics")),
+    responses((status = 200, body = Project)))]
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsRead>,
     PathUuid(id): PathUuid,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Project>, ApiError> {
     let include_stats = query.bool("include_stats")?.unwrap_or(false);
     let project = projects::get(&state.stores.postgres, caller.workspace_id, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Project not found".into()))?;
-    let mut rendered =
-        render_projects(&state, caller.workspace_id, &[project], include_stats).await?;
-    Ok(Json(rendered.remove(0)))
+    render_projects(&state, caller.workspace_id, &[project], include_stats)
+        .await?
+        .pop()
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("Project not found".into()))
 }
 
 #[utoipa::path(get, path = "/sessions", operation_id = "list_projects", tag = "projects",
-    responses((status = 200, body = [Object])))]
+    params(
+        ("id" = Option<Vec<Uuid>>, Query, description = "Only these projects"),
+        ("name" = Option<String>, Query, description = "The project of this exact name"),
+        ("name_contains" = Option<String>, Query, description = "Names containing this text"),
+        ("reference_dataset" = Option<Uuid>, Query, description = "Experiments on this dataset"),
+        ("reference_free" = Option<bool>, Query, description = "Only projects that are (true) or are not (false) experiments"),
+        ("metadata" = Option<String>, Query, description = "A JSON object every listed project's `extra.metadata` contains"),
+        ("dataset_version" = Option<String>, Query, description = "Experiments run on this dataset version"),
+        ("sort_by" = Option<String>, Query, pattern = "^(start_time|name|created_at)$", description = "`start_time` (the default), `name` or `created_at`"),
+        ("sort_by_desc" = Option<bool>, Query, description = "Descending (the default except by name)"),
+        ("include_stats" = Option<bool>, Query, description = "Add run and feedback statistics"),
+        ("offset" = Option<u64>, Query, minimum = 0),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, body = [Project])))]
 async fn list(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsRead>,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<Project>>, ApiError> {
     let (offset, limit) = query.page(100)?;
     let sort_by = match query.get("sort_by") {
         None | Some("start_time") => SortBy::StartTime,
@@ -217,9 +237,9 @@ async fn list(
         found = projects::list(db, tenant_id, &filter).await?;
     }
     let include_stats = query.bool("include_stats")?.unwrap_or(false);
-    Ok(Json(Value::Array(
+    Ok(Json(
         render_projects(&state, tenant_id, &found, include_stats).await?,
-    )))
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -263,13 +283,13 @@ fn merged_extra(base: &Value, patch: Value) -> Value {
 
 #[utoipa::path(patch, path = "/sessions/{id}", operation_id = "update_project", tag = "projects",
     params(("id" = Uuid, Path)),
-    request_body = ProjectUpdate, responses((status = 200, body = Object)))]
+    request_body = ProjectUpdate, responses((status = 200, body = Project)))]
 async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsUpdate>,
     PathUuid(id): PathUuid,
     ironsmith_http::Json(body): ironsmith_http::Json<ProjectUpdate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Project>, ApiError> {
     let tenant_id = caller.workspace_id;
     let db = &state.stores.postgres;
     let name = body.name.as_deref().map(checked_name).transpose()?;
@@ -301,12 +321,12 @@ async fn update(
 
 #[utoipa::path(delete, path = "/sessions/{id}", operation_id = "delete_project", tag = "projects",
     params(("id" = Uuid, Path)),
-    responses((status = 202, body = Object)))]
+    responses((status = 202, body = Deleted, description = "Deleted; its runs are removed in the background")))]
 async fn remove(
     State(state): State<AppState>,
     caller: RequirePermission<ProjectsDelete>,
     PathUuid(id): PathUuid,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Deleted>), ApiError> {
     let tenant_id = caller.workspace_id;
     if !projects::mark_deleted(&state.stores.postgres, tenant_id, id).await? {
         return Err(ApiError::NotFound("Project not found".into()));
@@ -317,10 +337,7 @@ async fn remove(
             session_id: id,
         })
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "id": id, "deleted": true })),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(Deleted { id, deleted: true })))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ironsmith_analytics::run_query;
 use ironsmith_api_types::resources;
+use ironsmith_api_types::runs::{Project, Run, RunsPage};
 use ironsmith_auth::PublicAccess;
 use ironsmith_db::datasets;
 use ironsmith_db::examples::{self, ExampleFilter};
@@ -16,7 +17,6 @@ use ironsmith_db::projects::{self, ProjectFilter};
 use ironsmith_db::run_shares::{self, RunShare};
 use ironsmith_http::Path;
 use ironsmith_http::{ApiError, QueryPairs};
-use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -25,7 +25,6 @@ use crate::AppState;
 use crate::datasets::{render_dataset, render_example, resolve_version};
 use crate::projects::render_projects;
 use crate::runs::body::QueryBody;
-use crate::runs::render::Selection;
 use crate::runs::{query_page, render_one};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -51,14 +50,14 @@ async fn share_of(state: &AppState, token: &str) -> Result<RunShare, ApiError> {
 
 #[utoipa::path(get, path = "/public/{token}/run", tag = "public links", security(()),
     params(("token" = String, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = Run)))]
 async fn shared_root(
     State(state): State<AppState>,
     _public: PublicAccess,
     Path(token): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Run>, ApiError> {
     let share = share_of(&state, &token).await?;
-    render_one(&state, share.tenant_id, share.run_id, &Selection::All)
+    render_one(&state, share.tenant_id, share.run_id)
         .await?
         .map(Json)
         .ok_or_else(unknown_token)
@@ -77,12 +76,12 @@ async fn in_trace(state: &AppState, share: &RunShare, ids: &[Uuid]) -> Result<Ve
 
 #[utoipa::path(get, path = "/public/{token}/run/{run_id}", tag = "public links", security(()),
     params(("token" = String, Path), ("run_id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = Run)))]
 async fn shared_run(
     State(state): State<AppState>,
     _public: PublicAccess,
     Path((token, run_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Run>, ApiError> {
     let share = share_of(&state, &token).await?;
     let run_id =
         Uuid::try_parse(&run_id).map_err(|_| ApiError::NotFound("Run not found".into()))?;
@@ -91,7 +90,7 @@ async fn shared_run(
             "That run is not part of the shared trace".into(),
         ));
     }
-    render_one(&state, share.tenant_id, run_id, &Selection::All)
+    render_one(&state, share.tenant_id, run_id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound("Run not found".into()))
@@ -102,14 +101,12 @@ async fn shared_page(
     state: &AppState,
     share: &RunShare,
     body: QueryBody,
-) -> Result<Value, ApiError> {
+) -> Result<RunsPage, ApiError> {
     let ids = match body.id.as_deref().filter(|ids| !ids.is_empty()) {
         Some(ids) => {
             let ids = in_trace(state, share, ids).await?;
             if ids.is_empty() {
-                return Ok(
-                    serde_json::json!({"runs": [], "cursors": {"next": null, "prev": null}}),
-                );
+                return Ok(RunsPage::default());
             }
             Some(ids)
         }
@@ -130,13 +127,13 @@ async fn shared_page(
 #[utoipa::path(post, path = "/public/{token}/runs/query", tag = "public links", security(()),
     request_body = Option<QueryBody>,
     params(("token" = String, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = RunsPage)))]
 async fn shared_query(
     State(state): State<AppState>,
     _public: PublicAccess,
     Path(token): Path<String>,
     ironsmith_http::Json(body): ironsmith_http::Json<Option<QueryBody>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunsPage>, ApiError> {
     let share = share_of(&state, &token).await?;
     Ok(Json(
         shared_page(&state, &share, body.unwrap_or_default()).await?,
@@ -182,7 +179,7 @@ async fn shared_listing(
         ..QueryBody::default()
     };
     let page = shared_page(&state, &share, body).await?;
-    Ok(Json(page.get("runs").cloned().unwrap_or_default()).into_response())
+    Ok(Json(page.runs).into_response())
 }
 
 /// The workspace and dataset a dataset share token opens.
@@ -242,13 +239,13 @@ async fn shared_examples(
 /// `GET /public/{token}/datasets/sessions`: the shared dataset's experiments.
 #[utoipa::path(get, path = "/public/{token}/datasets/sessions", tag = "public links", security(()),
     params(("token" = String, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = [Project])))]
 async fn shared_experiments(
     State(state): State<AppState>,
     _public: PublicAccess,
     Path(token): Path<String>,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<Project>>, ApiError> {
     let (tenant_id, dataset_id) = dataset_share(&state, &token).await?;
     let (offset, limit) = query.page(100)?;
     let found = projects::list(
@@ -265,9 +262,9 @@ async fn shared_experiments(
         },
     )
     .await?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         render_projects(&state, tenant_id, &found, true).await?,
-    )))
+    ))
 }
 
 /// A signed attachment download (see `runs::attachments`).

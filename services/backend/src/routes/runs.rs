@@ -15,9 +15,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use ironsmith_api_types::runs::{Run, RunGroup, RunGroups, RunShare, RunStats, RunsPage};
+
 use crate::AppState;
 use crate::runs::body::{QueryBody, invalid, lenient_time};
-use crate::runs::render::{self, Selection};
+use crate::runs::render;
 use crate::runs::{self as reads, query_page, render_one};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,13 +37,13 @@ fn not_found() -> ApiError {
 
 #[utoipa::path(get, path = "/runs/{id}", operation_id = "read_run", tag = "runs",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = Run)))]
 async fn read(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
     PathUuid(id): PathUuid,
-) -> Result<Json<Value>, ApiError> {
-    render_one(&state, caller.workspace_id, id, &Selection::All)
+) -> Result<Json<Run>, ApiError> {
+    render_one(&state, caller.workspace_id, id)
         .await?
         .map(Json)
         .ok_or_else(not_found)
@@ -49,29 +51,29 @@ async fn read(
 
 #[utoipa::path(post, path = "/runs/query", tag = "runs",
     request_body = Option<QueryBody>,
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = RunsPage)))]
 async fn query(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
     ironsmith_http::Json(body): ironsmith_http::Json<Option<QueryBody>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunsPage>, ApiError> {
     let body = body.unwrap_or_default();
     Ok(Json(query_page(&state, caller.workspace_id, &body).await?))
 }
 
 #[utoipa::path(post, path = "/runs/stats", tag = "runs",
     request_body = Option<QueryBody>,
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = RunStats)))]
 async fn stats(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
     ironsmith_http::Json(body): ironsmith_http::Json<Option<QueryBody>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunStats>, ApiError> {
     let body = body.unwrap_or_default();
     let tenant_id = caller.workspace_id;
     let mut query = reads::query_from(tenant_id, &body, Default::default())?;
     if !reads::scope(&state, tenant_id, &body, &mut query).await? {
-        return Ok(Json(Value::Object(reads::render_stats(None, None))));
+        return Ok(Json(reads::render_stats(None, None)));
     }
     let clickhouse = &state.stores.clickhouse;
     let (stats, feedback) = tokio::try_join!(
@@ -79,10 +81,7 @@ async fn stats(
         run_query::feedback_stats(clickhouse, tenant_id, FeedbackScope::Matching(&query)),
     )?;
     let feedback = feedback.into_values().next().unwrap_or_default();
-    Ok(Json(Value::Object(reads::render_stats(
-        stats.first(),
-        Some(&feedback),
-    ))))
+    Ok(Json(reads::render_stats(stats.first(), Some(&feedback))))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -108,12 +107,12 @@ struct GroupBody {
 }
 
 #[utoipa::path(post, path = "/runs/group", tag = "runs",
-    request_body = GroupBody, responses((status = 200, body = Object)))]
+    request_body = GroupBody, responses((status = 200, body = RunGroups)))]
 async fn group(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
     ironsmith_http::Json(body): ironsmith_http::Json<GroupBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunGroups>, ApiError> {
     match body.group_by.as_deref() {
         None | Some("conversation") => {}
         Some(other) => {
@@ -150,63 +149,56 @@ async fn group(
         limit as u64,
     )
     .await?;
-    let time = render::time;
     let json_text = |text: &str| {
         serde_json::from_str::<Value>(text).unwrap_or_else(|_| {
             if text.is_empty() {
                 Value::Null
             } else {
-                json!(text)
+                Value::String(text.to_owned())
             }
         })
     };
-    let groups: Vec<Value> = groups
+    let groups = groups
         .iter()
         .map(|g| {
-            let quantile = |i: usize| {
-                g.latency
-                    .get(i)
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .map_or(Value::Null, |v| json!(v))
-            };
-            json!({
-                "group_key": g.thread_id,
-                "thread_id": g.thread_id,
-                "filter": format!("eq(thread_id, {})", json!(g.thread_id)),
-                "count": g.count,
-                "run_count": g.run_count,
-                "min_start_time": time(g.min_start_us),
-                "max_start_time": time(g.max_start_us),
-                "total_tokens": g.total_tokens,
-                "prompt_tokens": g.prompt_tokens,
-                "completion_tokens": g.completion_tokens,
-                "total_cost": if g.costed > 0 { json!(g.total_cost) } else { Value::Null },
-                "latency_p50": quantile(0),
-                "latency_p99": quantile(1),
-                "error_rate": if g.count > 0 { json!(g.error_count as f64 / g.count as f64) } else { Value::Null },
-                "feedback_stats": null,
-                "first_inputs": json_text(&g.first_inputs),
-                "last_outputs": json_text(&g.last_outputs),
-            })
+            let quantile = |i: usize| g.latency.get(i).copied().filter(|v| v.is_finite());
+            RunGroup {
+                group_key: g.thread_id.clone(),
+                thread_id: g.thread_id.clone(),
+                filter: format!("eq(thread_id, {})", json!(g.thread_id)),
+                count: g.count,
+                run_count: g.run_count,
+                min_start_time: render::time(g.min_start_us),
+                max_start_time: render::time(g.max_start_us),
+                total_tokens: g.total_tokens,
+                prompt_tokens: g.prompt_tokens,
+                completion_tokens: g.completion_tokens,
+                total_cost: (g.costed > 0).then_some(g.total_cost),
+                latency_p50: quantile(0),
+                latency_p99: quantile(1),
+                error_rate: (g.count > 0).then(|| g.error_count as f64 / g.count as f64),
+                feedback_stats: None,
+                first_inputs: json_text(&g.first_inputs),
+                last_outputs: json_text(&g.last_outputs),
+            }
         })
         .collect();
-    Ok(Json(json!({ "groups": groups, "total": total })))
+    Ok(Json(RunGroups { groups, total }))
 }
 
 #[utoipa::path(get, path = "/runs/{id}/share", tag = "runs",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Option<Object>)))]
+    responses((status = 200, body = Option<RunShare>)))]
 async fn read_share(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
     PathUuid(id): PathUuid,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Option<RunShare>>, ApiError> {
     let share = run_shares::of_run(&state.stores.postgres, caller.workspace_id, id).await?;
-    Ok(Json(match share {
-        Some(share) => json!({"run_id": share.run_id, "share_token": share.share_token}),
-        None => Value::Null,
-    }))
+    Ok(Json(share.map(|share| RunShare {
+        run_id: share.run_id,
+        share_token: share.share_token,
+    })))
 }
 
 /// `{"run_id", "share_token"}` as the SDKs send it; read only to refuse a malformed body.
@@ -220,13 +212,13 @@ struct ShareBody {
 #[utoipa::path(put, path = "/runs/{id}/share", operation_id = "share_run", tag = "runs",
     request_body = Option<ShareBody>,
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = RunShare)))]
 async fn share(
     State(state): State<AppState>,
     caller: RequirePermission<RunsShare>,
     PathUuid(id): PathUuid,
     ironsmith_http::Json(_body): ironsmith_http::Json<Option<ShareBody>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunShare>, ApiError> {
     let tenant_id = caller.workspace_id;
     crate::sharing::ensure_allowed(&state, tenant_id).await?;
     let run = reads::find_run(&state, tenant_id, id)
@@ -248,9 +240,10 @@ async fn share(
     )
     .await;
     match share {
-        Ok(share) => Ok(Json(
-            json!({"run_id": share.run_id, "share_token": share.share_token}),
-        )),
+        Ok(share) => Ok(Json(RunShare {
+            run_id: share.run_id,
+            share_token: share.share_token,
+        })),
         // The requested token is already another run's link.
         Err(error) if error.is_unique_violation() => Err(ApiError::Conflict(
             "That share token is already in use".into(),

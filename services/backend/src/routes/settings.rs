@@ -3,11 +3,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use ironsmith_api_types::timestamp;
+use ironsmith_api_types::resources::WorkspaceSettings;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::WorkspacesRead;
 use ironsmith_http::ApiError;
-use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,11 +17,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/settings", tag = "settings",
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = WorkspaceSettings)))]
 async fn settings(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesRead>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkspaceSettings>, ApiError> {
     let workspace = ironsmith_db::workspaces::get(
         &state.stores.postgres,
         caller.organization_id,
@@ -30,10 +29,10 @@ async fn settings(
     )
     .await?
     .ok_or_else(|| ApiError::NotFound("Workspace not found".into()))?;
-    Ok(Json(json!({
-        "id": workspace.id,
-        "display_name": workspace.display_name,
-        "created_at": timestamp::format(&workspace.created_at),
-        "tenant_handle": workspace.tenant_handle,
-    })))
+    Ok(Json(WorkspaceSettings {
+        id: workspace.id,
+        display_name: workspace.display_name,
+        created_at: workspace.created_at,
+        tenant_handle: workspace.tenant_handle,
+    }))
 }

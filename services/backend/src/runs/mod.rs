@@ -13,9 +13,9 @@ use ironsmith_analytics::run_query::{
     self, Counting, FeedbackScope, FeedbackStat, Page, Payloads, RunQuery, RunStats,
 };
 use ironsmith_analytics::runs::{self as run_rows, RunRow};
+use ironsmith_api_types::runs::{self as wire, Cursors, Run, RunsPage, SelectedRun};
 use ironsmith_db::projects;
 use ironsmith_http::ApiError;
-use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -221,7 +221,7 @@ pub async fn render_page(
     tenant_id: Uuid,
     mut page: Page,
     selection: &Selection,
-) -> Result<Value, ApiError> {
+) -> Result<RunsPage, ApiError> {
     let payloads = payloads_for(selection);
     run_rows::fill_payloads(
         &state.stores.clickhouse,
@@ -242,8 +242,7 @@ pub async fn render_page(
         BTreeMap::new()
     };
     let mut children: BTreeMap<Uuid, (Vec<Uuid>, Vec<Uuid>)> = BTreeMap::new();
-    if matches!(selection, Selection::Only(fields) if fields.iter().any(|f| f == "child_run_ids" || f == "direct_child_run_ids"))
-    {
+    if selection.names("child_run_ids") || selection.names("direct_child_run_ids") {
         let mut traces: Vec<Uuid> = page.runs.iter().map(|r| r.trace_id).collect();
         traces.sort_unstable();
         traces.dedup();
@@ -272,33 +271,33 @@ pub async fn render_page(
     };
     let signer = state.url_signer();
     let renderer = Renderer {
-        selection,
         signer: &signer,
         now: chrono::Utc::now().timestamp(),
     };
-    let runs: Vec<Value> = page
+    let runs = page
         .runs
         .iter()
-        .map(|row| {
-            renderer.run(
+        .map(|row| SelectedRun {
+            run: renderer.run(
                 row,
-                &Extras {
+                Extras {
                     feedback: feedback.get(&row.id),
                     children: children.remove(&row.id),
                     upgraded: upgraded.contains(&row.trace_id),
                     ..Extras::default()
                 },
-            )
+            ),
+            selection: selection.clone(),
         })
         .collect();
-    Ok(json!({
-        "runs": runs,
-        "cursors": {
-            "next": page.next.map(body::encode_cursor),
-            "prev": null,
+    Ok(RunsPage {
+        runs,
+        cursors: Cursors {
+            next: page.next.map(body::encode_cursor),
+            prev: None,
         },
-        "parsed_query": null,
-    }))
+        parsed_query: None,
+    })
 }
 
 /// Feedback statistics per run of `rows`.
@@ -323,73 +322,39 @@ pub async fn runs_feedback(
     .map_err(ApiError::from)
 }
 
-/// The statistics object of `/runs/stats` and of a project read with `include_stats`.
+/// The statistics of `/runs/stats` and of a project read with `include_stats`.
 pub fn render_stats(
     stats: Option<&RunStats>,
     feedback: Option<&BTreeMap<String, FeedbackStat>>,
-) -> Map<String, Value> {
-    let mut out = Map::new();
+) -> wire::RunStats {
     let empty = RunStats::default();
     let stats = stats.unwrap_or(&empty);
     let any = stats.run_count > 0;
-    let quantile = |values: &[f64], i: usize| {
-        values
-            .get(i)
-            .copied()
-            .filter(|v| v.is_finite() && any)
-            .map_or(Value::Null, |v| json!(v))
-    };
-    let time = |us: i64| if any { render::time(us) } else { Value::Null };
-    out.insert("run_count".into(), json!(stats.run_count));
-    out.insert("latency_p50".into(), quantile(&stats.latency, 0));
-    out.insert("latency_p99".into(), quantile(&stats.latency, 1));
-    out.insert("first_token_p50".into(), quantile(&stats.first_token, 0));
-    out.insert("first_token_p99".into(), quantile(&stats.first_token, 1));
-    out.insert("total_tokens".into(), json!(stats.total_tokens));
-    out.insert("prompt_tokens".into(), json!(stats.prompt_tokens));
-    out.insert("completion_tokens".into(), json!(stats.completion_tokens));
-    out.insert(
-        "median_tokens".into(),
-        if any && stats.median_tokens.is_finite() {
-            json!(stats.median_tokens)
-        } else {
-            Value::Null
-        },
-    );
-    let cost = |value: f64| {
-        if stats.costed > 0 {
-            json!(value)
-        } else {
-            Value::Null
-        }
-    };
-    out.insert("total_cost".into(), cost(stats.total_cost));
-    out.insert("prompt_cost".into(), cost(stats.prompt_cost));
-    out.insert("completion_cost".into(), cost(stats.completion_cost));
-    out.insert("first_run_start_time".into(), time(stats.first_start_us));
-    out.insert("last_run_start_time".into(), time(stats.last_start_us));
-    out.insert(
-        "error_rate".into(),
-        if any {
-            json!(stats.error_count as f64 / stats.run_count as f64)
-        } else {
-            Value::Null
-        },
-    );
-    out.insert(
-        "streaming_rate".into(),
-        if stats.llm_count > 0 {
-            json!(stats.streaming_count as f64 / stats.llm_count as f64)
-        } else {
-            Value::Null
-        },
-    );
-    out.insert(
-        "feedback_stats".into(),
-        feedback.map(render::feedback_stats).unwrap_or(json!({})),
-    );
-    out.insert("run_facets".into(), json!([]));
-    out
+    let quantile =
+        |values: &[f64], i: usize| values.get(i).copied().filter(|v| v.is_finite() && any);
+    let time = |us: i64| if any { render::time(us) } else { None };
+    let cost = |value: f64| (stats.costed > 0).then_some(value);
+    wire::RunStats {
+        run_count: stats.run_count,
+        latency_p50: quantile(&stats.latency, 0),
+        latency_p99: quantile(&stats.latency, 1),
+        first_token_p50: quantile(&stats.first_token, 0),
+        first_token_p99: quantile(&stats.first_token, 1),
+        total_tokens: stats.total_tokens,
+        prompt_tokens: stats.prompt_tokens,
+        completion_tokens: stats.completion_tokens,
+        median_tokens: (any && stats.median_tokens.is_finite()).then_some(stats.median_tokens),
+        total_cost: cost(stats.total_cost),
+        prompt_cost: cost(stats.prompt_cost),
+        completion_cost: cost(stats.completion_cost),
+        first_run_start_time: time(stats.first_start_us),
+        last_run_start_time: time(stats.last_start_us),
+        error_rate: any.then(|| stats.error_count as f64 / stats.run_count as f64),
+        streaming_rate: (stats.llm_count > 0)
+            .then(|| stats.streaming_count as f64 / stats.llm_count as f64),
+        feedback_stats: feedback.map(render::feedback_stats).unwrap_or_default(),
+        run_facets: Vec::new(),
+    }
 }
 
 /// Feedback statistics per project.
@@ -435,13 +400,12 @@ pub async fn render_one(
     state: &AppState,
     tenant_id: Uuid,
     id: Uuid,
-    selection: &Selection,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Run>, ApiError> {
     let Some(row) = find_run(state, tenant_id, id).await? else {
         return Ok(None);
     };
     let mut rows = [row];
-    rehydrate(state, &mut rows, payloads_for(selection)).await?;
+    rehydrate(state, &mut rows, payloads_for(&Selection::All)).await?;
     let [row] = rows;
     let members =
         run_query::trace_members(&state.stores.clickhouse, tenant_id, row.trace_id).await?;
@@ -459,13 +423,12 @@ pub async fn render_one(
     .await?;
     let signer = state.url_signer();
     let renderer = Renderer {
-        selection,
         signer: &signer,
         now: chrono::Utc::now().timestamp(),
     };
     Ok(Some(renderer.run(
         &row,
-        &Extras {
+        Extras {
             feedback: feedback.get(&row.id),
             children: Some(children),
             share_token: share.map(|s| s.share_token),
@@ -480,13 +443,11 @@ pub async fn query_page(
     state: &AppState,
     tenant_id: Uuid,
     body: &QueryBody,
-) -> Result<Value, ApiError> {
+) -> Result<RunsPage, ApiError> {
     let selection = Selection::from(body.select.as_deref());
     let mut query = query_from(tenant_id, body, payloads_for(&selection))?;
     if !scope(state, tenant_id, body, &mut query).await? {
-        return Ok(
-            json!({"runs": [], "cursors": {"next": null, "prev": null}, "parsed_query": null}),
-        );
+        return Ok(RunsPage::default());
     }
     let page = run_query::list(&state.stores.clickhouse, &query).await?;
     render_page(state, tenant_id, page, &selection).await

@@ -2,47 +2,17 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use ironsmith_analytics::run_query::FeedbackStat;
 use ironsmith_analytics::runs::RunRow;
-use serde_json::{Map, Value, json};
+use ironsmith_api_types::resources::AttachmentUrl;
+use ironsmith_api_types::runs::{FeedbackKeyStats, FeedbackStats, Run};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::attachments::UrlSigner;
 
-/// Fields returned whatever `select` says.
-const ALWAYS: [&str; 8] = [
-    "id",
-    "name",
-    "run_type",
-    "start_time",
-    "trace_id",
-    "dotted_order",
-    "session_id",
-    "status",
-];
-
-/// Which fields to return: all of them, or `select` plus [`ALWAYS`].
-#[derive(Debug, Clone)]
-pub enum Selection {
-    All,
-    Only(Vec<String>),
-}
-
-impl Selection {
-    pub fn from(select: Option<&[String]>) -> Self {
-        match select {
-            None | Some([]) => Selection::All,
-            Some(fields) => Selection::Only(fields.to_vec()),
-        }
-    }
-
-    pub fn wants(&self, field: &str) -> bool {
-        match self {
-            Selection::All => true,
-            Selection::Only(fields) => ALWAYS.contains(&field) || fields.iter().any(|f| f == field),
-        }
-    }
-}
+pub use ironsmith_api_types::runs::Selection;
 
 /// What the renderer knows beyond the row itself.
 #[derive(Default)]
@@ -56,27 +26,22 @@ pub struct Extras<'a> {
     pub upgraded: bool,
 }
 
-/// A time in microseconds as the API emits it, or null when out of range.
-pub fn time(us: i64) -> Value {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|t| Value::String(ironsmith_api_types::timestamp::format(&t)))
-        .unwrap_or(Value::Null)
+/// A time in microseconds, or none when out of range.
+pub fn time(us: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
 }
 
-fn json_or(text: &str, empty: Value) -> Value {
+/// Stored JSON text, or none when empty or unreadable.
+fn json_text(text: &str) -> Option<Value> {
     if text.is_empty() {
-        empty
+        None
     } else {
-        serde_json::from_str(text).unwrap_or(empty)
+        serde_json::from_str(text).ok()
     }
 }
 
-fn non_empty(text: &str) -> Value {
-    if text.is_empty() {
-        Value::Null
-    } else {
-        Value::String(text.to_owned())
-    }
+fn non_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// The ancestors of a run, root first, from its dotted order.
@@ -90,12 +55,13 @@ pub fn ancestors(dotted_order: &str) -> Vec<Uuid> {
     ids
 }
 
-pub fn feedback_stats(stats: &BTreeMap<String, FeedbackStat>) -> Value {
-    Value::Object(
+/// Feedback statistics by key, with categorical values labelled by their text.
+pub fn feedback_stats(stats: &BTreeMap<String, FeedbackStat>) -> FeedbackStats {
+    FeedbackStats(
         stats
             .iter()
             .map(|(key, stat)| {
-                let values: Map<String, Value> = stat
+                let values = stat
                     .values
                     .iter()
                     .map(|(value, n)| {
@@ -103,18 +69,18 @@ pub fn feedback_stats(stats: &BTreeMap<String, FeedbackStat>) -> Value {
                             Ok(Value::String(s)) => s,
                             _ => value.clone(),
                         };
-                        (label, json!(n))
+                        (label, *n)
                     })
                     .collect();
                 (
                     key.clone(),
-                    json!({
-                        "n": stat.n,
-                        "avg": stat.avg(),
-                        "stdev": stat.stdev(),
-                        "errors": 0,
-                        "values": values,
-                    }),
+                    FeedbackKeyStats {
+                        n: stat.n,
+                        avg: stat.avg(),
+                        stdev: stat.stdev(),
+                        errors: 0,
+                        values,
+                    },
                 )
             })
             .collect(),
@@ -122,142 +88,111 @@ pub fn feedback_stats(stats: &BTreeMap<String, FeedbackStat>) -> Value {
 }
 
 /// `s3_urls`: a signed download URL per attachment.
-fn attachment_urls(row: &RunRow, signer: &UrlSigner, now: i64) -> Value {
-    let attachments: Map<String, Value> = json_or(&row.attachments, json!({}))
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    Value::Object(
-        attachments
-            .into_iter()
-            .filter_map(|(name, meta)| {
-                let key = meta.get("key")?.as_str()?;
-                Some((
-                    format!("attachment.{name}"),
-                    json!({
-                        "presigned_url": signer.url(key, now),
-                        "mime_type": meta.get("mime_type").cloned().unwrap_or(Value::Null),
-                    }),
-                ))
-            })
-            .collect(),
-    )
+fn attachment_urls(row: &RunRow, signer: &UrlSigner, now: i64) -> BTreeMap<String, AttachmentUrl> {
+    let Some(Value::Object(attachments)) = json_text(&row.attachments) else {
+        return BTreeMap::new();
+    };
+    attachments
+        .into_iter()
+        .filter_map(|(name, meta)| {
+            let key = meta.get("key")?.as_str()?;
+            Some((
+                format!("attachment.{name}"),
+                AttachmentUrl {
+                    presigned_url: signer.url(key, now),
+                    mime_type: meta
+                        .get("mime_type")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                },
+            ))
+        })
+        .collect()
 }
 
 pub struct Renderer<'a> {
-    pub selection: &'a Selection,
     pub signer: &'a UrlSigner,
     pub now: i64,
 }
 
 impl Renderer<'_> {
-    // One line per field of the SDKs' `RunSchema`; it goes when runs are rendered from a
-    // typed response struct.
-    #[allow(clippy::too_many_lines)]
-    pub fn run(&self, row: &RunRow, extras: &Extras<'_>) -> Value {
-        let mut out = Map::new();
-        let mut put = |field: &str, value: Value| {
-            if self.selection.wants(field) {
-                out.insert(field.to_owned(), value);
-            }
+    pub fn run(&self, row: &RunRow, extras: Extras<'_>) -> Run {
+        let start_time = time(row.start_time_us);
+        let (child_run_ids, direct_child_run_ids) = match extras.children {
+            Some((descendants, direct)) => (Some(descendants), Some(direct)),
+            None => (None, None),
         };
-        put("id", json!(row.id));
-        put("name", json!(row.name));
-        put("run_type", json!(row.run_type));
-        put("status", json!(row.status));
-        put("start_time", time(row.start_time_us));
-        put("end_time", row.end_time_us.map(time).unwrap_or(Value::Null));
-        put("inputs", json_or(&row.inputs, json!({})));
-        put("inputs_preview", non_empty(&row.inputs_preview));
-        put("outputs", json_or(&row.outputs, Value::Null));
-        put("outputs_preview", non_empty(&row.outputs_preview));
-        put("extra", json_or(&row.extra, json!({})));
-        put("error", non_empty(&row.error));
-        put("events", json_or(&row.events, json!([])));
-        put("tags", json!(row.tags));
-        put("serialized", json_or(&row.serialized, Value::Null));
-        put("parent_run_id", json!(row.parent_run_id));
-        put("parent_run_ids", json!(ancestors(&row.dotted_order)));
-        if let Some((descendants, direct)) = &extras.children {
-            put("child_run_ids", json!(descendants));
-            put("direct_child_run_ids", json!(direct));
-        } else {
-            put("child_run_ids", Value::Null);
-            put("direct_child_run_ids", Value::Null);
-        }
-        put("trace_id", json!(row.trace_id));
-        put("dotted_order", json!(row.dotted_order));
-        put("trace_min_start_time", Value::Null);
-        put("trace_max_start_time", Value::Null);
-        put("session_id", json!(row.session_id));
-        put(
-            "app_path",
-            json!(format!(
+        Run {
+            id: row.id,
+            name: row.name.clone(),
+            run_type: row.run_type.clone(),
+            status: row.status.clone(),
+            start_time,
+            end_time: row.end_time_us.and_then(time),
+            inputs: json_text(&row.inputs).unwrap_or_else(|| json!({})),
+            inputs_preview: non_empty(&row.inputs_preview),
+            outputs: json_text(&row.outputs),
+            outputs_preview: non_empty(&row.outputs_preview),
+            extra: json_text(&row.extra).unwrap_or_else(|| json!({})),
+            error: non_empty(&row.error),
+            events: json_text(&row.events).unwrap_or_else(|| json!([])),
+            tags: row.tags.clone(),
+            serialized: json_text(&row.serialized),
+            parent_run_id: row.parent_run_id,
+            parent_run_ids: ancestors(&row.dotted_order),
+            child_run_ids,
+            direct_child_run_ids,
+            trace_id: row.trace_id,
+            dotted_order: row.dotted_order.clone(),
+            trace_min_start_time: None,
+            trace_max_start_time: None,
+            session_id: row.session_id,
+            app_path: format!(
                 "/o/{}/projects/p/{}/r/{}?trace_id={}&start_time={}",
                 row.tenant_id,
                 row.session_id,
                 row.id,
                 row.trace_id,
-                time(row.start_time_us).as_str().unwrap_or_default()
-            )),
-        );
-        put("execution_order", json!(1));
-        put("reference_example_id", json!(row.reference_example_id));
-        put("reference_dataset_id", json!(extras.reference_dataset_id));
-        put(
-            "feedback_stats",
-            extras.feedback.map(feedback_stats).unwrap_or(Value::Null),
-        );
-        let tokens = |n: i64| if n > 0 { json!(n) } else { json!(0) };
-        put("total_tokens", tokens(row.total_tokens));
-        put("prompt_tokens", tokens(row.prompt_tokens));
-        put("completion_tokens", tokens(row.completion_tokens));
-        put(
-            "prompt_token_details",
-            json_or(&row.prompt_token_details, Value::Null),
-        );
-        put(
-            "completion_token_details",
-            json_or(&row.completion_token_details, Value::Null),
-        );
-        put("total_cost", json!(row.total_cost));
-        put("prompt_cost", json!(row.prompt_cost));
-        put("completion_cost", json!(row.completion_cost));
-        put(
-            "prompt_cost_details",
-            json_or(&row.prompt_cost_details, Value::Null),
-        );
-        put(
-            "completion_cost_details",
-            json_or(&row.completion_cost_details, Value::Null),
-        );
-        put("price_model_id", json!(row.price_model_id));
-        put(
-            "first_token_time",
-            row.first_token_time_us.map(time).unwrap_or(Value::Null),
-        );
-        put("messages", Value::Null);
-        put("manifest_id", Value::Null);
-        put("manifest_s3_id", Value::Null);
-        put("inputs_s3_urls", Value::Null);
-        put("outputs_s3_urls", Value::Null);
-        put("s3_urls", attachment_urls(row, self.signer, self.now));
-        put("last_queued_at", Value::Null);
-        put("in_dataset", Value::Null);
-        put("share_token", json!(extras.share_token));
-        put(
-            "trace_tier",
-            if extras.upgraded {
-                json!("longlived")
+                start_time
+                    .as_ref()
+                    .map(ironsmith_api_types::timestamp::format)
+                    .unwrap_or_default()
+            ),
+            execution_order: 1,
+            reference_example_id: row.reference_example_id,
+            reference_dataset_id: extras.reference_dataset_id,
+            feedback_stats: extras.feedback.map(feedback_stats),
+            total_tokens: row.total_tokens.max(0),
+            prompt_tokens: row.prompt_tokens.max(0),
+            completion_tokens: row.completion_tokens.max(0),
+            prompt_token_details: json_text(&row.prompt_token_details),
+            completion_token_details: json_text(&row.completion_token_details),
+            total_cost: row.total_cost,
+            prompt_cost: row.prompt_cost,
+            completion_cost: row.completion_cost,
+            prompt_cost_details: json_text(&row.prompt_cost_details),
+            completion_cost_details: json_text(&row.completion_cost_details),
+            price_model_id: row.price_model_id,
+            first_token_time: row.first_token_time_us.and_then(time),
+            messages: None,
+            manifest_id: None,
+            manifest_s3_id: None,
+            inputs_s3_urls: None,
+            outputs_s3_urls: None,
+            s3_urls: attachment_urls(row, self.signer, self.now),
+            last_queued_at: None,
+            in_dataset: None,
+            share_token: extras.share_token,
+            trace_tier: if extras.upgraded {
+                Some("longlived".to_owned())
             } else {
                 non_empty(&row.trace_tier)
             },
-        );
-        put("trace_first_received_at", time(row.first_received_us));
-        put("ttl_seconds", Value::Null);
-        put("trace_upgrade", json!(extras.upgraded));
-        put("thread_id", non_empty(&row.thread_id));
-        Value::Object(out)
+            trace_first_received_at: time(row.first_received_us),
+            ttl_seconds: None,
+            trace_upgrade: extras.upgraded,
+            thread_id: non_empty(&row.thread_id),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::password::{MIN_PASSWORD_LEN, dummy_hash};
-use ironsmith_auth::{Credential, Identity, OrgAuth, Presented};
+use ironsmith_auth::{Credential, Identity, OrgAuth, Presented, Role};
 use ironsmith_config::LoginMode;
 use ironsmith_db::{login_sessions, users};
 use ironsmith_http::{ApiError, Json, PathUuid};
@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::error::{Result, forbidden, invalid, not_found};
-use crate::login::{session_cookie, start_session};
+use crate::login::{LoginResponse, session_cookie, start_session};
+use crate::membership::WorkspaceView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,16 +33,27 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
 }
 
+/// How users sign in to this installation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AuthConfig {
+    /// `basic` (email and password) or `oidc` (single sign-on).
+    #[schema(value_type = String)]
+    mode: LoginMode,
+    password_login: bool,
+    /// Where single sign-on starts; null without it.
+    sso_login_url: Option<&'static str>,
+}
+
 /// What the login page needs to know.
 #[utoipa::path(get, path = "/auth/config", tag = "authentication", security(()),
-    responses((status = 200, body = Object)))]
-async fn auth_config(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    responses((status = 200, body = AuthConfig)))]
+async fn auth_config(State(state): State<AppState>) -> axum::Json<AuthConfig> {
     let oidc = state.config.auth.mode == LoginMode::Oidc;
-    axum::Json(json!({
-        "mode": state.config.auth.mode,
-        "password_login": !oidc,
-        "sso_login_url": oidc.then_some("/api/v1/oauth/custom-oidc/login"),
-    }))
+    axum::Json(AuthConfig {
+        mode: state.config.auth.mode,
+        password_login: !oidc,
+        sso_login_url: oidc.then_some("/api/v1/oauth/custom-oidc/login"),
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -54,7 +67,7 @@ struct LoginForm {
 
 #[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "authentication", security(()),
     request_body(content((LoginForm = "application/json"), (LoginForm = "application/x-www-form-urlencoded"))),
-    responses((status = 200, body = Object, description = "Signed in (a JSON request): the session, and its cookie set"), (status = 303, description = "A form post: to `next` when signed in, back to the login page when refused")))]
+    responses((status = 200, body = LoginResponse, description = "Signed in (a JSON request): the session, and its cookie set"), (status = 303, description = "A form post: to `next` when signed in, back to the login page when refused")))]
 async fn login(State(state): State<AppState>, request: Request) -> Result<Response> {
     let headers = request.headers().clone();
     let (parts, body) = request.into_parts();
@@ -254,44 +267,84 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Who is calling.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum IdentityView {
+    User {
+        user_id: Uuid,
+        email: String,
+        full_name: String,
+    },
+    ServiceAccount {
+        api_key_id: Uuid,
+    },
+}
+
+/// The caller's access to the workspace the request names (`X-Tenant-Id`) or its default one.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CurrentWorkspace {
+    id: Uuid,
+    role: &'static str,
+    permissions: Vec<&'static str>,
+}
+
+/// Who the caller is, and where they may act.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Me {
+    identity: IdentityView,
+    /// `session` or `api_key`.
+    credential: &'static str,
+    organization_id: Uuid,
+    /// Null for a workspace-scoped credential.
+    organization_role: Option<&'static str>,
+    organization_permissions: Vec<&'static str>,
+    workspaces: Vec<WorkspaceView>,
+    current_workspace: Option<CurrentWorkspace>,
+}
+
 /// Who the caller is, and where they may act.
 #[utoipa::path(get, path = "/me", tag = "authentication",
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = Me)))]
 async fn me(
     State(state): State<AppState>,
     OrgAuth(caller): OrgAuth,
     headers: HeaderMap,
-) -> Result<axum::Json<serde_json::Value>> {
-    let workspaces = crate::routes::workspaces::accessible(&state, &caller).await?;
+) -> Result<axum::Json<Me>> {
+    let workspaces = crate::membership::accessible(&state, &caller).await?;
     let tenant = headers
         .get("x-tenant-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| uuid::Uuid::try_parse(v).ok());
+        .and_then(|v| Uuid::try_parse(v).ok());
     let current = caller.principal.workspace(tenant).ok();
     let identity = match &caller.identity {
         Identity::User {
             user_id,
             email,
             full_name,
-        } => json!({"type": "user", "user_id": user_id, "email": email, "full_name": full_name}),
-        Identity::ServiceAccount { api_key_id } => {
-            json!({"type": "service_account", "api_key_id": api_key_id})
-        }
+        } => IdentityView::User {
+            user_id: *user_id,
+            email: email.clone(),
+            full_name: full_name.clone(),
+        },
+        Identity::ServiceAccount { api_key_id } => IdentityView::ServiceAccount {
+            api_key_id: *api_key_id,
+        },
     };
-    Ok(axum::Json(json!({
-        "identity": identity,
-        "credential": match caller.credential {
+    Ok(axum::Json(Me {
+        identity,
+        credential: match caller.credential {
             Credential::Session { .. } => "session",
             Credential::ApiKey { .. } => "api_key",
         },
-        "organization_id": caller.organization_id,
-        "organization_role": caller.org_role.map(|r| r.as_str()),
-        "organization_permissions": caller.permissions.names(),
-        "workspaces": workspaces,
-        "current_workspace": current.map(|access| json!({
-            "id": access.workspace_id,
-            "role": access.workspace_role.as_str(),
-            "permissions": access.permissions.names(),
-        })),
-    })))
+        organization_id: caller.organization_id,
+        organization_role: caller.org_role.map(Role::as_str),
+        organization_permissions: caller.permissions.names(),
+        workspaces,
+        current_workspace: current.map(|access| CurrentWorkspace {
+            id: access.workspace_id,
+            role: access.workspace_role.as_str(),
+            permissions: access.permissions.names(),
+        }),
+    }))
 }

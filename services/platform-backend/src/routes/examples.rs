@@ -3,6 +3,7 @@
 //! and the hard delete `/v1/platform/datasets/examples/delete`. Every request is one dataset
 //! version; the body may be zstd or gzip and as large as `ingest.max_body_bytes`.
 
+use ironsmith_api_types::resources::{ExampleIds, ExamplesWritten};
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -15,7 +16,7 @@ use ironsmith_auth::perm::{DatasetsDelete, DatasetsUpdate};
 use ironsmith_datasets::{AttachmentOps, ExampleChange, Mode, NewAttachment};
 use ironsmith_http::{ApiError, PathUuid, ValidationIssue};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -176,7 +177,7 @@ async fn write(
     dataset_id: Uuid,
     mode: Mode,
     changes: Vec<ExampleChange>,
-) -> Result<Value, ApiError> {
+) -> Result<ExamplesWritten, ApiError> {
     let written = ironsmith_datasets::write(
         &state.stores.postgres,
         &state.stores.storage,
@@ -187,24 +188,24 @@ async fn write(
     )
     .await
     .map_err(ApiError::from)?;
-    Ok(json!({
-        "count": written.ids.len(),
-        "example_ids": written.ids,
-        "as_of": ironsmith_api_types::timestamp::format(&written.as_of),
-    }))
+    Ok(ExamplesWritten {
+        count: written.ids.len(),
+        example_ids: written.ids,
+        as_of: Some(written.as_of),
+    })
 }
 
 #[utoipa::path(post, path = "/platform/datasets/{id}/examples", operation_id = "create_examples_multipart", tag = "examples",
     request_body(content = Object, content_type = "multipart/form-data", description = "One part per example field: `{id}` (its JSON: dataset_id, created_at, split, metadata), `{id}.inputs`, `{id}.outputs`, `{id}.attachments.{name}` (a file); an update may add `{id}.attachments_operations`"),
     params(("id" = Uuid, Path)),
-    responses((status = 201, body = Object)))]
+    responses((status = 201, body = ExamplesWritten)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     PathUuid(dataset_id): PathUuid,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ExamplesWritten>), ApiError> {
     let bytes = read_body(&state, &headers, body).await?;
     let parsed = parse(&headers, bytes).await?;
     let changes = parsed.changes.into_iter().map(|(c, _)| c).collect();
@@ -222,14 +223,14 @@ async fn create(
 #[utoipa::path(patch, path = "/platform/datasets/{id}/examples", operation_id = "update_examples_multipart", tag = "examples",
     request_body(content = Object, content_type = "multipart/form-data", description = "One part per example field: `{id}` (its JSON: dataset_id, created_at, split, metadata), `{id}.inputs`, `{id}.outputs`, `{id}.attachments.{name}` (a file); an update may add `{id}.attachments_operations`"),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = ExamplesWritten)))]
 async fn update(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     PathUuid(dataset_id): PathUuid,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExamplesWritten>, ApiError> {
     let bytes = read_body(&state, &headers, body).await?;
     let parsed = parse(&headers, bytes).await?;
     let changes = parsed.changes.into_iter().map(|(c, _)| c).collect();
@@ -248,13 +249,13 @@ async fn update(
 /// The deprecated upsert: each example names its dataset.
 #[utoipa::path(post, path = "/platform/examples/multipart", tag = "examples",
     request_body(content = Object, content_type = "multipart/form-data", description = "One part per example field: `{id}` (its JSON: dataset_id, created_at, split, metadata), `{id}.inputs`, `{id}.outputs`, `{id}.attachments.{name}` (a file); an update may add `{id}.attachments_operations`"),
-    responses((status = 201, body = Object)))]
+    responses((status = 201, body = ExamplesWritten)))]
 async fn upsert(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ExamplesWritten>), ApiError> {
     let bytes = read_body(&state, &headers, body).await?;
     let parsed = parse(&headers, bytes).await?;
     let mut by_dataset: BTreeMap<Uuid, Vec<ExampleChange>> = BTreeMap::new();
@@ -263,19 +264,18 @@ async fn upsert(
             .ok_or_else(|| bad(format!("example {}: `dataset_id` is required", change.id)))?;
         by_dataset.entry(dataset).or_default().push(change);
     }
-    let mut ids = Vec::new();
-    let mut as_of = Value::Null;
+    let mut all = ExamplesWritten {
+        count: 0,
+        example_ids: Vec::new(),
+        as_of: None,
+    };
     for (dataset, changes) in by_dataset {
         let out = write(&state, caller.workspace_id, dataset, Mode::Create, changes).await?;
-        if let Some(written) = out.get("example_ids").and_then(Value::as_array) {
-            ids.extend(written.iter().cloned());
-        }
-        as_of = out.get("as_of").cloned().unwrap_or_default();
+        all.example_ids.extend(out.example_ids);
+        all.as_of = out.as_of;
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"count": ids.len(), "example_ids": ids, "as_of": as_of})),
-    ))
+    all.count = all.example_ids.len();
+    Ok((StatusCode::CREATED, Json(all)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -288,12 +288,12 @@ struct DeleteBody {
 
 /// Deletes examples; `hard_delete` also erases their history (every version forgets them).
 #[utoipa::path(post, path = "/platform/datasets/examples/delete", tag = "examples",
-    request_body = DeleteBody, responses((status = 200, body = Object)))]
+    request_body = DeleteBody, responses((status = 200, body = ExampleIds)))]
 async fn hard_delete(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsDelete>,
     ironsmith_http::Json(body): ironsmith_http::Json<DeleteBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExampleIds>, ApiError> {
     let deleted = if body.hard_delete {
         ironsmith_db::examples::hard_delete(
             &state.stores.postgres,
@@ -310,7 +310,8 @@ async fn hard_delete(
         .await
         .map_err(ApiError::from)?
     };
-    Ok(Json(
-        json!({"count": deleted.len(), "example_ids": deleted}),
-    ))
+    Ok(Json(ExampleIds {
+        count: deleted.len(),
+        example_ids: deleted,
+    }))
 }

@@ -345,14 +345,24 @@ struct AcceptBody {
     full_name: Option<String>,
 }
 
+/// The membership an accepted invitation made.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct InvitationAccepted {
+    organization_id: Uuid,
+    /// The membership ("identity") id.
+    identity_id: Uuid,
+    user_id: Uuid,
+    email: String,
+}
+
 /// Joins the organisation an invitation names, creating the account if needed.
 #[utoipa::path(post, path = "/auth/invites/accept", tag = "members", security(()),
     request_body = AcceptBody,
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = InvitationAccepted)))]
 async fn accept(
     State(state): State<AppState>,
     request: axum::extract::Request,
-) -> Result<axum::Json<serde_json::Value>> {
+) -> Result<axum::Json<InvitationAccepted>> {
     let (parts, body) = request.into_parts();
     state
         .auth
@@ -432,10 +442,10 @@ async fn accept(
     .await?;
     tx.commit().await?;
     state.auth.forget_user(user.id).await?;
-    Ok(axum::Json(json!({
-        "organization_id": invitation.organization_id,
-        "identity_id": identity_id,
-        "user_id": user.id,
-        "email": user.email,
-    })))
+    Ok(axum::Json(InvitationAccepted {
+        organization_id: invitation.organization_id,
+        identity_id,
+        user_id: user.id,
+        email: user.email,
+    }))
 }

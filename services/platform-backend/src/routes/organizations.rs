@@ -4,15 +4,18 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use chrono::{DateTime, Utc};
 use ironsmith_api_types::timestamp;
+use ironsmith_auth::AccessScope;
 use ironsmith_auth::perm::{OrganizationManage, OrganizationRead};
 use ironsmith_auth::{OrgLimits, RequireOrgPermission, Role};
 use ironsmith_db::{audit_log, organizations};
 use ironsmith_http::{Json, PathUuid, Query};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::audit::{self, Actor, Event};
@@ -27,45 +30,127 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(limits, set_limits))
 }
 
-fn org_json(org: &organizations::Organization) -> Value {
-    json!({
-        "id": org.id,
-        "display_name": org.display_name,
-        "created_at": timestamp::format(&org.created_at),
-        "pat_creation_disabled": org.pat_creation_disabled,
-        "disable_public_sharing": org.disable_public_sharing,
-        "is_personal": false,
-    })
+/// An organisation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrganizationView {
+    pub id: Uuid,
+    pub display_name: String,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub created_at: DateTime<Utc>,
+    /// Members may not create personal access tokens.
+    pub pat_creation_disabled: bool,
+    /// Public links (shared runs and datasets) are closed.
+    pub disable_public_sharing: bool,
+    /// Always false.
+    pub is_personal: bool,
+}
+
+impl From<&organizations::Organization> for OrganizationView {
+    fn from(org: &organizations::Organization) -> Self {
+        OrganizationView {
+            id: org.id,
+            display_name: org.display_name.clone(),
+            created_at: org.created_at,
+            pat_creation_disabled: org.pat_creation_disabled,
+            disable_public_sharing: org.disable_public_sharing,
+            is_personal: false,
+        }
+    }
+}
+
+/// The caller's organisation, with the caller's role and permissions in it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurrentOrganization {
+    #[serde(flatten)]
+    pub organization: OrganizationView,
+    /// Null for a workspace-scoped credential.
+    pub role_name: Option<&'static str>,
+    pub permissions: Vec<&'static str>,
+}
+
+/// A role a member can hold.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RoleView {
+    pub id: Uuid,
+    pub name: &'static str,
+    pub display_name: &'static str,
+    pub description: &'static str,
+    /// `organization` or `workspace`.
+    #[schema(value_type = String)]
+    pub access_scope: AccessScope,
+    pub permissions: Vec<&'static str>,
+}
+
+/// Who did something the audit log records.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditActor {
+    pub user_id: Option<Uuid>,
+    pub email: Option<String>,
+    pub api_key_id: Option<Uuid>,
+}
+
+/// One entry of the organisation's audit log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditEntryView {
+    pub id: i64,
+    pub action: String,
+    pub actor: AuditActor,
+    pub target_type: String,
+    pub target_id: String,
+    pub workspace_id: Option<Uuid>,
+    #[schema(value_type = Object)]
+    pub details: Value,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// Events and bytes ingested this hour.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UsageThisHour {
+    pub events: u64,
+    pub bytes: u64,
+}
+
+/// An organisation's limits: the plan, its own lower overrides, and what is enforced.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LimitsView {
+    pub effective: OrgLimits,
+    pub plan: OrgLimits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<OrgLimits>,
+    /// Whether limits are enforced at all on this installation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_this_hour: Option<UsageThisHour>,
 }
 
 /// The caller's organisation: the same answer as `GET /orgs/current`.
 #[utoipa::path(get, path = "/orgs/current/info", tag = "organizations",
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = CurrentOrganization)))]
 async fn current_at_info(
     state: State<AppState>,
     caller: RequireOrgPermission<OrganizationRead>,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<CurrentOrganization>> {
     current(state, caller).await
 }
 
 #[utoipa::path(get, path = "/orgs/current", tag = "organizations",
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = CurrentOrganization)))]
 async fn current(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationRead>,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<CurrentOrganization>> {
     let org = organizations::get(&state.stores.postgres, caller.organization_id)
         .await?
         .ok_or_else(|| not_found("Organisation"))?;
-    let mut body = org_json(&org);
-    if let Some(fields) = body.as_object_mut() {
-        fields.insert(
-            "role_name".into(),
-            json!(caller.org_role.map(|r| r.as_str())),
-        );
-        fields.insert("permissions".into(), json!(caller.permissions.names()));
-    }
-    Ok(axum::Json(body))
+    Ok(axum::Json(CurrentOrganization {
+        organization: OrganizationView::from(&org),
+        role_name: caller.org_role.map(Role::as_str),
+        permissions: caller.permissions.names(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -83,12 +168,12 @@ struct InfoUpdate {
 }
 
 #[utoipa::path(patch, path = "/orgs/current/info", tag = "organizations",
-    request_body = InfoUpdate, responses((status = 200, body = Object)))]
+    request_body = InfoUpdate, responses((status = 200, body = OrganizationView)))]
 async fn update_info(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
     Json(body): Json<InfoUpdate>,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<OrganizationView>> {
     let name = body.display_name.as_deref().map(str::trim);
     if name.is_some_and(|n| n.is_empty() || n.chars().count() > 200) {
         return Err(invalid("display_name", "must be 1 to 200 characters"));
@@ -131,24 +216,22 @@ async fn update_info(
         .await?
         .ok_or_else(|| not_found("Organisation"))?;
     tx.commit().await?;
-    Ok(axum::Json(org_json(&org)))
+    Ok(axum::Json(OrganizationView::from(&org)))
 }
 
 #[utoipa::path(get, path = "/orgs/current/roles", tag = "organizations",
-    responses((status = 200, body = Vec<Object>)))]
-async fn roles(_caller: RequireOrgPermission<OrganizationRead>) -> axum::Json<Vec<Value>> {
+    responses((status = 200, body = Vec<RoleView>)))]
+async fn roles(_caller: RequireOrgPermission<OrganizationRead>) -> axum::Json<Vec<RoleView>> {
     axum::Json(
         Role::ALL
             .into_iter()
-            .map(|role| {
-                json!({
-                    "id": role.id(),
-                    "name": role.as_str(),
-                    "display_name": role.display_name(),
-                    "description": role.description(),
-                    "access_scope": role.access_scope(),
-                    "permissions": role.permissions().names(),
-                })
+            .map(|role| RoleView {
+                id: role.id(),
+                name: role.as_str(),
+                display_name: role.display_name(),
+                description: role.description(),
+                access_scope: role.access_scope(),
+                permissions: role.permissions().names(),
             })
             .collect(),
     )
@@ -163,17 +246,22 @@ struct Page {
 }
 
 #[utoipa::path(get, path = "/orgs/current/audit-logs", tag = "organizations",
-    responses((status = 200, body = Vec<Object>)))]
+    params(("offset" = Option<u64>, Query, minimum = 0),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, body = Vec<AuditEntryView>)))]
 async fn audit_logs(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
     Query(page): Query<Page>,
-) -> Result<axum::Json<Vec<Value>>> {
+) -> Result<axum::Json<Vec<AuditEntryView>>> {
     let limit = page.limit.unwrap_or(100);
     if !(1..=100).contains(&limit) {
         return Err(invalid("limit", "must be between 1 and 100"));
     }
-    let offset = page.offset.unwrap_or(0).max(0);
+    let offset = page.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(invalid("offset", "must not be negative"));
+    }
     let entries = audit_log::list(
         &state.stores.postgres,
         caller.organization_id,
@@ -184,21 +272,19 @@ async fn audit_logs(
     Ok(axum::Json(
         entries
             .into_iter()
-            .map(|e| {
-                json!({
-                    "id": e.id,
-                    "action": e.action,
-                    "actor": {
-                        "user_id": e.actor_user_id,
-                        "email": e.actor_email,
-                        "api_key_id": e.actor_api_key_id,
-                    },
-                    "target_type": e.target_type,
-                    "target_id": e.target_id,
-                    "workspace_id": e.workspace_id,
-                    "details": e.details,
-                    "created_at": timestamp::format(&e.created_at),
-                })
+            .map(|e| AuditEntryView {
+                id: e.id,
+                action: e.action,
+                actor: AuditActor {
+                    user_id: e.actor_user_id,
+                    email: e.actor_email,
+                    api_key_id: e.actor_api_key_id,
+                },
+                target_type: e.target_type,
+                target_id: e.target_id,
+                workspace_id: e.workspace_id,
+                details: e.details,
+                created_at: e.created_at,
             })
             .collect(),
     ))
@@ -208,34 +294,34 @@ async fn audit_logs(
 /// defaults), `overrides` (the organisation's own, which may only lower the plan), and
 /// `effective`, what is enforced.
 #[utoipa::path(get, path = "/orgs/current/limits", tag = "organizations",
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = LimitsView)))]
 async fn limits(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationRead>,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<LimitsView>> {
     let org = organizations::get(&state.stores.postgres, caller.organization_id)
         .await?
         .ok_or_else(|| not_found("Organisation"))?;
     let limiter = state.auth.limiter();
     let (events, bytes) = limiter.usage_this_hour(caller.organization_id).await?;
-    Ok(axum::Json(json!({
-        "effective": state.auth.limits_in_force(&org),
-        "plan": OrgLimits::from_stored(&org.limits).effective(limiter.defaults()),
-        "overrides": OrgLimits::from_stored(&org.tenant_limits),
-        "enabled": limiter.defaults().enabled,
-        "usage_this_hour": { "events": events, "bytes": bytes },
-    })))
+    Ok(axum::Json(LimitsView {
+        effective: state.auth.limits_in_force(&org),
+        plan: OrgLimits::from_stored(&org.limits).effective(limiter.defaults()),
+        overrides: Some(OrgLimits::from_stored(&org.tenant_limits)),
+        enabled: Some(limiter.defaults().enabled),
+        usage_this_hour: Some(UsageThisHour { events, bytes }),
+    }))
 }
 
 /// Replaces the organisation's own limits; an empty object restores the plan. An organisation
 /// may only lower its limits: anything above its plan is a 422.
 #[utoipa::path(put, path = "/orgs/current/limits", tag = "organizations",
-    request_body = ironsmith_auth::limits::OrgLimits, responses((status = 200, body = Object)))]
+    request_body = ironsmith_auth::limits::OrgLimits, responses((status = 200, body = LimitsView)))]
 async fn set_limits(
     State(state): State<AppState>,
     caller: RequireOrgPermission<OrganizationManage>,
     Json(body): Json<Value>,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<LimitsView>> {
     if !body.is_object() {
         return Err(invalid("limits", "must be an object"));
     }
@@ -270,15 +356,17 @@ async fn set_limits(
         .auth
         .forget_organization(caller.organization_id)
         .await?;
-    Ok(axum::Json(json!({
-        "effective": OrgLimits::in_force(
+    Ok(axum::Json(LimitsView {
+        effective: OrgLimits::in_force(
             &OrgLimits::from_stored(&org.limits),
             &overrides,
             state.auth.limiter().defaults(),
         ),
-        "plan": plan,
-        "overrides": stored,
-    })))
+        plan,
+        overrides: Some(overrides),
+        enabled: None,
+        usage_this_hour: None,
+    }))
 }
 
 /// The operator's routes: an organisation's plan limits. Mounted behind the operator credential.
@@ -292,14 +380,17 @@ pub fn operator_router() -> Router<AppState> {
 async fn plan_limits(
     State(state): State<AppState>,
     PathUuid(organization_id): PathUuid,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<LimitsView>> {
     let org = organizations::get(&state.stores.postgres, organization_id)
         .await?
         .ok_or_else(|| not_found("Organisation"))?;
-    Ok(axum::Json(json!({
-        "plan": OrgLimits::from_stored(&org.limits),
-        "effective": state.auth.limits_in_force(&org),
-    })))
+    Ok(axum::Json(LimitsView {
+        plan: OrgLimits::from_stored(&org.limits),
+        effective: state.auth.limits_in_force(&org),
+        overrides: None,
+        enabled: None,
+        usage_this_hour: None,
+    }))
 }
 
 /// Replaces an organisation's plan (over the stack's defaults); an empty object restores them.
@@ -307,7 +398,7 @@ async fn set_plan_limits(
     State(state): State<AppState>,
     PathUuid(organization_id): PathUuid,
     Json(body): Json<Value>,
-) -> Result<axum::Json<Value>> {
+) -> Result<axum::Json<LimitsView>> {
     let plan: OrgLimits =
         serde_json::from_value(body).map_err(|e| invalid("limits", e.to_string()))?;
     plan.validate().map_err(|m| invalid("limits", m))?;
@@ -334,8 +425,11 @@ async fn set_plan_limits(
         .ok_or_else(|| not_found("Organisation"))?;
     tx.commit().await?;
     state.auth.forget_organization(organization_id).await?;
-    Ok(axum::Json(json!({
-        "plan": stored,
-        "effective": state.auth.limits_in_force(&org),
-    })))
+    Ok(axum::Json(LimitsView {
+        plan,
+        effective: state.auth.limits_in_force(&org),
+        overrides: None,
+        enabled: None,
+        usage_this_hour: None,
+    }))
 }

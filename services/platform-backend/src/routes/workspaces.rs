@@ -3,7 +3,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ironsmith_api_types::timestamp;
 use ironsmith_auth::perm::{OrganizationManage, WorkspacesManage, WorkspacesRead};
 use ironsmith_auth::{
     AuthError, OrgAuth, OrgContext, Permission, RequireOrgPermission, RequirePermission, Role,
@@ -19,7 +18,9 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::error::{Result, conflict, invalid, not_found};
-use crate::membership::{MemberView, parse_role};
+use crate::membership::{
+    MemberView, WorkspaceView, accessible, parse_role, workspace_view as view,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -28,43 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rename, remove))
         .routes(routes!(list_members, add_member))
         .routes(routes!(change_member_role, remove_member))
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct WorkspaceView {
-    pub id: Uuid,
-    pub organization_id: Uuid,
-    pub display_name: String,
-    pub tenant_handle: Option<String>,
-    pub created_at: String,
-    /// The caller's role in it.
-    pub role_name: &'static str,
-    pub role_id: Uuid,
-}
-
-fn view(workspace: workspaces::Workspace, role: Role) -> WorkspaceView {
-    WorkspaceView {
-        id: workspace.id,
-        organization_id: workspace.organization_id,
-        display_name: workspace.display_name,
-        tenant_handle: workspace.tenant_handle,
-        created_at: timestamp::format(&workspace.created_at),
-        role_name: role.as_str(),
-        role_id: role.id(),
-    }
-}
-
-/// The workspaces of the caller's organisation the caller may act in, with its role in each.
-pub async fn accessible(state: &AppState, caller: &OrgContext) -> Result<Vec<WorkspaceView>> {
-    let all = workspaces::list(&state.stores.postgres, caller.organization_id).await?;
-    Ok(all
-        .into_iter()
-        .filter_map(|w| {
-            let access = caller.principal.workspace(Some(w.id)).ok()?;
-            (access.org.organization_id == caller.organization_id)
-                .then(|| view(w, access.workspace_role))
-        })
-        .collect())
 }
 
 /// The workspaces the caller can reach, under their older name: the same list as
@@ -246,13 +210,24 @@ struct AddMember {
     role_id: Option<Uuid>,
 }
 
+/// A user's membership of a workspace.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct WorkspaceMembership {
+    /// The membership ("identity") id.
+    id: Uuid,
+    user_id: Uuid,
+    workspace_id: Uuid,
+    role_id: Uuid,
+    role_name: &'static str,
+}
+
 #[utoipa::path(post, path = "/workspaces/current/members", tag = "workspaces",
-    request_body = AddMember, responses((status = 200, body = Object)))]
+    request_body = AddMember, responses((status = 200, body = WorkspaceMembership)))]
 async fn add_member(
     State(state): State<AppState>,
     caller: RequirePermission<WorkspacesManage>,
     Json(body): Json<AddMember>,
-) -> Result<axum::Json<serde_json::Value>> {
+) -> Result<axum::Json<WorkspaceMembership>> {
     let role = match body.workspace_role_id.or(body.role_id) {
         Some(id) => parse_role(id, "workspace_role_id", true)?,
         None => Role::WorkspaceViewer,
@@ -282,13 +257,13 @@ async fn add_member(
     .await?;
     tx.commit().await?;
     state.auth.forget_user(body.user_id).await?;
-    Ok(axum::Json(json!({
-        "id": identity_id,
-        "user_id": body.user_id,
-        "workspace_id": caller.workspace_id,
-        "role_id": role.id(),
-        "role_name": role.as_str(),
-    })))
+    Ok(axum::Json(WorkspaceMembership {
+        id: identity_id,
+        user_id: body.user_id,
+        workspace_id: caller.workspace_id,
+        role_id: role.id(),
+        role_name: role.as_str(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

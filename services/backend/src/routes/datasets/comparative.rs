@@ -22,27 +22,27 @@ pub(super) struct ComparativeBody {
     extra: Option<Value>,
 }
 
-fn render_comparative(c: &Comparative) -> Value {
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "description": c.description,
-        "tenant_id": c.tenant_id,
-        "created_at": time(&c.created_at),
-        "modified_at": time(&c.modified_at),
-        "reference_dataset_id": c.reference_dataset_id,
-        "experiment_ids": c.experiment_ids,
-        "extra": c.extra,
-    })
+fn render_comparative(c: Comparative) -> resources::ComparativeExperiment {
+    resources::ComparativeExperiment {
+        id: c.id,
+        name: c.name,
+        description: c.description,
+        tenant_id: c.tenant_id,
+        created_at: c.created_at,
+        modified_at: c.modified_at,
+        reference_dataset_id: c.reference_dataset_id,
+        experiment_ids: c.experiment_ids,
+        extra: c.extra,
+    }
 }
 
 #[utoipa::path(post, path = "/datasets/comparative", tag = "datasets",
-    request_body = ComparativeBody, responses((status = 200, body = Object)))]
+    request_body = ComparativeBody, responses((status = 200, body = resources::ComparativeExperiment)))]
 pub(super) async fn create_comparative(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsUpdate>,
     ironsmith_http::Json(body): ironsmith_http::Json<ComparativeBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::ComparativeExperiment>, ApiError> {
     let tenant_id = caller.workspace_id;
     let dataset_id = body
         .reference_dataset_id
@@ -92,18 +92,20 @@ pub(super) async fn create_comparative(
             ApiError::from(e)
         }
     })?;
-    Ok(Json(render_comparative(&created)))
+    Ok(Json(render_comparative(created)))
 }
 
 #[utoipa::path(get, path = "/datasets/{id}/comparative", tag = "datasets",
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = [Object])))]
+    params(("id" = Uuid, Path),
+        ("offset" = Option<u64>, Query, minimum = 0),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, body = [resources::ComparativeExperiment])))]
 pub(super) async fn list_comparative(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
     PathUuid(id): PathUuid,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<resources::ComparativeExperiment>>, ApiError> {
     let (offset, limit) = query.page(100)?;
     let found = datasets::comparatives(
         &state.stores.postgres,
@@ -113,9 +115,7 @@ pub(super) async fn list_comparative(
         limit,
     )
     .await?;
-    Ok(Json(Value::Array(
-        found.iter().map(render_comparative).collect(),
-    )))
+    Ok(Json(found.into_iter().map(render_comparative).collect()))
 }
 
 #[utoipa::path(delete, path = "/datasets/comparative/{id}", tag = "datasets",

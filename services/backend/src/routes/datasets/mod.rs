@@ -28,7 +28,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::datasets::{render_dataset, render_example, resolve_version, time};
+use crate::datasets::{render_dataset, render_example, resolve_version};
 use crate::runs::body::{invalid, lenient_time};
 use crate::runs::render::Selection;
 use crate::runs::{payloads_for, render_page};

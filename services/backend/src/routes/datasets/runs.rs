@@ -1,6 +1,7 @@
 //! Examples joined to the runs experiments made on them (`POST /datasets/{id}/runs`).
 
 use super::*;
+use ironsmith_api_types::runs::SelectedRun;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ExamplesWithRunsBody {
@@ -76,7 +77,7 @@ pub(super) async fn examples_with_runs(
     )
     .await?;
     let sessions = projects::live_ids(db, tenant_id, &body.session_ids).await?;
-    let mut by_example: BTreeMap<Uuid, Vec<Value>> = BTreeMap::new();
+    let mut by_example: BTreeMap<Uuid, Vec<SelectedRun>> = BTreeMap::new();
     if !page.is_empty() && !sessions.is_empty() {
         let selection = if body.preview.unwrap_or(false) {
             Selection::Only(
@@ -87,7 +88,7 @@ pub(super) async fn examples_with_runs(
                     "reference_example_id",
                 ]
                 .map(str::to_owned)
-                .to_vec(),
+                .into(),
             )
         } else {
             Selection::All
@@ -117,24 +118,19 @@ pub(super) async fn examples_with_runs(
             let found = run_query::list(&state.stores.clickhouse, &query).await?;
             let next = found.next;
             let rendered = render_page(&state, tenant_id, found, &selection).await?;
-            if let Some(runs) = rendered.get("runs").and_then(Value::as_array) {
-                collected += runs.len();
-                if collected > MAX_RUNS_PER_PAGE {
-                    return Err(invalid(
-                        "limit",
-                        format!(
-                            "these examples have more than {MAX_RUNS_PER_PAGE} runs in the \
-                             experiments; ask for fewer examples or experiments at once"
-                        ),
-                    ));
-                }
-                for run in runs {
-                    if let Some(example) = run["reference_example_id"]
-                        .as_str()
-                        .and_then(|s| Uuid::parse_str(s).ok())
-                    {
-                        by_example.entry(example).or_default().push(run.clone());
-                    }
+            collected += rendered.runs.len();
+            if collected > MAX_RUNS_PER_PAGE {
+                return Err(invalid(
+                    "limit",
+                    format!(
+                        "these examples have more than {MAX_RUNS_PER_PAGE} runs in the \
+                         experiments; ask for fewer examples or experiments at once"
+                    ),
+                ));
+            }
+            for run in rendered.runs {
+                if let Some(example) = run.run.reference_example_id {
+                    by_example.entry(example).or_default().push(run);
                 }
             }
             match next {

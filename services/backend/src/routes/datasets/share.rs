@@ -4,32 +4,35 @@ use super::*;
 
 #[utoipa::path(get, path = "/datasets/{id}/share", tag = "datasets",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Option<Object>)))]
+    responses((status = 200, body = Option<resources::DatasetShare>)))]
 pub(super) async fn share_state(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsRead>,
     PathUuid(id): PathUuid,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Option<resources::DatasetShare>>, ApiError> {
     get_dataset(&state, caller.workspace_id, id).await?;
     let token = datasets::share_token(&state.stores.postgres, caller.workspace_id, id).await?;
-    Ok(Json(match token {
-        Some(token) => json!({"dataset_id": id, "share_token": token}),
-        None => Value::Null,
-    }))
+    Ok(Json(token.map(|share_token| resources::DatasetShare {
+        dataset_id: id,
+        share_token,
+    })))
 }
 
 #[utoipa::path(put, path = "/datasets/{id}/share", operation_id = "share_dataset", tag = "datasets",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = resources::DatasetShare)))]
 pub(super) async fn share(
     State(state): State<AppState>,
     caller: RequirePermission<DatasetsShare>,
     PathUuid(id): PathUuid,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<resources::DatasetShare>, ApiError> {
     crate::sharing::ensure_allowed(&state, caller.workspace_id).await?;
     get_dataset(&state, caller.workspace_id, id).await?;
     let token = datasets::share(&state.stores.postgres, caller.workspace_id, id).await?;
-    Ok(Json(json!({"dataset_id": id, "share_token": token})))
+    Ok(Json(resources::DatasetShare {
+        dataset_id: id,
+        share_token: token,
+    }))
 }
 
 #[utoipa::path(delete, path = "/datasets/{id}/share", operation_id = "unshare_dataset", tag = "datasets",

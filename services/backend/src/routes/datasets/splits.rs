@@ -10,7 +10,7 @@ pub(super) async fn splits(
     caller: RequirePermission<DatasetsRead>,
     PathUuid(id): PathUuid,
     query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<String>>, ApiError> {
     get_dataset(&state, caller.workspace_id, id).await?;
     let as_of = resolve_version(
         &state,
@@ -21,7 +21,7 @@ pub(super) async fn splits(
     )
     .await?;
     let found = examples::splits(&state.stores.postgres, caller.workspace_id, id, as_of).await?;
-    Ok(Json(json!(found)))
+    Ok(Json(found))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -44,7 +44,7 @@ pub(super) async fn edit_split(
     caller: RequirePermission<DatasetsUpdate>,
     PathUuid(id): PathUuid,
     ironsmith_http::Json(body): ironsmith_http::Json<SplitBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<Uuid>>, ApiError> {
     let split = body
         .split_name
         .as_deref()
@@ -89,5 +89,5 @@ pub(super) async fn edit_split(
         .await
         .map_err(ApiError::from)?;
     }
-    Ok(Json(json!(ids)))
+    Ok(Json(ids))
 }

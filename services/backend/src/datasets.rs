@@ -6,14 +6,9 @@ use ironsmith_api_types::resources;
 use ironsmith_db::datasets::{self, DatasetWithCounts};
 use ironsmith_db::examples::Example;
 use ironsmith_http::{ApiError, ValidationIssue};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-
-pub fn time(t: &DateTime<Utc>) -> Value {
-    json!(ironsmith_api_types::timestamp::format(t))
-}
 
 pub fn render_dataset(found: &DatasetWithCounts) -> resources::Dataset {
     let d = &found.dataset;

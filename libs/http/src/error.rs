@@ -22,6 +22,9 @@ pub enum ErrorStyle {
 
 pub use ironsmith_api_types::error::ValidationIssue;
 
+/// How long a client is asked to wait before retrying a 503.
+const SERVICE_UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -36,8 +39,14 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("validation failed")]
     Unprocessable(Vec<ValidationIssue>),
+    /// A 422 explained by one message rather than a list of field issues: what ingestion
+    /// routes answer for data they can parse but not accept.
+    #[error("{0}")]
+    Rejected(String),
     #[error("{message}")]
     TooManyRequests {
         message: String,
@@ -62,7 +71,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) | ApiError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -81,14 +91,18 @@ impl ApiError {
             (other, style) => message_body(style, &other.to_string()),
         };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::TooManyRequests {
-            retry_after_secs, ..
-        } = self
-        {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs.max(1)),
-            );
+        let retry_after = match self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(retry_after_secs.max(1)),
+            // A store that is down: the SDKs retry, and this tells them when.
+            ApiError::ServiceUnavailable(_) => Some(SERVICE_UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -162,6 +176,10 @@ mod tests {
         .into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+
+        let r = ApiError::ServiceUnavailable("queue down".into()).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
     }
 
     #[tokio::test]

@@ -3,12 +3,10 @@
 //! batch with a warning and never retry); over-limit bodies are 413; a store that is down is
 //! a 503 with Retry-After (retried), never a silent loss.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ironsmith_auth::AuthError;
+use ironsmith_http::{ApiError, ErrorStyle};
 use ironsmith_runs::WireError;
-use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -79,33 +77,29 @@ impl From<ironsmith_db::DbError> for IngestError {
     }
 }
 
+impl From<IngestError> for ApiError {
+    fn from(error: IngestError) -> Self {
+        let message = error.to_string();
+        match error {
+            IngestError::BadRequest(_) => ApiError::BadRequest(message),
+            IngestError::Unprocessable(_) => ApiError::Rejected(message),
+            IngestError::TooLarge(_) => ApiError::PayloadTooLarge(message),
+            IngestError::UnsupportedMedia(_) => ApiError::UnsupportedMediaType(message),
+            IngestError::Unavailable(_) => ApiError::ServiceUnavailable(message),
+            IngestError::Internal(source) => ApiError::Internal(source),
+            // Rendered by the authenticator's own answer (see `into_response`).
+            IngestError::Auth(auth) => ApiError::Forbidden(auth.to_string()),
+        }
+    }
+}
+
+/// Ingestion answers in the `{"error": ...}` shape, through the same renderer as every other
+/// API error (status, Retry-After on 503, hidden 5xx causes).
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
-        if let IngestError::Auth(error) = self {
-            return error.into_response();
+        match self {
+            IngestError::Auth(error) => error.into_response(),
+            other => ApiError::from(other).into_response_with(ErrorStyle::Error),
         }
-        let status = match &self {
-            IngestError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            IngestError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            IngestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            IngestError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            IngestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            IngestError::Auth(_) => StatusCode::FORBIDDEN,
-        };
-        let message = match &self {
-            IngestError::Internal(error) => {
-                tracing::error!(error = %error, "ingestion failed");
-                "Internal server error".to_owned()
-            }
-            other => other.to_string(),
-        };
-        let mut response = (status, Json(json!({ "error": message }))).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(2));
-        }
-        response
     }
 }

@@ -1,7 +1,12 @@
-//! `dotted_order`: one `<timestamp><run id>` segment per ancestor, root first.
+//! Where a run sits in its trace: the one implementation of the placement rule, used by
+//! `/runs`, `/runs/batch`, multipart, OTLP, the worker and the read side.
+//!
+//! `dotted_order` is one `<timestamp><run id>` segment per ancestor, root first.
 //! A timestamp is `YYYYMMDDTHHMMSSffffffZ` (22 characters, UTC); the run id is the last 36
-//! characters of its segment. The validation messages are LangSmith's own; clients
-//! only log them, but people read those logs.
+//! characters of its segment. A root run is its own trace and its order is its own segment;
+//! a child continues its parent's trace and appends its segment to its parent's order; its
+//! depth is the number of segments before its own. The validation messages are LangSmith's
+//! own; clients only log them, but people read those logs.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use uuid::Uuid;
@@ -20,6 +25,48 @@ pub struct Segment {
 pub fn segment(time_us: i64, id: Uuid) -> String {
     let time = DateTime::from_timestamp_micros(time_us).unwrap_or_default();
     format!("{}{}", time.format("%Y%m%dT%H%M%S%6fZ"), id.hyphenated())
+}
+
+/// A run's place in its trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub trace_id: Uuid,
+    pub dotted_order: String,
+}
+
+impl Position {
+    /// A root run that started at `start_us`: its own trace.
+    pub fn root(start_us: i64, id: Uuid) -> Position {
+        Position {
+            trace_id: id,
+            dotted_order: segment(start_us, id),
+        }
+    }
+
+    /// A child run that started at `start_us`, under the run at `self`.
+    pub fn child(&self, start_us: i64, id: Uuid) -> Position {
+        Position {
+            trace_id: self.trace_id,
+            dotted_order: child_order(&self.dotted_order, start_us, id),
+        }
+    }
+}
+
+/// The order of a run that started at `start_us`, under a parent whose order is
+/// `parent_dotted_order`.
+pub fn child_order(parent_dotted_order: &str, start_us: i64, id: Uuid) -> String {
+    format!("{parent_dotted_order}.{}", segment(start_us, id))
+}
+
+/// The ancestors of a run, root first, from its dotted order (malformed segments skipped).
+pub fn ancestors(dotted_order: &str) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = dotted_order
+        .split('.')
+        .filter_map(|part| part.split_once('Z'))
+        .filter_map(|(_, id)| Uuid::try_parse(id).ok())
+        .collect();
+    ids.pop();
+    ids
 }
 
 /// Parses every segment, or names the first that is malformed.

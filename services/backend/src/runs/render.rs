@@ -7,6 +7,7 @@ use ironsmith_analytics::run_query::FeedbackStat;
 use ironsmith_analytics::runs::RunRow;
 use ironsmith_api_types::resources::AttachmentUrl;
 use ironsmith_api_types::runs::{FeedbackKeyStats, FeedbackStats, Run};
+use ironsmith_runs::dotted_order;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -42,17 +43,6 @@ fn json_text(text: &str) -> Option<Value> {
 
 fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
-}
-
-/// The ancestors of a run, root first, from its dotted order.
-pub fn ancestors(dotted_order: &str) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = dotted_order
-        .split('.')
-        .filter_map(|segment| segment.split_once('Z'))
-        .filter_map(|(_, id)| Uuid::try_parse(id).ok())
-        .collect();
-    ids.pop();
-    ids
 }
 
 /// Feedback statistics by key, with categorical values labelled by their text.
@@ -139,7 +129,7 @@ impl Renderer<'_> {
             tags: row.tags.clone(),
             serialized: json_text(&row.serialized),
             parent_run_id: row.parent_run_id,
-            parent_run_ids: ancestors(&row.dotted_order),
+            parent_run_ids: dotted_order::ancestors(&row.dotted_order),
             child_run_ids,
             direct_child_run_ids,
             trace_id: row.trace_id,
@@ -233,8 +223,8 @@ mod tests {
         let child = format!("{root}.{}", seg(b));
         let grandchild = format!("{child}.{}", seg(c));
         let sibling = format!("{root}.{}", seg(d));
-        assert_eq!(ancestors(&grandchild), vec![a, b]);
-        assert!(ancestors(&root).is_empty());
+        assert_eq!(dotted_order::ancestors(&grandchild), vec![a, b]);
+        assert!(dotted_order::ancestors(&root).is_empty());
         let members = [
             (root.as_str(), a),
             (child.as_str(), b),

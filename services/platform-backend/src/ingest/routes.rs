@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ironsmith_auth::{RequirePermission, perm};
 use ironsmith_http::Path;
-use ironsmith_runs::dotted_order;
+use ironsmith_runs::dotted_order::Position;
 use ironsmith_runs::wire::{RunWire, parse_run};
 use ironsmith_runs::{OpKind, RunOp};
 use serde::Deserialize;
@@ -195,25 +195,33 @@ async fn derive_position(
         return Ok(());
     }
     let start = op.start_time_us.unwrap_or_else(now_us);
-    let own = dotted_order::segment(start, op.id);
     match op.parent_run_id {
         None => {
-            op.trace_id = Some(op.id);
-            op.dotted_order = Some(own);
+            let Position {
+                trace_id,
+                dotted_order,
+            } = Position::root(start, op.id);
+            op.trace_id = Some(trace_id);
+            op.dotted_order = Some(dotted_order);
         }
-        Some(parent) => {
-            if let Some((trace_id, dotted)) = parent_position(state, tenant_id, parent).await? {
+        Some(parent) => match parent_position(state, tenant_id, parent).await? {
+            Some(parent) => {
+                let Position {
+                    trace_id,
+                    dotted_order,
+                } = parent.child(start, op.id);
                 op.trace_id = Some(trace_id);
-                op.dotted_order = Some(format!("{dotted}.{own}"));
+                op.dotted_order = Some(dotted_order);
                 // A parent that started later than its child (clock skew between processes)
                 // would make this order invalid; keep the run, without a position.
                 if ironsmith_runs::wire::validate(&mut op.clone(), false).is_err() {
                     op.dotted_order = None;
                 }
-            } else if op.trace_id.is_none() {
-                op.trace_id = Some(parent);
             }
-        }
+            None => {
+                op.trace_id.get_or_insert(parent);
+            }
+        },
     }
     Ok(())
 }
@@ -229,7 +237,7 @@ async fn parent_position(
     state: &AppState,
     tenant_id: Uuid,
     parent: Uuid,
-) -> Result<Option<(Uuid, String)>, IngestError> {
+) -> Result<Option<Position>, IngestError> {
     let mut conn = state.stores.redis.connection().await?;
     let cached: Option<String> =
         redis::AsyncCommands::get(&mut conn, position_key(state, tenant_id, parent))
@@ -238,7 +246,10 @@ async fn parent_position(
     if let Some((trace, dotted)) = cached.as_deref().and_then(|c| c.split_once(' '))
         && let Ok(trace) = Uuid::try_parse(trace)
     {
-        return Ok(Some((trace, dotted.to_owned())));
+        return Ok(Some(Position {
+            trace_id: trace,
+            dotted_order: dotted.to_owned(),
+        }));
     }
     let located = ironsmith_analytics::runs::locate(&state.stores.clickhouse, tenant_id, &[parent])
         .await
@@ -249,7 +260,10 @@ async fn parent_position(
     Ok(located
         .into_iter()
         .find(|l| !l.dotted_order.is_empty())
-        .map(|l| (l.trace_id, l.dotted_order)))
+        .map(|l| Position {
+            trace_id: l.trace_id,
+            dotted_order: l.dotted_order,
+        }))
 }
 
 /// Remembers where a run accepted by `POST /runs` sits, for its children (six hours, as long as

@@ -256,8 +256,7 @@ impl IngestWorker {
                         row.start_time_us
                     };
                     row.trace_id = trace_id;
-                    row.dotted_order =
-                        format!("{parent_dotted}.{}", dotted_order::segment(start, row.id));
+                    row.dotted_order = dotted_order::child_order(&parent_dotted, start, row.id);
                     progressed = true;
                 }
             }

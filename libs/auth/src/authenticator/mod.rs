@@ -13,15 +13,19 @@ use axum_extra::extract::cookie::CookieJar;
 use http::request::Parts;
 use ironsmith_config::Config;
 use ironsmith_db::Pool;
-use ironsmith_redis::{Redis, keys};
+use ironsmith_redis::Redis;
 use uuid::Uuid;
 
 use crate::error::AuthError;
 use crate::limits::{EndpointClass, Limiter, OrgLimits, classify, unavailable};
-use crate::permissions::Role;
-use crate::principal::{Credential, Identity, OrgGrant, Principal, Scope};
-use crate::secrets::{KeyKind, KeyShape, SecretHasher, key_shape};
+use crate::principal::{Credential, Principal};
+use crate::secrets::{KeyShape, SecretHasher, key_shape};
 use crate::session_token::TokenSigner;
+
+mod cache;
+mod load;
+
+use cache::{key_cache_key, session_cache_key};
 
 /// The cookie carrying the UI's session token when the UI is served over plain HTTP (local use).
 pub const SESSION_COOKIE: &str = "ironsmith_session";
@@ -38,18 +42,6 @@ pub fn session_cookie_name(ui_url: &url::Url) -> &'static str {
         SESSION_COOKIE
     }
 }
-
-/// How often a key's last use is written.
-const KEY_USE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// How long a deletion's tombstone blocks re-caching: longer than any load takes.
-const TOMBSTONE_SECS: u64 = 10;
-
-/// Stores `ARGV[1]` at `KEYS[1]` for `ARGV[2]` seconds unless the tombstone `KEYS[2]` exists.
-const STORE_UNLESS_TOMBSTONED: &str = r"
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return 1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthSetupError {
@@ -119,7 +111,7 @@ impl Authenticator {
                 hashing: tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
                 ),
-                store_script: redis::Script::new(STORE_UNLESS_TOMBSTONED),
+                store_script: redis::Script::new(cache::STORE_UNLESS_TOMBSTONED),
                 key_use_noted: std::sync::Mutex::new(std::collections::HashMap::new()),
                 pool,
                 redis,
@@ -361,289 +353,4 @@ impl Authenticator {
         }
         Ok(principal)
     }
-
-    async fn cached(&self, cache_key: &str) -> Result<Option<Principal>, AuthError> {
-        let mut conn = self.inner.redis.connection().await.map_err(unavailable)?;
-        let value: Option<String> = redis::cmd("GET")
-            .arg(self.inner.redis.key(cache_key))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
-    }
-
-    async fn store(&self, cache_key: &str, principal: &Principal) -> Result<(), AuthError> {
-        let value = serde_json::to_string(principal).map_err(unavailable)?;
-        let mut conn = self.inner.redis.connection().await.map_err(unavailable)?;
-        let _stored: i64 = self
-            .inner
-            .store_script
-            .key(self.inner.redis.key(cache_key))
-            .key(self.inner.redis.key(&tombstone(cache_key)))
-            .arg(value)
-            .arg(self.inner.cache_secs)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    /// Drops cached entries and blocks their re-caching briefly (see the module comment).
-    async fn forget(&self, cache_keys: &[String]) -> Result<(), AuthError> {
-        if cache_keys.is_empty() {
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for key in cache_keys {
-            pipe.set_ex(self.inner.redis.key(&tombstone(key)), 1, TOMBSTONE_SECS)
-                .ignore()
-                .del(self.inner.redis.key(key))
-                .ignore();
-        }
-        let mut conn = self.inner.redis.connection().await.map_err(unavailable)?;
-        pipe.query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    /// After a key's revocation: it fails at its next use, in every service.
-    pub async fn forget_key(&self, key_hash: &[u8]) -> Result<(), AuthError> {
-        self.forget(&[key_cache_key(key_hash)]).await
-    }
-
-    pub async fn forget_session(&self, session_id: Uuid) -> Result<(), AuthError> {
-        self.forget(&[session_cache_key(session_id)]).await
-    }
-
-    /// After a change to a user's memberships or roles: every key and session of theirs.
-    pub async fn forget_user(&self, user_id: Uuid) -> Result<(), AuthError> {
-        let pool = &self.inner.pool;
-        let hashes = ironsmith_db::api_keys::hashes_of_user(pool, user_id).await;
-        let sessions = ironsmith_db::login_sessions::live_ids(pool, user_id).await;
-        self.forget_credentials(hashes, sessions).await
-    }
-
-    /// After an organisation-wide change (a workspace created or deleted, limits changed):
-    /// every key of the organisation and every session of its members.
-    pub async fn forget_organization(&self, organization_id: Uuid) -> Result<(), AuthError> {
-        let pool = &self.inner.pool;
-        let hashes = ironsmith_db::api_keys::hashes_of_organization(pool, organization_id).await;
-        let sessions =
-            ironsmith_db::login_sessions::live_ids_of_organization(pool, organization_id).await;
-        self.forget_credentials(hashes, sessions).await
-    }
-
-    async fn forget_credentials(
-        &self,
-        key_hashes: Result<Vec<Vec<u8>>, ironsmith_db::DbError>,
-        session_ids: Result<Vec<Uuid>, ironsmith_db::DbError>,
-    ) -> Result<(), AuthError> {
-        let keys: Vec<String> = key_hashes
-            .map_err(unavailable)?
-            .iter()
-            .map(|h| key_cache_key(h))
-            .chain(
-                session_ids
-                    .map_err(unavailable)?
-                    .into_iter()
-                    .map(session_cache_key),
-            )
-            .collect();
-        self.forget(&keys).await
-    }
-
-    /// Records the key's last use, at most once a minute per key; best effort. This process
-    /// remembers when it last did so, so only the first request of a minute per key reaches
-    /// Redis (whose `SET NX` then elects one process across replicas to write Postgres).
-    async fn note_key_used(&self, key_id: Uuid) {
-        let now = std::time::Instant::now();
-        {
-            let Ok(mut noted) = self.inner.key_use_noted.lock() else {
-                return;
-            };
-            if noted
-                .get(&key_id)
-                .is_some_and(|at| now.duration_since(*at) < KEY_USE_INTERVAL)
-            {
-                return;
-            }
-            noted.retain(|_, at| now.duration_since(*at) < KEY_USE_INTERVAL);
-            noted.insert(key_id, now);
-        }
-        let marker = self.inner.redis.key(&keys::key_used(key_id));
-        let first_this_minute = async {
-            let mut conn = self.inner.redis.connection().await.ok()?;
-            let set: Option<String> = redis::cmd("SET")
-                .arg(&marker)
-                .arg(1)
-                .arg("NX")
-                .arg("EX")
-                .arg(60)
-                .query_async(&mut conn)
-                .await
-                .ok()?;
-            set
-        }
-        .await
-        .is_some();
-        if first_this_minute {
-            let pool = self.inner.pool.clone();
-            tokio::spawn(async move {
-                if let Err(error) = ironsmith_db::api_keys::touch(&pool, key_id).await {
-                    tracing::warn!(%error, %key_id, "could not record the key's last use (best effort)");
-                }
-            });
-        }
-    }
-
-    async fn load_key(&self, key: &str) -> Result<Principal, AuthError> {
-        let pool = &self.inner.pool;
-        let hash = self.inner.hasher.hash(key);
-        let record = ironsmith_db::api_keys::by_hash(pool, &hash)
-            .await
-            .map_err(unavailable)?
-            .filter(|r| self.inner.hasher.verify(key, &r.key_hash))
-            .ok_or_else(|| AuthError::Unauthenticated("Invalid API key".into()))?;
-        let kind = KeyKind::parse(&record.kind).ok_or_else(|| unavailable("unknown key kind"))?;
-        let credential = Credential::ApiKey {
-            id: record.id,
-            kind,
-        };
-        let expires_at = record.expires_at.map(|t| t.timestamp());
-        match kind {
-            KeyKind::Pat => {
-                let user_id = record
-                    .user_id
-                    .ok_or_else(|| unavailable("PAT without owner"))?;
-                let (identity, mut orgs) = self.load_user(user_id).await?;
-                orgs.retain(|g| g.organization_id == record.organization_id);
-                if orgs.is_empty() {
-                    return Err(AuthError::Unauthenticated(
-                        "This key's owner has left its organisation".into(),
-                    ));
-                }
-                Ok(Principal {
-                    identity,
-                    credential,
-                    scope: Scope::Member {
-                        orgs,
-                        default_workspace: record.workspace_id,
-                    },
-                    expires_at,
-                })
-            }
-            KeyKind::Service => {
-                let role = record
-                    .service_role
-                    .as_deref()
-                    .and_then(Role::parse)
-                    .ok_or_else(|| unavailable("service key without a role"))?;
-                let org = ironsmith_db::organizations::get(pool, record.organization_id)
-                    .await
-                    .map_err(unavailable)?
-                    .ok_or_else(|| AuthError::Unauthenticated("Invalid API key".into()))?;
-                let all_workspaces = ironsmith_db::workspaces::ids(pool, record.organization_id)
-                    .await
-                    .map_err(unavailable)?;
-                Ok(Principal {
-                    identity: Identity::ServiceAccount {
-                        api_key_id: record.id,
-                    },
-                    credential,
-                    scope: Scope::Service {
-                        organization_id: record.organization_id,
-                        workspace_id: record.workspace_id,
-                        role,
-                        all_workspaces,
-                        limits: self.limits_in_force(&org),
-                    },
-                    expires_at,
-                })
-            }
-        }
-    }
-
-    async fn load_session(&self, session_id: Uuid, user_id: Uuid) -> Result<Principal, AuthError> {
-        let session = ironsmith_db::login_sessions::live(&self.inner.pool, session_id)
-            .await
-            .map_err(unavailable)?
-            .filter(|s| s.user_id == user_id)
-            .ok_or_else(|| AuthError::Unauthenticated("Session expired or signed out".into()))?;
-        let (identity, orgs) = self.load_user(user_id).await?;
-        let default_workspace = ironsmith_db::users::get(&self.inner.pool, user_id)
-            .await
-            .map_err(unavailable)?
-            .and_then(|u| u.default_workspace_id);
-        Ok(Principal {
-            identity,
-            credential: Credential::Session { id: session.id },
-            scope: Scope::Member {
-                orgs,
-                default_workspace,
-            },
-            expires_at: Some(session.expires_at.timestamp()),
-        })
-    }
-
-    /// A user and their standing in each organisation.
-    async fn load_user(&self, user_id: Uuid) -> Result<(Identity, Vec<OrgGrant>), AuthError> {
-        let pool = &self.inner.pool;
-        let user = ironsmith_db::users::get(pool, user_id)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| AuthError::Unauthenticated("Unknown user".into()))?;
-        let org_rows = ironsmith_db::members::org_grants(pool, user_id)
-            .await
-            .map_err(unavailable)?;
-        let workspace_rows = ironsmith_db::members::workspace_grants(pool, user_id)
-            .await
-            .map_err(unavailable)?;
-        let mut orgs = Vec::with_capacity(org_rows.len());
-        for row in org_rows {
-            let Some(org_role) = Role::parse(&row.org_role) else {
-                continue;
-            };
-            let org = ironsmith_db::organizations::get(pool, row.organization_id)
-                .await
-                .map_err(unavailable)?;
-            let Some(org) = org else { continue };
-            let all_workspaces = ironsmith_db::workspaces::ids(pool, row.organization_id)
-                .await
-                .map_err(unavailable)?;
-            let workspaces = workspace_rows
-                .iter()
-                .filter(|w| w.organization_id == row.organization_id)
-                .filter_map(|w| Role::parse(&w.role).map(|role| (w.workspace_id, role)))
-                .collect();
-            orgs.push(OrgGrant {
-                organization_id: row.organization_id,
-                org_role,
-                workspaces,
-                all_workspaces,
-                limits: self.limits_in_force(&org),
-            });
-        }
-        Ok((
-            Identity::User {
-                user_id: user.id,
-                email: user.email,
-                full_name: user.full_name,
-            },
-            orgs,
-        ))
-    }
-}
-
-fn key_cache_key(hash: &[u8]) -> String {
-    keys::principal_of_key(&hex::encode(hash))
-}
-
-fn session_cache_key(session_id: Uuid) -> String {
-    keys::principal_of_session(session_id)
-}
-
-fn tombstone(cache_key: &str) -> String {
-    keys::revoked(cache_key)
 }

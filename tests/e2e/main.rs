@@ -13,6 +13,7 @@ mod edge;
 mod faults;
 mod fuzz_corpus;
 mod hardening;
+mod hub;
 mod ingest;
 mod ingest_faults;
 mod isolation;

@@ -7,6 +7,7 @@
 pub mod bodies;
 pub mod error;
 pub mod health;
+pub mod hub;
 pub mod info;
 pub mod resources;
 pub mod runs;

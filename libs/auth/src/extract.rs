@@ -242,3 +242,26 @@ where
         Ok(PublicAccess)
     }
 }
+
+/// A caller of a route that answers with or without a key (public prompts): with a credential
+/// it is the authenticated [`Auth`] caller (a bad credential is refused, never downgraded to
+/// anonymous); without one it is counted like [`PublicAccess`].
+#[derive(Debug, Clone)]
+pub struct MaybeAuth(pub Option<AuthContext>);
+
+impl<S> FromRequestParts<S> for MaybeAuth
+where
+    Authenticator: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if Authenticator::from_ref(state).presented(parts).is_some() {
+            let Auth(context) = Auth::from_request_parts(parts, state).await?;
+            return Ok(MaybeAuth(Some(context)));
+        }
+        PublicAccess::from_request_parts(parts, state).await?;
+        Ok(MaybeAuth(None))
+    }
+}

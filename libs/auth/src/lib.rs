@@ -22,7 +22,8 @@ pub use authenticator::{
 };
 pub use error::AuthError;
 pub use extract::{
-    Auth, AuthContext, OrgAuth, OrgContext, PublicAccess, RequireOrgPermission, RequirePermission,
+    Auth, AuthContext, MaybeAuth, OrgAuth, OrgContext, PublicAccess, RequireOrgPermission,
+    RequirePermission,
 };
 pub use limits::{EndpointClass, Limiter, OrgLimits};
 pub use permissions::{AccessScope, Permission, PermissionMarker, PermissionSet, Role, perm};

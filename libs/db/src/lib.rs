@@ -12,6 +12,7 @@ pub mod datasets;
 pub mod examples;
 pub mod feedback_configs;
 pub mod feedback_tokens;
+pub mod hub;
 pub mod invitations;
 pub mod login_sessions;
 pub mod members;

@@ -71,6 +71,7 @@ impl AppState {
 pub fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(routes::settings::router())
+        .merge(routes::hub::router())
         .merge(routes::model_prices::router())
         .merge(routes::projects::router())
         .merge(routes::runs::router())

@@ -5,6 +5,7 @@ pub mod control_plane;
 pub mod datasets;
 pub mod examples;
 pub mod feedback;
+pub mod hub;
 pub mod model_prices;
 pub mod projects;
 pub mod public;

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod auth_session;
+pub mod commits;
 pub mod examples;
 pub mod members;
 pub mod oidc;
@@ -23,6 +24,7 @@ pub fn public() -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(oidc::router())
         .merge(examples::router())
+        .merge(commits::router())
         .merge(crate::ingest::router())
 }
 

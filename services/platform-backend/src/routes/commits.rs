@@ -1,0 +1,125 @@
+//! Prompt commits: `GET|POST /commits/{owner}/{repo}` (list, push) and
+//! `GET /commits/{owner}/{repo}/{ref}` (pull by `latest`, tag, hash or hash prefix). The rules
+//! (owners, parent checks, references, verbatim manifests) are the `ironsmith-hub` crate's;
+//! repositories themselves are backend's (`/repos`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use ironsmith_api_types::hub::{CommitCreate, CommitCreated, CommitsPage, PulledCommit};
+use ironsmith_auth::{AuthContext, MaybeAuth, Permission, RequirePermission, perm};
+use ironsmith_db::hub as store;
+use ironsmith_http::{ApiError, Path, QueryPairs};
+use ironsmith_hub::{self as hub, Viewer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, push))
+        .routes(routes!(pull))
+}
+
+/// Who is asking, after checking the caller (if any) may read prompts.
+fn reader(caller: Option<&AuthContext>) -> Result<Viewer, ApiError> {
+    let Some(caller) = caller else {
+        return Ok(Viewer::default());
+    };
+    caller
+        .require(Permission::PromptsRead)
+        .map_err(|e| ApiError::Forbidden(e.to_string()))?;
+    Ok(Viewer {
+        workspace_id: Some(caller.workspace_id),
+        liker_id: caller.user_id().or(caller.credential.api_key_id()),
+    })
+}
+
+#[utoipa::path(get, path = "/commits/{owner}/{repo}", tag = "prompt hub", security((), ("api_key" = [])),
+    params(("owner" = String, Path, description = "`-` for the caller's workspace, else a workspace handle"),
+        ("repo" = String, Path),
+        ("offset" = Option<u64>, Query, minimum = 0),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100),
+        ("include_model" = Option<bool>, Query, description = "Keep the model in prompt-and-model manifests")),
+    responses((status = 200, body = CommitsPage)))]
+async fn list(
+    State(state): State<AppState>,
+    MaybeAuth(caller): MaybeAuth,
+    Path((owner, repo)): Path<(String, String)>,
+    query: QueryPairs,
+) -> Result<Json<CommitsPage>, ApiError> {
+    let viewer = reader(caller.as_ref())?;
+    let (offset, limit) = query.page(100)?;
+    let include_model = query.bool("include_model")?.unwrap_or(false);
+    let pg = &state.stores.postgres;
+    let found = hub::find_repo(pg, &viewer, &owner, &repo).await?;
+    let commits = store::list_commits(pg, found.repo.id, offset, limit).await?;
+    let mut out = Vec::with_capacity(commits.len());
+    for commit in &commits {
+        let manifest = hub::load_manifest(&state.stores.storage, commit).await?;
+        let manifest = if include_model {
+            manifest
+        } else {
+            hub::without_model(&manifest)
+        };
+        out.push(hub::render_commit(commit, manifest));
+    }
+    Ok(Json(CommitsPage {
+        commits: out,
+        total: found.repo.num_commits,
+    }))
+}
+
+#[utoipa::path(post, path = "/commits/{owner}/{repo}", tag = "prompt hub",
+    params(("owner" = String, Path), ("repo" = String, Path)),
+    request_body = CommitCreate,
+    responses((status = 201, body = CommitCreated),
+        (status = 409, description = "The parent is not the latest commit (pull and push again), or nothing changed")))]
+async fn push(
+    State(state): State<AppState>,
+    caller: RequirePermission<perm::PromptsUpdate>,
+    Path((owner, repo)): Path<(String, String)>,
+    ironsmith_http::Json(body): ironsmith_http::Json<CommitCreate>,
+) -> Result<(StatusCode, Json<CommitCreated>), ApiError> {
+    let viewer = Viewer {
+        workspace_id: Some(caller.workspace_id),
+        liker_id: None,
+    };
+    let pg = &state.stores.postgres;
+    let repo = hub::own_repo(pg, &viewer, &owner, &repo).await?;
+    let commit = hub::push(pg, &state.stores.storage, &repo, &body).await?;
+    Ok((StatusCode::CREATED, Json(CommitCreated { commit })))
+}
+
+#[utoipa::path(get, path = "/commits/{owner}/{repo}/{ref}", tag = "prompt hub", security((), ("api_key" = [])),
+    params(("owner" = String, Path), ("repo" = String, Path),
+        ("ref" = String, Path, description = "`latest`, a tag, a commit hash or at least 8 characters of one"),
+        ("include_model" = Option<bool>, Query, description = "Keep the model in prompt-and-model manifests")),
+    responses((status = 200, body = PulledCommit)))]
+async fn pull(
+    State(state): State<AppState>,
+    MaybeAuth(caller): MaybeAuth,
+    Path((owner, repo, reference)): Path<(String, String, String)>,
+    query: QueryPairs,
+) -> Result<Json<PulledCommit>, ApiError> {
+    let viewer = reader(caller.as_ref())?;
+    let include_model = query.bool("include_model")?.unwrap_or(false);
+    let pg = &state.stores.postgres;
+    let found = hub::find_repo(pg, &viewer, &owner, &repo).await?;
+    let commit = hub::resolve_ref(pg, &found.repo, &reference).await?;
+    let manifest = hub::load_manifest(&state.stores.storage, &commit).await?;
+    store::count_use(pg, found.repo.id, Some(commit.id), true).await?;
+    Ok(Json(PulledCommit {
+        commit_hash: commit.commit_hash,
+        manifest: if include_model {
+            manifest
+        } else {
+            hub::without_model(&manifest)
+        },
+        examples: Vec::new(),
+        description: commit.description,
+        model_config: None,
+        model_provider: None,
+    }))
+}

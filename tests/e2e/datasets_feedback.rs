@@ -547,23 +547,52 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
     assert_eq!(read_run["trace_upgrade"], true);
     assert_eq!(read_run["trace_tier"], "longlived");
 
-    // Configurations: idempotent re-create, conflicting one refused, validation, soft delete.
+    // Configurations: idempotent re-create, a changed one added next to the first (which
+    // feedback is still checked against), validation, soft delete.
     let config = json!({"feedback_key": "rating", "feedback_config": {"type": "continuous", "min": 0, "max": 5}});
-    admin
+    let first = admin
         .post("/feedback-configs", config.clone())
         .await?
         .expect(200)?;
-    admin.post("/feedback-configs", config).await?.expect(200)?;
+    assert_eq!(first["is_first"], true);
+    let again = admin.post("/feedback-configs", config).await?.expect(200)?;
     assert_eq!(
-        admin
-            .post(
-                "/feedback-configs",
-                json!({"feedback_key": "rating", "feedback_config": {"type": "freeform"}})
-            )
-            .await?
-            .status,
-        400
+        again["id"], first["id"],
+        "an identical re-create returns the same one"
     );
+    let second = admin
+        .post(
+            "/feedback-configs",
+            json!({"feedback_key": "rating", "feedback_config": {"type": "freeform"}}),
+        )
+        .await?
+        .expect(200)?;
+    assert_eq!(
+        (&second["is_first"], &second["feedback_config"]["type"]),
+        (&json!(false), &json!("freeform"))
+    );
+    let listed = admin
+        .get("/feedback-configs?key=rating")
+        .await?
+        .expect(200)?;
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(1),
+        "one per key by default"
+    );
+    assert_eq!(listed[0]["id"], first["id"]);
+    let all = admin
+        .get("/feedback-configs?key=rating&include_all_configs=true")
+        .await?
+        .expect(200)?;
+    assert_eq!(all.as_array().map(Vec::len), Some(2));
+    admin
+        .delete(&format!(
+            "/feedback-configs?id={}",
+            second["id"].as_str().unwrap_or_default()
+        ))
+        .await?
+        .expect(204)?;
     assert_eq!(
         admin
             .post(

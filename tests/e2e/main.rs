@@ -20,6 +20,7 @@ mod isolation;
 mod oidc;
 mod queue;
 mod runs_read;
+mod sdk_compat;
 mod sdk_evaluate;
 mod sdk_ingest;
 mod sdk_python;

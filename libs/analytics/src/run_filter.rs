@@ -215,6 +215,13 @@ fn compare(field: Field, op: CompareOp, value: &Value) -> Sql {
         (Field::Error, Value::Null) => {
             sql.push(if negate { "error != ''" } else { "error = ''" });
         }
+        (Field::Error, Value::Bool(errored)) => {
+            sql.push(if *errored != negate {
+                "error != ''"
+            } else {
+                "error = ''"
+            });
+        }
         (Field::ParentRunId | Field::ReferenceExampleId, Value::Null) => {
             let column = column(field);
             sql.push(&format!(

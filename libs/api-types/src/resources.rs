@@ -256,6 +256,8 @@ pub struct FeedbackToken {
 /// How feedback of one key is given and scored.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FeedbackKeyConfig {
+    /// This configuration (a key can have more than one).
+    pub id: Uuid,
     pub feedback_key: String,
     #[schema(value_type = crate::bodies::FeedbackConfig)]
     pub feedback_config: Value,
@@ -265,6 +267,13 @@ pub struct FeedbackKeyConfig {
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub modified_at: DateTime<Utc>,
     pub is_lower_score_better: Option<bool>,
+    /// The key's enforced configuration, which takes precedence for the whole workspace.
+    pub is_enforced: bool,
+    /// The key's first configuration: feedback that names no configuration is checked
+    /// against it (unless the key has an enforced one).
+    pub is_first: bool,
+    /// Deleted (listed only with `include_all_configs`).
+    pub is_deleted: bool,
 }
 
 /// A confirmation.

@@ -47,6 +47,80 @@ fn push_in_force(query: &mut QueryBuilder<'_, Postgres>, as_of: Option<DateTime<
     }
 }
 
+/// A condition on an example's `metadata`, as a filter expression states it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetadataCondition {
+    And(Vec<MetadataCondition>),
+    Or(Vec<MetadataCondition>),
+    Not(Box<MetadataCondition>),
+    /// Every pair of this JSON object is present.
+    Contains(Value),
+    /// The key is present.
+    HasKey(String),
+    /// The key's value, as text, equals (or with `equal: false`, does not equal) `text`.
+    KeyEquals {
+        key: String,
+        text: String,
+        equal: bool,
+    },
+    /// Some value, as text, equals `text`.
+    AnyValueEquals(String),
+}
+
+fn push_condition(query: &mut QueryBuilder<'_, Postgres>, condition: &MetadataCondition) {
+    const METADATA: &str = "COALESCE(metadata, '{}'::jsonb)";
+    match condition {
+        MetadataCondition::And(parts) | MetadataCondition::Or(parts) => {
+            let joiner = if matches!(condition, MetadataCondition::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            query.push("(");
+            if parts.is_empty() {
+                query.push(if joiner == " AND " { "TRUE" } else { "FALSE" });
+            }
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    query.push(joiner);
+                }
+                push_condition(query, part);
+            }
+            query.push(")");
+        }
+        MetadataCondition::Not(inner) => {
+            query.push("NOT (");
+            push_condition(query, inner);
+            query.push(")");
+        }
+        MetadataCondition::Contains(object) => {
+            query
+                .push(format!("{METADATA} @> "))
+                .push_bind(object.clone());
+        }
+        MetadataCondition::HasKey(key) => {
+            query.push(format!("{METADATA} ? ")).push_bind(key.clone());
+        }
+        MetadataCondition::KeyEquals { key, text, equal } => {
+            query.push(if *equal { "COALESCE(" } else { "NOT COALESCE(" });
+            query
+                .push(format!("{METADATA} ->> "))
+                .push_bind(key.clone())
+                .push(" = ")
+                .push_bind(text.clone())
+                .push(", FALSE)");
+        }
+        MetadataCondition::AnyValueEquals(text) => {
+            query
+                .push(format!(
+                    "EXISTS (SELECT 1 FROM jsonb_each_text({METADATA}) AS e WHERE e.value = "
+                ))
+                .push_bind(text.clone())
+                .push(")");
+        }
+    }
+}
+
 /// Filters of `GET /examples`.
 #[derive(Debug, Clone, Default)]
 pub struct ExampleFilter {
@@ -59,6 +133,8 @@ pub struct ExampleFilter {
     pub metadata: Option<Value>,
     /// Case-insensitive text anywhere in the inputs or outputs.
     pub full_text: Option<String>,
+    /// A condition on `metadata` (the `filter` expression).
+    pub condition: Option<MetadataCondition>,
     pub offset: i64,
     pub limit: i64,
 }
@@ -85,6 +161,10 @@ fn push_filter(query: &mut QueryBuilder<'_, Postgres>, tenant_id: Uuid, filter: 
         query
             .push(" AND COALESCE(metadata, '{}'::jsonb) @> ")
             .push_bind(metadata.clone());
+    }
+    if let Some(condition) = &filter.condition {
+        query.push(" AND ");
+        push_condition(query, condition);
     }
     if let Some(text) = &filter.full_text {
         query

@@ -238,6 +238,8 @@ fn value(field: Field, op: CompareOp, node: &Node) -> Result<Value, FilterError>
     let null_ok = matches!(op, CompareOp::Eq | CompareOp::Neq);
     match (field.kind(), &node.kind) {
         (Kind::OptionalUuid | Kind::Error, NodeKind::Null) if null_ok => Ok(Value::Null),
+        // `eq(error, true)`: the run errored (LangSmith's own form, besides `neq(error, null)`).
+        (Kind::Error, NodeKind::Bool(errored)) if null_ok => Ok(Value::Bool(*errored)),
         (Kind::Uuid | Kind::OptionalUuid, NodeKind::Str(text)) => Uuid::try_parse(text)
             .map(Value::Uuid)
             .map_err(|_| FilterError::new(node.position, format!("`{text}` is not a UUID"))),

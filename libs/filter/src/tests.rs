@@ -355,3 +355,21 @@ fn oversized_filters_are_refused_with_a_reason() {
     let refused = error(&long);
     assert!(refused.to_string().contains("longer than"), "{refused}");
 }
+
+#[test]
+fn error_compares_with_null_or_a_boolean() {
+    assert_eq!(
+        parse("eq(error, true)"),
+        cmp(Field::Error, CompareOp::Eq, Value::Bool(true))
+    );
+    assert_eq!(
+        parse("eq(error, false)"),
+        cmp(Field::Error, CompareOp::Eq, Value::Bool(false))
+    );
+    assert_eq!(parse("eq(error, true)").to_string(), "eq(error, true)");
+    assert_eq!(
+        parse("neq(error, null)"),
+        cmp(Field::Error, CompareOp::Neq, Value::Null)
+    );
+    error("gt(error, true)");
+}

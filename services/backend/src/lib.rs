@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod datasets;
+pub mod example_filter;
 pub mod feedback;
 pub mod projects;
 pub mod references;

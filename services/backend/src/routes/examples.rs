@@ -279,53 +279,14 @@ async fn filter_from(
         splits: query.all("splits").map(str::to_owned).collect(),
         metadata,
         full_text: query.get("full_text_contains").map(str::to_owned),
+        condition: None,
         offset,
         limit,
     };
     if let Some(expression) = query.get("filter") {
-        apply_filter(&mut filter, expression)?;
+        filter.condition = Some(crate::example_filter::parse(expression)?);
     }
     Ok(filter)
-}
-
-/// The example `filter` expressions the SDKs build (`has(metadata, '{…}')`, `exists(metadata,
-/// 'key')`, and `and` of them), mapped onto metadata containment. Anything else is refused
-/// with 400 rather than silently ignored.
-fn apply_filter(filter: &mut ExampleFilter, expression: &str) -> Result<(), ApiError> {
-    use ironsmith_filter::{Field, Filter, HasValue};
-    let parsed = Filter::parse(expression)
-        .map_err(|e| ApiError::BadRequest(format!("Invalid filter: {e}")))?;
-    let mut conditions = vec![parsed];
-    while let Some(condition) = conditions.pop() {
-        match condition {
-            Filter::And(parts) => conditions.extend(parts),
-            Filter::Has {
-                field: Field::Metadata,
-                value: HasValue::Pairs(pairs),
-            } => {
-                let mut merged = filter
-                    .metadata
-                    .take()
-                    .and_then(|m| m.as_object().cloned())
-                    .unwrap_or_default();
-                for (key, text) in pairs {
-                    // Strings arrive as themselves, anything else as its JSON text.
-                    let value = serde_json::from_str::<Value>(&text)
-                        .ok()
-                        .filter(|v| !v.is_string())
-                        .unwrap_or(Value::String(text));
-                    merged.insert(key, value);
-                }
-                filter.metadata = Some(Value::Object(merged));
-            }
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "Invalid filter: examples can be filtered by `has(metadata, '{{…}}')` only, not `{other}`"
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 #[utoipa::path(get, path = "/examples", operation_id = "list_examples", tag = "examples",

@@ -32,6 +32,11 @@ pub struct QueryBody {
     pub is_root: Option<bool>,
     #[serde(default, deserialize_with = "lenient_bool")]
     pub error: Option<bool>,
+    /// `1` selects root runs (the SDKs' older way of asking for traces); no other value is
+    /// meaningful.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1)]
+    pub execution_order: Option<Value>,
     #[serde(default, deserialize_with = "lenient_time")]
     #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     pub start_time: Option<i64>,
@@ -70,6 +75,22 @@ pub struct Filters {
 const MAX_COMPILED_FILTER_BYTES: usize = 256 * 1024;
 
 impl QueryBody {
+    /// Whether only root runs (or only child runs) are wanted: `is_root`, or
+    /// `execution_order=1`, which selects root runs.
+    pub fn is_root(&self) -> Result<Option<bool>, ApiError> {
+        match &self.execution_order {
+            None | Some(Value::Null) => Ok(self.is_root),
+            Some(order) if order.as_f64() == Some(1.0) || order.as_str() == Some("1") => {
+                Ok(Some(self.is_root.unwrap_or(true)))
+            }
+            Some(other) => Err(ApiError::Unprocessable(vec![ValidationIssue {
+                loc: vec!["body".into(), "execution_order".into()],
+                msg: format!("execution_order {other} is not supported: 1 selects root runs"),
+                kind: "value_error".into(),
+            }])),
+        }
+    }
+
     /// Parses the three filters (and `query`, as `search(...)`); a bad one is a 400 naming
     /// the key, the position and the reason.
     pub fn filters(&self) -> Result<Filters, ApiError> {
@@ -267,6 +288,13 @@ mod tests {
         .expect("parses");
         assert_eq!(body.session.as_ref().map(Vec::len), Some(1));
         assert_eq!((body.is_root, body.error), (Some(true), Some(false)));
+        assert_eq!(body.is_root().expect("execution_order 1"), Some(true));
+        let roots: QueryBody =
+            serde_json::from_value(serde_json::json!({"execution_order": 1})).expect("parses");
+        assert_eq!(roots.is_root().expect("roots"), Some(true));
+        let other: QueryBody =
+            serde_json::from_value(serde_json::json!({"execution_order": 3})).expect("parses");
+        assert!(other.is_root().is_err());
         assert_eq!(body.start_time, Some(1_740_824_100_000_000));
         assert_eq!(body.end_time, Some(1_740_824_100_123_000));
         assert_eq!(body.limit().expect("limit"), 100);

@@ -201,7 +201,7 @@ pub fn query_from(
         parent_run_id: body.parent_run,
         run_type: body.run_type.clone().filter(|t| !t.is_empty()),
         reference_examples: body.reference_example.clone(),
-        is_root: body.is_root,
+        is_root: body.is_root()?,
         error: body.error,
         start_min_us: body.start_time,
         start_max_us: body.end_time,

@@ -1,9 +1,11 @@
 //! Calls of the newest Python SDK that the server once answered wrongly, each through the real
 //! SDK: `eq(error, true|false)` filters, `execution_order=1`, token details from
 //! `usage_metadata`, attachments read back through `list_runs`, every form of example filter,
-//! and re-creating a feedback configuration with a changed config.
+//! a multipart example update whose rename collides with a kept attachment,
+//! and re-creating a feedback configuration with a changed config; and the JS SDK's
+//! annotation-queue creation.
 
-use ironsmith_e2e::{Stack, python, run_client};
+use ironsmith_e2e::{Stack, node, python, run_client};
 use serde_json::json;
 
 #[tokio::test]
@@ -39,10 +41,43 @@ async fn the_newest_python_sdk_calls_answer_as_upstream() -> anyhow::Result<()> 
         })
     );
     assert_eq!(out["metadata_kwarg"], json!(["a"]));
+    assert_eq!(
+        out["colliding_rename"], "422",
+        "a rename onto a retained attachment"
+    );
+    assert_eq!(out["after_rename"], json!(["renamed", "second"]));
     assert_eq!(out["same_config"]["max"], 1.0);
-    assert_eq!(out["changed_config"]["max"], 10.0, "added next to the first");
+    assert_eq!(
+        out["changed_config"]["max"], 10.0,
+        "added next to the first"
+    );
     assert_eq!(out["configs_of_key"], json!([[1.0, true], [10.0, false]]));
-    assert_eq!(out["default_listing"], json!([1.0]), "one per key: the first");
+    assert_eq!(
+        out["default_listing"],
+        json!([1.0]),
+        "one per key: the first"
+    );
+
+    let js = run_client(
+        &node(),
+        "tests/js/sdk_compat.mjs",
+        &[
+            ("LANGSMITH_ENDPOINT", &endpoint),
+            ("LANGSMITH_API_KEY", &stack.admin_key),
+        ],
+    )
+    .await?;
+    assert_eq!(
+        js["created"],
+        json!({"id": "string", "name": "js-review", "description": "Reviews",
+               "tenant_id": "string", "created_at": "string", "updated_at": "string"})
+    );
+    assert_eq!(js["read"]["name"], "js-review");
+    assert_eq!(js["read"]["rubric_instructions"], "Be fair");
+    assert_eq!(
+        js["read"]["rubric_items"], js["sent_items"],
+        "the rubric as sent"
+    );
     stack.stop().await;
     Ok(())
 }

@@ -113,6 +113,38 @@ out["metadata_kwarg"] = sorted(
     e.inputs["q"] for e in client.list_examples(dataset_id=dataset.id, metadata={"lang": "en"})
 )
 
+# A multipart example update whose rename collides with a retained attachment is refused.
+from langsmith.schemas import AttachmentsOperations, ExampleUpsertWithAttachments  # noqa: E402
+
+uploaded = client.create_examples(
+    dataset_id=dataset.id,
+    examples=[
+        {
+            "inputs": {"q": "with files"},
+            "attachments": {
+                "first": ("text/plain", b"one"),
+                "second": ("text/plain", b"two"),
+            },
+        }
+    ],
+)
+example_id = uploaded["example_ids"][0]
+try:
+    client.update_example(
+        example_id,
+        dataset_id=dataset.id,
+        attachments_operations=AttachmentsOperations(rename={"first": "second"}, retain=["second"]),
+    )
+    out["colliding_rename"] = "accepted"
+except Exception as error:  # the SDK raises LangSmithError with the server's answer
+    out["colliding_rename"] = "422" if "422" in str(error) else str(error)
+client.update_example(
+    example_id,
+    dataset_id=dataset.id,
+    attachments_operations=AttachmentsOperations(rename={"first": "renamed"}, retain=["second"]),
+)
+out["after_rename"] = sorted(client.read_example(example_id).attachments)
+
 # A feedback configuration re-created with a changed config.
 key = f"compat-{uuid.uuid4().hex[:8]}"
 client.create_feedback_config(key, feedback_config={"type": "continuous", "min": 0, "max": 1})

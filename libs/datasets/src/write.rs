@@ -332,6 +332,7 @@ fn merge(
         .unwrap_or_default();
     let mut attachments = match (change.attachment_ops, uploaded.is_empty()) {
         (Some(ops), _) => {
+            check_no_collisions(&ops)?;
             let mut kept = Map::new();
             for (from, to) in &ops.rename {
                 let file = old.get(from).ok_or_else(|| {
@@ -368,6 +369,29 @@ fn merge(
             .or_else(|| existing.and_then(|e| e.source_run_id)),
         created_at: change.created_at,
     })
+}
+
+/// Two attachments may not end up under one name: a rename onto a retained attachment, or two
+/// renames onto the same name, would silently drop one of them, so the update is refused.
+fn check_no_collisions(ops: &AttachmentOps) -> Result<(), WriteError> {
+    let mut targets: BTreeMap<&str, &str> = BTreeMap::new();
+    for name in &ops.retain {
+        targets.insert(name, name);
+    }
+    for (from, to) in &ops.rename {
+        if let Some(other) = targets.insert(to, from) {
+            let what = if other == to.as_str() && ops.retain.contains(to) {
+                format!("the retained attachment `{to}`")
+            } else {
+                format!("the attachment `{other}`, also renamed to `{to}`")
+            };
+            return Err(WriteError::invalid(
+                "attachments_operations.rename",
+                format!("renaming `{from}` to `{to}` collides with {what}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Deletes examples (each dataset involved gets one new version). Returns the ids that were
@@ -453,5 +477,33 @@ mod tests {
         // No upload and no operations keeps everything.
         let write = merge(ExampleChange::default(), Some(&old), Map::new()).expect("merge");
         assert_eq!(write.attachments, old.attachments);
+    }
+
+    #[test]
+    fn a_rename_onto_a_kept_name_is_refused() {
+        let old = example(json!({"a": {"key": "ka"}, "b": {"key": "kb"}}));
+        for ops in [
+            AttachmentOps {
+                rename: BTreeMap::from([("a".to_owned(), "b".to_owned())]),
+                retain: vec!["b".into()],
+            },
+            AttachmentOps {
+                rename: BTreeMap::from([
+                    ("a".to_owned(), "z".to_owned()),
+                    ("b".to_owned(), "z".to_owned()),
+                ]),
+                retain: Vec::new(),
+            },
+        ] {
+            let refused = merge(
+                ExampleChange {
+                    attachment_ops: Some(ops),
+                    ..Default::default()
+                },
+                Some(&old),
+                Map::new(),
+            );
+            assert!(refused.is_err());
+        }
     }
 }

@@ -88,6 +88,12 @@ async fn prompts_pushed_and_pulled_through_both_sdks_and_langchain() -> anyhow::
     assert_eq!(py["other_private"], "not found");
     assert_eq!(py["lc_hub_vars"], json!(["name"]));
     assert_eq!(py["deleted"], true);
+    for link in [&py["push_url"], &js["push_url"]] {
+        let (status, page) =
+            crate::sdk_compat::open_link(&stack, link.as_str().unwrap_or_default()).await?;
+        assert_eq!(status, 200, "{link}");
+        assert!(page.contains("<h1>Prompt</h1>"), "{page}");
+    }
 
     // JS.
     assert_eq!(js["latest_vars"], json!(["thing", "time"]));

@@ -81,3 +81,16 @@ async fn the_newest_python_sdk_calls_answer_as_upstream() -> anyhow::Result<()> 
     stack.stop().await;
     Ok(())
 }
+
+/// Opens an SDK-printed link's path and query on the stack's edge.
+pub async fn open_link(stack: &Stack, link: &str) -> anyhow::Result<(u16, String)> {
+    let url = reqwest::Url::parse(link)?;
+    let target = format!(
+        "{}{}{}",
+        stack.edge,
+        url.path(),
+        url.query().map(|q| format!("?{q}")).unwrap_or_default()
+    );
+    let response = reqwest::get(target).await?;
+    Ok((response.status().as_u16(), response.text().await?))
+}

@@ -160,4 +160,13 @@ out["default_listing"] = [
     c.feedback_config.get("max") for c in client.list_feedback_configs(feedback_key=[key])
 ]
 
+# The links the SDK prints: the Rust test opens each on the edge.
+out["links"] = {
+    "run": client.get_run_url(run=root, project_name=PROJECT),
+    "project": client.read_project(project_name=PROJECT).url,
+    "dataset": dataset.url,
+    "shared_run": client.share_run(root.id),
+    "shared_dataset": client.share_dataset(dataset.id)["url"],
+}
+
 json.dump(out, sys.stdout, default=str)

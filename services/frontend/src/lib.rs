@@ -4,6 +4,7 @@
 // Tests may expect and index: a panic there is a failing test.
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
+pub mod links;
 pub mod proxy;
 pub mod routing;
 pub mod ui;

@@ -23,6 +23,13 @@ pub async fn page(state: &AppState, path: &str, query: Option<&str>) -> Response
     if path == "/login" {
         return Html(login_page(state, query.unwrap_or(""))).into_response();
     }
+    if let Some(link) = crate::links::recognise(path) {
+        let (title, body) = crate::links::page(
+            &link,
+            state.config.public.api_url.as_str().trim_end_matches('/'),
+        );
+        return Html(layout(&title, &body)).into_response();
+    }
     if path != "/" {
         return (
             StatusCode::NOT_FOUND,

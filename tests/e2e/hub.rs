@@ -88,6 +88,30 @@ async fn prompts_pushed_and_pulled_through_both_sdks_and_langchain() -> anyhow::
     assert_eq!(py["other_private"], "not found");
     assert_eq!(py["lc_hub_vars"], json!(["name"]));
     assert_eq!(py["deleted"], true);
+    assert_eq!(
+        py["agent_files"],
+        json!({
+            "AGENTS.md": {"type": "file", "content": "You help, briefly."},
+            "skills/search": {"type": "skill", "repo_handle": "py-search"},
+        }),
+        "changed, deleted and carried-over paths"
+    );
+    assert_eq!(
+        py["agent_first_files"],
+        json!(["AGENTS.md", "skills/search", "tools/notes.txt"])
+    );
+    assert_eq!(py["skill_files"], json!(["SKILL.md"]));
+    assert_eq!(
+        py["agents_listed"],
+        json!(["py-helper", "js-agent"]),
+        "agents only, the most recently updated first"
+    );
+    assert_eq!(py["agent_stale_push"], "conflict");
+    assert_eq!(py["skill_deleted"], json!([]));
+    assert_eq!(
+        js["agent_files"],
+        json!({"AGENTS.md": {"type": "file", "content": "Be quick."}})
+    );
     for link in [&py["push_url"], &js["push_url"]] {
         let (status, page) =
             crate::sdk_compat::open_link(&stack, link.as_str().unwrap_or_default()).await?;

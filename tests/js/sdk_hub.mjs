@@ -72,6 +72,13 @@ const pulled = await hubPull("js-lc-hub", {
 out.lc_hub_vars = [...pulled.inputVariables].sort();
 out.lc_hub_messages = (await pulled.formatMessages({ thing: "the sky" })).map((m) => m.content);
 
+// Directory repositories.
+await client.pushAgent("js-agent", {
+  files: { "AGENTS.md": { type: "file", content: "Be quick." } },
+});
+const agent = await client.pullAgent("js-agent");
+out.agent_files = agent.files;
+
 if (process.env.IRONSMITH_PULL_PY) {
   const py = await client.pullPromptCommit(process.env.IRONSMITH_PULL_PY, { skipCache: true });
   out.py_manifest = py.manifest;

@@ -117,6 +117,44 @@ except LangSmithNotFoundError:
 hub.push("lc-hub-prompt", first, api_url=ENDPOINT, api_key=KEY)
 out["lc_hub_vars"] = sorted(hub.pull("lc-hub-prompt", api_url=ENDPOINT, api_key=KEY).input_variables)
 
+# Directory repositories: a skill, and an agent that links to it.
+from langsmith.schemas import FileEntry, SkillEntry  # noqa: E402
+
+client.push_skill("py-search", files={"SKILL.md": FileEntry(content="# Search\nLook it up.")})
+client.push_agent(
+    "py-helper",
+    files={
+        "AGENTS.md": FileEntry(content="You help."),
+        "tools/notes.txt": FileEntry(content="draft"),
+        "skills/search": SkillEntry(repo_handle="py-search"),
+    },
+    description="A helper",
+)
+first_agent = client.pull_agent("py-helper")
+client.push_agent(
+    "py-helper",
+    files={"tools/notes.txt": None, "AGENTS.md": FileEntry(content="You help, briefly.")},
+    parent_commit=first_agent.commit_hash,
+)
+agent = client.pull_agent("py-helper")
+out["agent_files"] = {
+    path: entry.model_dump(exclude_none=True) for path, entry in sorted(agent.files.items())
+}
+out["agent_first_files"] = sorted(client.pull_agent("py-helper", version=first_agent.commit_hash[:8]).files)
+out["skill_files"] = sorted(client.pull_skill("py-search").files)
+out["agents_listed"] = [r.repo_handle for r in client.list_agents().repos]
+try:
+    client.push_agent(
+        "py-helper",
+        files={"x.md": FileEntry(content="x")},
+        parent_commit=first_agent.commit_hash,
+    )
+    out["agent_stale_push"] = "accepted"
+except LangSmithConflictError:
+    out["agent_stale_push"] = "conflict"
+client.delete_skill("py-search")
+out["skill_deleted"] = [r.repo_handle for r in client.list_skills().repos]
+
 # The JS-pushed prompt, if the JS script ran first.
 if os.environ.get("IRONSMITH_PULL_JS"):
     out["js_manifest"] = client.pull_prompt_commit(os.environ["IRONSMITH_PULL_JS"]).manifest

@@ -193,3 +193,67 @@ pub struct TenantHandle {
     #[schema(min_length = 1, max_length = 64)]
     pub tenant_handle: String,
 }
+
+/// One path of a directory repository (an agent or a skill): a file, or a link to another
+/// agent or skill repository.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum DirectoryEntry {
+    File {
+        content: String,
+    },
+    Agent {
+        repo_handle: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit_id: Option<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit_hash: Option<String>,
+    },
+    Skill {
+        repo_handle: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit_id: Option<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit_hash: Option<String>,
+    },
+}
+
+/// A directory repository at one commit.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Directory {
+    pub commit_id: Uuid,
+    pub commit_hash: String,
+    pub files: std::collections::BTreeMap<String, DirectoryEntry>,
+}
+
+/// `POST /v1/platform/hub/repos/{owner}/{repo}/directories/commits`: the paths that change
+/// (`null` deletes one); every other path keeps its entry from the parent commit.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct DirectoryCommitCreate {
+    /// Path to entry (a `DirectoryEntry`), or to `null` to delete the path.
+    #[schema(value_type = Object)]
+    pub files: std::collections::BTreeMap<String, Option<DirectoryEntry>>,
+    /// The latest commit's hash (or at least 8 characters of it); absent to follow whatever
+    /// is latest.
+    pub parent_commit: Option<String>,
+}
+
+/// The commit a directory push made.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DirectoryCommit {
+    pub id: Uuid,
+    pub commit_hash: String,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// `{"commit": …}`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DirectoryCommitCreated {
+    pub commit: DirectoryCommit,
+}

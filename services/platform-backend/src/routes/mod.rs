@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod auth_session;
 pub mod commits;
+pub mod directories;
 pub mod examples;
 pub mod members;
 pub mod oidc;
@@ -25,6 +26,7 @@ pub fn public() -> OpenApiRouter<AppState> {
         .merge(oidc::router())
         .merge(examples::router())
         .merge(commits::router())
+        .merge(directories::router())
         .merge(crate::ingest::router())
 }
 

@@ -39,6 +39,31 @@ pub struct Viewer {
     pub liker_id: Option<Uuid>,
 }
 
+impl Viewer {
+    /// An authenticated caller, after checking it holds `permission`; without a caller, the
+    /// anonymous reader of public repositories.
+    pub fn of(
+        caller: Option<&ironsmith_auth::AuthContext>,
+        permission: ironsmith_auth::Permission,
+    ) -> Result<Viewer, ApiError> {
+        let Some(caller) = caller else {
+            return Ok(Viewer::default());
+        };
+        caller
+            .require(permission)
+            .map_err(|e| ApiError::Forbidden(e.to_string()))?;
+        Ok(Viewer::caller(caller))
+    }
+
+    /// An authenticated caller whose permission its extractor already checked.
+    pub fn caller(caller: &ironsmith_auth::AuthContext) -> Viewer {
+        Viewer {
+            workspace_id: Some(caller.workspace_id),
+            liker_id: caller.user_id().or(caller.credential.api_key_id()),
+        }
+    }
+}
+
 /// The shortest commit-hash prefix a reference may use.
 pub const MIN_HASH_PREFIX: usize = 8;
 

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use ironsmith_api_types::hub::{CommitCreate, CommitCreated, CommitsPage, PulledCommit};
-use ironsmith_auth::{AuthContext, MaybeAuth, Permission, RequirePermission, perm};
+use ironsmith_auth::{MaybeAuth, Permission, RequirePermission, perm};
 use ironsmith_db::hub as store;
 use ironsmith_http::{ApiError, Path, QueryPairs};
 use ironsmith_hub::{self as hub, Viewer};
@@ -20,20 +20,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, push))
         .routes(routes!(pull))
-}
-
-/// Who is asking, after checking the caller (if any) may read prompts.
-fn reader(caller: Option<&AuthContext>) -> Result<Viewer, ApiError> {
-    let Some(caller) = caller else {
-        return Ok(Viewer::default());
-    };
-    caller
-        .require(Permission::PromptsRead)
-        .map_err(|e| ApiError::Forbidden(e.to_string()))?;
-    Ok(Viewer {
-        workspace_id: Some(caller.workspace_id),
-        liker_id: caller.user_id().or(caller.credential.api_key_id()),
-    })
 }
 
 #[utoipa::path(get, path = "/commits/{owner}/{repo}", tag = "prompt hub", security((), ("api_key" = [])),
@@ -49,7 +35,7 @@ async fn list(
     Path((owner, repo)): Path<(String, String)>,
     query: QueryPairs,
 ) -> Result<Json<CommitsPage>, ApiError> {
-    let viewer = reader(caller.as_ref())?;
+    let viewer = Viewer::of(caller.as_ref(), Permission::PromptsRead)?;
     let (offset, limit) = query.page(100)?;
     let include_model = query.bool("include_model")?.unwrap_or(false);
     let pg = &state.stores.postgres;
@@ -82,10 +68,7 @@ async fn push(
     Path((owner, repo)): Path<(String, String)>,
     ironsmith_http::Json(body): ironsmith_http::Json<CommitCreate>,
 ) -> Result<(StatusCode, Json<CommitCreated>), ApiError> {
-    let viewer = Viewer {
-        workspace_id: Some(caller.workspace_id),
-        liker_id: None,
-    };
+    let viewer = Viewer::caller(&caller);
     let pg = &state.stores.postgres;
     let repo = hub::own_repo(pg, &viewer, &owner, &repo).await?;
     let commit = hub::push(pg, &state.stores.storage, &repo, &body).await?;
@@ -103,7 +86,7 @@ async fn pull(
     Path((owner, repo, reference)): Path<(String, String, String)>,
     query: QueryPairs,
 ) -> Result<Json<PulledCommit>, ApiError> {
-    let viewer = reader(caller.as_ref())?;
+    let viewer = Viewer::of(caller.as_ref(), Permission::PromptsRead)?;
     let include_model = query.bool("include_model")?.unwrap_or(false);
     let pg = &state.stores.postgres;
     let found = hub::find_repo(pg, &viewer, &owner, &repo).await?;

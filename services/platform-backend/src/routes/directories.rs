@@ -15,7 +15,7 @@ use ironsmith_api_types::hub::{
     CommitCreate, Directory, DirectoryCommit, DirectoryCommitCreate, DirectoryCommitCreated,
     DirectoryEntry,
 };
-use ironsmith_auth::{AuthContext, MaybeAuth, Permission, RequirePermission, perm};
+use ironsmith_auth::{MaybeAuth, Permission, RequirePermission, perm};
 use ironsmith_http::{ApiError, Path, QueryPairs};
 use ironsmith_hub::{self as hub, Viewer, invalid};
 use serde::{Deserialize, Serialize};
@@ -35,19 +35,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Serialize, Deserialize)]
 struct Stored {
     files: BTreeMap<String, DirectoryEntry>,
-}
-
-fn viewer(caller: Option<&AuthContext>) -> Result<Viewer, ApiError> {
-    let Some(caller) = caller else {
-        return Ok(Viewer::default());
-    };
-    caller
-        .require(Permission::PromptsRead)
-        .map_err(|e| ApiError::Forbidden(e.to_string()))?;
-    Ok(Viewer {
-        workspace_id: Some(caller.workspace_id),
-        liker_id: None,
-    })
 }
 
 fn check_type(repo: &ironsmith_db::hub::Repo, wanted: Option<&str>) -> Result<(), ApiError> {
@@ -103,7 +90,7 @@ async fn read(
     Path((owner, repo)): Path<(String, String)>,
     query: QueryPairs,
 ) -> Result<Json<Directory>, ApiError> {
-    let viewer = viewer(caller.as_ref())?;
+    let viewer = Viewer::of(caller.as_ref(), Permission::PromptsRead)?;
     let pg = &state.stores.postgres;
     let found = hub::find_repo(pg, &viewer, &owner, &repo).await?;
     check_type(
@@ -135,10 +122,7 @@ async fn commit(
     Path((owner, repo)): Path<(String, String)>,
     ironsmith_http::Json(body): ironsmith_http::Json<DirectoryCommitCreate>,
 ) -> Result<Json<DirectoryCommitCreated>, ApiError> {
-    let viewer = Viewer {
-        workspace_id: Some(caller.workspace_id),
-        liker_id: None,
-    };
+    let viewer = Viewer::caller(&caller);
     let pg = &state.stores.postgres;
     let repo = hub::own_repo(pg, &viewer, &owner, &repo).await?;
     check_type(&repo, None)?;
@@ -187,10 +171,7 @@ async fn delete(
     caller: RequirePermission<perm::PromptsDelete>,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let viewer = Viewer {
-        workspace_id: Some(caller.workspace_id),
-        liker_id: None,
-    };
+    let viewer = Viewer::caller(&caller);
     let pg = &state.stores.postgres;
     let repo = hub::own_repo(pg, &viewer, &owner, &repo).await?;
     check_type(&repo, None)?;

@@ -18,7 +18,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::viewer;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,13 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 const REPO_TYPES: [&str; 4] = ["prompt", "file", "agent", "skill"];
-
-fn own_viewer(caller: &ironsmith_auth::AuthContext) -> Viewer {
-    Viewer {
-        workspace_id: Some(caller.workspace_id),
-        liker_id: caller.user_id().or(caller.credential.api_key_id()),
-    }
-}
 
 #[utoipa::path(post, path = "/repos", tag = "prompt hub",
     request_body = RepoCreate,
@@ -89,7 +81,7 @@ async fn create(
         }
         other => other?,
     }
-    let found = hub::find_repo(pg, &own_viewer(&caller), "-", &body.repo_handle).await?;
+    let found = hub::find_repo(pg, &Viewer::caller(&caller), "-", &body.repo_handle).await?;
     Ok(Json(RepoEnvelope {
         repo: render_repo(&found.repo),
     }))
@@ -115,7 +107,7 @@ async fn list(
     MaybeAuth(caller): MaybeAuth,
     query: QueryPairs,
 ) -> Result<Json<ReposPage>, ApiError> {
-    let viewer = viewer(caller.as_ref(), Permission::PromptsRead)?;
+    let viewer = Viewer::of(caller.as_ref(), Permission::PromptsRead)?;
     let pg = &state.stores.postgres;
     let (tenant, own) = match query.get("tenant_handle").filter(|h| !h.is_empty()) {
         Some(handle) => match hub::owner_workspace(pg, &viewer, handle).await? {
@@ -234,7 +226,7 @@ async fn read(
     MaybeAuth(caller): MaybeAuth,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Result<Json<RepoEnvelope>, ApiError> {
-    let viewer = viewer(caller.as_ref(), Permission::PromptsRead)?;
+    let viewer = Viewer::of(caller.as_ref(), Permission::PromptsRead)?;
     let found = hub::find_repo(&state.stores.postgres, &viewer, &owner, &repo).await?;
     if !found.own {
         store::count_use(&state.stores.postgres, found.repo.id, None, false).await?;
@@ -255,7 +247,7 @@ async fn update(
     ironsmith_http::Json(body): ironsmith_http::Json<RepoUpdate>,
 ) -> Result<Json<RepoEnvelope>, ApiError> {
     let pg = &state.stores.postgres;
-    let viewer = own_viewer(&caller);
+    let viewer = Viewer::caller(&caller);
     let current = hub::own_repo(pg, &viewer, &owner, &repo).await?;
     if body.is_public == Some(true) && !current.is_public && current.owner.is_none() {
         return Err(ApiError::BadRequest(
@@ -289,7 +281,7 @@ async fn delete(
     Path((owner, repo)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let pg = &state.stores.postgres;
-    let current = hub::own_repo(pg, &own_viewer(&caller), &owner, &repo).await?;
+    let current = hub::own_repo(pg, &Viewer::caller(&caller), &owner, &repo).await?;
     hub::delete_repo(pg, &state.stores.storage, &current).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -309,7 +301,7 @@ async fn like(
             "Liking a prompt needs an API key".into(),
         ));
     };
-    let viewer = viewer(Some(&caller), Permission::PromptsRead)?;
+    let viewer = Viewer::of(Some(&caller), Permission::PromptsRead)?;
     let liker = viewer
         .liker_id
         .ok_or_else(|| ApiError::Forbidden("This credential cannot like prompts".into()))?;

@@ -14,7 +14,6 @@ use ironsmith_hub::{self as hub, Viewer, invalid};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::viewer;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,13 +31,6 @@ fn render(tag: Tag) -> CommitTag {
         tag_name: tag.tag_name,
         created_at: tag.created_at,
         updated_at: tag.updated_at,
-    }
-}
-
-fn writer(caller: &ironsmith_auth::AuthContext) -> Viewer {
-    Viewer {
-        workspace_id: Some(caller.workspace_id),
-        liker_id: None,
     }
 }
 
@@ -65,7 +57,7 @@ async fn point(
     commit_id: uuid::Uuid,
 ) -> Result<CommitTag, ApiError> {
     let pg = &state.stores.postgres;
-    let repo = hub::own_repo(pg, &writer(caller), owner, repo).await?;
+    let repo = hub::own_repo(pg, &Viewer::caller(caller), owner, repo).await?;
     if store::commit_by_id(pg, repo.id, commit_id).await?.is_none() {
         return Err(ApiError::NotFound(format!(
             "Commit {commit_id} not found in {}",
@@ -108,7 +100,7 @@ async fn list(
     MaybeAuth(caller): MaybeAuth,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Result<Json<Vec<CommitTag>>, ApiError> {
-    let viewer = viewer(caller.as_ref(), Permission::PromptsRead)?;
+    let viewer = Viewer::of(caller.as_ref(), Permission::PromptsRead)?;
     let pg = &state.stores.postgres;
     let found = hub::find_repo(pg, &viewer, &owner, &repo).await?;
     let tags = store::list_tags(pg, found.repo.id).await?;
@@ -123,7 +115,7 @@ async fn read(
     MaybeAuth(caller): MaybeAuth,
     Path((owner, repo, tag)): Path<(String, String, String)>,
 ) -> Result<Json<CommitTag>, ApiError> {
-    let viewer = viewer(caller.as_ref(), Permission::PromptsRead)?;
+    let viewer = Viewer::of(caller.as_ref(), Permission::PromptsRead)?;
     let pg = &state.stores.postgres;
     let found = hub::find_repo(pg, &viewer, &owner, &repo).await?;
     store::get_tag(pg, found.repo.id, &tag)
@@ -143,7 +135,7 @@ async fn move_tag(
     ironsmith_http::Json(body): ironsmith_http::Json<CommitTagMove>,
 ) -> Result<Json<CommitTag>, ApiError> {
     let pg = &state.stores.postgres;
-    let current = hub::own_repo(pg, &writer(&caller), &owner, &repo).await?;
+    let current = hub::own_repo(pg, &Viewer::caller(&caller), &owner, &repo).await?;
     if store::get_tag(pg, current.id, &tag).await?.is_none() {
         return Err(tag_not_found(&tag));
     }
@@ -161,7 +153,7 @@ async fn delete(
     Path((owner, repo, tag)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let pg = &state.stores.postgres;
-    let current = hub::own_repo(pg, &writer(&caller), &owner, &repo).await?;
+    let current = hub::own_repo(pg, &Viewer::caller(&caller), &owner, &repo).await?;
     if store::delete_tag(pg, current.id, &tag).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

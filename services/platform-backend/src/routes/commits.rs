@@ -22,7 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(pull))
 }
 
-#[utoipa::path(get, path = "/commits/{owner}/{repo}", tag = "prompt hub", security((), ("api_key" = [])),
+#[utoipa::path(get, path = "/commits/{owner}/{repo}", operation_id = "list_commits", tag = "prompt hub", security((), ("api_key" = [])),
     params(("owner" = String, Path, description = "`-` for the caller's workspace, else a workspace handle"),
         ("repo" = String, Path),
         ("offset" = Option<u64>, Query, minimum = 0),
@@ -57,7 +57,7 @@ async fn list(
     }))
 }
 
-#[utoipa::path(post, path = "/commits/{owner}/{repo}", tag = "prompt hub",
+#[utoipa::path(post, path = "/commits/{owner}/{repo}", operation_id = "push_commit", tag = "prompt hub",
     params(("owner" = String, Path), ("repo" = String, Path)),
     request_body = CommitCreate,
     responses((status = 201, body = CommitCreated),
@@ -75,7 +75,7 @@ async fn push(
     Ok((StatusCode::CREATED, Json(CommitCreated { commit })))
 }
 
-#[utoipa::path(get, path = "/commits/{owner}/{repo}/{ref}", tag = "prompt hub", security((), ("api_key" = [])),
+#[utoipa::path(get, path = "/commits/{owner}/{repo}/{ref}", operation_id = "pull_commit", tag = "prompt hub", security((), ("api_key" = [])),
     params(("owner" = String, Path), ("repo" = String, Path),
         ("ref" = String, Path, description = "`latest`, a tag, a commit hash or at least 8 characters of one"),
         ("include_model" = Option<bool>, Query, description = "Keep the model in prompt-and-model manifests")),

@@ -78,7 +78,7 @@ async fn files_at(
     Ok(stored.files)
 }
 
-#[utoipa::path(get, path = "/platform/hub/repos/{owner}/{repo}/directories", tag = "prompt hub",
+#[utoipa::path(get, path = "/platform/hub/repos/{owner}/{repo}/directories", operation_id = "read_directory", tag = "prompt hub",
     security((), ("api_key" = [])),
     params(("owner" = String, Path), ("repo" = String, Path),
         ("repo_type" = Option<String>, Query, pattern = "^(agent|skill)$"),
@@ -111,7 +111,7 @@ async fn read(
     }))
 }
 
-#[utoipa::path(post, path = "/platform/hub/repos/{owner}/{repo}/directories/commits", tag = "prompt hub",
+#[utoipa::path(post, path = "/platform/hub/repos/{owner}/{repo}/directories/commits", operation_id = "commit_directory", tag = "prompt hub",
     params(("owner" = String, Path), ("repo" = String, Path)),
     request_body = DirectoryCommitCreate,
     responses((status = 200, body = DirectoryCommitCreated),
@@ -163,7 +163,7 @@ async fn commit(
     }))
 }
 
-#[utoipa::path(delete, path = "/platform/hub/repos/{owner}/{repo}/directories", tag = "prompt hub",
+#[utoipa::path(delete, path = "/platform/hub/repos/{owner}/{repo}/directories", operation_id = "delete_directory", tag = "prompt hub",
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 204, description = "Deleted, with every commit")))]
 async fn delete(

@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const REPO_TYPES: [&str; 4] = ["prompt", "file", "agent", "skill"];
 
-#[utoipa::path(post, path = "/repos", tag = "prompt hub",
+#[utoipa::path(post, path = "/repos", operation_id = "create_repo", tag = "prompt hub",
     request_body = RepoCreate,
     responses((status = 200, body = RepoEnvelope), (status = 409, description = "The workspace has a repository of that handle")))]
 async fn create(
@@ -87,7 +87,7 @@ async fn create(
     }))
 }
 
-#[utoipa::path(get, path = "/repos", tag = "prompt hub", security((), ("api_key" = [])),
+#[utoipa::path(get, path = "/repos", operation_id = "list_repos", tag = "prompt hub", security((), ("api_key" = [])),
     params(
         ("offset" = Option<u64>, Query, minimum = 0),
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 100),
@@ -217,7 +217,7 @@ fn repo_filter(query: &QueryPairs) -> Result<RepoFilter, ApiError> {
     })
 }
 
-#[utoipa::path(get, path = "/repos/{owner}/{repo}", tag = "prompt hub", security((), ("api_key" = [])),
+#[utoipa::path(get, path = "/repos/{owner}/{repo}", operation_id = "read_repo", tag = "prompt hub", security((), ("api_key" = [])),
     params(("owner" = String, Path, description = "`-` for the caller's workspace, else a workspace handle"),
         ("repo" = String, Path)),
     responses((status = 200, body = RepoEnvelope), (status = 404, description = "No such repository visible to the caller")))]
@@ -236,7 +236,7 @@ async fn read(
     }))
 }
 
-#[utoipa::path(patch, path = "/repos/{owner}/{repo}", tag = "prompt hub",
+#[utoipa::path(patch, path = "/repos/{owner}/{repo}", operation_id = "update_repo", tag = "prompt hub",
     params(("owner" = String, Path), ("repo" = String, Path)),
     request_body = RepoUpdate,
     responses((status = 200, body = RepoEnvelope)))]
@@ -272,7 +272,7 @@ async fn update(
     }))
 }
 
-#[utoipa::path(delete, path = "/repos/{owner}/{repo}", tag = "prompt hub",
+#[utoipa::path(delete, path = "/repos/{owner}/{repo}", operation_id = "delete_repo", tag = "prompt hub",
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 204, description = "Deleted, with its commits, tags and likes")))]
 async fn delete(
@@ -286,7 +286,7 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/likes/{owner}/{repo}", tag = "prompt hub",
+#[utoipa::path(post, path = "/likes/{owner}/{repo}", operation_id = "like_repo", tag = "prompt hub",
     params(("owner" = String, Path), ("repo" = String, Path)),
     request_body = Like,
     responses((status = 200, body = Likes)))]
@@ -312,7 +312,7 @@ async fn like(
     Ok(Json(Likes { likes }))
 }
 
-#[utoipa::path(post, path = "/settings/handle", tag = "settings",
+#[utoipa::path(post, path = "/settings/handle", operation_id = "claim_tenant_handle", tag = "settings",
     request_body = TenantHandle,
     responses((status = 200, body = WorkspaceSettings),
         (status = 409, description = "Another workspace holds the handle, or this one already has another")))]

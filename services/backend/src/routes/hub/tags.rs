@@ -69,7 +69,7 @@ async fn point(
     ))
 }
 
-#[utoipa::path(post, path = "/repos/{owner}/{repo}/tags", tag = "prompt hub",
+#[utoipa::path(post, path = "/repos/{owner}/{repo}/tags", operation_id = "create_commit_tag", tag = "prompt hub",
     params(("owner" = String, Path), ("repo" = String, Path)),
     request_body = CommitTagCreate,
     responses((status = 200, body = CommitTag)))]
@@ -92,7 +92,7 @@ async fn create(
     .map(Json)
 }
 
-#[utoipa::path(get, path = "/repos/{owner}/{repo}/tags", tag = "prompt hub", security((), ("api_key" = [])),
+#[utoipa::path(get, path = "/repos/{owner}/{repo}/tags", operation_id = "list_commit_tags", tag = "prompt hub", security((), ("api_key" = [])),
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = [CommitTag])))]
 async fn list(
@@ -107,7 +107,7 @@ async fn list(
     Ok(Json(tags.into_iter().map(render).collect()))
 }
 
-#[utoipa::path(get, path = "/repos/{owner}/{repo}/tags/{tag}", tag = "prompt hub", security((), ("api_key" = [])),
+#[utoipa::path(get, path = "/repos/{owner}/{repo}/tags/{tag}", operation_id = "read_commit_tag", tag = "prompt hub", security((), ("api_key" = [])),
     params(("owner" = String, Path), ("repo" = String, Path), ("tag" = String, Path)),
     responses((status = 200, body = CommitTag)))]
 async fn read(
@@ -124,7 +124,7 @@ async fn read(
         .ok_or_else(|| tag_not_found(&tag))
 }
 
-#[utoipa::path(patch, path = "/repos/{owner}/{repo}/tags/{tag}", tag = "prompt hub",
+#[utoipa::path(patch, path = "/repos/{owner}/{repo}/tags/{tag}", operation_id = "move_commit_tag", tag = "prompt hub",
     params(("owner" = String, Path), ("repo" = String, Path), ("tag" = String, Path)),
     request_body = CommitTagMove,
     responses((status = 200, body = CommitTag)))]
@@ -144,7 +144,7 @@ async fn move_tag(
         .map(Json)
 }
 
-#[utoipa::path(delete, path = "/repos/{owner}/{repo}/tags/{tag}", tag = "prompt hub",
+#[utoipa::path(delete, path = "/repos/{owner}/{repo}/tags/{tag}", operation_id = "delete_commit_tag", tag = "prompt hub",
     params(("owner" = String, Path), ("repo" = String, Path), ("tag" = String, Path)),
     responses((status = 204, description = "Deleted; the commit stays")))]
 async fn delete(

@@ -8,6 +8,16 @@ use uuid::Uuid;
 
 use crate::timestamp;
 
+/// What a repository holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoType {
+    Prompt,
+    File,
+    Agent,
+    Skill,
+}
+
 /// A repository of versioned prompts (or a directory repository: an agent or a skill).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Repo {
@@ -61,7 +71,7 @@ pub struct ReposPage {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct RepoCreate {
     /// Lower-case letters, digits, `-` and `_`, starting with a letter or digit.
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(min_length = 1, max_length = 128, pattern = "^[a-z0-9][a-z0-9_-]*$")]
     pub repo_handle: String,
     pub description: Option<String>,
     pub readme: Option<String>,
@@ -69,6 +79,7 @@ pub struct RepoCreate {
     #[serde(default)]
     pub is_public: bool,
     /// `prompt` (the default), `file`, `agent` or `skill`.
+    #[schema(value_type = Option<RepoType>)]
     pub repo_type: Option<String>,
 }
 
@@ -190,7 +201,7 @@ pub struct Likes {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct TenantHandle {
     /// Lower-case letters, digits, `-` and `_`, starting with a letter or digit.
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[a-z0-9][a-z0-9_-]*$")]
     pub tenant_handle: String,
 }
 

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use ironsmith_api_types::hub::{
-    Like, Likes, RepoCreate, RepoEnvelope, RepoUpdate, ReposPage, TenantHandle,
+    Like, Likes, RepoCreate, RepoType, RepoEnvelope, RepoUpdate, ReposPage, TenantHandle,
 };
 use ironsmith_api_types::resources::WorkspaceSettings;
 use ironsmith_auth::perm::{PromptsCreate, PromptsDelete, PromptsUpdate, WorkspacesManage};
@@ -97,8 +97,8 @@ async fn create(
         ("sort_direction" = Option<String>, Query, pattern = "^(asc|desc)$", description = "`desc` (the default) or `asc`"),
         ("query" = Option<String>, Query, description = "Text the handle (or the description) contains"),
         ("match_prefix" = Option<bool>, Query, description = "The handle starts with `query`"),
-        ("repo_type" = Option<String>, Query, pattern = "^(prompt|file|agent|skill)$", description = "Only repositories of this type"),
-        ("repo_types" = Option<Vec<String>>, Query, description = "Only repositories of these types"),
+        ("repo_type" = Option<RepoType>, Query, description = "Only repositories of this type"),
+        ("repo_types" = Option<Vec<RepoType>>, Query, description = "Only repositories of these types"),
         ("tags" = Option<Vec<String>>, Query, description = "Only repositories carrying every one of these tags"),
         ("tenant_handle" = Option<String>, Query, description = "The public repositories of the workspace with this handle (all of them for its own members)")),
     responses((status = 200, body = ReposPage)))]

@@ -290,3 +290,184 @@ async fn pushed_id(admin: &ironsmith_e2e::Client) -> anyhow::Result<String> {
         .unwrap_or_default()
         .to_owned())
 }
+
+/// A local stand-in for a webhook target: records every request it gets and answers `status`.
+async fn receiver(
+    status: u16,
+) -> anyhow::Result<(
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+)> {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let record = record.clone();
+            async move {
+                record.lock().expect("lock").push((headers, body));
+                axum::http::StatusCode::from_u16(status).expect("status")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((url, seen))
+}
+
+#[tokio::test]
+async fn prompt_webhooks_deliver_signed_events_and_record_every_attempt() -> anyhow::Result<()> {
+    use hmac::Mac;
+    let stack = Stack::start_with(|config| {
+        config.hub.allow_private_webhook_targets = true;
+        config.services.queue.max_deliveries = 3;
+    })
+    .await?;
+    let endpoint = format!("{}/api/v1", stack.edge);
+    let (good, received) = receiver(200).await?;
+    let (bad, refused) = receiver(500).await?;
+    let out = run_client(
+        &python(),
+        "tests/python/sdk_hub_webhooks.py",
+        &[
+            ("LANGSMITH_ENDPOINT", endpoint.as_str()),
+            ("LANGSMITH_API_KEY", stack.admin_key.as_str()),
+            ("IRONSMITH_RECEIVER", good.as_str()),
+            ("IRONSMITH_FAILING", bad.as_str()),
+        ],
+    )
+    .await?;
+    let mut listed = vec![good.clone(), bad.clone()];
+    listed.sort();
+    assert_eq!(out["listed"], json!(listed));
+    assert_eq!(out["read_triggers"], json!(["commit", "tag:create"]));
+    assert_eq!(out["updated_triggers"], json!(["commit", "tag:update"]));
+    let secret = out["signing_secret"]
+        .as_str()
+        .expect("the secret is shown on creation");
+
+    // Two commits and a new tag reach the receiver, signed, with its own header.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while received.lock().expect("lock").len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let got = received.lock().expect("lock").clone();
+    let events: Vec<String> = got
+        .iter()
+        .map(|(h, _)| {
+            h["x-ironsmith-event"]
+                .to_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events.iter().filter(|e| *e == "commit").count(), 2);
+    assert_eq!(events.iter().filter(|e| *e == "tag:create").count(), 1);
+    for (headers, body) in &got {
+        assert_eq!(headers["authorization"], "Bearer hook-token");
+        let signature = headers["x-ironsmith-signature"].to_str()?;
+        let (t, v1) = signature
+            .strip_prefix("t=")
+            .and_then(|rest| rest.split_once(",v1="))
+            .expect("t=…,v1=…");
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())?;
+        mac.update(format!("{t}.{body}").as_bytes());
+        assert_eq!(
+            v1,
+            hex::encode(mac.finalize().into_bytes()),
+            "signature of {body}"
+        );
+        let event: Value = serde_json::from_str(body)?;
+        assert_eq!(event["prompt_name"], "hooked");
+        assert_eq!(event["prompt_id"], out["prompt_id"]);
+        assert!(event["manifest"]["kwargs"].is_object(), "{event}");
+    }
+    let tag: Value = serde_json::from_str(
+        &got.iter()
+            .find(|(h, _)| h["x-ironsmith-event"] == "tag:create")
+            .expect("tag event")
+            .1,
+    )?;
+    assert_eq!(tag["tag_name"], "prod");
+    assert_eq!(tag["commit_hash"], out["commits"][0]);
+
+    // The refusing target: each commit is tried max_deliveries times, then marked failed and
+    // dead-lettered; every attempt is on the delivery.
+    let admin = stack.admin();
+    let failing = out["failing_id"].as_str().unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deliveries = loop {
+        let deliveries = admin
+            .get(&format!("/prompt-webhooks/{failing}/deliveries"))
+            .await?
+            .expect(200)?;
+        let done = deliveries
+            .as_array()
+            .is_some_and(|d| d.len() == 2 && d.iter().all(|x| x["status"] == "failed"));
+        if done || std::time::Instant::now() > deadline {
+            break deliveries;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    for delivery in deliveries.as_array().expect("list") {
+        assert_eq!(delivery["status"], "failed", "{delivery}");
+        assert_eq!(delivery["attempts"], 3);
+        assert_eq!(delivery["last_status_code"], 500);
+    }
+    assert_eq!(
+        refused.lock().expect("lock").len(),
+        6,
+        "2 commits x 3 attempts"
+    );
+    let good_id = out["webhook_id"].as_str().unwrap_or_default();
+    let delivered = admin
+        .get(&format!("/prompt-webhooks/{good_id}/deliveries"))
+        .await?
+        .expect(200)?;
+    assert_eq!(delivered.as_array().map(Vec::len), Some(3));
+    assert!(
+        delivered
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|d| d["status"] == "delivered" && d["attempts"] == 1)
+    );
+
+    // Internal targets are refused unless the operator allows them; bad triggers too.
+    let refused_target = stack
+        .admin()
+        .post("/prompt-webhooks", json!({"url": "ftp://x"}))
+        .await?;
+    assert_eq!(refused_target.status, 422);
+    let bad_trigger = admin
+        .post(
+            "/prompt-webhooks",
+            json!({"url": good, "triggers": ["push"]}),
+        )
+        .await?;
+    assert_eq!(bad_trigger.status, 422);
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn webhook_targets_inside_the_stack_are_refused_by_default() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+        "http://10.0.0.1/x",
+    ] {
+        let answer = admin.post("/prompt-webhooks", json!({"url": url})).await?;
+        assert_eq!(answer.status, 422, "{url}: {}", answer.body);
+    }
+    stack.stop().await;
+    Ok(())
+}

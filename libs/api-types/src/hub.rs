@@ -268,3 +268,83 @@ pub struct DirectoryCommit {
 pub struct DirectoryCommitCreated {
     pub commit: DirectoryCommit,
 }
+
+/// A URL that receives a JSON event when a prompt of the workspace changes.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PromptWebhook {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub url: String,
+    /// Headers sent with every delivery; values are masked for callers who cannot change
+    /// prompts.
+    #[schema(value_type = Object)]
+    pub headers: serde_json::Value,
+    /// Prompts whose events fire the webhook; empty for every prompt of the workspace.
+    pub include_prompts: Vec<Uuid>,
+    pub exclude_prompts: Vec<Uuid>,
+    /// `commit`, `tag:create`, `tag:update`.
+    pub triggers: Vec<String>,
+    /// The HMAC-SHA256 key of the `X-Ironsmith-Signature` header; shown once, on creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /prompt-webhooks`, and the webhook of `POST /prompt-webhooks/test`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct PromptWebhookCreate {
+    pub id: Option<Uuid>,
+    #[schema(min_length = 1, max_length = 2048)]
+    pub url: String,
+    #[schema(value_type = Option<Object>)]
+    pub headers: Option<serde_json::Value>,
+    pub include_prompts: Option<Vec<Uuid>>,
+    pub exclude_prompts: Option<Vec<Uuid>>,
+    /// `commit` when absent.
+    pub triggers: Option<Vec<String>>,
+}
+
+/// `PATCH /prompt-webhooks/{id}`: absent fields keep their values.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct PromptWebhookUpdate {
+    pub url: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub headers: Option<serde_json::Value>,
+    pub include_prompts: Option<Vec<Uuid>>,
+    pub exclude_prompts: Option<Vec<Uuid>>,
+    pub triggers: Option<Vec<String>>,
+}
+
+/// `POST /prompt-webhooks/test`: sends `payload` once to `webhook` (unsigned; nothing saved).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct PromptWebhookTest {
+    pub webhook: PromptWebhookCreate,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+/// One event sent (or being sent) to a webhook, with the outcome of its latest attempt.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PromptWebhookDelivery {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub event: String,
+    /// `pending` (to be tried, or tried again), `delivered` or `failed` (every attempt failed).
+    pub status: String,
+    pub attempts: i32,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    #[schema(value_type = Object)]
+    pub payload: Box<RawValue>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
+    pub updated_at: DateTime<Utc>,
+}

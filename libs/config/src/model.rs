@@ -30,6 +30,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub ingest: IngestConfig,
     pub runs: RunsConfig,
+    pub hub: HubConfig,
 }
 
 /// The four regional stacks. An organisation lives in exactly one of them.
@@ -464,6 +465,18 @@ pub struct IngestConfig {
     pub linger_ms: u64,
     /// How often the worker reloads the model price table, seconds.
     pub price_refresh_secs: u64,
+}
+
+/// The prompt hub (`[hub]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// Whether prompt webhooks may target loopback, private and link-local addresses. Off by
+    /// default: a webhook URL is chosen by a workspace, and must not reach the stack's own
+    /// services or its network.
+    pub allow_private_webhook_targets: bool,
+    /// How long one webhook delivery may take, seconds.
+    pub webhook_timeout_secs: u64,
 }
 
 /// Reading runs (`[runs]`).

@@ -19,6 +19,7 @@ pub mod members;
 pub mod model_prices;
 pub mod organizations;
 pub mod projects;
+pub mod prompt_webhooks;
 pub mod run_shares;
 pub mod stack_metadata;
 pub mod users;

@@ -19,6 +19,7 @@
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
 mod manifest;
+pub mod webhooks;
 
 use ironsmith_api_types::hub as wire;
 use ironsmith_db::hub::{self as store, Commit, Repo};

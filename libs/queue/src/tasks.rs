@@ -26,6 +26,10 @@ pub enum Task {
     /// the grace period), while the ingestion stream holds nothing that could still name them.
     #[serde(rename = "v1.sweep_run_objects")]
     SweepRunObjects { tenant_id: Uuid },
+    /// Sends one prompt webhook delivery; a failure is retried with back-off, and the delivery
+    /// records every attempt.
+    #[serde(rename = "v1.deliver_prompt_webhook")]
+    DeliverPromptWebhook { tenant_id: Uuid, delivery_id: Uuid },
 }
 
 /// The Redis key the worker sets when it handles `Task::Ping { id }` (before the key prefix).

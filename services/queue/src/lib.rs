@@ -35,6 +35,14 @@ pub struct TaskHandler {
     orphan_grace_secs: u64,
     /// Shards of the ingestion stream (to tell whether runs are waiting).
     ingest_shards: u16,
+    /// Sends prompt webhooks.
+    http: reqwest::Client,
+    /// See `hub.allow_private_webhook_targets`.
+    allow_private_webhook_targets: bool,
+    /// See `hub.webhook_timeout_secs`.
+    webhook_timeout: std::time::Duration,
+    /// See `services.queue.max_deliveries`: a webhook delivery failing this often has failed.
+    max_deliveries: u64,
 }
 
 impl TaskHandler {
@@ -44,6 +52,13 @@ impl TaskHandler {
             max_pending_mutations: config.clickhouse.max_pending_mutations,
             orphan_grace_secs: config.object_storage.orphan_grace_secs,
             ingest_shards: config.ingest.shards,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+            allow_private_webhook_targets: config.hub.allow_private_webhook_targets,
+            webhook_timeout: std::time::Duration::from_secs(config.hub.webhook_timeout_secs),
+            max_deliveries: config.services.queue.max_deliveries,
         }
     }
 }
@@ -89,6 +104,20 @@ impl Handler for TaskHandler {
                 tracing::info!(%tenant_id, removed, "removed attachments of examples that no longer exist");
                 Ok(())
             }
+            Task::DeliverPromptWebhook {
+                tenant_id,
+                delivery_id,
+            } => ironsmith_hub::webhooks::deliver(
+                &self.stores.postgres,
+                &self.http,
+                tenant_id,
+                delivery_id,
+                self.allow_private_webhook_targets,
+                self.webhook_timeout,
+                self.max_deliveries,
+            )
+            .await
+            .map_err(HandlerError::from),
             Task::SweepRunObjects { tenant_id } => {
                 let depth = ironsmith_queue::ShardedStream::new(
                     self.stores.redis.clone(),

@@ -72,6 +72,15 @@ async fn push(
     let pg = &state.stores.postgres;
     let repo = hub::own_repo(pg, &viewer, &owner, &repo).await?;
     let commit = hub::push(pg, &state.stores.storage, &repo, &body).await?;
+    let event = hub::webhooks::Event {
+        event: "commit",
+        repo: &repo,
+        commit_hash: &commit.commit_hash,
+        manifest: &commit.manifest,
+        tag_name: None,
+        created_by: caller.user_id().or(caller.credential.api_key_id()),
+    };
+    hub::webhooks::fire(pg, &state.stores.redis, &event).await?;
     Ok((StatusCode::CREATED, Json(CommitCreated { commit })))
 }
 

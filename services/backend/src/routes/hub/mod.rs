@@ -5,11 +5,14 @@
 
 mod repos;
 mod tags;
+mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    repos::router().merge(tags::router())
+    repos::router()
+        .merge(tags::router())
+        .merge(webhooks::router())
 }

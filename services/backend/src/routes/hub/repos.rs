@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use ironsmith_api_types::hub::{
-    Like, Likes, RepoCreate, RepoType, RepoEnvelope, RepoUpdate, ReposPage, TenantHandle,
+    Like, Likes, RepoCreate, RepoEnvelope, RepoType, RepoUpdate, ReposPage, TenantHandle,
 };
 use ironsmith_api_types::resources::WorkspaceSettings;
 use ironsmith_auth::perm::{PromptsCreate, PromptsDelete, PromptsUpdate, WorkspacesManage};

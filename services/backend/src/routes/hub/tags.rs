@@ -58,15 +58,31 @@ async fn point(
 ) -> Result<CommitTag, ApiError> {
     let pg = &state.stores.postgres;
     let repo = hub::own_repo(pg, &Viewer::caller(caller), owner, repo).await?;
-    if store::commit_by_id(pg, repo.id, commit_id).await?.is_none() {
+    let Some(commit) = store::commit_by_id(pg, repo.id, commit_id).await? else {
         return Err(ApiError::NotFound(format!(
             "Commit {commit_id} not found in {}",
             repo.repo_handle
         )));
+    };
+    let existed = store::get_tag(pg, repo.id, tag_name).await?;
+    let tag = store::set_tag(pg, repo.id, tag_name, commit_id).await?;
+    if existed.as_ref().is_none_or(|t| t.commit_id != commit_id) {
+        let manifest = hub::load_manifest(&state.stores.storage, &commit).await?;
+        let event = hub::webhooks::Event {
+            event: if existed.is_some() {
+                "tag:update"
+            } else {
+                "tag:create"
+            },
+            repo: &repo,
+            commit_hash: &commit.commit_hash,
+            manifest: &manifest,
+            tag_name: Some(tag_name),
+            created_by: caller.user_id().or(caller.credential.api_key_id()),
+        };
+        hub::webhooks::fire(pg, &state.stores.redis, &event).await?;
     }
-    Ok(render(
-        store::set_tag(pg, repo.id, tag_name, commit_id).await?,
-    ))
+    Ok(render(tag))
 }
 
 #[utoipa::path(post, path = "/repos/{owner}/{repo}/tags", operation_id = "create_commit_tag", tag = "prompt hub",

@@ -25,4 +25,5 @@ mod sdk_evaluate;
 mod sdk_ingest;
 mod sdk_python;
 mod sdk_read;
+mod sdk_v2;
 mod services;

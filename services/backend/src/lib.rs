@@ -13,6 +13,7 @@ pub mod routes;
 pub mod runs;
 pub mod sharing;
 pub mod upload;
+pub mod v2;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +74,7 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(routes::settings::router())
         .merge(routes::hub::router())
+        .merge(routes::v2_runs::router())
         .merge(routes::model_prices::router())
         .merge(routes::projects::router())
         .merge(routes::runs::router())

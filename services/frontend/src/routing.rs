@@ -118,6 +118,10 @@ const PREFIX: &[(&str, Action)] = &[
         Proxy(PlatformBackend, Replace("/api/v2/", "/v2/")),
     ),
     ("/v2/", Proxy(PlatformBackend, Unchanged)),
+    // Ours: the v2 run reads are answered by backend, beside the v1 read path they reshape
+    // (the upstream table sends every `/api/v2/*` path to platform-backend).
+    ("/api/v2/runs", Proxy(Backend, Replace("/api/v2/", "/v2/"))),
+    ("/v2/runs", Proxy(Backend, Unchanged)),
     (
         "/api/v1/otel/",
         Proxy(PlatformBackend, Replace("/api/v1/otel/", "/otel/")),
@@ -350,8 +354,12 @@ mod tests {
             get("/api/v1/platform/datasets/x/examples"),
             proxy(PlatformBackend, "/v1/platform/datasets/x/examples")
         );
-        assert_eq!(get("/api/v2/runs"), proxy(PlatformBackend, "/v2/runs"));
-        assert_eq!(get("/v2/runs"), proxy(PlatformBackend, "/v2/runs"));
+        assert_eq!(get("/api/v2/runs"), proxy(Backend, "/v2/runs"));
+        assert_eq!(get("/v2/runs/query"), proxy(Backend, "/v2/runs/query"));
+        assert_eq!(
+            get("/api/v2/threads/query"),
+            proxy(PlatformBackend, "/v2/threads/query")
+        );
         assert_eq!(
             get("/api/public/abc/run"),
             proxy(PlatformBackend, "/public/abc/run")

@@ -12,3 +12,4 @@ pub mod public;
 pub mod queue_metrics;
 pub mod runs;
 pub mod settings;
+pub mod v2_runs;

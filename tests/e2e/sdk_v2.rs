@@ -1,0 +1,71 @@
+//! The v2 run reads through the real Python SDK's generated client (the one `Client`
+//! configures and uses in its SmithDB read mode): `runs.query_v2` with UPPERCASE selects and
+//! run types, only the id without selects, cursor pages followed by the SDK's own iterator,
+//! and `runs.retrieve_v2`.
+
+use ironsmith_e2e::{Stack, python, run_client};
+use serde_json::json;
+
+#[tokio::test]
+async fn v2_run_reads_answer_the_generated_client() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let endpoint = format!("{}/api/v1", stack.edge);
+    let out = run_client(
+        &python(),
+        "tests/python/sdk_v2.py",
+        &[
+            ("LANGSMITH_ENDPOINT", &endpoint),
+            ("LANGSMITH_API_KEY", &stack.admin_key),
+            ("LANGSMITH_PROJECT", "py-v2"),
+            ("LANGSMITH_TRACING", "true"),
+        ],
+    )
+    .await?;
+    assert_eq!(
+        out["bare_keys"],
+        json!(["id"]),
+        "without selects, only the id"
+    );
+    assert_eq!(out["bare_count"], 6);
+    let project = stack
+        .project_id("py-v2")
+        .await?
+        .expect("project")
+        .to_string();
+    for (root, q) in out["roots"]
+        .as_array()
+        .expect("roots")
+        .iter()
+        .zip(["a", "b", "c"])
+    {
+        assert_eq!(
+            root,
+            &json!(["pipeline", "CHAIN", "SUCCESS", ["v2"], "blue", {"q": q}, true, project])
+        );
+    }
+    assert_eq!(out["latency_ok"], true);
+    assert_eq!(
+        out["llm_tokens"],
+        json!([["model", 6], ["model", 6], ["model", 6]])
+    );
+    assert_eq!(
+        (&out["paged_total"], &out["paged_unique"]),
+        (&json!(6), &json!(6))
+    );
+    assert_eq!(out["retrieved"][0], "pipeline");
+    assert_eq!(out["retrieved"][1]["answer"], "C");
+    assert_eq!(out["retrieved"][2], true);
+
+    // Bad input answers clearly.
+    let admin = ironsmith_e2e::Client::new(&format!("{}/api/v2", stack.edge)).key(&stack.admin_key);
+    for body in [
+        json!({"project_ids": [project], "selects": ["NOT_A_FIELD"]}),
+        json!({"project_ids": [project], "page_size": 0}),
+        json!({"selects": ["NAME"]}),
+    ] {
+        let answer = admin.post("/runs/query", body.clone()).await?;
+        assert_eq!(answer.status, 422, "{body}: {}", answer.body);
+    }
+    stack.stop().await;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+"""Reads runs through the v2 resources of the real `langsmith` SDK (`runs.query_v2`,
+`runs.retrieve_v2` of the generated client `Client` configures and itself uses in its
+SmithDB read mode), as the newest SDK generates them: UPPERCASE selects and run types,
+cursor pages. Traces first, configured by LANGSMITH_ENDPOINT, LANGSMITH_API_KEY and
+LANGSMITH_PROJECT. Prints what it read as JSON for the Rust test."""
+
+import json
+import os
+import sys
+import time
+import warnings
+
+from langsmith import Client, traceable
+
+warnings.simplefilter("ignore")
+
+PROJECT = os.environ["LANGSMITH_PROJECT"]
+client = Client()
+api = client._get_langsmith_api_sync()
+out = {}
+
+
+@traceable(run_type="llm", name="model")
+def model(q: str) -> dict:
+    return {"answer": q.upper(), "usage_metadata": {"input_tokens": 4, "output_tokens": 2, "total_tokens": 6}}
+
+
+@traceable(name="pipeline", tags=["v2"], metadata={"team": "blue"})
+def pipeline(q: str) -> dict:
+    return model(q)
+
+
+for q in ["a", "b", "c"]:
+    pipeline(q)
+client.flush()
+
+deadline = time.time() + 60
+while time.time() < deadline:
+    if client.has_project(PROJECT) and len(list(client.list_runs(project_name=PROJECT))) >= 6:
+        break
+    time.sleep(0.5)
+project_id = str(client.read_project(project_name=PROJECT).id)
+
+bare = list(api.runs.query_v2(project_ids=[project_id]))
+out["bare_keys"] = sorted({key for run in bare for key, value in run.to_dict().items() if value is not None})
+out["bare_count"] = len(bare)
+
+roots = list(
+    api.runs.query_v2(
+        project_ids=[project_id],
+        is_root=True,
+        selects=["NAME", "RUN_TYPE", "STATUS", "TAGS", "METADATA", "INPUTS", "IS_ROOT", "LATENCY_SECONDS", "PROJECT_ID"],
+    )
+)
+out["roots"] = sorted(
+    [[r.name, r.run_type, r.status, r.tags, (r.metadata or {}).get("team"), r.inputs, r.is_root, r.project_id] for r in roots],
+    key=str,
+)
+out["latency_ok"] = all((r.latency_seconds or -1) >= 0 for r in roots)
+
+llms = list(api.runs.query_v2(project_ids=[project_id], run_type="LLM", selects=["TOTAL_TOKENS", "NAME"]))
+out["llm_tokens"] = sorted((r.name, r.total_tokens) for r in llms)
+
+pages = api.runs.query_v2(project_ids=[project_id], page_size=2, selects=["NAME"])
+seen = [r.id for r in pages]  # the SDK's iterator follows next_cursor
+out["paged_total"] = len(seen)
+out["paged_unique"] = len(set(seen))
+
+one = api.runs.retrieve_v2(roots[0].id, project_id=project_id, selects=["NAME", "OUTPUTS", "TRACE_ID"])
+out["retrieved"] = [one.name, one.outputs, one.trace_id == roots[0].id]
+
+json.dump(out, sys.stdout, default=str)

@@ -98,6 +98,21 @@ fn rfc3339(value: &Value) -> Value {
     }
 }
 
+/// `s3_urls` as attachment name → download URL.
+fn attachments(s3_urls: &Value) -> Value {
+    Value::Object(
+        s3_urls
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, url)| {
+                let name = name.strip_prefix("attachment.").unwrap_or(name);
+                Some((name.to_owned(), url.get("presigned_url")?.clone()))
+            })
+            .collect(),
+    )
+}
+
 /// The v2 form of a v1 run (a JSON object), holding exactly `selects` (and `id`).
 pub fn run(v1: &Value, selects: &[String], ui_origin: &str) -> Value {
     let get = |key: &str| v1.get(key).cloned().unwrap_or(Value::Null);
@@ -171,20 +186,7 @@ pub fn run(v1: &Value, selects: &[String], ui_origin: &str) -> Value {
                 out.insert(key, value);
                 continue;
             }
-            "ATTACHMENTS" => (
-                "attachments",
-                Value::Object(
-                    get("s3_urls")
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|(name, url)| {
-                            let name = name.strip_prefix("attachment.").unwrap_or(name);
-                            Some((name.to_owned(), url.get("presigned_url")?.clone()))
-                        })
-                        .collect(),
-                ),
-            ),
+            "ATTACHMENTS" => ("attachments", attachments(&get("s3_urls"))),
             "SHARE_URL" => (
                 "share_url",
                 get("share_token").as_str().map_or(Value::Null, |token| {

@@ -1,7 +1,7 @@
 //! The v2 run reads through the real Python SDK's generated client (the one `Client`
 //! configures and uses in its SmithDB read mode): `runs.query_v2` with UPPERCASE selects and
 //! run types, only the id without selects, cursor pages followed by the SDK's own iterator,
-//! and `runs.retrieve_v2`.
+//! `runs.retrieve_v2`, sharing and unsharing a trace, and the run's UI URL.
 
 use ironsmith_e2e::{Stack, python, run_client};
 use serde_json::json;
@@ -55,6 +55,20 @@ async fn v2_run_reads_answer_the_generated_client() -> anyhow::Result<()> {
     assert_eq!(out["retrieved"][0], "pipeline");
     assert_eq!(out["retrieved"][1]["answer"], "C");
     assert_eq!(out["retrieved"][2], true);
+    assert!(out["share_token"].as_str().is_some_and(|t| t.len() == 36));
+    assert_eq!(
+        out["shared_read"], "pipeline",
+        "read without a key through the share"
+    );
+    assert_eq!(out["after_unshare"], "gone");
+    let url = out["url"].as_str().unwrap_or_default();
+    assert!(url.contains(&format!("/projects/p/{project}/r/")), "{url}");
+    let (status, page) = crate::sdk_compat::open_link(&stack, url).await?;
+    assert_eq!(
+        (status, page.contains("<h1>Run</h1>")),
+        (200, true),
+        "{url}"
+    );
 
     // Bad input answers clearly.
     let admin = ironsmith_e2e::Client::new(&format!("{}/api/v2", stack.edge)).key(&stack.admin_key);

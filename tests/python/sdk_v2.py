@@ -69,4 +69,16 @@ out["paged_unique"] = len(set(seen))
 one = api.runs.retrieve_v2(roots[0].id, project_id=project_id, selects=["NAME", "OUTPUTS", "TRACE_ID"])
 out["retrieved"] = [one.name, one.outputs, one.trace_id == roots[0].id]
 
+root = roots[0]
+token = api.runs.share.create(root.id, session_id=project_id, trace_id=root.id).share_token
+out["share_token"] = token
+out["shared_read"] = client.read_shared_run(token).name
+out["url"] = api.runs.get_url(root.id, project_id=project_id, trace_id=root.id).url
+api.runs.share.delete(root.id, session_id=project_id)
+try:
+    client.read_shared_run(token)
+    out["after_unshare"] = "still readable"
+except Exception:  # the SDK raises its not-found error
+    out["after_unshare"] = "gone"
+
 json.dump(out, sys.stdout, default=str)

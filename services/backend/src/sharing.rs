@@ -2,7 +2,9 @@
 //! public sharing. Creating one is refused here; reading one checks the same flag in the query
 //! that resolves its token, so turning sharing off closes every existing link at once.
 
+use ironsmith_api_types::runs::RunShare;
 use ironsmith_db::organizations;
+use ironsmith_db::run_shares::{self, NewShare};
 use ironsmith_http::ApiError;
 use uuid::Uuid;
 
@@ -17,4 +19,61 @@ pub async fn ensure_allowed(state: &AppState, workspace_id: Uuid) -> Result<(), 
             "Public sharing is disabled for this organisation".into(),
         ))
     }
+}
+
+fn run_not_found() -> ApiError {
+    ApiError::NotFound("Run not found".into())
+}
+
+/// Shares the trace of run `run_id` (v1 `PUT /runs/{id}/share`, v2 `POST /v2/runs/{id}/share`).
+pub async fn share_run(
+    state: &AppState,
+    tenant_id: Uuid,
+    created_by: Option<Uuid>,
+    run_id: Uuid,
+) -> Result<RunShare, ApiError> {
+    ensure_allowed(state, tenant_id).await?;
+    let run = crate::runs::find_run(state, tenant_id, run_id)
+        .await?
+        .ok_or_else(run_not_found)?;
+    // A share token is a capability: the server mints it. The token a client proposes is not
+    // used, so an unguessable token is guaranteed and a proposal reveals nothing about the
+    // tokens that exist; the SDKs build their links from the token in the answer.
+    let share = run_shares::share(
+        &state.stores.postgres,
+        &NewShare {
+            share_token: Uuid::new_v4(),
+            tenant_id,
+            run_id: run.id,
+            trace_id: run.trace_id,
+            session_id: run.session_id,
+            created_by,
+        },
+    )
+    .await;
+    match share {
+        Ok(share) => Ok(RunShare {
+            run_id: share.run_id,
+            share_token: share.share_token,
+        }),
+        // The requested token is already another run's link.
+        Err(error) if error.is_unique_violation() => Err(ApiError::Conflict(
+            "That share token is already in use".into(),
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Removes run `run_id`'s link; unsharing a run that is not shared is fine, an unknown run is
+/// not.
+pub async fn unshare_run(state: &AppState, tenant_id: Uuid, run_id: Uuid) -> Result<(), ApiError> {
+    let unshared = run_shares::unshare(&state.stores.postgres, tenant_id, run_id).await?;
+    if !unshared
+        && crate::runs::find_run(state, tenant_id, run_id)
+            .await?
+            .is_none()
+    {
+        return Err(run_not_found());
+    }
+    Ok(())
 }

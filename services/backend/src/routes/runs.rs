@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use ironsmith_analytics::run_query::{self, Counting, FeedbackScope};
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{RunsRead, RunsShare};
-use ironsmith_db::run_shares::{self, NewShare};
+use ironsmith_db::run_shares;
 use ironsmith_http::{ApiError, PathUuid};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -219,37 +219,9 @@ async fn share(
     PathUuid(id): PathUuid,
     ironsmith_http::Json(_body): ironsmith_http::Json<Option<ShareBody>>,
 ) -> Result<Json<RunShare>, ApiError> {
-    let tenant_id = caller.workspace_id;
-    crate::sharing::ensure_allowed(&state, tenant_id).await?;
-    let run = reads::find_run(&state, tenant_id, id)
-        .await?
-        .ok_or_else(not_found)?;
-    // A share token is a capability: the server mints it. The token a client proposes is not
-    // used, so an unguessable token is guaranteed and a proposal reveals nothing about the
-    // tokens that exist; the SDKs build their links from the token in the answer.
-    let share = run_shares::share(
-        &state.stores.postgres,
-        &NewShare {
-            share_token: Uuid::new_v4(),
-            tenant_id,
-            run_id: run.id,
-            trace_id: run.trace_id,
-            session_id: run.session_id,
-            created_by: caller.user_id(),
-        },
-    )
-    .await;
-    match share {
-        Ok(share) => Ok(Json(RunShare {
-            run_id: share.run_id,
-            share_token: share.share_token,
-        })),
-        // The requested token is already another run's link.
-        Err(error) if error.is_unique_violation() => Err(ApiError::Conflict(
-            "That share token is already in use".into(),
-        )),
-        Err(error) => Err(error.into()),
-    }
+    crate::sharing::share_run(&state, caller.workspace_id, caller.user_id(), id)
+        .await
+        .map(Json)
 }
 
 #[utoipa::path(delete, path = "/runs/{id}/share", operation_id = "unshare_run", tag = "runs",
@@ -260,11 +232,6 @@ async fn unshare(
     caller: RequirePermission<RunsShare>,
     PathUuid(id): PathUuid,
 ) -> Result<StatusCode, ApiError> {
-    let tenant_id = caller.workspace_id;
-    let unshared = run_shares::unshare(&state.stores.postgres, tenant_id, id).await?;
-    // Unsharing a run that is not shared is fine; an unknown run is not.
-    if !unshared && reads::find_run(&state, tenant_id, id).await?.is_none() {
-        return Err(not_found());
-    }
+    crate::sharing::unshare_run(&state, caller.workspace_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

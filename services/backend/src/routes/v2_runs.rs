@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use ironsmith_auth::RequirePermission;
-use ironsmith_auth::perm::RunsRead;
+use ironsmith_auth::perm::{RunsRead, RunsShare};
 use ironsmith_db::projects::{self, ProjectFilter};
 use ironsmith_http::{ApiError, Path, QueryPairs};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(query))
         .routes(routes!(read))
+        .routes(routes!(share, unshare))
+        .routes(routes!(url))
 }
 
 /// `POST /v2/runs/query`.
@@ -197,4 +199,93 @@ async fn read(
         &selects,
         state.config.public.ui_url.as_str(),
     )))
+}
+
+/// `POST /v2/runs/{run_id}/share`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct V2Share {
+    /// The run's project (checked when given).
+    #[serde(default)]
+    session_id: Option<Uuid>,
+    #[serde(default)]
+    trace_id: Option<Uuid>,
+}
+
+/// The token of a shared trace.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct V2ShareToken {
+    share_token: Uuid,
+}
+
+#[utoipa::path(post, path = "/v2/runs/{run_id}/share", operation_id = "share_run_v2", tag = "runs",
+    params(("run_id" = Uuid, Path)), request_body = Option<V2Share>,
+    responses((status = 200, body = V2ShareToken)))]
+async fn share(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsShare>,
+    Path(run_id): Path<Uuid>,
+    ironsmith_http::Json(body): ironsmith_http::Json<Option<V2Share>>,
+) -> Result<Json<V2ShareToken>, ApiError> {
+    let body = body.unwrap_or_default();
+    let tenant_id = caller.workspace_id;
+    if body.session_id.is_some() || body.trace_id.is_some() {
+        let run = crate::runs::find_run(&state, tenant_id, run_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("Run not found".into()))?;
+        if body.session_id.is_some_and(|s| s != run.session_id)
+            || body.trace_id.is_some_and(|t| t != run.trace_id)
+        {
+            return Err(ApiError::NotFound("Run not found".into()));
+        }
+    }
+    let shared = crate::sharing::share_run(&state, tenant_id, caller.user_id(), run_id).await?;
+    Ok(Json(V2ShareToken {
+        share_token: shared.share_token,
+    }))
+}
+
+#[utoipa::path(delete, path = "/v2/runs/{run_id}/share", operation_id = "unshare_run_v2", tag = "runs",
+    params(("run_id" = Uuid, Path, description = "The shared trace (its root run)")),
+    responses((status = 204, description = "Done")))]
+async fn unshare(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsShare>,
+    Path(run_id): Path<Uuid>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    crate::sharing::unshare_run(&state, caller.workspace_id, run_id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Where the UI shows a run.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct V2RunUrl {
+    url: String,
+}
+
+#[utoipa::path(get, path = "/v2/runs/{run_id}/url", operation_id = "run_url_v2", tag = "runs",
+    params(("run_id" = Uuid, Path), ("project_id" = Option<Uuid>, Query),
+        ("trace_id" = Option<Uuid>, Query), ("start_time" = Option<String>, Query)),
+    responses((status = 200, body = V2RunUrl)))]
+async fn url(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsRead>,
+    Path(run_id): Path<Uuid>,
+    query: QueryPairs,
+) -> Result<Json<V2RunUrl>, ApiError> {
+    let run = crate::runs::find_run(&state, caller.workspace_id, run_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Run not found".into()))?;
+    if query
+        .uuid("project_id")?
+        .is_some_and(|p| p != run.session_id)
+    {
+        return Err(ApiError::NotFound("Run not found".into()));
+    }
+    let ui = state.config.public.ui_url.as_str().trim_end_matches('/');
+    Ok(Json(V2RunUrl {
+        url: format!(
+            "{ui}/o/{}/projects/p/{}/r/{}?trace_id={}",
+            caller.workspace_id, run.session_id, run.id, run.trace_id
+        ),
+    }))
 }

@@ -1,7 +1,8 @@
 //! The v2 run reads through the real Python SDK's generated client (the one `Client`
 //! configures and uses in its SmithDB read mode): `runs.query_v2` with UPPERCASE selects and
 //! run types, only the id without selects, cursor pages followed by the SDK's own iterator,
-//! `runs.retrieve_v2`, sharing and unsharing a trace, and the run's UI URL.
+//! `runs.retrieve_v2`, sharing and unsharing a trace, the run's UI URL, `traces.query` (root
+//! runs with trace-wide tokens) and `traces.list_runs`.
 
 use ironsmith_e2e::{Stack, python, run_client};
 use serde_json::json;
@@ -55,6 +56,16 @@ async fn v2_run_reads_answer_the_generated_client() -> anyhow::Result<()> {
     assert_eq!(out["retrieved"][0], "pipeline");
     assert_eq!(out["retrieved"][1]["answer"], "C");
     assert_eq!(out["retrieved"][2], true);
+    assert_eq!(
+        out["traces"],
+        json!([["pipeline", {"q": "a"}, 6], ["pipeline", {"q": "b"}, 6], ["pipeline", {"q": "c"}, 6]]),
+        "each trace's root run, and its tokens"
+    );
+    assert_eq!(
+        out["trace_runs"],
+        json!([["pipeline", "CHAIN", true], ["model", "LLM", false]]),
+        "a trace's runs in start-time order"
+    );
     assert!(out["share_token"].as_str().is_some_and(|t| t.len() == 36));
     assert_eq!(
         out["shared_read"], "pipeline",

@@ -69,6 +69,14 @@ out["paged_unique"] = len(set(seen))
 one = api.runs.retrieve_v2(roots[0].id, project_id=project_id, selects=["NAME", "OUTPUTS", "TRACE_ID"])
 out["retrieved"] = [one.name, one.outputs, one.trace_id == roots[0].id]
 
+traces = list(api.traces.query(project_id=project_id, selects=["NAME", "INPUTS", "TOTAL_TOKENS"]))
+out["traces"] = sorted(
+    ([t.root_run.name, t.root_run.inputs, t.trace_aggregates.total_tokens] for t in traces),
+    key=json.dumps,
+)
+trace_runs = api.traces.list_runs(roots[0].id, project_id=project_id, selects=["NAME", "RUN_TYPE", "IS_ROOT"])
+out["trace_runs"] = [[r.name, r.run_type, r.is_root] for r in trace_runs.items]
+
 root = roots[0]
 token = api.runs.share.create(root.id, session_id=project_id, trace_id=root.id).share_token
 out["share_token"] = token

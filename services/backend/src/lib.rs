@@ -75,6 +75,7 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
         .merge(routes::settings::router())
         .merge(routes::hub::router())
         .merge(routes::v2_runs::router())
+        .merge(routes::v2_traces::router())
         .merge(routes::model_prices::router())
         .merge(routes::projects::router())
         .merge(routes::runs::router())

@@ -91,7 +91,7 @@ fn seconds(text: &Value) -> Option<f64> {
 }
 
 /// A v1 timestamp (naive UTC) as RFC 3339.
-fn rfc3339(value: &Value) -> Value {
+pub fn rfc3339(value: &Value) -> Value {
     match value.as_str() {
         Some(text) if !text.ends_with('Z') && !text.contains('+') => json!(format!("{text}Z")),
         _ => value.clone(),

@@ -13,3 +13,4 @@ pub mod queue_metrics;
 pub mod runs;
 pub mod settings;
 pub mod v2_runs;
+pub mod v2_traces;

@@ -2,7 +2,8 @@
 //! configures and uses in its SmithDB read mode): `runs.query_v2` with UPPERCASE selects and
 //! run types, only the id without selects, cursor pages followed by the SDK's own iterator,
 //! `runs.retrieve_v2`, sharing and unsharing a trace, the run's UI URL, `traces.query` (root
-//! runs with trace-wide tokens) and `traces.list_runs`.
+//! runs with trace-wide tokens), `traces.list_runs`, and `threads.query`, `threads.list_traces`
+//! and `threads.stats`.
 
 use ironsmith_e2e::{Stack, python, run_client};
 use serde_json::json;
@@ -66,6 +67,17 @@ async fn v2_run_reads_answer_the_generated_client() -> anyhow::Result<()> {
         json!([["pipeline", "CHAIN", true], ["model", "LLM", false]]),
         "a trace's runs in start-time order"
     );
+    assert_eq!(
+        out["threads"],
+        json!([["conv-1", 2, 12], ["conv-2", 1, 6]]),
+        "conversations with their turns and tokens"
+    );
+    assert_eq!(
+        out["turns"],
+        json!([["pipeline", {"q": "hi"}, "conv-1"], ["pipeline", {"q": "how are you"}, "conv-1"]]),
+        "a conversation's turns, oldest first"
+    );
+    assert_eq!(out["thread_stats"], json!([2, 12]));
     assert!(out["share_token"].as_str().is_some_and(|t| t.len() == 36));
     assert_eq!(
         out["shared_read"], "pipeline",

@@ -32,6 +32,9 @@ def pipeline(q: str) -> dict:
 
 for q in ["a", "b", "c"]:
     pipeline(q)
+THREADS = PROJECT + "-threads"
+for turn, conversation in [("hi", "conv-1"), ("how are you", "conv-1"), ("bye", "conv-2")]:
+    pipeline(turn, langsmith_extra={"project_name": THREADS, "metadata": {"thread_id": conversation}})
 client.flush()
 
 deadline = time.time() + 60
@@ -76,6 +79,19 @@ out["traces"] = sorted(
 )
 trace_runs = api.traces.list_runs(roots[0].id, project_id=project_id, selects=["NAME", "RUN_TYPE", "IS_ROOT"])
 out["trace_runs"] = [[r.name, r.run_type, r.is_root] for r in trace_runs.items]
+
+deadline = time.time() + 60
+while time.time() < deadline:
+    if client.has_project(THREADS) and len(list(client.list_runs(project_name=THREADS))) >= 6:
+        break
+    time.sleep(0.5)
+threads_project = str(client.read_project(project_name=THREADS).id)
+threads = list(api.threads.query(project_id=threads_project))
+out["threads"] = sorted([t.thread_id, t.count, t.total_tokens] for t in threads)
+turns = list(api.threads.list_traces("conv-1", project_id=threads_project))
+out["turns"] = [[t.name, t.inputs, t.thread_id] for t in turns]
+stats = api.threads.stats("conv-1", session_id=threads_project, selects=["TURNS", "TOTAL_TOKENS"])
+out["thread_stats"] = [stats.turns, stats.total_tokens]
 
 root = roots[0]
 token = api.runs.share.create(root.id, session_id=project_id, trace_id=root.id).share_token

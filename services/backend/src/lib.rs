@@ -76,6 +76,7 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
         .merge(routes::hub::router())
         .merge(routes::v2_runs::router())
         .merge(routes::v2_traces::router())
+        .merge(routes::v2_threads::router())
         .merge(routes::model_prices::router())
         .merge(routes::projects::router())
         .merge(routes::runs::router())

@@ -118,7 +118,7 @@ const PREFIX: &[(&str, Action)] = &[
         Proxy(PlatformBackend, Replace("/api/v2/", "/v2/")),
     ),
     ("/v2/", Proxy(PlatformBackend, Unchanged)),
-    // Ours: the v2 run and trace reads are answered by backend, beside the v1 read path they reshape
+    // Ours: the v2 run, trace and thread reads are answered by backend, beside the v1 read path they reshape
     // (the upstream table sends every `/api/v2/*` path to platform-backend).
     ("/api/v2/runs", Proxy(Backend, Replace("/api/v2/", "/v2/"))),
     ("/v2/runs", Proxy(Backend, Unchanged)),
@@ -127,6 +127,11 @@ const PREFIX: &[(&str, Action)] = &[
         Proxy(Backend, Replace("/api/v2/", "/v2/")),
     ),
     ("/v2/traces", Proxy(Backend, Unchanged)),
+    (
+        "/api/v2/threads",
+        Proxy(Backend, Replace("/api/v2/", "/v2/")),
+    ),
+    ("/v2/threads", Proxy(Backend, Unchanged)),
     (
         "/api/v1/otel/",
         Proxy(PlatformBackend, Replace("/api/v1/otel/", "/otel/")),

@@ -13,4 +13,5 @@ pub mod queue_metrics;
 pub mod runs;
 pub mod settings;
 pub mod v2_runs;
+pub mod v2_threads;
 pub mod v2_traces;

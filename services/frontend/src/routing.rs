@@ -368,7 +368,15 @@ mod tests {
         assert_eq!(get("/v2/runs/query"), proxy(Backend, "/v2/runs/query"));
         assert_eq!(
             get("/api/v2/threads/query"),
-            proxy(PlatformBackend, "/v2/threads/query")
+            proxy(Backend, "/v2/threads/query")
+        );
+        assert_eq!(
+            get("/api/v2/traces/t/runs"),
+            proxy(Backend, "/v2/traces/t/runs")
+        );
+        assert_eq!(
+            get("/api/v2/sandboxes"),
+            proxy(PlatformBackend, "/v2/sandboxes")
         );
         assert_eq!(
             get("/api/public/abc/run"),

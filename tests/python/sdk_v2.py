@@ -97,6 +97,12 @@ root = roots[0]
 token = api.runs.share.create(root.id, session_id=project_id, trace_id=root.id).share_token
 out["share_token"] = token
 out["shared_read"] = client.read_shared_run(token).name
+public = api.public.runs.query(token, selects=["NAME", "RUN_TYPE", "START_TIME"])
+out["public_runs"] = sorted([r.name, r.run_type] for r in public.items)
+child = next(r for r in public.items if r.name == "model")
+out["public_run"] = api.public.runs.retrieve(
+    child.id, share_token=token, selects=["NAME", "OUTPUTS"], start_time=child.start_time
+).outputs
 out["url"] = api.runs.get_url(root.id, project_id=project_id, trace_id=root.id).url
 api.runs.share.delete(root.id, session_id=project_id)
 try:

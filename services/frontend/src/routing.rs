@@ -118,7 +118,7 @@ const PREFIX: &[(&str, Action)] = &[
         Proxy(PlatformBackend, Replace("/api/v2/", "/v2/")),
     ),
     ("/v2/", Proxy(PlatformBackend, Unchanged)),
-    // Ours: the v2 run, trace and thread reads are answered by backend, beside the v1 read path they reshape
+    // Ours: the v2 run, trace, thread and public-link reads are answered by backend, beside the v1 read path they reshape
     // (the upstream table sends every `/api/v2/*` path to platform-backend).
     ("/api/v2/runs", Proxy(Backend, Replace("/api/v2/", "/v2/"))),
     ("/v2/runs", Proxy(Backend, Unchanged)),
@@ -132,6 +132,11 @@ const PREFIX: &[(&str, Action)] = &[
         Proxy(Backend, Replace("/api/v2/", "/v2/")),
     ),
     ("/v2/threads", Proxy(Backend, Unchanged)),
+    (
+        "/api/v2/public",
+        Proxy(Backend, Replace("/api/v2/", "/v2/")),
+    ),
+    ("/v2/public", Proxy(Backend, Unchanged)),
     (
         "/api/v1/otel/",
         Proxy(PlatformBackend, Replace("/api/v1/otel/", "/otel/")),
@@ -373,6 +378,10 @@ mod tests {
         assert_eq!(
             get("/api/v2/traces/t/runs"),
             proxy(Backend, "/v2/traces/t/runs")
+        );
+        assert_eq!(
+            get("/api/v2/public/t/runs/query"),
+            proxy(Backend, "/v2/public/t/runs/query")
         );
         assert_eq!(
             get("/api/v2/sandboxes"),

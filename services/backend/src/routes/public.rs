@@ -35,6 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(shared_query))
         .routes(routes!(shared_experiments))
         .routes(routes!(shared_listing))
+        .routes(routes!(shared_run_v2))
+        .routes(routes!(shared_query_v2))
 }
 
 fn unknown_token() -> ApiError {
@@ -309,4 +311,100 @@ async fn download(
         HeaderValue::from_static("private, max-age=300"),
     );
     Ok(response)
+}
+
+/// The v2 selects of a public read, checked.
+fn public_selects(given: &[String]) -> Result<Vec<String>, ApiError> {
+    crate::v2::check_selects(given).map_err(|bad| {
+        crate::runs::body::invalid(
+            "selects",
+            format!("`{bad}` is not a run field (ID, NAME, RUN_TYPE, INPUTS, …)"),
+        )
+    })
+}
+
+#[utoipa::path(get, path = "/v2/public/{token}/run/{run_id}", operation_id = "read_shared_run_v2", tag = "public links", security(()),
+    params(("token" = String, Path), ("run_id" = Uuid, Path),
+        ("selects" = Option<Vec<String>>, Query, description = "Fields to return, in UPPERCASE; `ID` alone when absent"),
+        ("start_time" = Option<String>, Query)),
+    responses((status = 200, body = Object)))]
+async fn shared_run_v2(
+    State(state): State<AppState>,
+    _public: PublicAccess,
+    Path((token, run_id)): Path<(String, String)>,
+    query: QueryPairs,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let given: Vec<String> = query.all("selects").map(str::to_owned).collect();
+    let selects = public_selects(&given)?;
+    let share = share_of(&state, &token).await?;
+    let run_id =
+        Uuid::try_parse(&run_id).map_err(|_| ApiError::NotFound("Run not found".into()))?;
+    if in_trace(&state, &share, &[run_id]).await?.is_empty() {
+        return Err(ApiError::NotFound(
+            "That run is not part of the shared trace".into(),
+        ));
+    }
+    let run = render_one(&state, share.tenant_id, run_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Run not found".into()))?;
+    let v1 = serde_json::to_value(&run).map_err(ApiError::internal)?;
+    Ok(Json(crate::v2::run(
+        &v1,
+        &selects,
+        state.config.public.ui_url.as_str(),
+    )))
+}
+
+/// `POST /v2/public/{token}/runs/query`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+struct SharedQueryV2 {
+    #[serde(default)]
+    selects: Option<Vec<String>>,
+}
+
+/// The runs of a shared trace.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct SharedRunsV2 {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<serde_json::Value>,
+}
+
+/// Pages read for one shared trace.
+const MAX_SHARED_PAGES: usize = 50;
+
+#[utoipa::path(post, path = "/v2/public/{token}/runs/query", operation_id = "query_shared_runs_v2", tag = "public links", security(()),
+    params(("token" = String, Path)), request_body = Option<SharedQueryV2>,
+    responses((status = 200, body = SharedRunsV2)))]
+async fn shared_query_v2(
+    State(state): State<AppState>,
+    _public: PublicAccess,
+    Path(token): Path<String>,
+    ironsmith_http::Json(body): ironsmith_http::Json<Option<SharedQueryV2>>,
+) -> Result<Json<SharedRunsV2>, ApiError> {
+    let body = body.unwrap_or_default();
+    let selects = public_selects(body.selects.as_deref().unwrap_or_default())?;
+    let share = share_of(&state, &token).await?;
+    let ui = state.config.public.ui_url.as_str();
+    let fields = crate::v2::v1_fields(&selects);
+    let mut cursor: Option<String> = None;
+    let mut items = Vec::new();
+    for _ in 0..MAX_SHARED_PAGES {
+        let page_body = QueryBody {
+            select: Some(fields.clone()),
+            order: Some("asc".into()),
+            limit: Some(100),
+            cursor: cursor.take(),
+            ..QueryBody::default()
+        };
+        let page = shared_page(&state, &share, page_body).await?;
+        for run in &page.runs {
+            let v1 = serde_json::to_value(run).map_err(ApiError::internal)?;
+            items.push(crate::v2::run(&v1, &selects, ui));
+        }
+        match page.cursors.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(Json(SharedRunsV2 { items }))
 }

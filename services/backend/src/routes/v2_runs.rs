@@ -38,10 +38,10 @@ pub struct V2Query {
     reference_dataset_id: Option<Uuid>,
     /// RFC 3339; a day ago when absent (unless reading a dataset's experiments).
     #[serde(default, deserialize_with = "lenient_time")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     min_start_time: Option<i64>,
     #[serde(default, deserialize_with = "lenient_time")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     max_start_time: Option<i64>,
     #[serde(default)]
     filter: Option<String>,

@@ -56,10 +56,10 @@ fn thread_filter(thread_id: &str, filter: Option<&str>) -> String {
 pub struct V2ThreadQuery {
     project_id: Uuid,
     #[serde(default, deserialize_with = "lenient_time")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     min_start_time: Option<i64>,
     #[serde(default, deserialize_with = "lenient_time")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     max_start_time: Option<i64>,
     /// Conditions on the threads' runs.
     #[serde(default)]

@@ -51,10 +51,10 @@ pub struct V2TraceQuery {
     #[serde(default)]
     trace_ids: Option<Vec<Uuid>>,
     #[serde(default, deserialize_with = "lenient_time")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     min_start_time: Option<i64>,
     #[serde(default, deserialize_with = "lenient_time")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
     max_start_time: Option<i64>,
     /// Conditions on the root run.
     #[serde(default)]

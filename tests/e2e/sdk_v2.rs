@@ -3,7 +3,7 @@
 //! run types, only the id without selects, cursor pages followed by the SDK's own iterator,
 //! `runs.retrieve_v2`, sharing and unsharing a trace, the run's UI URL, `traces.query` (root
 //! runs with trace-wide tokens), `traces.list_runs`, and `threads.query`, `threads.list_traces`
-//! and `threads.stats`.
+//! and `threads.stats`, and `datasets.experiment_runs.query` after an `evaluate()`.
 
 use ironsmith_e2e::{Stack, python, run_client};
 use serde_json::json;
@@ -78,6 +78,11 @@ async fn v2_run_reads_answer_the_generated_client() -> anyhow::Result<()> {
         "a conversation's turns, oldest first"
     );
     assert_eq!(out["thread_stats"], json!([2, 12]));
+    assert_eq!(
+        out["experiment_rows"],
+        json!([["x", [{"answer": "X"}], true], ["y", [{"answer": "Y"}], true]]),
+        "each example with the experiment's run on it, over two cursor pages"
+    );
     assert!(out["share_token"].as_str().is_some_and(|t| t.len() == 36));
     assert_eq!(
         out["shared_read"], "pipeline",

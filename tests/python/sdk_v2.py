@@ -111,4 +111,30 @@ try:
 except Exception:  # the SDK raises its not-found error
     out["after_unshare"] = "gone"
 
+# An experiment on a dataset, read back through the v2 experiment-runs resource.
+from langsmith import evaluate  # noqa: E402
+
+dataset = client.create_dataset(PROJECT + "-dataset")
+client.create_examples(
+    dataset_id=dataset.id,
+    examples=[{"inputs": {"q": "x"}, "outputs": {"answer": "X"}}, {"inputs": {"q": "y"}, "outputs": {"answer": "Y"}}],
+)
+results = evaluate(lambda inputs: {"answer": inputs["q"].upper()}, data=dataset.name, experiment_prefix="v2-exp")
+experiment = client.read_project(project_name=results.experiment_name)
+client.flush()
+deadline = time.time() + 60
+while time.time() < deadline:
+    done = [r for r in client.list_runs(project_id=experiment.id, is_root=True) if r.end_time]
+    if len(done) >= 2:
+        break
+    time.sleep(0.5)
+pages = api.datasets.experiment_runs.query(
+    str(dataset.id), experiment_ids=[str(experiment.id)], selects=["OUTPUTS", "REFERENCE_EXAMPLE_ID"], page_size=1
+)
+rows = list(pages)
+out["experiment_rows"] = sorted(
+    [r.inputs["q"], [run.outputs for run in r.runs], all(run.reference_example_id == r.id for run in r.runs)]
+    for r in rows
+)
+
 json.dump(out, sys.stdout, default=str)

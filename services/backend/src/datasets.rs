@@ -8,7 +8,17 @@ use ironsmith_db::examples::Example;
 use ironsmith_http::{ApiError, ValidationIssue};
 use uuid::Uuid;
 
+use std::collections::BTreeMap;
+
+use ironsmith_analytics::run_query::{self, Order, RunQuery};
+use ironsmith_api_types::runs::SelectedRun;
+use ironsmith_db::examples::{self, ExampleFilter};
+use ironsmith_db::projects;
+
 use crate::AppState;
+use crate::runs::body::invalid;
+use crate::runs::render::Selection;
+use crate::runs::{payloads_for, render_page};
 
 pub fn render_dataset(found: &DatasetWithCounts) -> resources::Dataset {
     let d = &found.dataset;
@@ -94,4 +104,139 @@ pub async fn resolve_version(
         .ok_or_else(|| {
             ApiError::NotFound(format!("The dataset has no version tagged `{reference}`"))
         })
+}
+
+/// Most experiments one request compares.
+const MAX_COMPARED_SESSIONS: usize = 100;
+
+/// Most runs one answer carries: the work of one request is bounded whatever the experiments
+/// hold.
+const MAX_RUNS_PER_PAGE: usize = 10_000;
+
+/// Which examples, and which experiments' runs on them (`POST /datasets/{id}/runs`,
+/// `POST /v2/datasets/{id}/experiment-runs`).
+#[derive(Debug, Clone, Default)]
+pub struct ExperimentRuns {
+    pub session_ids: Vec<Uuid>,
+    pub offset: i64,
+    /// 1–100 examples.
+    pub limit: i64,
+    /// Only the preview fields of each run.
+    pub preview: bool,
+    pub example_ids: Vec<Uuid>,
+    /// A dataset version (timestamp or tag).
+    pub as_of: Option<String>,
+}
+
+/// A page of the dataset's examples, each with the root runs the given experiments made on it
+/// (their feedback statistics included): what comparison views and the SDKs' result readers
+/// use.
+// Long: paging examples, finding each experiment's runs and capping the work are one
+// sequence.
+#[allow(clippy::too_many_lines)]
+pub async fn examples_with_runs(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+    params: &ExperimentRuns,
+) -> Result<Vec<resources::ExampleWithRuns>, ApiError> {
+    datasets::get(&state.stores.postgres, tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Dataset not found".into()))?;
+    let limit = params.limit;
+    if !(1..=100).contains(&limit) {
+        return Err(invalid("limit", "must be between 1 and 100".into()));
+    }
+    if params.session_ids.len() > MAX_COMPARED_SESSIONS {
+        return Err(invalid(
+            "session_ids",
+            format!("compare at most {MAX_COMPARED_SESSIONS} experiments at once"),
+        ));
+    }
+    let db = &state.stores.postgres;
+    let as_of =
+        resolve_version(state, tenant_id, Some(id), params.as_of.as_deref(), "as_of").await?;
+    let page = examples::list(
+        db,
+        tenant_id,
+        &ExampleFilter {
+            dataset: Some(id),
+            ids: params.example_ids.clone(),
+            as_of,
+            offset: params.offset.max(0),
+            limit,
+            ..ExampleFilter::default()
+        },
+    )
+    .await?;
+    let sessions = projects::live_ids(db, tenant_id, &params.session_ids).await?;
+    let mut by_example: BTreeMap<Uuid, Vec<SelectedRun>> = BTreeMap::new();
+    if !page.is_empty() && !sessions.is_empty() {
+        let selection = if params.preview {
+            Selection::Only(
+                [
+                    "inputs_preview",
+                    "outputs_preview",
+                    "feedback_stats",
+                    "reference_example_id",
+                ]
+                .map(str::to_owned)
+                .into(),
+            )
+        } else {
+            Selection::All
+        };
+        let mut query = RunQuery {
+            tenant_id,
+            sessions,
+            ids: None,
+            trace_id: None,
+            parent_run_id: None,
+            run_type: None,
+            reference_examples: Some(page.iter().map(|e| e.id).collect()),
+            is_root: Some(true),
+            error: None,
+            start_min_us: None,
+            start_max_us: None,
+            filter: None,
+            trace_filter: None,
+            tree_filter: None,
+            order: Order::Asc,
+            limit: 100,
+            after: None,
+            payloads: payloads_for(&selection),
+        };
+        let mut collected = 0usize;
+        loop {
+            let found = run_query::list(&state.stores.clickhouse, &query).await?;
+            let next = found.next;
+            let rendered = render_page(state, tenant_id, found, &selection).await?;
+            collected += rendered.runs.len();
+            if collected > MAX_RUNS_PER_PAGE {
+                return Err(invalid(
+                    "limit",
+                    format!(
+                        "these examples have more than {MAX_RUNS_PER_PAGE} runs in the \
+                         experiments; ask for fewer examples or experiments at once"
+                    ),
+                ));
+            }
+            for run in rendered.runs {
+                if let Some(example) = run.run.reference_example_id {
+                    by_example.entry(example).or_default().push(run);
+                }
+            }
+            match next {
+                Some(position) => query.after = Some(position),
+                None => break,
+            }
+        }
+    }
+    Ok(page
+        .iter()
+        .map(|example| resources::ExampleWithRuns {
+            example: render_example(state, example),
+            runs: by_example.remove(&example.id).unwrap_or_default(),
+        })
+        .collect())
 }

@@ -77,6 +77,7 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
         .merge(routes::v2_runs::router())
         .merge(routes::v2_traces::router())
         .merge(routes::v2_threads::router())
+        .merge(routes::v2_datasets::router())
         .merge(routes::model_prices::router())
         .merge(routes::projects::router())
         .merge(routes::runs::router())

@@ -118,7 +118,7 @@ const PREFIX: &[(&str, Action)] = &[
         Proxy(PlatformBackend, Replace("/api/v2/", "/v2/")),
     ),
     ("/v2/", Proxy(PlatformBackend, Unchanged)),
-    // Ours: the v2 run, trace, thread and public-link reads are answered by backend, beside the v1 read path they reshape
+    // Ours: the v2 run, trace, thread, public-link and dataset reads are answered by backend, beside the v1 read path they reshape
     // (the upstream table sends every `/api/v2/*` path to platform-backend).
     ("/api/v2/runs", Proxy(Backend, Replace("/api/v2/", "/v2/"))),
     ("/v2/runs", Proxy(Backend, Unchanged)),
@@ -137,6 +137,11 @@ const PREFIX: &[(&str, Action)] = &[
         Proxy(Backend, Replace("/api/v2/", "/v2/")),
     ),
     ("/v2/public", Proxy(Backend, Unchanged)),
+    (
+        "/api/v2/datasets",
+        Proxy(Backend, Replace("/api/v2/", "/v2/")),
+    ),
+    ("/v2/datasets", Proxy(Backend, Unchanged)),
     (
         "/api/v1/otel/",
         Proxy(PlatformBackend, Replace("/api/v1/otel/", "/otel/")),

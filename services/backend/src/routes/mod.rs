@@ -12,6 +12,7 @@ pub mod public;
 pub mod queue_metrics;
 pub mod runs;
 pub mod settings;
+pub mod v2_datasets;
 pub mod v2_runs;
 pub mod v2_threads;
 pub mod v2_traces;

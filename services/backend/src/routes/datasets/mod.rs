@@ -1,14 +1,11 @@
 //! `/datasets`: datasets, their versions, tags, splits, diffs and public links,
 //! CSV/JSONL upload, comparative experiments, and examples joined to experiment runs.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
-use ironsmith_analytics::run_query::{self, Order, RunQuery};
 use ironsmith_api_types::resources;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{
@@ -16,7 +13,7 @@ use ironsmith_auth::perm::{
 };
 use ironsmith_datasets::{ExampleChange, Mode, schema};
 use ironsmith_db::datasets::{self, Comparative, DatasetFilter, DatasetPatch, NewDataset};
-use ironsmith_db::examples::{self, ExampleFilter};
+use ironsmith_db::examples::{self};
 use ironsmith_db::projects::{self, ProjectFilter};
 use ironsmith_http::{ApiError, PathUuid, QueryPairs};
 use ironsmith_queue::tasks::Task;
@@ -28,10 +25,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::datasets::{render_dataset, render_example, resolve_version};
+use crate::datasets::{render_dataset, resolve_version};
 use crate::runs::body::{invalid, lenient_time};
-use crate::runs::render::Selection;
-use crate::runs::{payloads_for, render_page};
 
 mod comparative;
 mod crud;

@@ -56,6 +56,21 @@ const SELECTS: &[(&str, &[&str])] = &[
     ("LS_USER_ID", &["extra"]),
 ];
 
+/// The selects as given (upper-cased); a name that is not one is a 422 on `selects`.
+pub fn selects(given: &[String]) -> Result<Vec<String>, ironsmith_http::ApiError> {
+    check_selects(given).map_err(|bad| {
+        crate::runs::body::invalid(
+            "selects",
+            format!("`{bad}` is not a run field (ID, NAME, RUN_TYPE, INPUTS, …)"),
+        )
+    })
+}
+
+/// Where a v2 read's time window starts when it names none: a day ago.
+pub fn a_day_ago() -> i64 {
+    (chrono::Utc::now() - chrono::Duration::days(1)).timestamp_micros()
+}
+
 /// The selects as given (upper-cased), or the name that is not one.
 pub fn check_selects(selects: &[String]) -> Result<Vec<String>, String> {
     selects

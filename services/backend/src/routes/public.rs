@@ -313,16 +313,6 @@ async fn download(
     Ok(response)
 }
 
-/// The v2 selects of a public read, checked.
-fn public_selects(given: &[String]) -> Result<Vec<String>, ApiError> {
-    crate::v2::check_selects(given).map_err(|bad| {
-        crate::runs::body::invalid(
-            "selects",
-            format!("`{bad}` is not a run field (ID, NAME, RUN_TYPE, INPUTS, …)"),
-        )
-    })
-}
-
 #[utoipa::path(get, path = "/v2/public/{token}/run/{run_id}", operation_id = "read_shared_run_v2", tag = "public links", security(()),
     params(("token" = String, Path), ("run_id" = Uuid, Path),
         ("selects" = Option<Vec<String>>, Query, description = "Fields to return, in UPPERCASE; `ID` alone when absent"),
@@ -335,7 +325,7 @@ async fn shared_run_v2(
     query: QueryPairs,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let given: Vec<String> = query.all("selects").map(str::to_owned).collect();
-    let selects = public_selects(&given)?;
+    let selects = crate::v2::selects(&given)?;
     let share = share_of(&state, &token).await?;
     let run_id =
         Uuid::try_parse(&run_id).map_err(|_| ApiError::NotFound("Run not found".into()))?;
@@ -382,7 +372,7 @@ async fn shared_query_v2(
     ironsmith_http::Json(body): ironsmith_http::Json<Option<SharedQueryV2>>,
 ) -> Result<Json<SharedRunsV2>, ApiError> {
     let body = body.unwrap_or_default();
-    let selects = public_selects(body.selects.as_deref().unwrap_or_default())?;
+    let selects = crate::v2::selects(body.selects.as_deref().unwrap_or_default())?;
     let share = share_of(&state, &token).await?;
     let ui = state.config.public.ui_url.as_str();
     let fields = crate::v2::v1_fields(&selects);

@@ -96,13 +96,7 @@ async fn experiment_runs(
     Path(dataset_id): Path<Uuid>,
     ironsmith_http::Json(body): ironsmith_http::Json<V2ExperimentRunsQuery>,
 ) -> Result<Json<V2ExperimentRunsPage>, ApiError> {
-    let selects =
-        v2::check_selects(body.selects.as_deref().unwrap_or_default()).map_err(|bad| {
-            invalid(
-                "selects",
-                format!("`{bad}` is not a run field (ID, NAME, RUN_TYPE, INPUTS, …)"),
-            )
-        })?;
+    let selects = v2::selects(body.selects.as_deref().unwrap_or_default())?;
     if !empty(body.filters.as_ref()) {
         return Err(invalid(
             "filters",

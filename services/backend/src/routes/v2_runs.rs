@@ -82,15 +82,6 @@ pub struct V2RunsPage {
     next_cursor: Option<String>,
 }
 
-fn selects(given: Option<&[String]>) -> Result<Vec<String>, ApiError> {
-    v2::check_selects(given.unwrap_or_default()).map_err(|bad| {
-        invalid(
-            "selects",
-            format!("`{bad}` is not a run field (ID, NAME, RUN_TYPE, INPUTS, …)"),
-        )
-    })
-}
-
 #[utoipa::path(post, path = "/v2/runs/query", operation_id = "query_runs_v2", tag = "runs",
     request_body = V2Query, responses((status = 200, body = V2RunsPage)))]
 async fn query(
@@ -99,7 +90,7 @@ async fn query(
     ironsmith_http::Json(body): ironsmith_http::Json<V2Query>,
 ) -> Result<Json<V2RunsPage>, ApiError> {
     let tenant_id = caller.workspace_id;
-    let selects = selects(body.selects.as_deref())?;
+    let selects = v2::selects(body.selects.as_deref().unwrap_or_default())?;
     let page_size = body.page_size.unwrap_or(100);
     if !(1..=1000).contains(&page_size) {
         return Err(invalid("page_size", "must be between 1 and 1000".into()));
@@ -135,7 +126,7 @@ async fn query(
     let min_start = match (body.min_start_time, body.reference_dataset_id) {
         (Some(min), _) => Some(min),
         (None, Some(_)) => None,
-        (None, None) => Some((chrono::Utc::now() - chrono::Duration::days(1)).timestamp_micros()),
+        (None, None) => Some(v2::a_day_ago()),
     };
     let v1 = QueryBody {
         session: Some(sessions),
@@ -184,7 +175,7 @@ async fn read(
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let given: Vec<String> = query.all("selects").map(str::to_owned).collect();
-    let selects = selects(Some(&given))?;
+    let selects = v2::selects(&given)?;
     let run = render_one(&state, caller.workspace_id, run_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Run not found".into()))?;

@@ -31,10 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stats))
 }
 
-fn a_day_ago() -> i64 {
-    (chrono::Utc::now() - chrono::Duration::days(1)).timestamp_micros()
-}
-
 fn time(us: i64) -> Value {
     json!(format!(
         "{}Z",
@@ -111,7 +107,7 @@ async fn query(
     let query_body = QueryBody {
         session: Some(vec![body.project_id]),
         filter: body.filter.clone(),
-        start_time: Some(body.min_start_time.unwrap_or_else(a_day_ago)),
+        start_time: Some(body.min_start_time.unwrap_or_else(v2::a_day_ago)),
         end_time: body.max_start_time,
         ..QueryBody::default()
     };

@@ -30,20 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Selects that are trace-wide aggregates rather than root-run fields.
 const AGGREGATES: [&str; 3] = ["TOTAL_TOKENS", "TOTAL_COST", "FIRST_TOKEN_TIME"];
 
-/// A day before now, the default start of a window.
-fn a_day_ago() -> i64 {
-    (chrono::Utc::now() - chrono::Duration::days(1)).timestamp_micros()
-}
-
-fn selects(given: &[String]) -> Result<Vec<String>, ApiError> {
-    v2::check_selects(given).map_err(|bad| {
-        invalid(
-            "selects",
-            format!("`{bad}` is not a run field (ID, NAME, RUN_TYPE, INPUTS, …)"),
-        )
-    })
-}
-
 /// `POST /v2/traces/query`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct V2TraceQuery {
@@ -87,7 +73,7 @@ async fn query(
     caller: RequirePermission<RunsRead>,
     ironsmith_http::Json(body): ironsmith_http::Json<V2TraceQuery>,
 ) -> Result<Json<V2TracesPage>, ApiError> {
-    let all = selects(body.selects.as_deref().unwrap_or_default())?;
+    let all = v2::selects(body.selects.as_deref().unwrap_or_default())?;
     let page_size = body.page_size.unwrap_or(100);
     if !(1..=1000).contains(&page_size) {
         return Err(invalid("page_size", "must be between 1 and 1000".into()));
@@ -101,7 +87,7 @@ async fn query(
         session: Some(vec![body.project_id]),
         id: body.trace_ids.clone(),
         is_root: Some(true),
-        start_time: Some(body.min_start_time.unwrap_or_else(a_day_ago)),
+        start_time: Some(body.min_start_time.unwrap_or_else(v2::a_day_ago)),
         end_time: body.max_start_time,
         filter: body.trace_filter.clone(),
         tree_filter: body.tree_filter.clone(),
@@ -195,7 +181,7 @@ async fn list_runs(
         .uuid("project_id")?
         .ok_or_else(|| invalid("project_id", "is required".into()))?;
     let given: Vec<String> = query.all("selects").map(str::to_owned).collect();
-    let selects = selects(&given)?;
+    let selects = v2::selects(&given)?;
     let time = |key: &str| -> Result<Option<i64>, ApiError> {
         query
             .get(key)

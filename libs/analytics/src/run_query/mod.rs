@@ -28,7 +28,7 @@ mod stats;
 mod threads;
 
 pub use feedback::{FeedbackScope, FeedbackStat, feedback_stats};
-pub use stats::{Counting, RunStats, TraceMember, stats, trace_members};
+pub use stats::{Counting, RunStats, TraceMember, TraceTotals, stats, trace_members, trace_totals};
 pub use threads::{ThreadGroup, thread_groups};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

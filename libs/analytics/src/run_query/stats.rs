@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{FILTER_COLUMNS, RunQuery, latest_versions};
 use crate::AnalyticsError;
-use crate::sql::Sql;
+use crate::sql::{Param, Sql};
 
 /// Aggregates over a set of runs.
 #[derive(Debug, Clone, Default, PartialEq, Row, Deserialize)]
@@ -141,4 +141,39 @@ pub async fn trace_members(
         .bind(trace_id)
         .fetch_all()
         .await?)
+}
+
+/// Tokens and costs summed over every run of a trace.
+#[derive(Debug, Clone, Default, PartialEq, Row, Deserialize)]
+pub struct TraceTotals {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub trace_id: Uuid,
+    pub total_tokens: i64,
+    pub total_cost: f64,
+    /// Runs with a known cost (none: the total cost is unknown).
+    pub costed: u64,
+}
+
+/// The totals of each of `traces` within the projects of `query`, in one scan: raw rows minus
+/// the versions a newer one replaced, as [`stats`] reads them.
+pub async fn trace_totals(
+    client: &Client,
+    query: &RunQuery,
+    traces: &[Uuid],
+) -> Result<Vec<TraceTotals>, AnalyticsError> {
+    if traces.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(
+        "SELECT trace_id, sum(total_tokens) AS total_tokens, \
+         sum(ifNull(total_cost, 0)) AS total_cost, countIf(total_cost IS NOT NULL) AS costed \
+         FROM runs WHERE ",
+    );
+    sql.append(&query.key_scan())
+        .push(" AND trace_id IN ")
+        .bind(Param::UuidSet(traces.to_vec()))
+        .push(" AND is_deleted = 0 AND (id, version) NOT IN (SELECT id, version FROM run_superseded WHERE ")
+        .append(&query.key_scan())
+        .push(") GROUP BY trace_id");
+    Ok(sql.query(client).fetch_all::<TraceTotals>().await?)
 }

@@ -98,15 +98,30 @@ async fn query(
     };
     let page = query_page(&state, caller.workspace_id, &v1).await?;
     let ui = state.config.public.ui_url.as_str();
+    // Every trace's totals in one scan, only when an aggregate is selected.
+    let totals: std::collections::HashMap<Uuid, run_query::TraceTotals> = if aggregates.is_empty() {
+        Default::default()
+    } else {
+        let traces: Vec<Uuid> = page.runs.iter().map(|r| r.run.trace_id).collect();
+        let scope = run_query::RunQuery {
+            tenant_id: caller.workspace_id,
+            sessions: vec![body.project_id],
+            limit: 1,
+            ..run_query::RunQuery::default()
+        };
+        run_query::trace_totals(&state.stores.clickhouse, &scope, &traces)
+            .await?
+            .into_iter()
+            .map(|t| (t.trace_id, t))
+            .collect()
+    };
     let mut items = Vec::with_capacity(page.runs.len());
     for run in &page.runs {
         let v1 = serde_json::to_value(run).map_err(ApiError::internal)?;
         let mut item = Map::new();
         item.insert("root_run".into(), v2::run(&v1, &root, ui));
         if !aggregates.is_empty() {
-            let trace_id = run.run.trace_id;
-            let totals =
-                trace_totals(&state, caller.workspace_id, body.project_id, trace_id).await?;
+            let totals = totals.get(&run.run.trace_id).cloned().unwrap_or_default();
             let mut out = Map::new();
             for select in &aggregates {
                 let key = select.to_ascii_lowercase();
@@ -129,30 +144,6 @@ async fn query(
         items,
         next_cursor: page.cursors.next,
     }))
-}
-
-/// Tokens and costs summed over every run of a trace.
-async fn trace_totals(
-    state: &AppState,
-    tenant_id: Uuid,
-    project: Uuid,
-    trace_id: Uuid,
-) -> Result<run_query::RunStats, ApiError> {
-    let query = run_query::RunQuery {
-        tenant_id,
-        sessions: vec![project],
-        trace_id: Some(trace_id),
-        limit: 1,
-        ..run_query::RunQuery::default()
-    };
-    let stats = run_query::stats(
-        &state.stores.clickhouse,
-        &query,
-        run_query::Counting::Runs,
-        false,
-    )
-    .await?;
-    Ok(stats.into_iter().next().unwrap_or_default())
 }
 
 /// A trace's runs.

@@ -165,8 +165,10 @@ pub async fn trace_totals(
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(
-        "SELECT trace_id, sum(total_tokens) AS total_tokens, \
-         sum(ifNull(total_cost, 0)) AS total_cost, countIf(total_cost IS NOT NULL) AS costed \
+        // Aliases differ from the column names: ClickHouse resolves an alias before a column,
+        // so `sum(total_tokens) AS total_tokens` would aggregate itself.
+        "SELECT trace_id, sum(total_tokens) AS agg_total_tokens, \
+         sum(ifNull(total_cost, 0)) AS agg_total_cost, countIf(total_cost IS NOT NULL) AS costed \
          FROM runs WHERE ",
     );
     sql.append(&query.key_scan())

@@ -179,6 +179,12 @@ async fn read(
 }
 
 #[utoipa::path(get, path = "/annotation-queues", operation_id = "list_annotation_queues", tag = "annotation queues",
+    params(
+        ("ids" = Option<Vec<Uuid>>, Query, description = "Only these queues"),
+        ("name" = Option<String>, Query, description = "The queue of this exact name"),
+        ("name_contains" = Option<String>, Query, description = "Names containing this text"),
+        ("offset" = Option<u64>, Query, minimum = 0),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = [resources::AnnotationQueue])))]
 async fn list(
     State(state): State<AppState>,

@@ -290,6 +290,16 @@ async fn filter_from(
 }
 
 #[utoipa::path(get, path = "/examples", operation_id = "list_examples", tag = "examples",
+    params(
+        ("dataset" = Option<Uuid>, Query, description = "Examples of this dataset"),
+        ("id" = Option<Vec<Uuid>>, Query, description = "Only these examples"),
+        ("as_of" = Option<String>, Query, description = "The dataset as of this version: a timestamp or a tag"),
+        ("splits" = Option<Vec<String>>, Query, description = "Examples in any of these splits"),
+        ("metadata" = Option<String>, Query, description = "A JSON object every listed example's metadata contains"),
+        ("full_text_contains" = Option<String>, Query, description = "Examples whose inputs or outputs contain this text"),
+        ("filter" = Option<String>, Query, description = "A filter expression on metadata (`exists`, `has`, comparisons, `and`, `or`, `not`)"),
+        ("offset" = Option<u64>, Query, minimum = 0),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = [resources::Example])))]
 async fn list(
     State(state): State<AppState>,
@@ -304,6 +314,14 @@ async fn list(
 }
 
 #[utoipa::path(get, path = "/examples/count", tag = "examples",
+    params(
+        ("dataset" = Option<Uuid>, Query, description = "Examples of this dataset"),
+        ("id" = Option<Vec<Uuid>>, Query, description = "Only these examples"),
+        ("as_of" = Option<String>, Query, description = "The dataset as of this version: a timestamp or a tag"),
+        ("splits" = Option<Vec<String>>, Query, description = "Examples in any of these splits"),
+        ("metadata" = Option<String>, Query, description = "A JSON object every listed example's metadata contains"),
+        ("full_text_contains" = Option<String>, Query, description = "Examples whose inputs or outputs contain this text"),
+        ("filter" = Option<String>, Query, description = "A filter expression on metadata (`exists`, `has`, comparisons, `and`, `or`, `not`)")),
     responses((status = 200, body = i64, content_type = "application/json")))]
 async fn count(
     State(state): State<AppState>,

@@ -102,6 +102,14 @@ pub(super) async fn read(
 }
 
 #[utoipa::path(get, path = "/datasets", operation_id = "list_datasets", tag = "datasets",
+    params(
+        ("id" = Option<Vec<Uuid>>, Query, description = "Only these datasets"),
+        ("data_type" = Option<String>, Query, description = "`kv`, `llm` or `chat`"),
+        ("name" = Option<String>, Query, description = "The dataset of this exact name"),
+        ("name_contains" = Option<String>, Query, description = "Names containing this text"),
+        ("metadata" = Option<String>, Query, description = "A JSON object every listed dataset's metadata contains"),
+        ("offset" = Option<u64>, Query, minimum = 0),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = [resources::Dataset])))]
 pub(super) async fn list(
     State(state): State<AppState>,

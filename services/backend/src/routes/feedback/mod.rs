@@ -156,6 +156,14 @@ async fn read(
 }
 
 #[utoipa::path(get, path = "/feedback", operation_id = "list_feedback", tag = "feedback",
+    params(
+        ("run" = Option<Vec<Uuid>>, Query, description = "Feedback on these runs"),
+        ("key" = Option<Vec<String>>, Query, description = "Feedback with these keys"),
+        ("source" = Option<Vec<String>>, Query, description = "`api`, `model` or `app` (`FeedbackSourceType.MODEL` is read as `model`)"),
+        ("session" = Option<Vec<Uuid>>, Query, description = "Feedback on runs of these projects"),
+        ("comparative_experiment_id" = Option<Uuid>, Query, description = "Feedback of this pairwise comparison"),
+        ("offset" = Option<u64>, Query, minimum = 0),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = [resources::Feedback])))]
 async fn list(
     State(state): State<AppState>,

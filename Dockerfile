@@ -1,9 +1,20 @@
 # One image for all five services: `docker run ironsmith <binary> serve|migrate|check-config`.
 # syntax=docker/dockerfile:1
 
+# The web UI: type-checked against the committed OpenAPI document, bundled and precompressed.
+FROM node:20-bookworm-slim AS web
+WORKDIR /src
+COPY docs/openapi.json docs/openapi.json
+COPY services/frontend/web/package.json services/frontend/web/package-lock.json services/frontend/web/
+RUN cd services/frontend/web && npm ci --no-audit --no-fund
+COPY services/frontend/web services/frontend/web
+RUN cd services/frontend/web && npm run check-types && npm run build
+
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
+# The frontend binary embeds the UI built above.
+COPY --from=web /src/services/frontend/web/dist services/frontend/web/dist
 # The committed .sqlx data lets sqlx check queries without a database.
 ENV SQLX_OFFLINE=true
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -96,7 +96,7 @@ async fn api_paths_reach_their_service_through_the_edge() -> anyhow::Result<()> 
 #[tokio::test]
 async fn the_ui_shows_every_service_ready() -> anyhow::Result<()> {
     let (url, shutdown, waits) = stack(isolated_config().await?).await?;
-    let page = http().get(&url).send().await?;
+    let page = http().get(format!("{url}/status")).send().await?;
     assert_eq!(page.status(), 200);
     assert!(
         page.headers()["content-type"]

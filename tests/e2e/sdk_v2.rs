@@ -93,7 +93,7 @@ async fn v2_run_reads_answer_the_generated_client() -> anyhow::Result<()> {
     assert!(url.contains(&format!("/projects/p/{project}/r/")), "{url}");
     let (status, page) = crate::sdk_compat::open_link(&stack, url).await?;
     assert_eq!(
-        (status, page.contains("<h1>Run</h1>")),
+        (status, page.contains(r#"<div id="root">"#)),
         (200, true),
         "{url}"
     );

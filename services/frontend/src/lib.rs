@@ -4,7 +4,7 @@
 // Tests may expect and index: a panic there is a failing test.
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
-pub mod links;
+pub mod assets;
 pub mod proxy;
 pub mod routing;
 pub mod ui;
@@ -103,7 +103,8 @@ async fn edge(State(state): State<AppState>, request: Request) -> Response {
             )
             .await
         }
-        Destination::Ui => ui::page(&state, &path, request.uri().query()).await,
+        Destination::Ui if path == "/status" => ui::status_page(&state).await,
+        Destination::Ui => assets::serve(request.method(), &path, request.headers()),
         Destination::Health => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
         Destination::OpenApi => (
             [(

@@ -1,9 +1,8 @@
-//! The server-rendered web UI. For now one page: the stack's status (each service's readiness,
-//! region, and how to point the SDKs at it).
+//! The server-rendered status page at `/status`: each service's readiness, the region, and how
+//! to point the SDKs at the stack. It needs no sign-in and works when the app cannot load.
 
 use std::fmt::Write as _;
 
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use futures::future::join_all;
 use http_body_util::BodyExt;
@@ -19,27 +18,9 @@ const SERVICES: [Upstream; 3] = [
     Upstream::Playground,
 ];
 
-pub async fn page(state: &AppState, path: &str, query: Option<&str>) -> Response {
-    if path == "/login" {
-        return Html(login_page(state, query.unwrap_or(""))).into_response();
-    }
-    if let Some(link) = crate::links::recognise(path) {
-        let (title, body) = crate::links::page(
-            &link,
-            state.config.public.api_url.as_str().trim_end_matches('/'),
-        );
-        return Html(layout(&title, &body)).into_response();
-    }
-    if path != "/" {
-        return (
-            StatusCode::NOT_FOUND,
-            Html(layout(
-                "Not found",
-                "<p>There is no page here.</p><p><a href=\"/\">Back to the status page</a></p>",
-            )),
-        )
-            .into_response();
-    }
+/// The stack's status page (anonymous): each service's readiness and how to point the SDKs
+/// at the stack.
+pub async fn status_page(state: &AppState) -> Response {
     let reports = join_all(SERVICES.iter().map(|&s| readiness(state, s))).await;
     let config = &state.config;
     let mut body = String::new();
@@ -100,31 +81,8 @@ pub async fn page(state: &AppState, path: &str, query: Option<&str>) -> Response
             service.name()
         );
     }
-    body.push_str("</tbody></table><p><a href=\"/login\">Sign in</a></p>");
+    body.push_str("</tbody></table><p><a href=\"/\">Open the app</a></p>");
     Html(layout("Ironsmith", &body)).into_response()
-}
-
-/// The sign-in page: an email and password form posting to `/api/v1/auth/login` (which sets
-/// the HttpOnly session cookie and redirects back), or the single sign-on button.
-fn login_page(state: &AppState, query: &str) -> String {
-    let failed = query.split('&').any(|pair| pair == "error=invalid");
-    let mut body = String::new();
-    if failed {
-        body.push_str("<p class=\"down\" role=\"alert\">Wrong email or password.</p>");
-    }
-    match state.config.auth.mode {
-        ironsmith_config::LoginMode::Basic => body.push_str(
-            "<form method=\"post\" action=\"/api/v1/auth/login\">\
-             <p><label>Email<br><input type=\"email\" name=\"email\" autocomplete=\"username\" required></label></p>\
-             <p><label>Password<br><input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label></p>\
-             <input type=\"hidden\" name=\"next\" value=\"/\">\
-             <p><button type=\"submit\">Sign in</button></p></form>",
-        ),
-        ironsmith_config::LoginMode::Oidc => body.push_str(
-            "<p><a href=\"/api/v1/oauth/custom-oidc/login?next=/\">Sign in with single sign-on</a></p>",
-        ),
-    }
-    layout("Sign in to Ironsmith", &body)
 }
 
 async fn readiness(state: &AppState, service: Upstream) -> Result<ReadinessReport, String> {

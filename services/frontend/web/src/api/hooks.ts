@@ -1,0 +1,14 @@
+import { useQuery } from "@tanstack/react-query";
+import { api, call } from "./client";
+
+/** Who is signed in, and their workspaces (a 401 sends the page to sign-in). */
+export function useMe() {
+  return useQuery({ queryKey: ["me"], queryFn: () => call(api.GET("/api/v1/me")), staleTime: 60_000 });
+}
+
+export function useProject(id: string) {
+  return useQuery({
+    queryKey: ["project", id],
+    queryFn: () => call(api.GET("/api/v1/sessions/{id}", { params: { path: { id }, query: { include_stats: true } } })),
+  });
+}

@@ -1,0 +1,74 @@
+import { useEffect } from "react";
+import { NavLink, Outlet, useNavigate, useParams, useLocation } from "react-router";
+import { useQueryClient } from "@tanstack/react-query";
+import { api, call, setWorkspace } from "../api/client";
+import { useMe } from "../api/hooks";
+import { ErrorBox, Loading } from "./common";
+
+/** The signed-in frame: navigation, the workspace switcher and the user menu. */
+export function Shell() {
+  const { workspaceId = "" } = useParams();
+  const me = useMe();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const queries = useQueryClient();
+  setWorkspace(workspaceId);
+  useEffect(() => {
+    setWorkspace(workspaceId);
+  }, [workspaceId]);
+
+  if (me.isPending) return <Loading what="your workspaces" />;
+  if (me.error) return <main className="centered"><ErrorBox error={me.error} /></main>;
+  const workspaces = me.data.workspaces;
+  const current = workspaces.find((w) => w.id === workspaceId);
+  const identity = me.data.identity;
+  const who = identity.type === "user" ? identity.email : "API key";
+
+  const switchTo = (id: string) => {
+    queries.clear();
+    // Keep the section (projects, datasets, …), not the ids of the old workspace.
+    const section = location.pathname.split("/")[3] ?? "projects";
+    navigate(`/o/${id}/${section}`);
+  };
+  const signOut = async () => {
+    await call(api.POST("/api/v1/auth/logout")).catch(() => undefined);
+    queries.clear();
+    navigate("/login");
+  };
+  const base = `/o/${workspaceId}`;
+  return (
+    <div className="shell">
+      <aside className="sidebar">
+        <a className="brand" href={base}>
+          <img src="/favicon.svg" alt="" width="22" height="22" /> Ironsmith
+        </a>
+        <label className="switcher">
+          <span className="label">Workspace</span>
+          <select value={workspaceId} onChange={(e) => switchTo(e.target.value)} aria-label="Workspace">
+            {!current && <option value={workspaceId}>Unknown workspace</option>}
+            {workspaces.map((w) => (
+              <option key={w.id} value={w.id}>
+                {w.display_name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <nav aria-label="Main">
+          <NavLink to={`${base}/projects`}>Tracing projects</NavLink>
+          <NavLink to={`${base}/datasets`}>Datasets &amp; experiments</NavLink>
+          <NavLink to={`${base}/annotation-queues`}>Annotation queues</NavLink>
+          <NavLink to={`${base}/prompts`}>Prompts</NavLink>
+          <NavLink to={`${base}/settings`}>Settings</NavLink>
+        </nav>
+        <div className="user-menu">
+          <span className="who" title={who}>{who}</span>
+          {current && <span className="muted small">{current.role_name}</span>}
+          <button className="link" onClick={signOut}>Sign out</button>
+        </div>
+      </aside>
+      <main className="content">
+        {current ? <Outlet /> : <ErrorBox title="No access" error={new Error("You are not a member of this workspace, or it does not exist.")} />}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,124 @@
+import { Link, useParams, useSearchParams } from "react-router";
+import { useQuery } from "@tanstack/react-query";
+import { api, call, type Run } from "../api/client";
+import { Crumbs, Empty, ErrorBox, Json, Loading, seconds, latencyOf, useTitle } from "../components/common";
+
+/** Scores of one run by feedback key (averages). */
+function scores(run: Run | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, s] of Object.entries(run?.feedback_stats ?? {})) {
+    if (s.avg !== null && s.avg !== undefined) out[key] = s.avg;
+  }
+  return out;
+}
+
+/**
+ * Two or more experiments on one dataset, example by example: the input, the reference
+ * output, then each experiment's output and scores; against the first (the baseline), a
+ * higher score is marked an improvement and a lower one a regression.
+ */
+export function Compare() {
+  const { workspaceId = "", datasetId = "" } = useParams();
+  const [search] = useSearchParams();
+  const sessions = (search.get("selectedSessions") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const dataset = useQuery({ queryKey: ["dataset", datasetId], queryFn: () => call(api.GET("/api/v1/datasets/{id}", { params: { path: { id: datasetId } } })) });
+  const experiments = useQuery({
+    queryKey: ["experiments-by-id", sessions],
+    enabled: sessions.length > 0,
+    queryFn: () => call(api.GET("/api/v1/sessions", { params: { query: { id: sessions, include_stats: true, limit: 100 } } })),
+  });
+  const rows = useQuery({
+    queryKey: ["compare", datasetId, sessions],
+    enabled: sessions.length > 0,
+    queryFn: () => call(api.POST("/api/v1/datasets/{id}/runs", { params: { path: { id: datasetId } }, body: { session_ids: sessions, limit: 100, offset: 0 } })),
+  });
+  useTitle(`Compare · ${dataset.data?.name ?? "dataset"}`);
+  const ordered = sessions.map((id) => experiments.data?.find((e) => e.id === id)).filter((e) => e !== undefined);
+  const keys = [...new Set(ordered.flatMap((e) => Object.keys(e.feedback_stats ?? {})))].sort();
+  return (
+    <div className="page">
+      <Crumbs
+        items={[
+          ["Datasets & experiments", `/o/${workspaceId}/datasets`],
+          [dataset.data?.name ?? "Dataset", `/o/${workspaceId}/datasets/${datasetId}?tab=experiments`],
+          ["Compare", null],
+        ]}
+      />
+      <h1>{sessions.length > 1 ? `Comparing ${sessions.length} experiments` : "Experiment results"}</h1>
+      {sessions.length === 0 && <Empty>No experiments selected: choose them on the dataset's Experiments tab.</Empty>}
+      {(experiments.isPending || rows.isPending) && sessions.length > 0 && <Loading what="the experiments" />}
+      <ErrorBox error={dataset.error ?? experiments.error ?? rows.error} />
+      {ordered.length > 0 && (
+        <table className="grid compact summary">
+          <thead><tr><th>Experiment</th>{keys.map((k) => <th key={k}>{k}</th>)}<th>P50</th></tr></thead>
+          <tbody>
+            {ordered.map((e, i) => (
+              <tr key={e.id}>
+                <td>{i === 0 && sessions.length > 1 ? <span className="chip">baseline</span> : null} {e.name}</td>
+                {keys.map((k) => <td key={k} className="num">{e.feedback_stats?.[k]?.avg?.toFixed(2) ?? "–"}</td>)}
+                <td className="num">{seconds(e.latency_p50)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {rows.data && rows.data.length === 0 && <Empty>The dataset has no examples.</Empty>}
+      {rows.data && rows.data.length > 0 && (
+        <div className="table-wrap">
+          <table className="grid compare">
+            <thead>
+              <tr>
+                <th>Input</th>
+                <th>Reference output</th>
+                {ordered.map((e) => <th key={e.id}>{e.name}</th>)}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.data.map((example) => {
+                const byExperiment = sessions.map((s) => example.runs.find((r) => r.session_id === s));
+                const baseline = scores(byExperiment[0]);
+                return (
+                  <tr key={example.id}>
+                    <td><Json value={example.inputs} /></td>
+                    <td><Json value={example.outputs} /></td>
+                    {byExperiment.map((run, i) => {
+                      const mine = scores(run);
+                      return (
+                        <td key={sessions[i]}>
+                          {run ? (
+                            <>
+                              <Json value={run.outputs} />
+                              {run.error && <pre className="error-text small">{run.error.split("\n")[0]}</pre>}
+                              <div className="chips">
+                                {Object.entries(mine).map(([k, v]) => {
+                                  const base = baseline[k];
+                                  const change = i === 0 || base === undefined ? "" : v > base ? "improved" : v < base ? "regressed" : "";
+                                  return (
+                                    <span key={k} className={`chip ${change}`} title={change ? `${change} against the baseline (${base})` : undefined}>
+                                      {k} <strong>{v.toFixed(2)}</strong>
+                                      {change === "improved" ? " ▲" : change === "regressed" ? " ▼" : ""}
+                                    </span>
+                                  );
+                                })}
+                              </div>
+                              <div className="muted small">
+                                {seconds(latencyOf(run.start_time, run.end_time))} ·{" "}
+                                <Link to={`/o/${workspaceId}/projects/p/${run.session_id}/r/${run.id}?trace_id=${run.trace_id}`}>trace</Link>
+                              </div>
+                            </>
+                          ) : (
+                            <span className="muted">no run</span>
+                          )}
+                        </td>
+                      );
+                    })}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}

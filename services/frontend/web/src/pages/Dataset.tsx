@@ -1,0 +1,230 @@
+import { useState, type FormEvent } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, call, type Example } from "../api/client";
+import { Crumbs, Empty, ErrorBox, Json, Loading, TabBar, ago, cost, seconds, useTitle, when } from "../components/common";
+import { FeedbackChips } from "../components/Feedback";
+
+type Tab = "examples" | "experiments" | "versions";
+
+export function DatasetPage() {
+  const { workspaceId = "", datasetId = "" } = useParams();
+  const [search, setSearch] = useSearchParams();
+  const dataset = useQuery({ queryKey: ["dataset", datasetId], queryFn: () => call(api.GET("/api/v1/datasets/{id}", { params: { path: { id: datasetId } } })) });
+  useTitle(dataset.data?.name ?? "Dataset");
+  const tab = (["examples", "experiments", "versions"].includes(search.get("tab") ?? "") ? search.get("tab") : "examples") as Tab;
+  const setTab = (t: Tab) => {
+    const next = new URLSearchParams(search);
+    next.set("tab", t);
+    setSearch(next);
+  };
+  if (dataset.isPending) return <Loading what="the dataset" />;
+  if (dataset.error) return <ErrorBox error={dataset.error} />;
+  const d = dataset.data;
+  return (
+    <div className="page">
+      <Crumbs items={[["Datasets & experiments", `/o/${workspaceId}/datasets`], [d.name, null]]} />
+      <header className="page-head">
+        <h1>{d.name}</h1>
+        <dl className="stats">
+          <div><dt>Examples</dt><dd>{d.example_count}</dd></div>
+          <div><dt>Experiments</dt><dd>{d.session_count}</dd></div>
+          <div><dt>Modified</dt><dd>{ago(d.modified_at)}</dd></div>
+        </dl>
+      </header>
+      {d.description && <p className="muted">{d.description}</p>}
+      <TabBar<Tab> tabs={[["examples", "Examples"], ["experiments", "Experiments"], ["versions", "Versions"]]} value={tab} onChange={setTab} />
+      {tab === "examples" && <Examples datasetId={datasetId} asOf={search.get("as_of")} />}
+      {tab === "experiments" && <Experiments datasetId={datasetId} workspaceId={workspaceId} />}
+      {tab === "versions" && <Versions datasetId={datasetId} onView={(asOf) => { const n = new URLSearchParams(); n.set("tab", "examples"); n.set("as_of", asOf); setSearch(n); }} />}
+    </div>
+  );
+}
+
+function Examples({ datasetId, asOf }: { datasetId: string; asOf: string | null }) {
+  const [offset, setOffset] = useState(0);
+  const [adding, setAdding] = useState(false);
+  const examples = useQuery({
+    queryKey: ["examples", datasetId, asOf, offset],
+    queryFn: () => call(api.GET("/api/v1/examples", { params: { query: { dataset: datasetId, as_of: asOf ?? undefined, offset, limit: 50 } } })),
+  });
+  return (
+    <section>
+      <div className="toolbar">
+        {asOf ? <span className="chip">As of {asOf}</span> : null}
+        {!asOf && <button className="primary" onClick={() => setAdding(true)}>Add example</button>}
+      </div>
+      {adding && <ExampleForm datasetId={datasetId} onDone={() => setAdding(false)} />}
+      {examples.isPending && <Loading what="examples" />}
+      <ErrorBox error={examples.error} />
+      {examples.data && examples.data.length === 0 && offset === 0 && <Empty>No examples yet.</Empty>}
+      {examples.data && examples.data.length > 0 && (
+        <table className="grid">
+          <thead><tr><th>Inputs</th><th>Reference outputs</th><th>Metadata</th><th>Modified</th><th><span className="visually-hidden">Actions</span></th></tr></thead>
+          <tbody>
+            {examples.data.map((e) => <ExampleRow key={e.id} example={e} readOnly={!!asOf} />)}
+          </tbody>
+        </table>
+      )}
+      <div className="pager">
+        <button disabled={offset === 0} onClick={() => setOffset(Math.max(offset - 50, 0))}>Previous</button>
+        <button disabled={(examples.data?.length ?? 0) < 50} onClick={() => setOffset(offset + 50)}>Next</button>
+      </div>
+    </section>
+  );
+}
+
+function ExampleRow({ example, readOnly }: { example: Example; readOnly: boolean }) {
+  const queries = useQueryClient();
+  const [editing, setEditing] = useState(false);
+  const remove = useMutation({
+    mutationFn: () => call(api.DELETE("/api/v1/examples/{id}", { params: { path: { id: example.id } } })),
+    onSuccess: () => queries.invalidateQueries({ queryKey: ["examples", example.dataset_id] }),
+  });
+  if (editing) {
+    return (
+      <tr>
+        <td colSpan={5}><ExampleForm datasetId={example.dataset_id} example={example} onDone={() => setEditing(false)} /></td>
+      </tr>
+    );
+  }
+  return (
+    <tr>
+      <td><Json value={example.inputs} /></td>
+      <td><Json value={example.outputs} /></td>
+      <td><Json value={example.metadata} /></td>
+      <td>{ago(example.modified_at)}</td>
+      <td>
+        {!readOnly && (
+          <span className="button-row">
+            <button className="link" onClick={() => setEditing(true)}>Edit</button>
+            <button className="link danger" onClick={() => { if (confirm("Delete this example?")) remove.mutate(); }}>Delete</button>
+          </span>
+        )}
+        <ErrorBox error={remove.error} />
+      </td>
+    </tr>
+  );
+}
+
+function parseObject(text: string, what: string): Record<string, unknown> | null {
+  if (!text.trim()) return null;
+  const value: unknown = JSON.parse(text);
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error(`${what} must be a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+function ExampleForm({ datasetId, example, onDone }: { datasetId: string; example?: Example; onDone: () => void }) {
+  const queries = useQueryClient();
+  const [inputs, setInputs] = useState(example ? JSON.stringify(example.inputs, null, 2) : "{\n  \"question\": \"\"\n}");
+  const [outputs, setOutputs] = useState(example?.outputs ? JSON.stringify(example.outputs, null, 2) : "");
+  const save = useMutation({
+    mutationFn: async () => {
+      const body = { dataset_id: datasetId, inputs: parseObject(inputs, "Inputs") ?? {}, outputs: parseObject(outputs, "Outputs") };
+      if (example) return call(api.PATCH("/api/v1/examples/{id}", { params: { path: { id: example.id } }, body }));
+      return call(api.POST("/api/v1/examples", { body }));
+    },
+    onSuccess: () => {
+      void queries.invalidateQueries({ queryKey: ["examples", datasetId] });
+      void queries.invalidateQueries({ queryKey: ["dataset", datasetId] });
+      onDone();
+    },
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    save.mutate();
+  };
+  return (
+    <form className="card example-form" onSubmit={submit} aria-label={example ? "Edit example" : "Add example"}>
+      <label>Inputs (JSON)<textarea className="mono" rows={6} value={inputs} onChange={(e) => setInputs(e.target.value)} /></label>
+      <label>Reference outputs (JSON)<textarea className="mono" rows={6} value={outputs} onChange={(e) => setOutputs(e.target.value)} /></label>
+      <div className="button-row">
+        <button type="submit" className="primary" disabled={save.isPending}>{example ? "Save" : "Add"}</button>
+        <button type="button" onClick={onDone}>Cancel</button>
+      </div>
+      <ErrorBox error={save.error} />
+    </form>
+  );
+}
+
+function Experiments({ datasetId, workspaceId }: { datasetId: string; workspaceId: string }) {
+  const navigate = useNavigate();
+  const [chosen, setChosen] = useState<string[]>([]);
+  const experiments = useQuery({
+    queryKey: ["experiments", datasetId],
+    queryFn: () => call(api.GET("/api/v1/sessions", { params: { query: { reference_dataset: datasetId, include_stats: true, limit: 100 } } })),
+  });
+  const keys = [...new Set((experiments.data ?? []).flatMap((e) => Object.keys(e.feedback_stats ?? {})))].sort();
+  const toggle = (id: string) => setChosen(chosen.includes(id) ? chosen.filter((c) => c !== id) : [...chosen, id]);
+  return (
+    <section>
+      <div className="toolbar">
+        <button
+          className="primary"
+          disabled={chosen.length < 1}
+          onClick={() => navigate(`/o/${workspaceId}/datasets/${datasetId}/compare?selectedSessions=${chosen.join("%2C")}`)}
+        >
+          Compare {chosen.length > 0 ? `(${chosen.length})` : ""}
+        </button>
+        <span className="muted small">Select experiments to compare; the first chosen is the baseline.</span>
+      </div>
+      {experiments.isPending && <Loading what="experiments" />}
+      <ErrorBox error={experiments.error} />
+      {experiments.data && experiments.data.length === 0 && <Empty>No experiments yet. Run <code>evaluate()</code> with this dataset.</Empty>}
+      {experiments.data && experiments.data.length > 0 && (
+        <div className="table-wrap">
+          <table className="grid">
+            <thead>
+              <tr>
+                <th><span className="visually-hidden">Select</span></th><th>Experiment</th><th>Started</th><th>Runs</th><th>P50</th><th>Cost</th>
+                {keys.map((k) => <th key={k}>{k}</th>)}
+              </tr>
+            </thead>
+            <tbody>
+              {experiments.data.map((e) => (
+                <tr key={e.id}>
+                  <td><input type="checkbox" aria-label={`Select ${e.name}`} checked={chosen.includes(e.id)} onChange={() => toggle(e.id)} /></td>
+                  <td><Link to={`/o/${workspaceId}/datasets/${datasetId}/compare?selectedSessions=${e.id}`}>{e.name}</Link></td>
+                  <td>{when(e.start_time)}</td>
+                  <td className="num">{e.run_count}</td>
+                  <td className="num">{seconds(e.latency_p50)}</td>
+                  <td className="num">{cost(e.total_cost)}</td>
+                  {keys.map((k) => {
+                    const s = e.feedback_stats?.[k];
+                    return <td key={k} className="num">{s?.avg !== undefined && s?.avg !== null ? s.avg.toFixed(2) : "–"}</td>;
+                  })}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {experiments.data && experiments.data.length > 0 && keys.length === 0 && <FeedbackChips stats={null} />}
+    </section>
+  );
+}
+
+function Versions({ datasetId, onView }: { datasetId: string; onView: (asOf: string) => void }) {
+  const versions = useQuery({
+    queryKey: ["versions", datasetId],
+    queryFn: () => call(api.GET("/api/v1/datasets/{id}/versions", { params: { path: { id: datasetId } } })),
+  });
+  if (versions.isPending) return <Loading what="versions" />;
+  if (versions.error) return <ErrorBox error={versions.error} />;
+  const list = versions.data as unknown as { as_of: string; tags?: string[] | null }[];
+  if (list.length === 0) return <Empty>No versions yet: each change to the examples makes one.</Empty>;
+  return (
+    <table className="grid">
+      <thead><tr><th>Version</th><th>Tags</th><th><span className="visually-hidden">Actions</span></th></tr></thead>
+      <tbody>
+        {list.map((v) => (
+          <tr key={v.as_of}>
+            <td>{when(v.as_of)}</td>
+            <td className="chips">{(v.tags ?? []).map((t) => <span className="chip" key={t}>{t}</span>)}</td>
+            <td><button className="link" onClick={() => onView(v.as_of)}>View examples as of this version</button></td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -489,6 +489,16 @@ pub async fn run_client(
     script: &str,
     env: &[(&str, &str)],
 ) -> anyhow::Result<Value> {
+    run_client_within(program, script, env, std::time::Duration::from_secs(120)).await
+}
+
+/// [`run_client`] with its own time limit (the browser tests walk many pages).
+pub async fn run_client_within(
+    program: &std::path::Path,
+    script: &str,
+    env: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> anyhow::Result<Value> {
     anyhow::ensure!(
         program.exists(),
         "{} is missing: run scripts/stores install (it installs the SDKs)",
@@ -504,9 +514,9 @@ pub async fn run_client(
     for (key, value) in env {
         command.env(key, value);
     }
-    let output = tokio::time::timeout(std::time::Duration::from_secs(120), command.output())
+    let output = tokio::time::timeout(limit, command.output())
         .await
-        .context("the client script did not finish within 120 s")??;
+        .with_context(|| format!("the client script did not finish within {limit:?}"))??;
     anyhow::ensure!(
         output.status.success(),
         "{script} failed: {}",

@@ -27,3 +27,4 @@ mod sdk_python;
 mod sdk_read;
 mod sdk_v2;
 mod services;
+mod ui;

@@ -1,0 +1,163 @@
+//! The web UI in a real browser: Debian's Chromium, driven by Playwright from
+//! `tests/js/ui_flow.mjs`, walks what a user does against a stack fed by the real JS SDK (sign
+//! in, filter, trace, feedback, dataset, `evaluate()`, comparison, annotation review, API keys,
+//! every link the SDK prints, the public pages), with axe-core on every page and the console
+//! checked for errors. The assertions here check what the browser saw against what the API holds.
+//! Screenshots of every page land in `$CARGO_TARGET_DIR/ui-screenshots` (or `UI_SCREENSHOTS`).
+
+use std::time::Duration;
+
+use ironsmith_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Stack, node, run_client_within};
+use serde_json::{Value, json};
+
+fn screenshots() -> String {
+    std::env::var("UI_SCREENSHOTS").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        format!("{target}/ui-screenshots")
+    })
+}
+
+#[tokio::test]
+async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
+    anyhow::ensure!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is missing: run scripts/stores install"
+    );
+    let stack = Stack::start().await?;
+    let endpoint = format!("{}/api/v1", stack.edge);
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let shots = screenshots();
+    let out = run_client_within(
+        &node(),
+        "tests/js/ui_flow.mjs",
+        &[
+            ("UI", &stack.edge),
+            ("LANGSMITH_ENDPOINT", &endpoint),
+            ("LANGSMITH_API_KEY", &stack.admin_key),
+            ("ADMIN_EMAIL", ADMIN_EMAIL),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("SUFFIX", &suffix),
+            ("SCREENSHOTS", &shots),
+        ],
+        Duration::from_secs(420),
+    )
+    .await?;
+    eprintln!("{out:#}");
+    let workspace = stack.workspace_id.to_string();
+
+    assert_eq!(out["workspace"], workspace.as_str());
+    assert!(
+        out["bad_password"].as_str().is_some_and(|t| !t.is_empty()),
+        "a wrong password is refused with the server's reason: {}",
+        out["bad_password"]
+    );
+    assert_eq!(out["metadata_filter_rows"], 2, "two acme traces");
+    assert_eq!(out["feedback_filter_rows"], 1, "one trace has correctness");
+    let bad_filter = out["bad_filter"].as_str().unwrap_or_default();
+    assert!(
+        bad_filter.contains("refused") && bad_filter.contains("position"),
+        "the server's 400 reason and position are shown: {bad_filter}"
+    );
+    assert_eq!(out["trace_runs_api"], json!(["chat-model", "pipeline"]));
+    assert_eq!(out["tree_items"], 2, "pipeline and its LLM call");
+    assert_eq!(out["chat_roles"], json!(["system", "user", "assistant"]));
+    assert_eq!(
+        out["ui_feedback"],
+        json!({"score": 0.5, "comment": "added in the browser"})
+    );
+    assert_eq!(out["examples_after_add"], 4);
+    assert_eq!(out["added_example"], json!({"input": "What is 2+2?"}));
+    assert!(
+        out["regressions"].as_u64().is_some_and(|n| n >= 1),
+        "3+3 got worse in the second experiment: {out}"
+    );
+    assert!(
+        out["review_run"]
+            .as_str()
+            .is_some_and(|t| t.contains("pipeline")),
+        "{}",
+        out["review_run"]
+    );
+    assert_eq!(
+        out["review_feedback"],
+        json!({"score": 0, "source": "app"}),
+        "the rubric form wrote feedback"
+    );
+    assert_eq!(out["key_works"], true, "the key made in Settings works");
+    let refused = out["key_refused"].as_str().unwrap_or_default();
+    assert!(
+        refused.contains("401") || refused.contains("403"),
+        "the revoked key is refused: {refused}"
+    );
+    assert_eq!(out["after_sign_out"], "/login");
+    assert!(
+        out["signed_out_redirect"]
+            .as_str()
+            .is_some_and(|q| q.starts_with("?next=")),
+        "{}",
+        out["signed_out_redirect"]
+    );
+
+    // Every link the SDK printed named this workspace and opened its page.
+    let links = &out["links"];
+    let run_link = links["run"].as_str().unwrap_or_default();
+    assert!(
+        run_link.starts_with(&format!("/o/{workspace}/projects/p/")) && run_link.contains("/r/"),
+        "{run_link}"
+    );
+    assert_eq!(links["compare"].as_array().map(Vec::len), Some(2));
+    for link in links["compare"].as_array().into_iter().flatten() {
+        let link = link.as_str().unwrap_or_default();
+        assert!(
+            link.starts_with(&format!("/o/{workspace}/datasets/"))
+                && link.contains("/compare?selectedSessions="),
+            "{link}"
+        );
+    }
+    assert!(
+        links["prompt"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("/prompts/ui-prompt-")),
+        "{}",
+        links["prompt"]
+    );
+
+    // Every page was visited, each with axe clean of serious violations and a quiet console.
+    let pages = out["pages"].as_object().cloned().unwrap_or_default();
+    for page in [
+        "login",
+        "projects",
+        "project-runs",
+        "project-threads",
+        "project-setup",
+        "trace",
+        "trace-llm-run",
+        "experiment",
+        "compare",
+        "datasets",
+        "dataset",
+        "dataset-examples",
+        "dataset-versions",
+        "queues",
+        "queue-review",
+        "prompts",
+        "prompt",
+        "settings-api-keys",
+        "settings-members",
+        "settings-audit-log",
+        "deployment",
+        "not-found",
+        "public-run",
+        "public-dataset",
+        "link-run",
+        "link-project",
+    ] {
+        assert!(
+            pages.contains_key(page),
+            "{page} was not visited: {pages:?}"
+        );
+    }
+    assert_eq!(out["console_errors"], Value::Array(Vec::new()));
+    stack.stop().await;
+    Ok(())
+}

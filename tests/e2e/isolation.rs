@@ -134,6 +134,12 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
     (
         Workspace,
         "POST",
+        "/runs/timeseries",
+        r#"{"session":["{project}"],"group_by":"name","start_time":"2020-01-01T00:00:00Z","stride_seconds":86400}"#,
+    ),
+    (
+        Workspace,
+        "POST",
         "/runs/group",
         r#"{"session_id":"{project}","group_by":"conversation"}"#,
     ),

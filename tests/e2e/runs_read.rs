@@ -699,3 +699,119 @@ async fn cursor_pages_cover_large_projects_exactly_once() -> anyhow::Result<()> 
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn timeseries_buckets_runs_and_splits_them_by_group() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    ingest(&stack, "series").await?;
+    let project = stack.project_id("series").await?.expect("project exists");
+    let series = |extra: Value| {
+        let mut body = json!({
+            "session": [project],
+            "start_time": "2025-03-01T10:00:00Z",
+            "end_time": "2025-03-01T12:00:00Z",
+            "stride_seconds": 3600,
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let admin = admin.clone();
+        async move { admin.post("/runs/timeseries", body).await }
+    };
+
+    // Traces per hour: the 10:00 one took 4 s, the 11:00 one 10 s.
+    let traces = series(json!({"is_root": true})).await?.expect(200)?;
+    assert_eq!(traces["stride_seconds"], 3600);
+    assert_eq!(traces["start_time"], "2025-03-01T10:00:00.000000");
+    assert_eq!(traces["groups_left_out"], 0);
+    let only = &traces["series"][0];
+    assert_eq!(
+        traces["series"].as_array().map(Vec::len),
+        Some(1),
+        "{traces}"
+    );
+    assert_eq!(only["group"], Value::Null);
+    assert_eq!(only["run_count"], 2);
+    let points = only["points"].as_array().cloned().unwrap_or_default();
+    assert_eq!(points.len(), 2, "{traces}");
+    assert_eq!(points[0]["start_time"], "2025-03-01T10:00:00.000000");
+    assert_eq!(points[0]["run_count"], 1);
+    assert_eq!(points[0]["latency_p50"].as_f64().map(f64::round), Some(4.0));
+    assert_eq!(points[1]["start_time"], "2025-03-01T11:00:00.000000");
+    assert_eq!(
+        points[1]["latency_p99"].as_f64().map(f64::round),
+        Some(10.0)
+    );
+    assert_eq!(
+        points[0]["total_cost"],
+        Value::Null,
+        "no root run has a price"
+    );
+
+    // Every run, by run type: the LLM call's tokens and cost, the tool's error.
+    let by_type = series(json!({"group_by": "run_type"})).await?.expect(200)?;
+    let group = |answer: &Value, name: &str| {
+        answer["series"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["group"] == name).cloned())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        by_type["series"][0]["group"], "chain",
+        "busiest first: {by_type}"
+    );
+    assert_eq!(group(&by_type, "chain")["run_count"], 2);
+    let llm = &group(&by_type, "llm")["points"][0];
+    assert_eq!(llm["total_tokens"], 120);
+    assert_eq!(llm["total_cost"], 0.5);
+    let tool = &group(&by_type, "tool")["points"][0];
+    assert_eq!(
+        (tool["error_count"].clone(), tool["error_rate"].clone()),
+        (json!(1), json!(1.0))
+    );
+    assert_eq!(group(&by_type, "retriever")["run_count"], 1);
+
+    // By a metadata key (runs without it in ""), by tag, by name with a filter.
+    let by_user = series(json!({"group_by": "metadata", "metadata_key": "user"}))
+        .await?
+        .expect(200)?;
+    assert_eq!(
+        by_user["series"].as_array().map(Vec::len),
+        Some(3),
+        "{by_user}"
+    );
+    assert_eq!(group(&by_user, "ada")["run_count"], 3);
+    assert_eq!(group(&by_user, "bob")["run_count"], 1);
+    assert_eq!(group(&by_user, "")["run_count"], 1);
+    let by_tag = series(json!({"group_by": "tag"})).await?.expect(200)?;
+    assert_eq!(group(&by_tag, "a")["run_count"], 1);
+    assert_eq!(group(&by_tag, "")["run_count"], 4);
+    let filtered = series(json!({"filter": "eq(name, \"pipeline\")", "group_by": "name"}))
+        .await?
+        .expect(200)?;
+    assert_eq!(filtered["series"].as_array().map(Vec::len), Some(1));
+    assert_eq!(group(&filtered, "pipeline")["run_count"], 2);
+
+    // Without a stride, a two-hour range gets one-minute buckets (at most 120 of them).
+    let default = series(json!({"stride_seconds": null})).await?.expect(200)?;
+    assert_eq!(default["stride_seconds"], 60);
+
+    // Bad input is refused with the field named.
+    for (body, field) in [
+        (json!({"stride_seconds": 30}), "stride_seconds"),
+        (
+            json!({"stride_seconds": 60, "start_time": "2024-01-01T00:00:00Z"}),
+            "stride_seconds",
+        ),
+        (json!({"start_time": "2025-03-01T13:00:00Z"}), "start_time"),
+        (json!({"group_by": "colour"}), "group_by"),
+        (json!({"group_by": "metadata"}), "metadata_key"),
+        (json!({"session": []}), "session"),
+    ] {
+        let answer = series(body.clone()).await?.expect(422)?;
+        assert_eq!(answer["detail"][0]["loc"][1], field, "{body}: {answer}");
+    }
+    stack.stop().await;
+    Ok(())
+}

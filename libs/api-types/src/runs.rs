@@ -383,3 +383,51 @@ pub struct QueueRun {
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub last_reviewed_time: Option<DateTime<Utc>>,
 }
+
+/// Run statistics over time (`POST /runs/timeseries`): one series per group, each a list of the
+/// buckets that hold runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RunTimeseries {
+    /// The bucket width.
+    pub stride_seconds: i64,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String)]
+    pub start_time: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String)]
+    pub end_time: DateTime<Utc>,
+    /// What the series are split by (`name`, `run_type`, `tag`, `metadata`), or null.
+    pub group_by: Option<String>,
+    /// The busiest groups, most runs first.
+    pub series: Vec<RunSeries>,
+    /// Groups left out beyond the busiest ones.
+    pub groups_left_out: usize,
+}
+
+/// The buckets of one group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RunSeries {
+    /// The group's value (a run name, a run type, a tag, a metadata value; `""` for runs
+    /// without one); null when the series are not split.
+    pub group: Option<String>,
+    pub run_count: u64,
+    pub points: Vec<RunSeriesPoint>,
+}
+
+/// One bucket of a series.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RunSeriesPoint {
+    /// The bucket's start.
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String)]
+    pub start_time: DateTime<Utc>,
+    pub run_count: u64,
+    pub error_count: u64,
+    pub error_rate: f64,
+    /// Seconds, over the runs that ended.
+    pub latency_p50: Option<f64>,
+    pub latency_p99: Option<f64>,
+    pub total_tokens: i64,
+    /// Null when no run in the bucket has a known price.
+    pub total_cost: Option<f64>,
+}

@@ -26,10 +26,12 @@ use crate::{AnalyticsError, run_filter};
 mod feedback;
 mod stats;
 mod threads;
+mod timeseries;
 
 pub use feedback::{FeedbackScope, FeedbackStat, feedback_stats};
 pub use stats::{Counting, RunStats, TraceMember, TraceTotals, stats, trace_members, trace_totals};
 pub use threads::{ThreadGroup, thread_groups};
+pub use timeseries::{SeriesGroup, SeriesPoint, timeseries};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {

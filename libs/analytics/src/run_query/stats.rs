@@ -83,6 +83,16 @@ pub async fn stats(
         "SELECT {group_column} AS group_session, {} FROM ",
         aggregates(counting)
     ));
+    sql.append(&matching(query));
+    sql.push(group_by);
+    Ok(sql.query(client).fetch_all::<RunStats>().await?)
+}
+
+/// `FROM` what `query` selects: without conditions on mutable columns, raw rows minus the
+/// versions listed in `run_superseded`; with conditions, the deduplicated candidates that meet
+/// them.
+pub(super) fn matching(query: &RunQuery) -> Sql {
+    let mut sql = Sql::new("");
     match query.conditions() {
         None => {
             // Raw rows minus the versions a newer one replaced (`run_superseded`).
@@ -109,8 +119,7 @@ pub async fn stats(
                 .push(")");
         }
     }
-    sql.push(group_by);
-    Ok(sql.query(client).fetch_all::<RunStats>().await?)
+    sql
 }
 
 /// One entry of a run's trace, from `runs_by_trace`.

@@ -1,4 +1,4 @@
-//! Reading runs: `GET /runs/{id}`, `POST /runs/query`, `/runs/stats`,
+//! Reading runs: `GET /runs/{id}`, `POST /runs/query`, `/runs/stats`, `/runs/timeseries`,
 //! `/runs/group`, and public share links.
 
 use axum::Json;
@@ -15,10 +15,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use ironsmith_api_types::runs::{Run, RunGroup, RunGroups, RunShare, RunStats, RunsPage};
+use ironsmith_api_types::runs::{
+    Run, RunGroup, RunGroups, RunSeries, RunSeriesPoint, RunShare, RunStats, RunTimeseries,
+    RunsPage,
+};
 
 use crate::AppState;
-use crate::runs::body::{QueryBody, invalid, lenient_time};
+use crate::runs::body::{QueryBody, invalid, lenient_bool, lenient_time};
 use crate::runs::render;
 use crate::runs::{self as reads, query_page, render_one};
 
@@ -26,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(query))
         .routes(routes!(stats))
+        .routes(routes!(timeseries))
         .routes(routes!(group))
         .routes(routes!(read))
         .routes(routes!(read_share, share, unshare))
@@ -82,6 +86,155 @@ async fn stats(
     )?;
     let feedback = feedback.into_values().next().unwrap_or_default();
     Ok(Json(reads::render_stats(stats.first(), Some(&feedback))))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct TimeseriesBody {
+    /// The projects whose runs are counted.
+    #[schema(min_items = 1)]
+    session: Vec<Uuid>,
+    #[serde(default)]
+    filter: Option<String>,
+    /// Only root runs (traces).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    is_root: Option<bool>,
+    /// Default: a week before `end_time`.
+    #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
+    start_time: Option<i64>,
+    /// Default: now.
+    #[serde(default, deserialize_with = "lenient_time")]
+    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
+    end_time: Option<i64>,
+    /// The bucket width; default: the first of 1 min, 5 min, 15 min, 1 h, 3 h, 6 h, 1 day,
+    /// 1 week that makes at most 120 buckets. At most 1,000 buckets.
+    #[serde(default)]
+    #[schema(minimum = 60)]
+    stride_seconds: Option<i64>,
+    #[serde(default)]
+    #[schema(pattern = "^(name|run_type|tag|metadata)$")]
+    group_by: Option<String>,
+    /// The metadata key whose values split the series (with `group_by: metadata`).
+    #[serde(default)]
+    metadata_key: Option<String>,
+}
+
+const MICROS: i64 = 1_000_000;
+const NICE_STRIDES: [i64; 8] = [60, 300, 900, 3_600, 10_800, 21_600, 86_400, 604_800];
+const MOST_SERIES: usize = 10;
+
+fn series_group(body: &TimeseriesBody) -> Result<run_query::SeriesGroup, ApiError> {
+    use run_query::SeriesGroup;
+    Ok(match body.group_by.as_deref() {
+        None | Some("") => SeriesGroup::None,
+        Some("name") => SeriesGroup::Name,
+        Some("run_type") => SeriesGroup::RunType,
+        Some("tag") => SeriesGroup::Tag,
+        Some("metadata") => match body.metadata_key.as_deref().map(str::trim) {
+            Some(key) if !key.is_empty() => SeriesGroup::Metadata(key.to_owned()),
+            _ => {
+                return Err(invalid(
+                    "metadata_key",
+                    "name the metadata key to group by".into(),
+                ));
+            }
+        },
+        Some(other) => {
+            return Err(invalid(
+                "group_by",
+                format!("group by `name`, `run_type`, `tag` or `metadata`, not `{other}`"),
+            ));
+        }
+    })
+}
+
+#[utoipa::path(post, path = "/runs/timeseries", tag = "runs",
+    request_body = TimeseriesBody,
+    responses((status = 200, body = RunTimeseries)))]
+async fn timeseries(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsRead>,
+    ironsmith_http::Json(body): ironsmith_http::Json<TimeseriesBody>,
+) -> Result<Json<RunTimeseries>, ApiError> {
+    if body.session.is_empty() {
+        return Err(invalid("session", "name at least one project".into()));
+    }
+    let end_us = body
+        .end_time
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
+    let start_us = body.start_time.unwrap_or(end_us - 7 * 86_400 * MICROS);
+    if start_us >= end_us {
+        return Err(invalid("start_time", "must be before end_time".into()));
+    }
+    let span = (end_us - start_us) / MICROS;
+    let stride = match body.stride_seconds {
+        Some(stride) if stride < 60 => {
+            return Err(invalid("stride_seconds", "must be at least 60".into()));
+        }
+        Some(stride) if span / stride > 1_000 => {
+            return Err(invalid(
+                "stride_seconds",
+                format!("{stride} s makes more than 1,000 buckets over {span} s"),
+            ));
+        }
+        Some(stride) => stride,
+        None => NICE_STRIDES
+            .into_iter()
+            .find(|s| span / s <= 120)
+            .unwrap_or(604_800),
+    };
+    let group = series_group(&body)?;
+    let tenant_id = caller.workspace_id;
+    let query_body = QueryBody {
+        session: Some(body.session.clone()),
+        filter: body.filter.clone(),
+        is_root: body.is_root,
+        start_time: Some(start_us),
+        end_time: Some(end_us),
+        ..QueryBody::default()
+    };
+    let mut query = reads::query_from(tenant_id, &query_body, Default::default())?;
+    let points = if reads::scope(&state, tenant_id, &query_body, &mut query).await? {
+        run_query::timeseries(&state.stores.clickhouse, &query, stride * MICROS, &group).await?
+    } else {
+        Vec::new()
+    };
+    let time = |us: i64| render::time(us).unwrap_or_default();
+    let mut series = std::collections::BTreeMap::<String, RunSeries>::new();
+    for point in points {
+        let entry = series.entry(point.series.clone()).or_default();
+        entry.run_count += point.run_count;
+        let quantile = |i: usize| point.latency.get(i).copied().filter(|v| v.is_finite());
+        entry.points.push(RunSeriesPoint {
+            start_time: time(point.bucket_us),
+            run_count: point.run_count,
+            error_count: point.error_count,
+            error_rate: point.error_count as f64 / point.run_count.max(1) as f64,
+            latency_p50: quantile(0),
+            latency_p99: quantile(1),
+            total_tokens: point.total_tokens,
+            total_cost: (point.costed > 0).then_some(point.total_cost),
+        });
+    }
+    let split = !matches!(group, run_query::SeriesGroup::None);
+    let mut series: Vec<RunSeries> = series
+        .into_iter()
+        .map(|(name, mut s)| {
+            s.group = split.then_some(name);
+            s
+        })
+        .collect();
+    series.sort_by_key(|s| std::cmp::Reverse(s.run_count));
+    let groups_left_out = series.len().saturating_sub(MOST_SERIES);
+    series.truncate(MOST_SERIES);
+    Ok(Json(RunTimeseries {
+        stride_seconds: stride,
+        start_time: time(start_us),
+        end_time: time(end_us),
+        group_by: body.group_by.filter(|g| !g.is_empty()),
+        series,
+        groups_left_out,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

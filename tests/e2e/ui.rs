@@ -58,6 +58,7 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         bad_filter.contains("refused") && bad_filter.contains("position"),
         "the server's 400 reason and position are shown: {bad_filter}"
     );
+    assert_eq!(out["charts"], 6, "runs, errors, p50, p99, tokens, cost");
     assert_eq!(out["trace_runs_api"], json!(["chat-model", "pipeline"]));
     assert_eq!(out["tree_items"], 2, "pipeline and its LLM call");
     assert_eq!(out["chat_roles"], json!(["system", "user", "assistant"]));
@@ -129,6 +130,7 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         "projects",
         "project-runs",
         "project-threads",
+        "project-monitor",
         "project-setup",
         "trace",
         "trace-llm-run",

@@ -209,6 +209,12 @@ try {
   // The other tabs of the project.
   await page.getByRole("tab", { name: "Threads" }).click();
   await check("project-threads");
+  await page.getByRole("tab", { name: "Monitor" }).click();
+  await page.getByRole("img", { name: "Runs over time" }).waitFor();
+  out.charts = await page.locator("figure.chart").count();
+  await page.getByLabel("Group by").selectOption("name");
+  await page.locator(".u-legend").first().waitFor();
+  await check("project-monitor");
   await page.getByRole("tab", { name: "Setup" }).click();
   await check("project-setup");
   await page.getByRole("tab", { name: "Runs" }).click();

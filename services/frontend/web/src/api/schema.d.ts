@@ -1450,6 +1450,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/timeseries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["timeseries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{id}": {
         parameters: {
             query?: never;
@@ -3120,6 +3136,35 @@ export interface components {
             trace_filter?: string | null;
             tree_filter?: string | null;
         };
+        /** @description The buckets of one group. */
+        RunSeries: {
+            /**
+             * @description The group's value (a run name, a run type, a tag, a metadata value; `""` for runs
+             *     without one); null when the series are not split.
+             */
+            group?: string | null;
+            points: components["schemas"]["RunSeriesPoint"][];
+            /** Format: int64 */
+            run_count: number;
+        };
+        /** @description One bucket of a series. */
+        RunSeriesPoint: {
+            /** Format: int64 */
+            error_count: number;
+            /** Format: double */
+            error_rate: number;
+            /** @description Seconds, over the runs that ended. */
+            latency_p50?: number | null;
+            latency_p99?: number | null;
+            /** Format: int64 */
+            run_count: number;
+            /** @description The bucket's start. */
+            start_time: string;
+            /** @description Null when no run in the bucket has a known price. */
+            total_cost?: number | null;
+            /** Format: int64 */
+            total_tokens: number;
+        };
         /** @description A run's public link. */
         RunShare: {
             /** Format: uuid */
@@ -3157,6 +3202,25 @@ export interface components {
             total_cost?: number | null;
             /** Format: int64 */
             total_tokens: number;
+        };
+        /**
+         * @description Run statistics over time (`POST /runs/timeseries`): one series per group, each a list of the
+         *     buckets that hold runs.
+         */
+        RunTimeseries: {
+            end_time: string;
+            /** @description What the series are split by (`name`, `run_type`, `tag`, `metadata`), or null. */
+            group_by?: string | null;
+            /** @description Groups left out beyond the busiest ones. */
+            groups_left_out: number;
+            /** @description The busiest groups, most runs first. */
+            series: components["schemas"]["RunSeries"][];
+            start_time: string;
+            /**
+             * Format: int64
+             * @description The bucket width.
+             */
+            stride_seconds: number;
         };
         /**
          * @description A run as the SDKs send it. Times are RFC 3339 strings (with or without a zone) or
@@ -3232,6 +3296,23 @@ export interface components {
         TenantHandle: {
             /** @description Lower-case letters, digits, `-` and `_`, starting with a letter or digit. */
             tenant_handle: string;
+        };
+        TimeseriesBody: {
+            end_time?: string | number | null;
+            filter?: string | null;
+            group_by?: string | null;
+            /** @description Only root runs (traces). */
+            is_root?: boolean | null;
+            /** @description The metadata key whose values split the series (with `group_by: metadata`). */
+            metadata_key?: string | null;
+            /** @description The projects whose runs are counted. */
+            session: string[];
+            start_time?: string | number | null;
+            /**
+             * @description The bucket width; default: the first of 1 min, 5 min, 15 min, 1 h, 3 h, 6 h, 1 day,
+             *     1 week that makes at most 120 buckets. At most 1,000 buckets.
+             */
+            stride_seconds?: number | null;
         };
         TokenBody: {
             expires_at?: string | number | null;
@@ -7703,6 +7784,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunStats"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    timeseries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TimeseriesBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunTimeseries"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { lazy, Suspense, useState, type FormEvent } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { api, call } from "../api/client";
@@ -7,7 +7,10 @@ import { Crumbs, Empty, ErrorBox, Loading, TabBar, ago, cost, percent, preview, 
 import { FeedbackChips } from "../components/Feedback";
 import { ALL_COLUMNS, RunsTable, useColumns, type Column, type RunsView } from "../components/RunsTable";
 
-type Tab = "runs" | "threads" | "setup";
+type Tab = "runs" | "threads" | "monitor" | "setup";
+
+// The charts (and uPlot) load when the tab opens.
+const MonitorTab = lazy(() => import("./Monitor").then((m) => ({ default: m.MonitorTab })));
 
 const RANGES: [string, string, number | null][] = [
   ["1h", "Last hour", 3600],
@@ -18,7 +21,7 @@ const RANGES: [string, string, number | null][] = [
 ];
 
 function tabOf(value: string | null): Tab {
-  return value === "threads" || value === "setup" ? value : "runs";
+  return value === "threads" || value === "monitor" || value === "setup" ? value : "runs";
 }
 
 export function ProjectPage() {
@@ -52,9 +55,14 @@ export function ProjectPage() {
       </header>
       {p.description && <p className="muted">{p.description}</p>}
       <FeedbackChips stats={p.feedback_stats} />
-      <TabBar<Tab> tabs={[["runs", "Runs"], ["threads", "Threads"], ["setup", "Setup"]]} value={tab} onChange={setTab} />
+      <TabBar<Tab> tabs={[["runs", "Runs"], ["threads", "Threads"], ["monitor", "Monitor"], ["setup", "Setup"]]} value={tab} onChange={setTab} />
       {tab === "runs" && <RunsTab projectId={projectId} workspaceId={workspaceId} />}
       {tab === "threads" && <ThreadsTab projectId={projectId} workspaceId={workspaceId} />}
+      {tab === "monitor" && (
+        <Suspense fallback={<Loading what="the charts" />}>
+          <MonitorTab projectId={projectId} />
+        </Suspense>
+      )}
       {tab === "setup" && <SetupTab name={p.name} />}
     </div>
   );

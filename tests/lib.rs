@@ -339,15 +339,21 @@ impl Client {
         &self.base
     }
 
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> anyhow::Result<Answer> {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base));
+    /// The status and content type of `GET path`, without reading the body (an event stream
+    /// never ends).
+    pub async fn open(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        let response = self.request(Method::GET, path).send().await?;
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((response.status().as_u16(), content_type))
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(key) = &self.key {
             request = request.header("x-api-key", key);
         }
@@ -357,6 +363,16 @@ impl Client {
         if let Some(tenant) = &self.tenant {
             request = request.header("x-tenant-id", tenant);
         }
+        request
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Answer> {
+        let mut request = self.request(method.clone(), path);
         if let Some(body) = body {
             request = request.json(body);
         }

@@ -137,6 +137,7 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         "/runs/timeseries",
         r#"{"session":["{project}"],"group_by":"name","start_time":"2020-01-01T00:00:00Z","stride_seconds":86400}"#,
     ),
+    (Workspace, "GET", "/runs/stream?session={project}", ""),
     (
         Workspace,
         "POST",
@@ -894,12 +895,18 @@ async fn no_caller_reaches_another_workspace() -> anyhow::Result<()> {
     // The matrix's paths are real: the victim's own admin reads every GET line.
     for (_, method, path, _) in MATRIX.iter().filter(|(_, m, _, _)| *m == "GET") {
         let path = fill(path, &victim_b, a_admin_user);
-        let answer = victim_b
-            .admin
-            .clone()
-            .tenant(b_workspace)
-            .get(&path)
-            .await?;
+        let admin = victim_b.admin.clone().tenant(b_workspace);
+        if path.starts_with("/runs/stream") {
+            // An event stream never ends: its answer opens, and that is all to read.
+            let (status, content_type) = admin.open(&path).await?;
+            assert_eq!(
+                (status, content_type.as_str()),
+                (200, "text/event-stream"),
+                "{path}"
+            );
+            continue;
+        }
+        let answer = admin.get(&path).await?;
         assert_eq!(answer.status, 200, "{method} {path}: {:?}", answer.body);
     }
     stack.stop().await;

@@ -17,6 +17,7 @@ mod hub;
 mod ingest;
 mod ingest_faults;
 mod isolation;
+mod live;
 mod oidc;
 mod queue;
 mod runs_read;

@@ -81,6 +81,7 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
         .merge(routes::model_prices::router())
         .merge(routes::projects::router())
         .merge(routes::runs::router())
+        .merge(routes::live::router())
         .merge(routes::datasets::router())
         .merge(routes::examples::router())
         .merge(routes::feedback::router())

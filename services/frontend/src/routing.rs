@@ -192,7 +192,7 @@ fn is_internal(upstream_path: &str) -> bool {
 }
 
 /// Backend's routes directly under `/api/v1/runs/`.
-const BACKEND_RUN_ROUTES: [&str; 4] = ["query", "stats", "group", "timeseries"];
+const BACKEND_RUN_ROUTES: [&str; 5] = ["query", "stats", "group", "timeseries", "stream"];
 
 fn route_inner(method: &Method, path: &str, deployments: bool, allow_legacy: bool) -> Destination {
     // `PATCH /api/v1/runs/{id}` updates a run: ingestion, so platform-backend, which also

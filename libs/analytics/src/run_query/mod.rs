@@ -25,11 +25,13 @@ use crate::{AnalyticsError, run_filter};
 
 mod feedback;
 mod stats;
+mod tail;
 mod threads;
 mod timeseries;
 
 pub use feedback::{FeedbackScope, FeedbackStat, feedback_stats};
 pub use stats::{Counting, RunStats, TraceMember, TraceTotals, stats, trace_members, trace_totals};
+pub use tail::{Written, written_after};
 pub use threads::{ThreadGroup, thread_groups};
 pub use timeseries::{SeriesGroup, SeriesPoint, timeseries};
 

@@ -103,14 +103,15 @@ pub(super) fn matching(query: &RunQuery) -> Sql {
                 .push(")");
         }
         Some(conditions) => {
+            // `version` too: the live tail reads when each run was written.
             let columns = if query.reads_payloads() {
-                "*"
+                "*".to_owned()
             } else {
-                FILTER_COLUMNS
+                format!("{FILTER_COLUMNS}, version")
             };
             sql.push("(")
                 .append(&latest_versions(
-                    columns,
+                    &columns,
                     &query.scan(false),
                     Some(&conditions),
                 ))

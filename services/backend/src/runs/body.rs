@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 /// A run query: which runs (projects, ids, trace, filters, a time range), which fields, and
 /// which page.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[schema(as = RunQuery)]
 pub struct QueryBody {
     #[serde(default, deserialize_with = "uuid_list")]

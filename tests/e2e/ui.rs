@@ -51,6 +51,13 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         "a wrong password is refused with the server's reason: {}",
         out["bad_password"]
     );
+    assert!(
+        out["live_first_row"]
+            .as_str()
+            .is_some_and(|r| r.contains("What is 5+5?")),
+        "the streamed trace is on top: {}",
+        out["live_first_row"]
+    );
     assert_eq!(out["metadata_filter_rows"], 2, "two acme traces");
     assert_eq!(out["feedback_filter_rows"], 1, "one trace has correctness");
     let bad_filter = out["bad_filter"].as_str().unwrap_or_default();
@@ -129,6 +136,7 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         "login",
         "projects",
         "project-runs",
+        "project-live",
         "project-threads",
         "project-monitor",
         "project-setup",

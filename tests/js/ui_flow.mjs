@@ -185,6 +185,18 @@ try {
   await until("the traces in the table", async () => (await page.locator(".runs-row").count()) === 3);
   await check("project-runs");
 
+  // Live tail: a trace sent now appears on top of the table without a reload.
+  await page.getByRole("button", { name: "Live" }).click();
+  await page.getByText("streaming new runs").waitFor();
+  await pipeline("initech", false)("What is 5+5?");
+  await client.awaitPendingTraceBatches();
+  const sent = Date.now();
+  await until("the streamed trace", async () => (await page.locator(".runs-row").count()) === 4, 30_000);
+  out.live_ms_after_sent = Date.now() - sent;
+  out.live_first_row = (await text(page.locator(".runs-row").first())).replace(/\s+/g, " ");
+  await check("project-live");
+  await page.getByRole("button", { name: "Live" }).click();
+
   // Filters: by metadata, by feedback, and a refused one whose reason shows inline.
   const filter = page.getByLabel("Filter", { exact: true });
   await filter.fill('and(eq(metadata_key, "customer"), eq(metadata_value, "acme"))');

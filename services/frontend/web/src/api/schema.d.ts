@@ -1450,6 +1450,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["stream_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/timeseries": {
         parameters: {
             query?: never;
@@ -7784,6 +7800,47 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunStats"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    stream_runs: {
+        parameters: {
+            query: {
+                /** @description The project to follow */
+                session: string;
+                /** @description A run filter, as `/runs/query` takes it */
+                filter?: string;
+                /** @description Only root runs (traces) */
+                is_root?: boolean;
+                run_type?: string;
+                /** @description The fields to send, as `/runs/query` takes them */
+                select?: string[];
+                /** @description The workspace, when `X-Tenant-Id` cannot be sent */
+                tenant_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `run` events (a run as `/runs/query` renders it), `skipped` when the rate cap dropped runs, `error` when a check failed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
                 };
             };
             400: components["responses"]["BadRequest"];

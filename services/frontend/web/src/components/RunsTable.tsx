@@ -39,7 +39,7 @@ const WIDTH: Record<Column, string> = {
 };
 
 // The fields each column reads: a query selects only these, so pages stay small.
-const SELECT = [
+export const SELECT = [
   "inputs_preview",
   "outputs_preview",
   "error",
@@ -64,7 +64,18 @@ export interface RunsQuery {
 const PAGE = 100;
 const ROW_HEIGHT = 40;
 
-export function RunsTable({ query, columns, workspaceId }: { query: RunsQuery; columns: Column[]; workspaceId: string }) {
+export function RunsTable({
+  query,
+  columns,
+  workspaceId,
+  live = [],
+}: {
+  query: RunsQuery;
+  columns: Column[];
+  workspaceId: string;
+  /** Runs streamed by the live tail, newest first, shown above the loaded pages. */
+  live?: Run[];
+}) {
   const runs = useInfiniteQuery({
     queryKey: ["runs", query],
     initialPageParam: null as string | null,
@@ -85,7 +96,12 @@ export function RunsTable({ query, columns, workspaceId }: { query: RunsQuery; c
       ),
     getNextPageParam: (last) => last.cursors.next ?? null,
   });
-  const rows = useMemo(() => runs.data?.pages.flatMap((p) => p.runs) ?? [], [runs.data]);
+  const rows = useMemo(() => {
+    const loaded = runs.data?.pages.flatMap((p) => p.runs) ?? [];
+    if (live.length === 0) return loaded;
+    const streamed = new Set(live.map((r) => r.id));
+    return [...live, ...loaded.filter((r) => !streamed.has(r.id))];
+  }, [runs.data, live]);
   const scroller = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({
     count: rows.length,

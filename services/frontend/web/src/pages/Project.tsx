@@ -1,10 +1,11 @@
-import { lazy, Suspense, useState, type FormEvent } from "react";
+import { lazy, Suspense, useMemo, useState, type FormEvent } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { api, call } from "../api/client";
 import { useProject } from "../api/hooks";
 import { Crumbs, Empty, ErrorBox, Loading, TabBar, ago, cost, percent, preview, seconds, tokens, useTitle, when } from "../components/common";
 import { FeedbackChips } from "../components/Feedback";
+import { useLiveTail } from "../components/LiveTail";
 import { ALL_COLUMNS, RunsTable, useColumns, type Column, type RunsView } from "../components/RunsTable";
 
 type Tab = "runs" | "threads" | "monitor" | "setup";
@@ -78,6 +79,10 @@ function RunsTab({ projectId, workspaceId }: { projectId: string; workspaceId: s
   const seconds = RANGES.find(([id]) => id === range)?.[2] ?? null;
   // Rounded to the minute, so the query (and its cache key) is stable while the page is open.
   const startTime = seconds === null ? null : new Date(Math.floor((Date.now() - seconds * 1000) / 60_000) * 60_000).toISOString();
+  const [liveOn, setLiveOn] = useState(false);
+  const [paused, setPaused] = useState(false);
+  const runsQuery = useMemo(() => ({ projectId, view, filter, startTime }), [projectId, view, filter, startTime]);
+  const tail = useLiveTail(runsQuery, liveOn, paused);
   const update = (key: string, value: string) => {
     const next = new URLSearchParams(search);
     if (value) next.set(key, value);
@@ -112,7 +117,19 @@ function RunsTab({ projectId, workspaceId }: { projectId: string; workspaceId: s
           </select>
         </label>
         <ColumnPicker columns={columns} onChange={setColumns} />
+        <div className="live-controls">
+          <button aria-pressed={liveOn} className={liveOn ? "active live-toggle" : "live-toggle"} onClick={() => { setLiveOn(!liveOn); setPaused(false); }}>
+            <span className={`live-dot ${tail.status}`} aria-hidden="true" /> Live
+          </button>
+          {liveOn && (
+            <button onClick={() => setPaused(!paused)} aria-pressed={paused}>
+              {paused ? `Resume${tail.waiting ? ` (${tail.waiting} new)` : ""}` : "Pause"}
+            </button>
+          )}
+          {liveOn && <span className="muted small" role="status">{tail.status === "live" ? (paused ? "paused" : "streaming new runs") : tail.status}</span>}
+        </div>
       </div>
+      {tail.notice && <p className="muted small" role="status">{tail.notice}</p>}
       <form className="filter-bar" onSubmit={apply}>
         <input
           className="mono"
@@ -129,7 +146,7 @@ function RunsTab({ projectId, workspaceId }: { projectId: string; workspaceId: s
         )}
       </form>
       <FilterBuilder onAdd={add} />
-      <RunsTable query={{ projectId, view, filter, startTime }} columns={columns} workspaceId={workspaceId} />
+      <RunsTable query={runsQuery} columns={columns} workspaceId={workspaceId} live={tail.runs} />
     </section>
   );
 }

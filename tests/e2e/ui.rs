@@ -74,6 +74,14 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         json!({"score": 0.5, "comment": "added in the browser"})
     );
     assert_eq!(out["examples_after_add"], 4);
+    assert_eq!(
+        out["uploaded"],
+        json!([
+            [{"country": "France"}, {"capital, city": "Paris"}],
+            [{"country": "Japan"}, {"capital, city": "Tokyo"}],
+        ]),
+        "the CSV's columns as assigned in the upload form"
+    );
     assert_eq!(out["added_example"], json!({"input": "What is 2+2?"}));
     assert!(
         out["regressions"].as_u64().is_some_and(|n| n >= 1),
@@ -148,6 +156,8 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         "dataset",
         "dataset-examples",
         "dataset-versions",
+        "dataset-schema",
+        "datasets-upload",
         "queues",
         "queue-review",
         "prompts",

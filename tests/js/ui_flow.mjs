@@ -7,7 +7,7 @@
 // serious or critical violation) and must leave the console free of errors. Configured by the
 // environment (UI, LANGSMITH_ENDPOINT, LANGSMITH_API_KEY, ADMIN_EMAIL, ADMIN_PASSWORD, SUFFIX,
 // SCREENSHOTS); prints what it saw as JSON.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -337,6 +337,23 @@ try {
   await page.getByRole("link", { name: "Datasets & experiments" }).first().click();
   await page.getByRole("link", { name: datasetName }).waitFor();
   await check("datasets");
+
+  // A dataset from a CSV file: columns assigned to inputs and reference outputs.
+  const csv = join(profile, `capitals-${SUFFIX}.csv`);
+  writeFileSync(csv, 'country,"capital, city",notes\nFrance,Paris,x\nJapan,Tokyo,y\n');
+  await page.getByRole("button", { name: "Upload CSV or JSONL" }).click();
+  const uploadForm = page.getByRole("form", { name: "Upload a dataset" });
+  await uploadForm.getByLabel(/^File/).setInputFiles(csv);
+  await uploadForm.getByLabel("capital, city: output").check();
+  await uploadForm.getByLabel("notes: leave out").check();
+  await check("datasets-upload");
+  await uploadForm.getByRole("button", { name: "Upload" }).click();
+  await page.getByRole("heading", { name: `capitals-${SUFFIX}` }).waitFor();
+  const uploaded = [];
+  for await (const e of client.listExamples({ datasetName: `capitals-${SUFFIX}` })) uploaded.push([e.inputs, e.outputs]);
+  out.uploaded = uploaded.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  await page.getByRole("tab", { name: "Schema" }).click();
+  await check("dataset-schema");
 
   // An annotation queue: create it, add the trace's run, review it with the keyboard.
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Annotation queues" }).click();

@@ -5,14 +5,14 @@ import { api, call, type Example } from "../api/client";
 import { Crumbs, Empty, ErrorBox, Json, Loading, TabBar, ago, cost, seconds, useTitle, when } from "../components/common";
 import { FeedbackChips } from "../components/Feedback";
 
-type Tab = "examples" | "experiments" | "versions";
+type Tab = "examples" | "experiments" | "versions" | "schema";
 
 export function DatasetPage() {
   const { workspaceId = "", datasetId = "" } = useParams();
   const [search, setSearch] = useSearchParams();
   const dataset = useQuery({ queryKey: ["dataset", datasetId], queryFn: () => call(api.GET("/api/v1/datasets/{id}", { params: { path: { id: datasetId } } })) });
   useTitle(dataset.data?.name ?? "Dataset");
-  const tab = (["examples", "experiments", "versions"].includes(search.get("tab") ?? "") ? search.get("tab") : "examples") as Tab;
+  const tab = (["examples", "experiments", "versions", "schema"].includes(search.get("tab") ?? "") ? search.get("tab") : "examples") as Tab;
   const setTab = (t: Tab) => {
     const next = new URLSearchParams(search);
     next.set("tab", t);
@@ -33,9 +33,10 @@ export function DatasetPage() {
         </dl>
       </header>
       {d.description && <p className="muted">{d.description}</p>}
-      <TabBar<Tab> tabs={[["examples", "Examples"], ["experiments", "Experiments"], ["versions", "Versions"]]} value={tab} onChange={setTab} />
+      <TabBar<Tab> tabs={[["examples", "Examples"], ["experiments", "Experiments"], ["versions", "Versions"], ["schema", "Schema"]]} value={tab} onChange={setTab} />
       {tab === "examples" && <Examples datasetId={datasetId} asOf={search.get("as_of")} />}
       {tab === "experiments" && <Experiments datasetId={datasetId} workspaceId={workspaceId} />}
+      {tab === "schema" && <Schema inputs={d.inputs_schema_definition} outputs={d.outputs_schema_definition} />}
       {tab === "versions" && <Versions datasetId={datasetId} onView={(asOf) => { const n = new URLSearchParams(); n.set("tab", "examples"); n.set("as_of", asOf); setSearch(n); }} />}
     </div>
   );
@@ -44,14 +45,30 @@ export function DatasetPage() {
 function Examples({ datasetId, asOf }: { datasetId: string; asOf: string | null }) {
   const [offset, setOffset] = useState(0);
   const [adding, setAdding] = useState(false);
+  const [split, setSplit] = useState("");
+  const splits = useQuery({
+    queryKey: ["splits", datasetId],
+    queryFn: () => call(api.GET("/api/v1/datasets/{id}/splits", { params: { path: { id: datasetId } } })) as Promise<unknown> as Promise<string[]>,
+  });
   const examples = useQuery({
-    queryKey: ["examples", datasetId, asOf, offset],
-    queryFn: () => call(api.GET("/api/v1/examples", { params: { query: { dataset: datasetId, as_of: asOf ?? undefined, offset, limit: 50 } } })),
+    queryKey: ["examples", datasetId, asOf, offset, split],
+    queryFn: () =>
+      call(
+        api.GET("/api/v1/examples", {
+          params: { query: { dataset: datasetId, as_of: asOf ?? undefined, offset, limit: 50, splits: split ? [split] : undefined } },
+        }),
+      ),
   });
   return (
     <section>
       <div className="toolbar">
         {asOf ? <span className="chip">As of {asOf}</span> : null}
+        {(splits.data ?? []).length > 0 && (
+          <select aria-label="Split" value={split} onChange={(e) => { setSplit(e.target.value); setOffset(0); }}>
+            <option value="">All splits</option>
+            {(splits.data ?? []).map((s) => <option key={s} value={s}>{s}</option>)}
+          </select>
+        )}
         {!asOf && <button className="primary" onClick={() => setAdding(true)}>Add example</button>}
       </div>
       {adding && <ExampleForm datasetId={datasetId} onDone={() => setAdding(false)} />}
@@ -214,17 +231,75 @@ function Versions({ datasetId, onView }: { datasetId: string; onView: (asOf: str
   const list = versions.data as unknown as { as_of: string; tags?: string[] | null }[];
   if (list.length === 0) return <Empty>No versions yet: each change to the examples makes one.</Empty>;
   return (
+    <>
+    <VersionDiff datasetId={datasetId} versions={list} />
     <table className="grid">
       <thead><tr><th>Version</th><th>Tags</th><th><span className="visually-hidden">Actions</span></th></tr></thead>
       <tbody>
         {list.map((v) => (
           <tr key={v.as_of}>
             <td>{when(v.as_of)}</td>
-            <td className="chips">{(v.tags ?? []).map((t) => <span className="chip" key={t}>{t}</span>)}</td>
+            <td><span className="chips">{(v.tags ?? []).map((t) => <span className="chip" key={t}>{t}</span>)}</span></td>
             <td><button className="link" onClick={() => onView(v.as_of)}>View examples as of this version</button></td>
           </tr>
         ))}
       </tbody>
     </table>
+    </>
+  );
+}
+
+/** What changed between two versions: examples added, modified and removed. */
+function VersionDiff({ datasetId, versions }: { datasetId: string; versions: { as_of: string; tags?: string[] | null }[] }) {
+  const oldest = versions.at(-1)?.as_of ?? "";
+  const [from, setFrom] = useState(oldest);
+  const [to, setTo] = useState("");
+  const diff = useQuery({
+    queryKey: ["diff", datasetId, from, to],
+    enabled: from !== "",
+    queryFn: () =>
+      call(api.GET("/api/v1/datasets/{id}/versions/diff", { params: { path: { id: datasetId }, query: { from_version: from, to_version: to || undefined } } })),
+  });
+  const label = (v: { as_of: string; tags?: string[] | null }) => `${when(v.as_of)}${v.tags?.length ? ` (${v.tags.join(", ")})` : ""}`;
+  return (
+    <div className="card">
+      <div className="inline-form">
+        <strong>Compare versions</strong>
+        <label>From <select value={from} onChange={(e) => setFrom(e.target.value)}>{versions.map((v) => <option key={v.as_of} value={v.as_of}>{label(v)}</option>)}</select></label>
+        <label>To <select value={to} onChange={(e) => setTo(e.target.value)}><option value="">now</option>{versions.map((v) => <option key={v.as_of} value={v.as_of}>{label(v)}</option>)}</select></label>
+      </div>
+      <ErrorBox error={diff.error} />
+      {diff.data && (
+        <dl className="stats small" aria-label="Differences">
+          <div><dt>Added</dt><dd>{diff.data.examples_added.length}</dd></div>
+          <div><dt>Modified</dt><dd>{diff.data.examples_modified.length}</dd></div>
+          <div><dt>Removed</dt><dd>{diff.data.examples_removed.length}</dd></div>
+        </dl>
+      )}
+      {diff.data && (
+        <ul className="diff-ids mono small">
+          {diff.data.examples_added.map((id) => <li key={`a${id}`} className="improved">+ {id}</li>)}
+          {diff.data.examples_modified.map((id) => <li key={`m${id}`}>~ {id}</li>)}
+          {diff.data.examples_removed.map((id) => <li key={`r${id}`} className="regressed">− {id}</li>)}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/** The JSON schemas examples' inputs and outputs must match (none: anything goes). */
+function Schema({ inputs, outputs }: { inputs: unknown; outputs: unknown }) {
+  return (
+    <section className="run-tab">
+      <div className="payload">
+        <div className="section-head"><h3>Inputs schema</h3></div>
+        {inputs ? <Json value={inputs} expanded label="Inputs schema" /> : <p className="muted">None: inputs are not checked.</p>}
+      </div>
+      <div className="payload">
+        <div className="section-head"><h3>Outputs schema</h3></div>
+        {outputs ? <Json value={outputs} expanded label="Outputs schema" /> : <p className="muted">None: reference outputs are not checked.</p>}
+      </div>
+      <p className="muted small">Set schemas with the SDK (<code>create_dataset(..., inputs_schema=…, outputs_schema=…)</code>); examples that do not match are refused with the failing path.</p>
+    </section>
   );
 }

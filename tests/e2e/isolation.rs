@@ -138,6 +138,7 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         r#"{"session":["{project}"],"group_by":"name","start_time":"2020-01-01T00:00:00Z","stride_seconds":86400}"#,
     ),
     (Workspace, "GET", "/runs/stream?session={project}", ""),
+    (Workspace, "GET", "/runs/{run}/trace", ""),
     (
         Workspace,
         "POST",

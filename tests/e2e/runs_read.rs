@@ -815,3 +815,55 @@ async fn timeseries_buckets_runs_and_splits_them_by_group() -> anyhow::Result<()
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_whole_trace_reads_in_one_answer() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    let t = ingest(&stack, "whole").await?;
+    let project = stack.project_id("whole").await?.expect("project exists");
+    let read = |path: String| {
+        let admin = admin.clone();
+        async move { admin.get(&path).await }
+    };
+    for path in [
+        format!("/runs/{}/trace?select=name&select=parent_run_id", t.root.id),
+        format!("/runs/{}/trace?session={project}&select=name", t.root.id),
+    ] {
+        let page = read(path.clone()).await?.expect(200)?;
+        let names: Vec<&str> = page["runs"]
+            .as_array()
+            .map(|runs| runs.iter().filter_map(|r| r["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            names,
+            ["pipeline", "chat", "calculator", "lookup"],
+            "{path}: {page}"
+        );
+        assert_eq!(page["cursors"]["next"], Value::Null);
+    }
+    let page = read(format!("/runs/{}/trace?select=parent_run_id", t.root.id))
+        .await?
+        .expect(200)?;
+    assert_eq!(page["runs"][3]["parent_run_id"], json!(t.tool.id));
+    assert_eq!(
+        page["runs"][0]["inputs"],
+        Value::Null,
+        "only what was selected"
+    );
+    read(format!("/runs/{}/trace", Uuid::now_v7()))
+        .await?
+        .expect(404)?;
+    read(format!(
+        "/runs/{}/trace?session={}",
+        t.root.id,
+        Uuid::now_v7()
+    ))
+    .await?
+    .expect(404)?;
+    read(format!("/runs/{}/trace?session=nope", t.root.id))
+        .await?
+        .expect(422)?;
+    stack.stop().await;
+    Ok(())
+}

@@ -8,7 +8,7 @@ use ironsmith_analytics::run_query::{self, Counting, FeedbackScope};
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{RunsRead, RunsShare};
 use ironsmith_db::run_shares;
-use ironsmith_http::{ApiError, PathUuid};
+use ironsmith_http::{ApiError, PathUuid, QueryPairs};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -23,7 +23,8 @@ use ironsmith_api_types::runs::{
 use crate::AppState;
 use crate::runs::body::{QueryBody, invalid, lenient_bool, lenient_time};
 use crate::runs::render;
-use crate::runs::{self as reads, query_page, render_one};
+use crate::runs::render::Selection;
+use crate::runs::{self as reads, payloads_for, query_page, render_one, render_page};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(timeseries))
         .routes(routes!(group))
         .routes(routes!(read))
+        .routes(routes!(trace))
         .routes(routes!(read_share, share, unshare))
 }
 
@@ -51,6 +53,43 @@ async fn read(
         .await?
         .map(Json)
         .ok_or_else(not_found)
+}
+
+/// The most runs one trace read returns (LangSmith's largest trace).
+const MOST_TRACE_RUNS: usize = 25_000;
+
+#[utoipa::path(get, path = "/runs/{id}/trace", operation_id = "read_trace_runs", tag = "runs",
+    params(("id" = Uuid, Path, description = "The trace (its root run's id)"),
+        ("session" = Option<Uuid>, Query, description = "The trace's project, when known"),
+        ("select" = Option<Vec<String>>, Query, description = "The fields to return, as `/runs/query` takes them")),
+    responses((status = 200, body = RunsPage,
+        description = "Every run of the trace in execution order, in one answer of at most 25,000 (then `cursors.next` continues with `/runs/query`)")))]
+async fn trace(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsRead>,
+    PathUuid(id): PathUuid,
+    params: QueryPairs,
+) -> Result<Json<RunsPage>, ApiError> {
+    let tenant_id = caller.workspace_id;
+    let body = QueryBody {
+        trace: Some(id),
+        session: params.uuid("session")?.map(|s| vec![s]),
+        select: Some(params.all("select").map(str::to_owned).collect::<Vec<_>>())
+            .filter(|s| !s.is_empty()),
+        order: Some("asc".into()),
+        ..QueryBody::default()
+    };
+    let selection = Selection::from(body.select.as_deref());
+    let mut query = reads::query_from(tenant_id, &body, payloads_for(&selection))?;
+    if !reads::scope(&state, tenant_id, &body, &mut query).await? {
+        return Err(not_found());
+    }
+    // One read for the whole trace, instead of pages of 100.
+    query.limit = MOST_TRACE_RUNS;
+    let page = run_query::list(&state.stores.clickhouse, &query).await?;
+    Ok(Json(
+        render_page(&state, tenant_id, page, &selection).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/runs/query", tag = "runs",

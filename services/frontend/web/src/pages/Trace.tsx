@@ -35,8 +35,11 @@ export function TracePage() {
     queryKey: ["trace", traceId],
     enabled: traceId !== null,
     queryFn: () =>
+      // The whole trace in one read (up to 25,000 runs); pages of /runs/query after that.
       traceRuns((cursor) =>
-        call(api.POST("/api/v1/runs/query", { body: { trace: traceId, session: [projectId], cursor, limit: 100, select: TREE_SELECT } })),
+        cursor === null
+          ? call(api.GET("/api/v1/runs/{id}/trace", { params: { path: { id: traceId ?? "" }, query: { session: projectId, select: TREE_SELECT } } }))
+          : call(api.POST("/api/v1/runs/query", { body: { trace: traceId, session: [projectId], cursor, limit: 100, order: "asc", select: TREE_SELECT } })),
       ),
     // A trace still running (`?poll=true`, as the SDKs print while tracing) refreshes.
     refetchInterval: search.get("poll") === "true" ? 2000 : false,

@@ -704,8 +704,27 @@ async fn cursor_pages_cover_large_projects_exactly_once() -> anyhow::Result<()> 
 async fn timeseries_buckets_runs_and_splits_them_by_group() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     let admin = stack.admin();
-    ingest(&stack, "series").await?;
+    let t = ingest(&stack, "series").await?;
     let project = stack.project_id("series").await?.expect("project exists");
+    for (run, score) in [(&t.root, 1.0), (&t.llm, 0.5), (&t.other, 0.0)] {
+        admin
+            .post(
+                "/feedback",
+                json!({"run_id": run.id, "key": "correctness", "score": score}),
+            )
+            .await?
+            .expect(200)?;
+    }
+    for (trace, records) in [(&t.root, 2), (&t.other, 1)] {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while stack.wait_for_feedback(trace.id, WAIT).await?.len() < records {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "feedback not stored"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     let series = |extra: Value| {
         let mut body = json!({
             "session": [project],
@@ -771,6 +790,11 @@ async fn timeseries_buckets_runs_and_splits_them_by_group() -> anyhow::Result<()
         (json!(1), json!(1.0))
     );
     assert_eq!(group(&by_type, "retriever")["run_count"], 1);
+    assert_eq!(
+        by_type["feedback"][0]["points"][0],
+        json!({"start_time": "2025-03-01T10:00:00.000000", "n": 2, "avg": 0.75}),
+        "every run's feedback, not split by group"
+    );
 
     // By a metadata key (runs without it in ""), by tag, by name with a filter.
     let by_user = series(json!({"group_by": "metadata", "metadata_key": "user"}))

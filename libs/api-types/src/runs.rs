@@ -402,6 +402,27 @@ pub struct RunTimeseries {
     pub series: Vec<RunSeries>,
     /// Groups left out beyond the busiest ones.
     pub groups_left_out: usize,
+    /// Average feedback scores over the same runs (not split by group), one series per key.
+    pub feedback: Vec<FeedbackSeries>,
+}
+
+/// The average scores of one feedback key per bucket.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FeedbackSeries {
+    pub key: String,
+    pub points: Vec<FeedbackSeriesPoint>,
+}
+
+/// One bucket of a feedback series.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FeedbackSeriesPoint {
+    /// The bucket's start (runs started in it carry the feedback).
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String)]
+    pub start_time: DateTime<Utc>,
+    /// Scored feedback records.
+    pub n: u64,
+    pub avg: f64,
 }
 
 /// The buckets of one group.

@@ -69,13 +69,7 @@ pub enum FeedbackScope<'a> {
 /// right side is the (small) latest feedback. The join is ALL: a run has one row on the left
 /// (DISTINCT) and every one of its feedback records on the right.
 fn feedback_of_runs(tenant_id: Uuid, runs: &Sql) -> Sql {
-    let mut feedback = Sql::new(
-        "(SELECT assumeNotNull(run_id) AS fb_run, key, value, score FROM (SELECT run_id, key, \
-         value, score, is_deleted FROM feedback WHERE tenant_id = ",
-    );
-    feedback
-        .bind(tenant_id)
-        .push(" ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 AND run_id IS NOT NULL)");
+    let feedback = latest_run_feedback(tenant_id);
     let mut sql = Sql::new(&format!(
         "SELECT group_id, {FEEDBACK_AGGREGATE} FROM (SELECT DISTINCT fb_run, group_id FROM ("
     ));
@@ -86,6 +80,19 @@ fn feedback_of_runs(tenant_id: Uuid, runs: &Sql) -> Sql {
         .append(&feedback)
         .push(" USING fb_run GROUP BY group_id, key, value");
     sql
+}
+
+/// The workspace's live feedback on runs, newest version of each record: `(fb_run, key, value,
+/// score)`, parenthesised for use as a table.
+pub(super) fn latest_run_feedback(tenant_id: Uuid) -> Sql {
+    let mut feedback = Sql::new(
+        "(SELECT assumeNotNull(run_id) AS fb_run, key, value, score FROM (SELECT run_id, key, \
+         value, score, is_deleted FROM feedback WHERE tenant_id = ",
+    );
+    feedback
+        .bind(tenant_id)
+        .push(" ORDER BY version DESC LIMIT 1 BY id) WHERE is_deleted = 0 AND run_id IS NOT NULL)");
+    feedback
 }
 
 const FEEDBACK_AGGREGATE: &str = "key, value, count() AS n, countIf(score IS NOT NULL) AS scored, \

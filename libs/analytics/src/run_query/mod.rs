@@ -33,7 +33,7 @@ pub use feedback::{FeedbackScope, FeedbackStat, feedback_stats};
 pub use stats::{Counting, RunStats, TraceMember, TraceTotals, stats, trace_members, trace_totals};
 pub use tail::{Written, written_after};
 pub use threads::{ThreadGroup, thread_groups};
-pub use timeseries::{SeriesGroup, SeriesPoint, timeseries};
+pub use timeseries::{FeedbackPoint, SeriesGroup, SeriesPoint, feedback_timeseries, timeseries};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {

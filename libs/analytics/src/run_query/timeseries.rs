@@ -5,6 +5,7 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 
 use super::RunQuery;
+use super::feedback::latest_run_feedback;
 use super::stats::matching;
 use crate::AnalyticsError;
 use crate::sql::Sql;
@@ -73,4 +74,40 @@ pub async fn timeseries(
     .append(&matching(query))
     .push(" GROUP BY bucket_start, series_name ORDER BY bucket_start, series_name");
     Ok(sql.query(client).fetch_all::<SeriesPoint>().await?)
+}
+
+/// Feedback scores of one key in one bucket (by the start time of the run they are on).
+#[derive(Debug, Clone, Default, PartialEq, Row, Deserialize)]
+pub struct FeedbackPoint {
+    pub bucket_us: i64,
+    pub key: String,
+    /// Records with a score.
+    pub scored: u64,
+    pub score_sum: f64,
+}
+
+/// Feedback scores on the runs `query` selects, per `stride_us` bucket of the runs' start time
+/// and per feedback key, ordered by bucket then key.
+pub async fn feedback_timeseries(
+    client: &Client,
+    query: &RunQuery,
+    stride_us: i64,
+) -> Result<Vec<FeedbackPoint>, AnalyticsError> {
+    let feedback = latest_run_feedback(query.tenant_id);
+    let mut sql = Sql::new(
+        "SELECT bucket_start, key, countIf(score IS NOT NULL) AS agg_scored, \
+         sum(ifNull(score, 0)) AS agg_score_sum FROM (SELECT DISTINCT id AS fb_run, \
+         intDiv(start_time_us, ",
+    );
+    sql.bind(stride_us)
+        .push(") * ")
+        .bind(stride_us)
+        .push(" AS bucket_start FROM ")
+        .append(&matching(query))
+        .push(" AND id IN (SELECT fb_run FROM ")
+        .append(&feedback)
+        .push(")) ALL INNER JOIN ")
+        .append(&feedback)
+        .push(" USING fb_run GROUP BY bucket_start, key ORDER BY bucket_start, key");
+    Ok(sql.query(client).fetch_all::<FeedbackPoint>().await?)
 }

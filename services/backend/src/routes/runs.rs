@@ -16,8 +16,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use ironsmith_api_types::runs::{
-    Run, RunGroup, RunGroups, RunSeries, RunSeriesPoint, RunShare, RunStats, RunTimeseries,
-    RunsPage,
+    FeedbackSeries, FeedbackSeriesPoint, Run, RunGroup, RunGroups, RunSeries, RunSeriesPoint,
+    RunShare, RunStats, RunTimeseries, RunsPage,
 };
 
 use crate::AppState;
@@ -233,19 +233,39 @@ async fn timeseries(
         ..QueryBody::default()
     };
     let mut query = reads::query_from(tenant_id, &query_body, Default::default())?;
-    let points = if reads::scope(&state, tenant_id, &query_body, &mut query).await? {
-        run_query::timeseries(&state.stores.clickhouse, &query, stride * MICROS, &group).await?
+    let (points, feedback) = if reads::scope(&state, tenant_id, &query_body, &mut query).await? {
+        let clickhouse = &state.stores.clickhouse;
+        tokio::try_join!(
+            run_query::timeseries(clickhouse, &query, stride * MICROS, &group),
+            run_query::feedback_timeseries(clickhouse, &query, stride * MICROS),
+        )?
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
+    let split = !matches!(group, run_query::SeriesGroup::None);
+    let (series, groups_left_out) = fold_series(points, split);
     let time = |us: i64| render::time(us).unwrap_or_default();
+    Ok(Json(RunTimeseries {
+        stride_seconds: stride,
+        start_time: time(start_us),
+        end_time: time(end_us),
+        group_by: body.group_by.filter(|g| !g.is_empty()),
+        series,
+        groups_left_out,
+        feedback: fold_feedback(feedback),
+    }))
+}
+
+/// Buckets into one series per group, the busiest first, at most `MOST_SERIES` of them (and
+/// how many were left out).
+fn fold_series(points: Vec<run_query::SeriesPoint>, split: bool) -> (Vec<RunSeries>, usize) {
     let mut series = std::collections::BTreeMap::<String, RunSeries>::new();
     for point in points {
         let entry = series.entry(point.series.clone()).or_default();
         entry.run_count += point.run_count;
         let quantile = |i: usize| point.latency.get(i).copied().filter(|v| v.is_finite());
         entry.points.push(RunSeriesPoint {
-            start_time: time(point.bucket_us),
+            start_time: render::time(point.bucket_us).unwrap_or_default(),
             run_count: point.run_count,
             error_count: point.error_count,
             error_rate: point.error_count as f64 / point.run_count.max(1) as f64,
@@ -255,7 +275,6 @@ async fn timeseries(
             total_cost: (point.costed > 0).then_some(point.total_cost),
         });
     }
-    let split = !matches!(group, run_query::SeriesGroup::None);
     let mut series: Vec<RunSeries> = series
         .into_iter()
         .map(|(name, mut s)| {
@@ -264,16 +283,26 @@ async fn timeseries(
         })
         .collect();
     series.sort_by_key(|s| std::cmp::Reverse(s.run_count));
-    let groups_left_out = series.len().saturating_sub(MOST_SERIES);
+    let left_out = series.len().saturating_sub(MOST_SERIES);
     series.truncate(MOST_SERIES);
-    Ok(Json(RunTimeseries {
-        stride_seconds: stride,
-        start_time: time(start_us),
-        end_time: time(end_us),
-        group_by: body.group_by.filter(|g| !g.is_empty()),
-        series,
-        groups_left_out,
-    }))
+    (series, left_out)
+}
+
+/// Feedback buckets into one series per key (keys without scores left out).
+fn fold_feedback(points: Vec<run_query::FeedbackPoint>) -> Vec<FeedbackSeries> {
+    let mut keys = std::collections::BTreeMap::<String, Vec<FeedbackSeriesPoint>>::new();
+    for point in points.into_iter().filter(|p| p.scored > 0) {
+        keys.entry(point.key)
+            .or_default()
+            .push(FeedbackSeriesPoint {
+                start_time: render::time(point.bucket_us).unwrap_or_default(),
+                n: point.scored,
+                avg: point.score_sum / point.scored as f64,
+            });
+    }
+    keys.into_iter()
+        .map(|(key, points)| FeedbackSeries { key, points })
+        .collect()
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

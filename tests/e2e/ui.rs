@@ -65,7 +65,10 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         bad_filter.contains("refused") && bad_filter.contains("position"),
         "the server's 400 reason and position are shown: {bad_filter}"
     );
-    assert_eq!(out["charts"], 6, "runs, errors, p50, p99, tokens, cost");
+    assert_eq!(
+        out["charts"], 7,
+        "runs, errors, p50, p99, tokens, cost and feedback scores"
+    );
     assert_eq!(out["trace_runs_api"], json!(["chat-model", "pipeline"]));
     assert_eq!(out["tree_items"], 2, "pipeline and its LLM call");
     assert_eq!(out["chat_roles"], json!(["system", "user", "assistant"]));
@@ -87,6 +90,7 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         out["regressions"].as_u64().is_some_and(|n| n >= 1),
         "3+3 got worse in the second experiment: {out}"
     );
+    assert_eq!(out["regressed_rows"], 1, "only 3+3 regressed");
     assert!(
         out["review_run"]
             .as_str()

@@ -223,6 +223,7 @@ try {
   await check("project-threads");
   await page.getByRole("tab", { name: "Monitor" }).click();
   await page.getByRole("img", { name: "Runs over time" }).waitFor();
+  await page.getByRole("img", { name: "Feedback score (average) over time" }).waitFor();
   out.charts = await page.locator("figure.chart").count();
   await page.getByLabel("Group by").selectOption("name");
   await page.locator(".u-legend").first().waitFor();
@@ -325,6 +326,9 @@ try {
   await page.locator(".chip.regressed").first().waitFor();
   out.regressions = await page.locator(".chip.regressed").count();
   out.improvements = await page.locator(".chip.improved").count();
+  await page.getByLabel("Show examples").selectOption("regressed");
+  out.regressed_rows = await page.locator("table.compare tbody tr").count();
+  await page.getByLabel("Show examples").selectOption("all");
   await check("compare");
   await page.setViewportSize({ width: 1920, height: 1080 });
   if (SHOTS) await page.screenshot({ path: join(SHOTS, "compare-1920.png") });

@@ -2472,6 +2472,23 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** @description The average scores of one feedback key per bucket. */
+        FeedbackSeries: {
+            key: string;
+            points: components["schemas"]["FeedbackSeriesPoint"][];
+        };
+        /** @description One bucket of a feedback series. */
+        FeedbackSeriesPoint: {
+            /** Format: double */
+            avg: number;
+            /**
+             * Format: int64
+             * @description Scored feedback records.
+             */
+            n: number;
+            /** @description The bucket's start (runs started in it carry the feedback). */
+            start_time: string;
+        };
         /** @description Feedback statistics by feedback key. */
         FeedbackStats: {
             [key: string]: components["schemas"]["FeedbackKeyStats"];
@@ -3241,6 +3258,8 @@ export interface components {
          */
         RunTimeseries: {
             end_time: string;
+            /** @description Average feedback scores over the same runs (not split by group), one series per key. */
+            feedback: components["schemas"]["FeedbackSeries"][];
             /** @description What the series are split by (`name`, `run_type`, `tag`, `metadata`), or null. */
             group_by?: string | null;
             /** @description Groups left out beyond the busiest ones. */

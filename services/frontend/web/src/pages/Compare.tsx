@@ -1,3 +1,4 @@
+import { useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { api, call, type Run } from "../api/client";
@@ -35,6 +36,19 @@ export function Compare() {
   useTitle(`Compare · ${dataset.data?.name ?? "dataset"}`);
   const ordered = sessions.map((id) => experiments.data?.find((e) => e.id === id)).filter((e) => e !== undefined);
   const keys = [...new Set(ordered.flatMap((e) => Object.keys(e.feedback_stats ?? {})))].sort();
+  const [show, setShow] = useState<"all" | "regressed" | "improved">("all");
+  // Whether any experiment scored an example lower (or higher) than the baseline did.
+  const changed = (example: { runs: Run[] }, direction: "regressed" | "improved") => {
+    const byExperiment = sessions.map((s) => example.runs.find((r) => r.session_id === s));
+    const baseline = scores(byExperiment[0]);
+    return byExperiment.slice(1).some((run) =>
+      Object.entries(scores(run)).some(([k, v]) => {
+        const base = baseline[k];
+        return base !== undefined && (direction === "regressed" ? v < base : v > base);
+      }),
+    );
+  };
+  const shown = (rows.data ?? []).filter((example) => show === "all" || changed(example, show));
   return (
     <div className="page">
       <Crumbs
@@ -63,6 +77,19 @@ export function Compare() {
         </table>
       )}
       {rows.data && rows.data.length === 0 && <Empty>The dataset has no examples.</Empty>}
+      {rows.data && rows.data.length > 0 && sessions.length > 1 && (
+        <div className="toolbar">
+          <label className="inline">
+            Show{" "}
+            <select aria-label="Show examples" value={show} onChange={(e) => setShow(e.target.value as typeof show)}>
+              <option value="all">All examples</option>
+              <option value="regressed">Regressions against the baseline</option>
+              <option value="improved">Improvements against the baseline</option>
+            </select>
+          </label>
+          <span className="muted small">{shown.length} of {rows.data.length} examples</span>
+        </div>
+      )}
       {rows.data && rows.data.length > 0 && (
         <div className="table-wrap">
           <table className="grid compare">
@@ -74,7 +101,7 @@ export function Compare() {
               </tr>
             </thead>
             <tbody>
-              {rows.data.map((example) => {
+              {shown.map((example) => {
                 const byExperiment = sessions.map((s) => example.runs.find((r) => r.session_id === s));
                 const baseline = scores(byExperiment[0]);
                 return (

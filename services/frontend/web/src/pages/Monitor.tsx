@@ -94,6 +94,7 @@ export function MonitorTab({ projectId }: { projectId: string }) {
       <ErrorBox error={data.error} />
       {data.data && data.data.series.length === 0 && <Empty>No runs in this time range.</Empty>}
       {data.data && data.data.series.length > 0 && <Charts data={data.data} />}
+      {data.data && data.data.feedback.length > 0 && <FeedbackChart data={data.data} />}
       {data.data && data.data.groups_left_out > 0 && <p className="muted small">{data.data.groups_left_out} smaller groups are not drawn.</p>}
     </section>
   );
@@ -105,9 +106,9 @@ function strideText(s: number): string {
   return s === 60 ? "minute" : `${s / 60} minutes`;
 }
 
-function Charts({ data }: { data: Timeseries }) {
-  // Every bucket of the range, so gaps read as gaps (no runs) rather than as lines across them.
-  const xs = useMemo(() => {
+/** Every bucket of the range, so gaps read as gaps (no runs) rather than as lines across them. */
+function useBuckets(data: Timeseries): number[] {
+  return useMemo(() => {
     const stride = data.stride_seconds;
     const first = Math.floor(Date.parse(asUtc(data.start_time)) / 1000 / stride) * stride;
     const last = Date.parse(asUtc(data.end_time)) / 1000;
@@ -115,6 +116,10 @@ function Charts({ data }: { data: Timeseries }) {
     for (let t = first; t < last; t += stride) out.push(t);
     return out;
   }, [data]);
+}
+
+function Charts({ data }: { data: Timeseries }) {
+  const xs = useBuckets(data);
   const bySeries = useMemo(
     () => data.series.map((s) => new Map(s.points.map((p) => [Math.round(Date.parse(asUtc(p.start_time)) / 1000), p]))),
     [data],
@@ -138,7 +143,28 @@ function Charts({ data }: { data: Timeseries }) {
   );
 }
 
-function Chart({ metric, xs, labels, values }: { metric: Metric; xs: number[]; labels: string[]; values: (number | null)[][] }) {
+/** Average feedback score per bucket, one line per feedback key. */
+function FeedbackChart({ data }: { data: Timeseries }) {
+  const xs = useBuckets(data);
+  const values = useMemo(
+    () =>
+      data.feedback.map((f) => {
+        const byStart = new Map(f.points.map((p) => [Math.round(Date.parse(asUtc(p.start_time)) / 1000), p.avg]));
+        return xs.map((x) => byStart.get(x) ?? null);
+      }),
+    [data, xs],
+  );
+  const labels = useMemo(() => data.feedback.map((f) => f.key), [data]);
+  return (
+    <div className="charts">
+      <Chart metric={FEEDBACK_METRIC} xs={xs} labels={labels} values={values} legend />
+    </div>
+  );
+}
+
+const FEEDBACK_METRIC: Metric = { title: "Feedback score (average)", value: () => null, format: (v) => v.toFixed(2) };
+
+function Chart({ metric, xs, labels, values, legend = false }: { metric: Metric; xs: number[]; labels: string[]; values: (number | null)[][]; legend?: boolean }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -147,7 +173,7 @@ function Chart({ metric, xs, labels, values }: { metric: Metric; xs: number[]; l
       width: el.clientWidth,
       height: 200,
       // The legend names the groups (and shows values under the cursor) once series are split.
-      legend: { show: labels.length > 1 || labels[0] !== "all" },
+      legend: { show: legend || labels.length > 1 || labels[0] !== "all" },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true } },
       axes: [{ stroke: "#566070" }, { stroke: "#566070", size: 64, values: (_u, ticks) => ticks.map((t) => (metric.tick ?? metric.format)(t)) }],
@@ -170,7 +196,7 @@ function Chart({ metric, xs, labels, values }: { metric: Metric; xs: number[]; l
       resize.disconnect();
       plot.destroy();
     };
-  }, [metric, xs, labels, values]);
+  }, [metric, xs, labels, values, legend]);
   const total = values.flat().filter((v): v is number => v !== null);
   return (
     <figure className="chart card">

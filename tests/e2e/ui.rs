@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use ironsmith_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Stack, node, run_client_within};
+use ironsmith_auth::Role;
+use ironsmith_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Stack, add_user, node, run_client_within};
 use serde_json::{Value, json};
 
 fn screenshots() -> String {
@@ -24,6 +25,15 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         "Debian's chromium is missing: run scripts/stores install"
     );
     let stack = Stack::start().await?;
+    // A second member, whose role the admin changes in Settings before removing them.
+    add_user(
+        &stack.admin(),
+        "member@example.com",
+        "member-password-1",
+        Role::OrganizationUser,
+        &[(stack.workspace_id, Role::WorkspaceViewer)],
+    )
+    .await?;
     let endpoint = format!("{}/api/v1", stack.edge);
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let shots = screenshots();
@@ -91,6 +101,10 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         "3+3 got worse in the second experiment: {out}"
     );
     assert_eq!(out["regressed_rows"], 1, "only 3+3 regressed");
+    assert_eq!(
+        out["pairwise_preferred"], 7,
+        "evaluate_comparative preferred every output but the wrong 3+3"
+    );
     assert!(
         out["review_run"]
             .as_str()
@@ -104,6 +118,11 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         "the rubric form wrote feedback"
     );
     assert_eq!(out["key_works"], true, "the key made in Settings works");
+    assert_eq!(
+        out["member_roles"],
+        json!(["ORGANIZATION_ADMIN", "gone"]),
+        "the member's role changed in Settings, then the member removed"
+    );
     let refused = out["key_refused"].as_str().unwrap_or_default();
     assert!(
         refused.contains("401") || refused.contains("403"),

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { Client } from "langsmith";
 import { traceable } from "langsmith/traceable";
-import { evaluate } from "langsmith/evaluation";
+import { evaluate, evaluateComparative } from "langsmith/evaluation";
 
 process.removeAllListeners("warning");
 // traceable() sends runs only when tracing is on.
@@ -313,6 +313,12 @@ try {
     });
   }
 
+  // A pairwise comparison of the two, preferring the right answer.
+  await evaluateComparative([first.experimentName, second.experimentName], {
+    evaluators: [({ runs }) => ({ key: "preference", scores: Object.fromEntries(runs.map((r) => [r.id, r.outputs?.answer === "33" ? 0 : 1])) })],
+    client,
+  });
+
   // The printed link opens the experiment; the dataset page compares both.
   await page.goto(local(compareUrls[1]));
   await page.getByRole("heading", { name: "Experiment results" }).waitFor();
@@ -324,6 +330,15 @@ try {
   await page.getByRole("button", { name: /^Compare/ }).click();
   await page.getByRole("heading", { name: "Comparing 2 experiments" }).waitFor();
   await page.locator(".chip.regressed").first().waitFor();
+  // The pairwise preferences show beside the outputs once stored (reload until they are).
+  await until("the pairwise preferences", async () => {
+    if ((await page.locator('[aria-label="Pairwise"] .chip').count()) === 8) return true;
+    await page.reload();
+    await page.getByRole("heading", { name: "Comparing 2 experiments" }).waitFor();
+    await page.locator(".chip.regressed").first().waitFor();
+    return (await page.locator('[aria-label="Pairwise"] .chip').count()) === 8;
+  });
+  out.pairwise_preferred = await page.locator('[aria-label="Pairwise"] .chip', { hasText: "preferred" }).count();
   out.regressions = await page.locator(".chip.regressed").count();
   out.improvements = await page.locator(".chip.improved").count();
   await page.getByLabel("Show examples").selectOption("regressed");
@@ -428,6 +443,21 @@ try {
   await page.getByRole("button", { name: `Revoke sdk-${SUFFIX}` }).click();
   await page.getByRole("button", { name: `Revoke sdk-${SUFFIX}` }).waitFor({ state: "detached" });
   out.key_refused = await keyed.readProject({ projectName }).then(() => "accepted", (e) => String(e.message ?? e).slice(0, 200));
+  // Members: another member's role changed, then the member removed.
+  await page.getByRole("tab", { name: "Members" }).click();
+  const memberRole = async () => {
+    const members = await fetch(`${env("LANGSMITH_ENDPOINT")}/orgs/current/members`, { headers: { "x-api-key": env("LANGSMITH_API_KEY") } }).then((r) => r.json());
+    return members.find((m) => m.email === "member@example.com")?.role_name ?? "gone";
+  };
+  out.member_roles = [];
+  await page.getByLabel("Role of member@example.com").selectOption({ label: "Organization Admin" });
+  out.member_roles.push(await until("the role change", async () => {
+    const role = await memberRole();
+    return role === "ORGANIZATION_ADMIN" ? role : null;
+  }, 10_000));
+  await page.getByRole("button", { name: "Remove member@example.com" }).click();
+  await page.getByRole("button", { name: "Remove member@example.com" }).waitFor({ state: "detached" });
+  out.member_roles.push(await memberRole());
   for (const tab of ["Members", "Workspaces", "Feedback configurations", "Model prices", "Usage & limits", "Audit log"]) {
     await page.getByRole("tab", { name: tab }).click();
     await check(`settings-${tab.toLowerCase().replace(/[^a-z]+/g, "-")}`);

@@ -33,6 +33,25 @@ export function Compare() {
     enabled: sessions.length > 0,
     queryFn: () => call(api.POST("/api/v1/datasets/{id}/runs", { params: { path: { id: datasetId } }, body: { session_ids: sessions, limit: 100, offset: 0 } })),
   });
+  // Pairwise comparisons (evaluate_comparative) over exactly these experiments, and their feedback.
+  const pairwise = useQuery({
+    queryKey: ["pairwise", datasetId, sessions],
+    enabled: sessions.length > 1,
+    queryFn: async () => {
+      const all = await call(api.GET("/api/v1/datasets/{id}/comparative", { params: { path: { id: datasetId } } }));
+      const wanted = [...sessions].sort().join(",");
+      const matching = all.filter((c) => [...c.experiment_ids].sort().join(",") === wanted);
+      const feedback = await Promise.all(
+        matching.map((c) => call(api.GET("/api/v1/feedback", { params: { query: { comparative_experiment_id: c.id, limit: 100 } } }))),
+      );
+      const byRun = new Map<string, { key: string; score: number }[]>();
+      for (const f of feedback.flat() as unknown as { run_id?: string | null; key: string; score?: number | null }[]) {
+        if (!f.run_id || f.score === null || f.score === undefined) continue;
+        byRun.set(f.run_id, [...(byRun.get(f.run_id) ?? []), { key: f.key, score: Number(f.score) }]);
+      }
+      return { comparisons: matching, byRun };
+    },
+  });
   useTitle(`Compare · ${dataset.data?.name ?? "dataset"}`);
   const ordered = sessions.map((id) => experiments.data?.find((e) => e.id === id)).filter((e) => e !== undefined);
   const keys = [...new Set(ordered.flatMap((e) => Object.keys(e.feedback_stats ?? {})))].sort();
@@ -77,6 +96,11 @@ export function Compare() {
         </table>
       )}
       {rows.data && rows.data.length === 0 && <Empty>The dataset has no examples.</Empty>}
+      {pairwise.data && pairwise.data.comparisons.length > 0 && (
+        <p className="muted small">
+          Pairwise: {pairwise.data.comparisons.map((c) => c.name).join(", ")} (preferences shown beside each output)
+        </p>
+      )}
       {rows.data && rows.data.length > 0 && sessions.length > 1 && (
         <div className="toolbar">
           <label className="inline">
@@ -128,6 +152,15 @@ export function Compare() {
                                   );
                                 })}
                               </div>
+                              {(pairwise.data?.byRun.get(run.id) ?? []).length > 0 && (
+                                <div className="chips" aria-label="Pairwise">
+                                  {(pairwise.data?.byRun.get(run.id) ?? []).map((p) => (
+                                    <span key={p.key} className={`chip ${p.score >= 1 ? "improved" : ""}`} title="Pairwise preference (evaluate_comparative)">
+                                      {p.key} {p.score >= 1 ? "preferred" : p.score.toFixed(2)}
+                                    </span>
+                                  ))}
+                                </div>
+                              )}
                               <div className="muted small">
                                 {seconds(latencyOf(run.start_time, run.end_time))} ·{" "}
                                 <Link to={`/o/${workspaceId}/projects/p/${run.session_id}/r/${run.id}?trace_id=${run.trace_id}`}>trace</Link>

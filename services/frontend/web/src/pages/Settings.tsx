@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { useSearchParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Schemas } from "../api/client";
+import { useMe } from "../api/hooks";
 import { ErrorBox, Json, Loading, TabBar, ago, useTitle, when } from "../components/common";
 
 type Tab = "keys" | "members" | "workspaces" | "feedback" | "prices" | "usage" | "audit";
@@ -125,6 +126,18 @@ function Members() {
       void queries.invalidateQueries({ queryKey: ["invites"] });
     },
   });
+  const changeRole = useMutation({
+    mutationFn: ({ id, role }: { id: string; role: string }) =>
+      call(api.PATCH("/api/v1/orgs/current/members/{identity_id}", { params: { path: { identity_id: id } }, body: { role_id: role } })),
+    onSettled: () => void queries.invalidateQueries({ queryKey: ["members"] }),
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => call(api.DELETE("/api/v1/orgs/current/members/{identity_id}", { params: { path: { identity_id: id } } })),
+    onSuccess: () => void queries.invalidateQueries({ queryKey: ["members"] }),
+  });
+  const orgRoles = (roles.data ?? []).filter((r) => r.access_scope === "organization");
+  const me = useMe();
+  const myUserId = me.data?.identity.type === "user" ? me.data.identity.user_id : null;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     invite.mutate();
@@ -145,12 +158,40 @@ function Members() {
       </form>
       {members.isPending && <Loading what="members" />}
       <ErrorBox error={members.error} />
+      <ErrorBox error={changeRole.error ?? remove.error} />
       {members.data && (
         <table className="grid">
-          <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>Joined</th></tr></thead>
+          <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>Joined</th><th><span className="visually-hidden">Actions</span></th></tr></thead>
           <tbody>
             {members.data.map((m) => (
-              <tr key={m.id}><td>{m.full_name}</td><td>{m.email}</td><td>{m.role_name}</td><td>{when(m.created_at)}</td></tr>
+              <tr key={m.id}>
+                <td>{m.full_name}</td>
+                <td>{m.email}</td>
+                <td>
+                  <select
+                    aria-label={`Role of ${m.email}`}
+                    value={m.role_id ?? ""}
+                    disabled={changeRole.isPending || m.user_id === myUserId}
+                    onChange={(e) => changeRole.mutate({ id: m.id, role: e.target.value })}
+                  >
+                    {!m.role_id && <option value="">{m.role_name}</option>}
+                    {orgRoles.map((r) => <option key={r.id} value={r.id}>{r.display_name}</option>)}
+                  </select>
+                </td>
+                <td>{when(m.created_at)}</td>
+                <td>
+                  {m.user_id !== myUserId && <button
+                    className="danger"
+                    aria-label={`Remove ${m.email}`}
+                    disabled={remove.isPending}
+                    onClick={() => {
+                      if (confirm(`Remove ${m.email} from the organisation? Their personal tokens are revoked.`)) remove.mutate(m.id);
+                    }}
+                  >
+                    Remove
+                  </button>}
+                </td>
+              </tr>
             ))}
           </tbody>
         </table>

@@ -123,6 +123,14 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         json!(["ORGANIZATION_ADMIN", "gone"]),
         "the member's role changed in Settings, then the member removed"
     );
+    assert!(
+        out["member_workspace_role"]
+            .as_str()
+            .is_some_and(|r| r.to_lowercase().contains("editor")),
+        "{}",
+        out["member_workspace_role"]
+    );
+    assert_eq!(out["pending_after_revoke"], 0, "the invitation was revoked");
     let refused = out["key_refused"].as_str().unwrap_or_default();
     assert!(
         refused.contains("401") || refused.contains("403"),

@@ -450,11 +450,26 @@ try {
     return members.find((m) => m.email === "member@example.com")?.role_name ?? "gone";
   };
   out.member_roles = [];
-  await page.getByLabel("Role of member@example.com").selectOption({ label: "Organization Admin" });
+  await page.getByLabel("Role of member@example.com", { exact: true }).selectOption({ label: "Organization Admin" });
   out.member_roles.push(await until("the role change", async () => {
     const role = await memberRole();
     return role === "ORGANIZATION_ADMIN" ? role : null;
   }, 10_000));
+  const workspaceRole = async () => {
+    const members = await fetch(`${env("LANGSMITH_ENDPOINT")}/workspaces/current/members`, { headers: { "x-api-key": env("LANGSMITH_API_KEY") } }).then((r) => r.json());
+    return members.find((m) => m.email === "member@example.com")?.role_name ?? "gone";
+  };
+  await page.getByLabel("Workspace role of member@example.com").selectOption({ label: "Editor" });
+  out.member_workspace_role = await until("the workspace role change", async () => {
+    const role = await workspaceRole();
+    return role.toLowerCase().includes("editor") ? role : null;
+  }, 10_000);
+  // An invitation sent, then revoked.
+  await page.getByRole("form", { name: "Invite a member" }).getByLabel("Email").fill("invitee@example.com");
+  await page.getByRole("button", { name: "Invite" }).click();
+  await page.getByRole("button", { name: "Revoke the invitation of invitee@example.com" }).click();
+  await page.getByRole("button", { name: "Revoke the invitation of invitee@example.com" }).waitFor({ state: "detached" });
+  out.pending_after_revoke = (await fetch(`${env("LANGSMITH_ENDPOINT")}/orgs/current/members/pending`, { headers: { "x-api-key": env("LANGSMITH_API_KEY") } }).then((r) => r.json())).length;
   await page.getByRole("button", { name: "Remove member@example.com" }).click();
   await page.getByRole("button", { name: "Remove member@example.com" }).waitFor({ state: "detached" });
   out.member_roles.push(await memberRole());

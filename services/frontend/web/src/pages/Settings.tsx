@@ -136,6 +136,10 @@ function Members() {
     onSuccess: () => void queries.invalidateQueries({ queryKey: ["members"] }),
   });
   const orgRoles = (roles.data ?? []).filter((r) => r.access_scope === "organization");
+  const revokeInvite = useMutation({
+    mutationFn: (id: string) => call(api.DELETE("/api/v1/orgs/current/members/pending/{invite_id}", { params: { path: { invite_id: id } } })),
+    onSuccess: () => void queries.invalidateQueries({ queryKey: ["invites"] }),
+  });
   const me = useMe();
   const myUserId = me.data?.identity.type === "user" ? me.data.identity.user_id : null;
   const submit = (e: FormEvent) => {
@@ -158,7 +162,7 @@ function Members() {
       </form>
       {members.isPending && <Loading what="members" />}
       <ErrorBox error={members.error} />
-      <ErrorBox error={changeRole.error ?? remove.error} />
+      <ErrorBox error={changeRole.error ?? remove.error ?? revokeInvite.error} />
       {members.data && (
         <table className="grid">
           <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>Joined</th><th><span className="visually-hidden">Actions</span></th></tr></thead>
@@ -200,13 +204,21 @@ function Members() {
         <>
           <h2>Pending invitations</h2>
           <table className="grid compact">
-            <thead><tr><th>Email</th><th>Role</th><th>Expires</th></tr></thead>
+            <thead><tr><th>Email</th><th>Role</th><th>Expires</th><th><span className="visually-hidden">Actions</span></th></tr></thead>
             <tbody>
-              {pending.data.map((i) => <tr key={i.id}><td>{i.email}</td><td>{i.role_name}</td><td>{when(i.expires_at)}</td></tr>)}
+              {pending.data.map((i) => (
+                <tr key={i.id}>
+                  <td>{i.email}</td>
+                  <td>{i.role_name}</td>
+                  <td>{when(i.expires_at)}</td>
+                  <td><button className="danger" aria-label={`Revoke the invitation of ${i.email}`} onClick={() => revokeInvite.mutate(i.id)}>Revoke</button></td>
+                </tr>
+              ))}
             </tbody>
           </table>
         </>
       )}
+      <WorkspaceMembers roles={(roles.data ?? []).filter((r) => r.access_scope === "workspace")} myUserId={myUserId} />
       {roles.data && (
         <>
           <h2>Roles</h2>
@@ -221,6 +233,57 @@ function Members() {
         </>
       )}
     </section>
+  );
+}
+
+/** The current workspace's members and their workspace roles. */
+function WorkspaceMembers({ roles, myUserId }: { roles: Schemas["RoleView"][]; myUserId: string | null }) {
+  const queries = useQueryClient();
+  const members = useQuery({ queryKey: ["workspace-members"], queryFn: () => call(api.GET("/api/v1/workspaces/current/members")) });
+  const changeRole = useMutation({
+    mutationFn: ({ id, role }: { id: string; role: string }) =>
+      call(api.PATCH("/api/v1/workspaces/current/members/{identity_id}", { params: { path: { identity_id: id } }, body: { role_id: role } })),
+    onSettled: () => void queries.invalidateQueries({ queryKey: ["workspace-members"] }),
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => call(api.DELETE("/api/v1/workspaces/current/members/{identity_id}", { params: { path: { identity_id: id } } })),
+    onSuccess: () => void queries.invalidateQueries({ queryKey: ["workspace-members"] }),
+  });
+  return (
+    <>
+      <h2>This workspace's members</h2>
+      <ErrorBox error={members.error ?? changeRole.error ?? remove.error} />
+      {members.data && (
+        <table className="grid compact">
+          <thead><tr><th>Email</th><th>Workspace role</th><th><span className="visually-hidden">Actions</span></th></tr></thead>
+          <tbody>
+            {members.data.map((m) => (
+              <tr key={m.id}>
+                <td>{m.email}</td>
+                <td>
+                  <select
+                    aria-label={`Workspace role of ${m.email}`}
+                    value={m.role_id ?? ""}
+                    disabled={changeRole.isPending || m.user_id === myUserId}
+                    onChange={(e) => changeRole.mutate({ id: m.id, role: e.target.value })}
+                  >
+                    {!m.role_id && <option value="">{m.role_name}</option>}
+                    {roles.map((r) => <option key={r.id} value={r.id}>{r.display_name}</option>)}
+                  </select>
+                </td>
+                <td>
+                  {m.user_id !== myUserId && (
+                    <button className="danger" aria-label={`Remove from workspace ${m.email}`} onClick={() => remove.mutate(m.id)} disabled={remove.isPending}>
+                      Remove from workspace
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
   );
 }
 

@@ -1,6 +1,7 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, call, type Example } from "../api/client";
 import { Crumbs, Empty, ErrorBox, Json, Loading, TabBar, ago, cost, seconds, useTitle, when } from "../components/common";
 import { FeedbackChips } from "../components/Feedback";
@@ -42,29 +43,47 @@ export function DatasetPage() {
   );
 }
 
+const EXAMPLES_PAGE = 100;
+
 function Examples({ datasetId, asOf }: { datasetId: string; asOf: string | null }) {
-  const [offset, setOffset] = useState(0);
   const [adding, setAdding] = useState(false);
   const [split, setSplit] = useState("");
   const splits = useQuery({
     queryKey: ["splits", datasetId],
     queryFn: () => call(api.GET("/api/v1/datasets/{id}/splits", { params: { path: { id: datasetId } } })) as Promise<unknown> as Promise<string[]>,
   });
-  const examples = useQuery({
-    queryKey: ["examples", datasetId, asOf, offset, split],
-    queryFn: () =>
+  const examples = useInfiniteQuery({
+    queryKey: ["examples", datasetId, asOf, split],
+    initialPageParam: 0,
+    queryFn: ({ pageParam }) =>
       call(
         api.GET("/api/v1/examples", {
-          params: { query: { dataset: datasetId, as_of: asOf ?? undefined, offset, limit: 50, splits: split ? [split] : undefined } },
+          params: {
+            query: { dataset: datasetId, as_of: asOf ?? undefined, offset: pageParam, limit: EXAMPLES_PAGE, splits: split ? [split] : undefined },
+          },
         }),
       ),
+    getNextPageParam: (last, pages) => (last.length < EXAMPLES_PAGE ? undefined : pages.length * EXAMPLES_PAGE),
   });
+  const rows = useMemo(() => examples.data?.pages.flat() ?? [], [examples.data]);
+  const scroller = useRef<HTMLDivElement>(null);
+  const virtual = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => 96,
+    overscan: 6,
+  });
+  const items = virtual.getVirtualItems();
+  const lastIndex = items.at(-1)?.index ?? 0;
+  useEffect(() => {
+    if (lastIndex >= rows.length - 10 && examples.hasNextPage && !examples.isFetchingNextPage) void examples.fetchNextPage();
+  }, [lastIndex, rows.length, examples]);
   return (
     <section>
       <div className="toolbar">
         {asOf ? <span className="chip">As of {asOf}</span> : null}
         {(splits.data ?? []).length > 0 && (
-          <select aria-label="Split" value={split} onChange={(e) => { setSplit(e.target.value); setOffset(0); }}>
+          <select aria-label="Split" value={split} onChange={(e) => setSplit(e.target.value)}>
             <option value="">All splits</option>
             {(splits.data ?? []).map((s) => <option key={s} value={s}>{s}</option>)}
           </select>
@@ -74,44 +93,77 @@ function Examples({ datasetId, asOf }: { datasetId: string; asOf: string | null 
       {adding && <ExampleForm datasetId={datasetId} onDone={() => setAdding(false)} />}
       {examples.isPending && <Loading what="examples" />}
       <ErrorBox error={examples.error} />
-      {examples.data && examples.data.length === 0 && offset === 0 && <Empty>No examples yet.</Empty>}
-      {examples.data && examples.data.length > 0 && (
-        <table className="grid">
-          <thead><tr><th>Inputs</th><th>Reference outputs</th><th>Metadata</th><th>Modified</th><th><span className="visually-hidden">Actions</span></th></tr></thead>
-          <tbody>
-            {examples.data.map((e) => <ExampleRow key={e.id} example={e} readOnly={!!asOf} />)}
-          </tbody>
-        </table>
+      {examples.data && rows.length === 0 && <Empty>No examples{split ? " in this split" : " yet"}.</Empty>}
+      {rows.length > 0 && (
+        <div className="examples-table">
+          <div role="table" aria-label="Examples" aria-rowcount={rows.length + 1} className="runs-grid">
+            <div role="row" className="examples-head">
+              {["Inputs", "Reference outputs", "Metadata", "Modified"].map((h) => <div role="columnheader" key={h}>{h}</div>)}
+              <div role="columnheader"><span className="visually-hidden">Actions</span></div>
+            </div>
+            <div className="examples-body" role="rowgroup" ref={scroller}>
+              <div role="none" style={{ height: virtual.getTotalSize(), position: "relative" }}>
+                {items.map((item) => {
+                  const example = rows[item.index];
+                  if (!example) return null;
+                  return (
+                    <ExampleRow
+                      key={example.id}
+                      ref={virtual.measureElement}
+                      index={item.index}
+                      start={item.start}
+                      example={example}
+                      readOnly={!!asOf}
+                    />
+                  );
+                })}
+              </div>
+            </div>
+          </div>
+          <div className="runs-foot muted small" aria-live="polite">
+            {rows.length.toLocaleString()} shown{examples.hasNextPage ? " · scroll for more" : ""}
+            {examples.isFetchingNextPage ? " · loading…" : ""}
+          </div>
+        </div>
       )}
-      <div className="pager">
-        <button disabled={offset === 0} onClick={() => setOffset(Math.max(offset - 50, 0))}>Previous</button>
-        <button disabled={(examples.data?.length ?? 0) < 50} onClick={() => setOffset(offset + 50)}>Next</button>
-      </div>
     </section>
   );
 }
 
-function ExampleRow({ example, readOnly }: { example: Example; readOnly: boolean }) {
+function ExampleRow({
+  example,
+  readOnly,
+  index,
+  start,
+  ref,
+}: {
+  example: Example;
+  readOnly: boolean;
+  index: number;
+  start: number;
+  ref: (element: HTMLElement | null) => void;
+}) {
   const queries = useQueryClient();
   const [editing, setEditing] = useState(false);
   const remove = useMutation({
     mutationFn: () => call(api.DELETE("/api/v1/examples/{id}", { params: { path: { id: example.id } } })),
     onSuccess: () => queries.invalidateQueries({ queryKey: ["examples", example.dataset_id] }),
   });
+  const placed = { transform: `translateY(${start}px)` };
   if (editing) {
     return (
-      <tr>
-        <td colSpan={5}><ExampleForm datasetId={example.dataset_id} example={example} onDone={() => setEditing(false)} /></td>
-      </tr>
+      <div role="row" ref={ref} data-index={index} className="examples-row editing" style={placed}>
+        <div role="cell"><ExampleForm datasetId={example.dataset_id} example={example} onDone={() => setEditing(false)} /></div>
+      </div>
     );
   }
   return (
-    <tr>
-      <td><Json value={example.inputs} /></td>
-      <td><Json value={example.outputs} /></td>
-      <td><Json value={example.metadata} /></td>
-      <td>{ago(example.modified_at)}</td>
-      <td>
+    <div role="row" ref={ref} data-index={index} className="examples-row" style={placed}>
+      <div role="cell"><Json value={example.inputs} /></div>
+      <div role="cell"><Json value={example.outputs} /></div>
+      <div role="cell"><Json value={example.metadata} /></div>
+      <div role="cell">{ago(example.modified_at)}</div>
+      <div role="cell">
         {!readOnly && (
           <span className="button-row">
             <button className="link" onClick={() => setEditing(true)}>Edit</button>
@@ -119,8 +171,8 @@ function ExampleRow({ example, readOnly }: { example: Example; readOnly: boolean
           </span>
         )}
         <ErrorBox error={remove.error} />
-      </td>
-    </tr>
+      </div>
+    </div>
   );
 }
 

@@ -151,6 +151,41 @@ async fn the_live_tail_streams_new_matching_runs_only() -> anyhow::Result<()> {
         .await?,
         403
     );
+
+    // At most 20 open streams per workspace: the 21st waits (429) until one closes.
+    let open_one = async || {
+        http.get(format!(
+            "{}/api/v1/runs/stream?session={project}",
+            stack.edge
+        ))
+        .header("x-api-key", &stack.admin_key)
+        .send()
+        .await
+    };
+    let mut open = Vec::new();
+    for _ in 0..20 {
+        let response = open_one().await?;
+        assert_eq!(response.status(), 200);
+        open.push(response);
+    }
+    let refused = open_one().await?;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = open_one().await?;
+        if response.status() == 200 {
+            break;
+        }
+        assert_eq!(response.status(), 429);
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "a closed stream's place was not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(open);
     stack.stop().await;
     Ok(())
 }

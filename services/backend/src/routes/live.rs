@@ -2,9 +2,13 @@
 //! run matching the query as it is written (created or updated), checked twice a second, at
 //! most 50 runs per check (when more arrive, the oldest are skipped and a `skipped` event says
 //! so). Browsers' `EventSource` cannot set headers, so the workspace may also come as
-//! `?tenant_id=` (it then plays the part of `X-Tenant-Id`).
+//! `?tenant_id=` (it then plays the part of `X-Tenant-Id`). Each workspace holds at most
+//! `MOST_STREAMS` open streams per backend instance (429 beyond), so one workspace's tabs
+//! cannot load ClickHouse for the others.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -25,6 +29,48 @@ use crate::runs::{self as reads, query_page};
 
 const EVERY: Duration = Duration::from_millis(500);
 const MOST_PER_CHECK: u64 = 50;
+const MOST_STREAMS: usize = 20;
+
+/// Open streams per workspace, in this process.
+fn open_streams() -> &'static Mutex<HashMap<Uuid, usize>> {
+    static OPEN: OnceLock<Mutex<HashMap<Uuid, usize>>> = OnceLock::new();
+    OPEN.get_or_init(Mutex::default)
+}
+
+/// One open stream of a workspace, counted until dropped (the client went away).
+struct Slot(Uuid);
+
+impl Slot {
+    fn take(workspace: Uuid) -> Result<Slot, ApiError> {
+        let mut open = open_streams()
+            .lock()
+            .map_err(|_| ApiError::ServiceUnavailable("The live view is unavailable".into()))?;
+        let count = open.entry(workspace).or_default();
+        if *count >= MOST_STREAMS {
+            return Err(ApiError::TooManyRequests {
+                message: format!(
+                    "This workspace already has {MOST_STREAMS} live views open; close one and retry"
+                ),
+                retry_after_secs: 5,
+            });
+        }
+        *count += 1;
+        Ok(Slot(workspace))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = open_streams().lock()
+            && let Some(count) = open.get_mut(&self.0)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.0);
+            }
+        }
+    }
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -55,6 +101,8 @@ struct Tail {
     /// The newest write time sent so far (microseconds).
     cursor: u64,
     started: bool,
+    /// Held while the stream is open.
+    _slot: Slot,
 }
 
 impl Tail {
@@ -118,7 +166,8 @@ impl Tail {
         ("select" = Option<Vec<String>>, Query, description = "The fields to send, as `/runs/query` takes them"),
         ("tenant_id" = Option<Uuid>, Query, description = "The workspace, when `X-Tenant-Id` cannot be sent")),
     responses((status = 200, content_type = "text/event-stream",
-        description = "`run` events (a run as `/runs/query` renders it), `skipped` when the rate cap dropped runs, `error` when a check failed")))]
+        description = "`run` events (a run as `/runs/query` renders it), `skipped` when the rate cap dropped runs, `error` when a check failed"),
+        (status = 429, description = "The workspace has 20 live views open")))]
 async fn stream_runs(
     State(state): State<AppState>,
     caller: RequirePermission<RunsRead>,
@@ -141,6 +190,7 @@ async fn stream_runs(
     if !reads::scope(&state, tenant_id, &body, &mut query).await? {
         return Err(ApiError::NotFound("Project not found".into()));
     }
+    let slot = Slot::take(tenant_id)?;
     // Runs written from now on (microseconds, as versions are).
     let now = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or_default();
     let tail = Tail {
@@ -150,6 +200,7 @@ async fn stream_runs(
         query,
         cursor: now,
         started: false,
+        _slot: slot,
     };
     let events = stream::unfold(tail, |mut tail| async move {
         if tail.started {

@@ -561,3 +561,54 @@ pub async fn metric(base: &str, name: &str, labels: &[&str]) -> anyhow::Result<f
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum())
 }
+
+/// A second organisation (created the way bootstrap creates one, with its own admin key) that
+/// invites the stack's admin into its workspace as a viewer; the admin accepts. Returns the
+/// organisation's workspace and its admin's client.
+pub async fn second_organisation(stack: &Stack, name: &str) -> anyhow::Result<(Uuid, Client)> {
+    use ironsmith_platform_backend::bootstrap::{OrganizationSpec, Outcome, create_organization};
+    let key = bootstrap_key();
+    let admin_email = format!(
+        "admin@{}.example.com",
+        name.to_lowercase().replace(' ', "-")
+    );
+    let mut tx = stack.pool()?.begin().await?;
+    let Outcome::Created { workspace_id, .. } = create_organization(
+        &mut tx,
+        &OrganizationSpec {
+            organization_name: name,
+            workspace_name: &format!("{name} workspace"),
+            admin_email: &admin_email,
+            admin_password_hash: None,
+            admin_api_key: Some(&key),
+        },
+        &ironsmith_auth::SecretHasher::new(stack.config.auth.api_key_salt.expose().as_bytes()),
+    )
+    .await?
+    else {
+        anyhow::bail!("expected a new organisation");
+    };
+    tx.commit().await?;
+    let admin = stack.anonymous().key(&key);
+    let invite = admin
+        .post(
+            "/orgs/current/members",
+            serde_json::json!({
+                "email": ADMIN_EMAIL,
+                "role_id": ironsmith_auth::Role::OrganizationUser.id(),
+                "workspace_ids": [workspace_id],
+                "workspace_role_id": ironsmith_auth::Role::WorkspaceViewer.id(),
+            }),
+        )
+        .await?
+        .expect(200)?;
+    stack
+        .anonymous()
+        .post(
+            "/auth/invites/accept",
+            serde_json::json!({"token": invite["token"]}),
+        )
+        .await?
+        .expect(200)?;
+    Ok((workspace_id, admin))
+}

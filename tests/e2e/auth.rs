@@ -666,3 +666,54 @@ async fn bootstrap_runs_once_and_the_audit_log_records_who_did_what() -> anyhow:
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_member_of_two_organisations_lists_and_switches_between_them() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let (b_workspace, _b_admin) = ironsmith_e2e::second_organisation(&stack, "Second Org").await?;
+    let session = stack.anonymous().login(ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+
+    let orgs = session.get("/orgs").await?.expect(200)?;
+    let list = orgs.as_array().cloned().unwrap_or_default();
+    assert_eq!(list.len(), 2, "{orgs}");
+    let current: Vec<_> = list.iter().filter(|o| o["is_current"] == true).collect();
+    assert_eq!(current.len(), 1, "{orgs}");
+    assert_eq!(current[0]["role_name"], "ORGANIZATION_ADMIN");
+    assert_eq!(current[0]["workspace_id"], json!(stack.workspace_id));
+    let second = list
+        .iter()
+        .find(|o| o["display_name"] == "Second Org")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(second["workspace_id"], json!(b_workspace));
+    assert_eq!(second["role_name"], "ORGANIZATION_USER");
+    assert_eq!(second["is_current"], false);
+
+    // Naming the other organisation's workspace acts in it.
+    let me = session
+        .clone()
+        .tenant(b_workspace)
+        .get("/me")
+        .await?
+        .expect(200)?;
+    assert_eq!(me["organization_id"], second["id"]);
+    assert_eq!(me["workspaces"].as_array().map(Vec::len), Some(1), "{me}");
+    let orgs_there = session
+        .clone()
+        .tenant(b_workspace)
+        .get("/orgs")
+        .await?
+        .expect(200)?;
+    assert!(
+        orgs_there.as_array().is_some_and(|l| l
+            .iter()
+            .any(|o| o["id"] == second["id"] && o["is_current"] == true)),
+        "{orgs_there}"
+    );
+
+    // A personal access token reaches its own organisation only.
+    let by_token = stack.admin().get("/orgs").await?.expect(200)?;
+    assert_eq!(by_token.as_array().map(Vec::len), Some(1), "{by_token}");
+    stack.stop().await;
+    Ok(())
+}

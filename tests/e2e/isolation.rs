@@ -154,6 +154,7 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
     ),
     (Workspace, "DELETE", "/runs/{run}/share", ""),
     (Org, "GET", "/me", ""),
+    (Org, "GET", "/orgs", ""),
     (Org, "GET", "/orgs/current", ""),
     (
         Org,

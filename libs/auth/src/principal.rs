@@ -76,7 +76,7 @@ impl OrgGrant {
             .map(|(_, role)| *role)
     }
 
-    fn first_workspace(&self) -> Option<(Uuid, Role)> {
+    pub fn first_workspace(&self) -> Option<(Uuid, Role)> {
         if self.org_role == Role::OrganizationAdmin {
             return self
                 .all_workspaces

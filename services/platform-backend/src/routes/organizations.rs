@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use ironsmith_api_types::timestamp;
 use ironsmith_auth::AccessScope;
 use ironsmith_auth::perm::{OrganizationManage, OrganizationRead};
-use ironsmith_auth::{OrgLimits, RequireOrgPermission, Role};
+use ironsmith_auth::{OrgAuth, OrgLimits, RequireOrgPermission, Role, Scope};
 use ironsmith_db::{audit_log, organizations};
 use ironsmith_http::{Json, PathUuid, Query};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,7 @@ use crate::error::{Result, invalid, not_found};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(mine))
         .routes(routes!(current))
         .routes(routes!(update_info, current_at_info))
         .routes(routes!(roles))
@@ -135,6 +136,62 @@ async fn current_at_info(
     caller: RequireOrgPermission<OrganizationRead>,
 ) -> Result<axum::Json<CurrentOrganization>> {
     current(state, caller).await
+}
+
+/// An organisation the caller belongs to, and a workspace of it to open.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MyOrganization {
+    pub id: Uuid,
+    pub display_name: String,
+    /// The caller's organisation role; null for a service key.
+    pub role_name: Option<&'static str>,
+    /// A workspace of it the caller may open (none when they are in none of its workspaces).
+    pub workspace_id: Option<Uuid>,
+    /// The organisation this request acted in.
+    pub is_current: bool,
+}
+
+/// The organisations the caller belongs to (a service key: its own), for switching between
+/// them: naming one of `workspace_id` in `X-Tenant-Id` acts in that organisation.
+#[utoipa::path(get, path = "/orgs", operation_id = "list_my_organizations", tag = "organizations",
+    responses((status = 200, body = Vec<MyOrganization>)))]
+async fn mine(
+    State(state): State<AppState>,
+    OrgAuth(caller): OrgAuth,
+) -> Result<axum::Json<Vec<MyOrganization>>> {
+    let grants: Vec<(Uuid, Option<Role>, Option<Uuid>)> = match &caller.principal.scope {
+        Scope::Member { orgs, .. } => orgs
+            .iter()
+            .map(|g| {
+                let workspace = g.first_workspace().map(|(id, _)| id);
+                (g.organization_id, Some(g.org_role), workspace)
+            })
+            .collect(),
+        Scope::Service {
+            organization_id,
+            workspace_id,
+            all_workspaces,
+            ..
+        } => vec![(
+            *organization_id,
+            None,
+            workspace_id.or_else(|| all_workspaces.first().copied()),
+        )],
+    };
+    let mut out = Vec::with_capacity(grants.len());
+    for (id, role, workspace_id) in grants {
+        let Some(org) = organizations::get(&state.stores.postgres, id).await? else {
+            continue;
+        };
+        out.push(MyOrganization {
+            id,
+            display_name: org.display_name,
+            role_name: role.map(Role::as_str),
+            workspace_id,
+            is_current: id == caller.organization_id,
+        });
+    }
+    Ok(axum::Json(out))
 }
 
 #[utoipa::path(get, path = "/orgs/current", tag = "organizations",

@@ -34,6 +34,8 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         &[(stack.workspace_id, Role::WorkspaceViewer)],
     )
     .await?;
+    // Another organisation that invited the admin, for the organisation switcher.
+    ironsmith_e2e::second_organisation(&stack, "Second Org").await?;
     let endpoint = format!("{}/api/v1", stack.edge);
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let shots = screenshots();
@@ -136,6 +138,7 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         refused.contains("401") || refused.contains("403"),
         "the revoked key is refused: {refused}"
     );
+    assert_eq!(out["second_org_workspace"], "Second Org workspace");
     assert_eq!(out["after_sign_out"], "/login");
     assert!(
         out["signed_out_redirect"]
@@ -197,6 +200,7 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         "settings-members",
         "settings-audit-log",
         "deployment",
+        "org-switched",
         "not-found",
         "public-run",
         "public-dataset",

@@ -504,6 +504,16 @@ try {
   });
   await check("not-found", { shot: false });
 
+  // Another organisation the admin was invited into: the switcher opens its workspace.
+  await page.goto(`${UI}/o/${workspace}/projects`);
+  await page.getByLabel("Organisation").selectOption({ label: "Second Org" });
+  await page.waitForURL((url) => url.pathname.endsWith("/projects") && !url.pathname.includes(workspace));
+  await page.getByRole("heading", { name: "Tracing projects" }).waitFor();
+  out.second_org_workspace = (await page.getByLabel("Workspace").locator("option:checked").textContent())?.trim();
+  await check("org-switched");
+  await page.goto(`${UI}/o/${workspace}/projects`);
+  await page.getByRole("link", { name: projectName }).waitFor();
+
   // Sign out; then the public pages without a session.
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(/\/login/);

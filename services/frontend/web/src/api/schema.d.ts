@@ -816,6 +816,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orgs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organisations the caller belongs to (a service key: its own), for switching between
+         *     them: naming one of `workspace_id` in `X-Tenant-Id` acts in that organisation.
+         */
+        get: operations["list_my_organizations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs/current": {
         parameters: {
             query?: never;
@@ -2704,6 +2724,18 @@ export interface components {
             provider?: string | null;
             /** @description The workspace; null for the stack's defaults. */
             tenant_id?: string | null;
+        };
+        /** @description An organisation the caller belongs to, and a workspace of it to open. */
+        MyOrganization: {
+            display_name: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The organisation this request acted in. */
+            is_current: boolean;
+            /** @description The caller's organisation role; null for a service key. */
+            role_name?: string | null;
+            /** @description A workspace of it the caller may open (none when they are in none of its workspaces). */
+            workspace_id?: string | null;
         };
         NewKeyBody: {
             description?: string;
@@ -6119,6 +6151,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    list_my_organizations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyOrganization"][];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];

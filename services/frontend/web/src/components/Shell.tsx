@@ -1,6 +1,6 @@
 import { useEffect } from "react";
 import { NavLink, Outlet, useNavigate, useParams, useLocation } from "react-router";
-import { useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, setWorkspace } from "../api/client";
 import { useMe } from "../api/hooks";
 import { ErrorBox, Loading } from "./common";
@@ -9,6 +9,8 @@ import { ErrorBox, Loading } from "./common";
 export function Shell() {
   const { workspaceId = "" } = useParams();
   const me = useMe();
+  // The organisations the user belongs to; a switcher shows when there is more than one.
+  const orgs = useQuery({ queryKey: ["my-orgs", workspaceId], queryFn: () => call(api.GET("/api/v1/orgs")), staleTime: 60_000 });
   const navigate = useNavigate();
   const location = useLocation();
   const queries = useQueryClient();
@@ -42,6 +44,28 @@ export function Shell() {
         <a className="brand" href={base}>
           <img src="/favicon.svg" alt="" width="22" height="22" /> Ironsmith
         </a>
+        {orgs.data && orgs.data.length > 1 && (
+          <label className="switcher">
+            <span className="label">Organisation</span>
+            <select
+              aria-label="Organisation"
+              value={orgs.data.find((o) => o.is_current)?.id ?? ""}
+              onChange={(e) => {
+                const target = orgs.data?.find((o) => o.id === e.target.value)?.workspace_id;
+                if (target) {
+                  queries.clear();
+                  navigate(`/o/${target}/projects`);
+                }
+              }}
+            >
+              {orgs.data.map((o) => (
+                <option key={o.id} value={o.id} disabled={!o.workspace_id}>
+                  {o.display_name}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <label className="switcher">
           <span className="label">Workspace</span>
           <select value={workspaceId} onChange={(e) => switchTo(e.target.value)} aria-label="Workspace">

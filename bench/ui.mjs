@@ -4,7 +4,10 @@
 // - the runs table of the read benchmark's million-run project: navigation → first row shown;
 // - a 10,000-run and a 25,000-run trace (ingested here through /runs/batch): navigation → tree
 //   and waterfall drawn, then a click on a run → its detail shown, and frame times while the
-//   tree scrolls from top to bottom.
+//   tree scrolls from top to bottom;
+// - the live tail while 1,000 runs/s are ingested (batches of 100 every 100 ms, each run named
+//   for the moment its batch was accepted): for every run that appears in the table, the time
+//   from its batch's 202 to the row being on screen.
 // Environment: UI (the edge, default http://127.0.0.1:8080), API_KEY, ADMIN_EMAIL,
 // ADMIN_PASSWORD (the stack's bootstrap login), PROJECT (default bench-reads-1000000),
 // REPETITIONS (default 5). Prints a JSON summary.
@@ -72,6 +75,16 @@ async function ingestTrace(project, size) {
     await api("POST", "/runs/batch", { post });
   }
   return root.id;
+}
+
+/** One root run named `name`, starting now. */
+function liveRun(project, name) {
+  const id = randomUUID();
+  const now = Date.now();
+  return {
+    id, trace_id: id, dotted_order: `${stamp(now)}Z${id}`, name, run_type: "chain", session_name: project,
+    start_time: new Date(now).toISOString(), end_time: new Date(now + 1).toISOString(), inputs: { name }, outputs: { ok: true },
+  };
 }
 
 async function traceReady(projectId, traceId, size) {
@@ -185,6 +198,60 @@ try {
       scroll_frame_ms: { p50: Math.round(quantile(frames, 0.5)), p95: Math.round(quantile(frames, 0.95)), max: Math.round(Math.max(...frames)) },
     };
   }
+
+  // The live tail under 1,000 runs/s.
+  const liveProject = `bench-ui-live-${Date.now()}`;
+  await api("POST", "/runs/batch", { post: [liveRun(liveProject, "seed")] });
+  let liveId = null;
+  for (;;) {
+    liveId = (await api("GET", `/sessions?name=${liveProject}`))[0]?.id ?? null;
+    // The project exists as soon as the run is accepted; the run is queryable a little later.
+    if (liveId && (await api("POST", "/runs/query", { session: [liveId], limit: 1 })).runs.length > 0) break;
+    await sleep(500);
+  }
+  await page.goto(`${UI}/o/${workspace}/projects/p/${liveId}?view=runs`);
+  await page.locator(".runs-row").first().waitFor({ timeout: 60_000 });
+  await page.getByRole("button", { name: "Live" }).click();
+  await page.getByText("streaming new runs").waitFor();
+  // Each row, when it first appears, by its name (`live-<accepted ms>-<n>`).
+  await page.evaluate(() => {
+    window.__seen = {};
+    const note = () => {
+      for (const a of document.querySelectorAll(".runs-row .name-cell a")) {
+        const name = a.textContent ?? "";
+        if (name.startsWith("live-") && !(name in window.__seen)) window.__seen[name] = Date.now();
+      }
+    };
+    new MutationObserver(note).observe(document.querySelector(".runs-body"), { childList: true, subtree: true, characterData: true });
+  });
+  const sendFor = 20_000;
+  const started = Date.now();
+  let sent = 0;
+  // Each run is named for its batch (`live-<sent ms>-<n>`); the batch's 202 time is kept.
+  const acceptedAt = new Map();
+  while (Date.now() - started < sendFor) {
+    const tick = Date.now();
+    const post = [];
+    for (let i = 0; i < 100; i++) post.push(liveRun(liveProject, `live-${tick}-${i}`));
+    await api("POST", "/runs/batch", { post });
+    acceptedAt.set(tick, Date.now());
+    sent += 100;
+    const wait = 100 - (Date.now() - tick);
+    if (wait > 0) await sleep(wait);
+  }
+  await sleep(3000);
+  const seen = await page.evaluate(() => window.__seen);
+  const delays = [];
+  for (const [name, at] of Object.entries(seen)) {
+    const tick = Number(name.split("-")[1]);
+    const accepted = acceptedAt.get(tick);
+    if (accepted) delays.push(at - accepted);
+  }
+  out.live_tail_at_1000_runs_per_s = {
+    runs_sent: sent,
+    rows_shown: delays.length,
+    after_202_ms: delays.length ? { p50: Math.round(quantile(delays, 0.5)), p95: Math.round(quantile(delays, 0.95)), max: Math.round(Math.max(...delays)) } : null,
+  };
 } finally {
   await browser.close();
   rmSync(profile, { recursive: true, force: true });

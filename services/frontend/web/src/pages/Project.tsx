@@ -36,15 +36,15 @@ export function ProjectPage() {
     next.set("tab", t);
     setSearch(next);
   };
-  if (project.isPending) return <Loading what="the project" />;
   if (project.error) return <ErrorBox error={project.error} />;
+  // The runs load alongside the project's statistics, not after them.
   const p = project.data;
   return (
     <div className="page">
-      <Crumbs items={[["Tracing projects", `/o/${workspaceId}/projects`], [p.name, null]]} />
+      <Crumbs items={[["Tracing projects", `/o/${workspaceId}/projects`], [p?.name ?? "Project", null]]} />
       <header className="page-head">
-        <h1>{p.name}</h1>
-        <dl className="stats">
+        <h1>{p?.name ?? "Loading…"}</h1>
+        {p && <dl className="stats">
           <div><dt>Runs</dt><dd>{tokens(p.run_count)}</dd></div>
           <div><dt>Error rate</dt><dd>{percent(p.error_rate)}</dd></div>
           <div><dt>P50</dt><dd>{seconds(p.latency_p50)}</dd></div>
@@ -52,10 +52,10 @@ export function ProjectPage() {
           <div><dt>Tokens</dt><dd>{tokens(p.total_tokens)}</dd></div>
           <div><dt>Cost</dt><dd>{cost(p.total_cost)}</dd></div>
           <div><dt>Last run</dt><dd>{ago(p.last_run_start_time)}</dd></div>
-        </dl>
+        </dl>}
       </header>
-      {p.description && <p className="muted">{p.description}</p>}
-      <FeedbackChips stats={p.feedback_stats} />
+      {p?.description && <p className="muted">{p.description}</p>}
+      {p && <FeedbackChips stats={p.feedback_stats} />}
       <TabBar<Tab> tabs={[["runs", "Runs"], ["threads", "Threads"], ["monitor", "Monitor"], ["setup", "Setup"]]} value={tab} onChange={setTab} />
       {tab === "runs" && <RunsTab projectId={projectId} workspaceId={workspaceId} />}
       {tab === "threads" && <ThreadsTab projectId={projectId} workspaceId={workspaceId} />}
@@ -64,7 +64,7 @@ export function ProjectPage() {
           <MonitorTab projectId={projectId} />
         </Suspense>
       )}
-      {tab === "setup" && <SetupTab name={p.name} />}
+      {tab === "setup" && p && <SetupTab name={p.name} />}
     </div>
   );
 }

@@ -6,6 +6,8 @@
 // The test harness: a panic here is a failing test.
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod providers;
+
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -26,6 +28,8 @@ pub struct Stack {
     pub edge: String,
     pub backend: String,
     pub platform: String,
+    /// The playground service, directly.
+    pub playground: String,
     /// The queue worker's own port (health, metrics, dead letters).
     pub worker: String,
     /// The bootstrap admin's personal access token.
@@ -63,6 +67,11 @@ fn capture_logs() {
     });
 }
 
+/// The key-encryption key of test stacks' workspace secrets.
+pub const SECRETS_KEY: &str = "test:BLD5303I/F5kkjEi0lzC1ODs54zDGefH4S5hiA3OP04=";
+/// The token backend and playground share in test stacks.
+pub const PLAYGROUND_TOKEN: &str = "test-playground-token-0123456789abcdef";
+
 /// The operator credential of test stacks (`auth.operator_token`).
 pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789abcdef";
 
@@ -88,6 +97,11 @@ impl Stack {
         config.bootstrap.admin_password = Secret::new(ADMIN_PASSWORD);
         config.bootstrap.api_key = Secret::new(bootstrap_key());
         config.auth.operator_token = Secret::new(OPERATOR_TOKEN);
+        config.secrets.encryption_key = Secret::new(SECRETS_KEY);
+        config.playground.internal_token = Secret::new(PLAYGROUND_TOKEN);
+        // Provider stand-ins listen on 127.0.0.1; the rest of loopback stays refused.
+        config.playground.allowed_networks = vec!["127.0.0.1/32".parse()?];
+        config.playground.retry_base_ms = 20;
         // The edge's address is fixed up front so the public URLs (OIDC redirects, cookies)
         // name it.
         let edge_port = ironsmith_test_support::free_port()?;
@@ -120,6 +134,9 @@ impl Stack {
         let platform = ironsmith_platform_backend::start(shared.clone(), shutdown.clone()).await?;
         config.endpoints.backend = format!("http://{}", backend.local_addr).parse()?;
         config.endpoints.platform_backend = format!("http://{}", platform.local_addr).parse()?;
+        let playground =
+            ironsmith_playground::start(Arc::new(config.clone()), shutdown.clone()).await?;
+        config.endpoints.playground = format!("http://{}", playground.local_addr).parse()?;
         let config = Arc::new(config);
         let frontend = ironsmith_frontend::start(config.clone(), shutdown.clone()).await?;
         let worker = if with_worker {
@@ -136,7 +153,9 @@ impl Stack {
             edge: format!("http://{}", frontend.local_addr),
             backend: format!("http://{}", backend.local_addr),
             platform: format!("http://{}", platform.local_addr),
+            playground: format!("http://{}", playground.local_addr),
             waits: vec![
+                tokio::spawn(async move { drop(playground.wait().await) }),
                 tokio::spawn(async move { drop(backend.wait().await) }),
                 tokio::spawn(async move { drop(platform.wait().await) }),
                 tokio::spawn(async move { drop(frontend.wait().await) }),
@@ -164,6 +183,7 @@ impl Stack {
             &mut config.services.frontend.listen,
             &mut config.services.backend.listen,
             &mut config.services.platform_backend.listen,
+            &mut config.services.playground.listen,
             &mut config.services.queue.listen,
         ] {
             *listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -388,6 +408,20 @@ impl Client {
             headers,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         })
+    }
+
+    /// `POST path` answered with server-sent events: the status and each event's JSON `data`
+    /// (read until the server ends the stream).
+    pub async fn post_events(&self, path: &str, body: Value) -> anyhow::Result<(u16, Vec<Value>)> {
+        let response = self.request(Method::POST, path).json(&body).send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let events = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .map(|data| serde_json::from_str(data.trim()).unwrap_or(Value::String(data.to_owned())))
+            .collect();
+        Ok((status, events))
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {

@@ -19,6 +19,7 @@ mod ingest_faults;
 mod isolation;
 mod live;
 mod oidc;
+mod playground;
 mod queue;
 mod runs_read;
 mod sdk_compat;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod health;
 pub mod hub;
 pub mod info;
+pub mod playground;
 pub mod resources;
 pub mod runs;
 pub mod timestamp;

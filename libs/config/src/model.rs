@@ -31,6 +31,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub runs: RunsConfig,
     pub hub: HubConfig,
+    pub secrets: SecretsConfig,
+    pub playground: PlaygroundConfig,
 }
 
 /// The four regional stacks. An organisation lives in exactly one of them.
@@ -477,6 +479,112 @@ pub struct HubConfig {
     pub allow_private_webhook_targets: bool,
     /// How long one webhook delivery may take, seconds.
     pub webhook_timeout_secs: u64,
+}
+
+/// Workspace secrets (`[secrets]`): provider API keys and the like, encrypted at rest.
+///
+/// Envelope encryption: every secret is encrypted with its own random data key (AES-256-GCM),
+/// and that data key is encrypted ("wrapped") with the key-encryption key named here. Rotating:
+/// put a new key in `encryption_key`, move the old one to `previous_encryption_keys`, restart
+/// the backends (each re-wraps the data keys still wrapped by an old key when it starts), then
+/// drop the old key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// `<key id>:<32 bytes in base64>`; empty turns workspace secrets off.
+    pub encryption_key: Secret,
+    /// Keys that only decrypt (data keys wrapped before a rotation), same form.
+    pub previous_encryption_keys: Vec<Secret>,
+}
+
+/// A parsed key-encryption key of `[secrets]`.
+#[derive(Clone)]
+pub struct EncryptionKey {
+    pub id: String,
+    pub bytes: [u8; 32],
+}
+
+impl fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EncryptionKey({})", self.id)
+    }
+}
+
+impl EncryptionKey {
+    /// `<id>:<32 bytes in base64>`.
+    pub fn parse(text: &Secret) -> Result<EncryptionKey, String> {
+        use base64::Engine;
+        let (id, encoded) = text
+            .expose()
+            .split_once(':')
+            .ok_or("must be `<key id>:<32 bytes in base64>`")?;
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        {
+            return Err("the key id must be 1 to 64 letters, digits, `-`, `_` or `.`".into());
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| "the key is not valid base64")?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "the key must be exactly 32 bytes (openssl rand -base64 32)")?;
+        Ok(EncryptionKey {
+            id: id.to_owned(),
+            bytes,
+        })
+    }
+}
+
+impl SecretsConfig {
+    /// The current key (`None` when secrets are off) and every key that may decrypt.
+    pub fn keys(&self) -> (Option<EncryptionKey>, Vec<EncryptionKey>) {
+        let current = (!self.encryption_key.is_empty())
+            .then(|| EncryptionKey::parse(&self.encryption_key).ok())
+            .flatten();
+        let all = current
+            .iter()
+            .cloned()
+            .chain(
+                self.previous_encryption_keys
+                    .iter()
+                    .filter_map(|k| EncryptionKey::parse(k).ok()),
+            )
+            .collect();
+        (current, all)
+    }
+}
+
+/// The playground (`[playground]`): calls to LLM providers on behalf of a workspace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaygroundConfig {
+    /// Shared by backend and playground: the playground presents it when it asks backend for
+    /// what one call needs (the provider key among it). Empty turns the playground off.
+    pub internal_token: Secret,
+    /// Networks (CIDR) a provider base URL may reach although they are loopback, private,
+    /// link-local or metadata addresses (a self-hosted vLLM or Ollama, say).
+    pub allowed_networks: Vec<ipnet::IpNet>,
+    /// Connecting to a provider, seconds.
+    pub connect_timeout_secs: u64,
+    /// One whole provider call, streaming included, seconds.
+    pub request_timeout_secs: u64,
+    /// Longest silence while reading a provider's answer, seconds.
+    pub idle_timeout_secs: u64,
+    /// Largest provider answer read, bytes.
+    pub max_response_bytes: u64,
+    /// Provider calls one workspace has in flight at once (per playground replica).
+    pub max_concurrent_per_workspace: usize,
+    /// Retries of a provider's 429 or 5xx (and of connection failures) before reporting it.
+    pub max_retries: u32,
+    /// Delay before the first retry, milliseconds; doubled each time, capped at 8 s, and
+    /// replaced by the provider's `retry-after` when it sends one.
+    pub retry_base_ms: u64,
+    /// Runs of a dataset one playground experiment sends to the provider at once.
+    pub experiment_concurrency: usize,
 }
 
 /// Reading runs (`[runs]`).

@@ -13,6 +13,7 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     auth(&config.auth)?;
     limits(&config.limits)?;
     ingest(config)?;
+    secrets(config)?;
     positive("http.max_connections", config.http.max_connections as u64)?;
     positive(
         "http.header_read_timeout_secs",
@@ -200,6 +201,48 @@ fn ingest(config: &Config) -> Result<(), ConfigError> {
         );
     }
     Ok(())
+}
+
+fn secrets(config: &Config) -> Result<(), ConfigError> {
+    if !config.secrets.encryption_key.is_empty()
+        && let Err(reason) = crate::EncryptionKey::parse(&config.secrets.encryption_key)
+    {
+        return invalid("secrets.encryption_key", reason);
+    }
+    for key in &config.secrets.previous_encryption_keys {
+        if let Err(reason) = crate::EncryptionKey::parse(key) {
+            return invalid("secrets.previous_encryption_keys", reason);
+        }
+    }
+    let token = &config.playground.internal_token;
+    if !token.is_empty() && token.expose().len() < 24 {
+        return invalid(
+            "playground.internal_token",
+            "must be at least 24 characters (or empty to turn the playground off)",
+        );
+    }
+    let playground = &config.playground;
+    positive(
+        "playground.connect_timeout_secs",
+        playground.connect_timeout_secs,
+    )?;
+    positive(
+        "playground.request_timeout_secs",
+        playground.request_timeout_secs,
+    )?;
+    positive("playground.idle_timeout_secs", playground.idle_timeout_secs)?;
+    positive(
+        "playground.max_response_bytes",
+        playground.max_response_bytes,
+    )?;
+    positive(
+        "playground.max_concurrent_per_workspace",
+        playground.max_concurrent_per_workspace as u64,
+    )?;
+    positive(
+        "playground.experiment_concurrency",
+        playground.experiment_concurrency as u64,
+    )
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> Result<(), ConfigError> {

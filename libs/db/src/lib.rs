@@ -16,6 +16,7 @@ pub mod hub;
 pub mod invitations;
 pub mod login_sessions;
 pub mod members;
+pub mod model_configs;
 pub mod model_prices;
 pub mod organizations;
 pub mod projects;
@@ -23,6 +24,7 @@ pub mod prompt_webhooks;
 pub mod run_shares;
 pub mod stack_metadata;
 pub mod users;
+pub mod workspace_secrets;
 pub mod workspaces;
 
 use std::time::Duration;
@@ -32,6 +34,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+pub use sqlx::PgExecutor;
 pub use sqlx::PgPool as Pool;
 
 /// Every Postgres migration, embedded.

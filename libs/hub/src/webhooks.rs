@@ -9,7 +9,6 @@
 //! `X-Ironsmith-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` keyed by the
 //! webhook's signing secret (returned when the webhook is created).
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -80,54 +79,37 @@ pub async fn fire(pg: &Pool, redis: &Redis, event: &Event<'_>) -> Result<usize, 
 /// loopback, private, link-local or unspecified address, or one that resolves to such.
 pub async fn check_target(url: &str, allow_private: bool) -> Result<url::Url, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("`{url}` is not an http or https URL"));
-    }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| format!("`{url}` has no host"))?
-        .trim_matches(['[', ']'])
-        .to_owned();
-    if allow_private {
-        return Ok(parsed);
-    }
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|e| format!("`{host}` does not resolve: {e}"))?
-            .map(|a| a.ip())
-            .collect(),
+    let policy = if allow_private {
+        ironsmith_outbound::Policy::allow_all()
+    } else {
+        ironsmith_outbound::Policy::default()
     };
-    if let Some(ip) = addresses.iter().find(|ip| is_internal(ip)) {
-        return Err(format!(
-            "`{host}` is an internal address ({ip}); webhooks go to public hosts"
-        ));
+    policy.check_url(&parsed).map_err(|e| e.0)?;
+    if let Some(url::Host::Domain(host)) = parsed.host() {
+        let port = parsed.port_or_known_default().unwrap_or(443);
+        policy.resolve(host, port).await.map_err(|e| e.0)?;
     }
     Ok(parsed)
 }
 
-fn is_internal(ip: &IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets().first() == Some(&100) && (v4.octets()[1] & 0xc0) == 64
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_internal(&IpAddr::V4(v4)))
-        }
-    }
+/// The client webhooks are sent with: no redirects, and (unless `allow_private`) no connection
+/// to an internal address, checked on the address actually connected to.
+pub fn client(allow_private: bool, timeout: Duration) -> reqwest::Client {
+    let policy = if allow_private {
+        ironsmith_outbound::Policy::allow_all()
+    } else {
+        ironsmith_outbound::Policy::default()
+    };
+    ironsmith_outbound::client(
+        policy,
+        ironsmith_outbound::Limits {
+            connect: timeout,
+            read: timeout,
+            total: timeout,
+            redirects: 0,
+        },
+    )
+    .unwrap_or_default()
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
@@ -258,25 +240,6 @@ pub async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn internal_addresses_are_recognised() {
-        for internal in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "169.254.169.254",
-            "::1",
-            "fd00::1",
-            "100.64.0.1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(is_internal(&internal.parse().expect("ip")), "{internal}");
-        }
-        for public in ["8.8.8.8", "2001:4860:4860::8888"] {
-            assert!(!is_internal(&public.parse().expect("ip")), "{public}");
-        }
-    }
 
     #[test]
     fn signatures_cover_the_time_and_the_body() {

@@ -7,6 +7,7 @@
 pub mod datasets;
 pub mod example_filter;
 pub mod feedback;
+pub mod model_configs;
 pub mod projects;
 pub mod references;
 pub mod routes;
@@ -14,6 +15,7 @@ pub mod runs;
 pub mod sharing;
 pub mod upload;
 pub mod v2;
+pub mod workspace_secrets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +81,8 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
         .merge(routes::v2_threads::router())
         .merge(routes::v2_datasets::router())
         .merge(routes::model_prices::router())
+        .merge(routes::model_configs::router())
+        .merge(routes::secrets::router())
         .merge(routes::projects::router())
         .merge(routes::runs::router())
         .merge(routes::live::router())
@@ -104,7 +108,9 @@ pub fn router(state: AppState) -> Router {
     );
     let (public, _) = public_routes().split_for_parts();
     // Operational: reached inside the stack, never through the edge.
-    let mut routes = public.merge(routes::queue_metrics::router());
+    let mut routes = public
+        .merge(routes::queue_metrics::router())
+        .merge(routes::playground::router());
     if state.config.deployment.enabled {
         routes = routes.nest("/api-host", routes::control_plane::router());
     }
@@ -114,6 +120,7 @@ pub fn router(state: AppState) -> Router {
 /// Binds the configured address and serves until `shutdown`.
 pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<Served> {
     let state = AppState::new(config.clone())?;
+    rewrap_secrets_in_background(&state);
     let served = ironsmith_http::serve(
         config.services.backend.listen,
         router(state),
@@ -123,6 +130,27 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
     )
     .await?;
     Ok(served)
+}
+
+/// Completes a rotation of `secrets.encryption_key`: data keys still wrapped by a previous key
+/// are re-wrapped with the current one.
+fn rewrap_secrets_in_background(state: &AppState) {
+    let (Some(current), _) = state.config.secrets.keys() else {
+        return;
+    };
+    let envelope = ironsmith_secrets::Envelope::new(&state.config.secrets);
+    let pg = state.stores.postgres.clone();
+    tokio::spawn(async move {
+        match workspace_secrets::rewrap_all(&pg, &envelope, &current.id).await {
+            Ok(0) => {}
+            Ok(count) => {
+                tracing::info!(count, key_id = %current.id, "re-wrapped workspace secrets with the current key")
+            }
+            Err(error) => {
+                tracing::warn!(%error, "re-wrapping workspace secrets failed; the next start tries again")
+            }
+        }
+    });
 }
 
 pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {

@@ -151,6 +151,12 @@ const PREFIX: &[(&str, Action)] = &[
     // upstream table sends these to backend under `/api/v1/*`; the public paths are unchanged).
     ("/api/v1/orgs", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/workspaces", Proxy(PlatformBackend, STRIP_V1)),
+    // A workspace's secrets are kept and decrypted by backend, which hands the playground the
+    // provider key a call needs.
+    (
+        "/api/v1/workspaces/current/secrets",
+        Proxy(Backend, Unchanged),
+    ),
     ("/api/v1/tenants", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/api-key", Proxy(PlatformBackend, STRIP_V1)),
     ("/api/v1/auth", Proxy(PlatformBackend, STRIP_V1)),
@@ -188,7 +194,11 @@ fn is_internal(upstream_path: &str) -> bool {
         path.strip_prefix(root)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
-    under("/metrics") || under("/health") || under("/ok") || under("/dead-letters")
+    under("/metrics")
+        || under("/health")
+        || under("/ok")
+        || under("/dead-letters")
+        || under("/internal")
 }
 
 /// Backend's routes directly under `/api/v1/runs/`.
@@ -427,6 +437,18 @@ mod tests {
     }
 
     #[test]
+    fn workspace_secrets_go_to_backend() {
+        assert_eq!(
+            get("/api/v1/workspaces/current/secrets"),
+            proxy(Backend, "/api/v1/workspaces/current/secrets")
+        );
+        assert_eq!(
+            get("/api/workspaces/current/secrets"),
+            proxy(Backend, "/api/v1/workspaces/current/secrets")
+        );
+    }
+
+    #[test]
     fn the_playground_except_its_experiments() {
         assert_eq!(
             get("/api/v1/playground/invoke"),
@@ -463,6 +485,8 @@ mod tests {
             "/api/v1/health",
             "/api/v1/ok",
             "/api/v1/ok/",
+            "/api/v1/internal/playground/resolve",
+            "/api/internal/playground/resolve",
         ] {
             assert_eq!(get(path), Destination::NotFound, "{path}");
         }

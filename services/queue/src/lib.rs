@@ -52,10 +52,10 @@ impl TaskHandler {
             max_pending_mutations: config.clickhouse.max_pending_mutations,
             orphan_grace_secs: config.object_storage.orphan_grace_secs,
             ingest_shards: config.ingest.shards,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
+            http: ironsmith_hub::webhooks::client(
+                config.hub.allow_private_webhook_targets,
+                std::time::Duration::from_secs(config.hub.webhook_timeout_secs),
+            ),
             allow_private_webhook_targets: config.hub.allow_private_webhook_targets,
             webhook_timeout: std::time::Duration::from_secs(config.hub.webhook_timeout_secs),
             max_deliveries: config.services.queue.max_deliveries,

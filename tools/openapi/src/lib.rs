@@ -19,6 +19,7 @@ use utoipa::{PartialSchema, ToSchema};
 pub enum Service {
     Backend,
     PlatformBackend,
+    Playground,
 }
 
 /// The public path of a service's route.
@@ -30,7 +31,7 @@ pub fn public_path(service: Service, path: &str) -> String {
         Service::PlatformBackend if path.starts_with("/v1/") || path.starts_with("/v2/") => {
             format!("/api{path}")
         }
-        Service::PlatformBackend => format!("/api/v1{path}"),
+        Service::PlatformBackend | Service::Playground => format!("/api/v1{path}"),
     }
 }
 
@@ -43,6 +44,7 @@ pub fn routes() -> Vec<(String, Service, String)> {
             Service::PlatformBackend,
             ironsmith_platform_backend::openapi(),
         ),
+        (Service::Playground, ironsmith_playground::openapi()),
     ] {
         for path in document.paths.paths.keys() {
             all.push((public_path(service, path), service, path.clone()));
@@ -61,6 +63,7 @@ pub fn document() -> OpenApi {
             Service::PlatformBackend,
             ironsmith_platform_backend::openapi(),
         ),
+        (Service::Playground, ironsmith_playground::openapi()),
     ] {
         for (path, item) in part.paths.paths {
             paths.paths.insert(public_path(service, &path), item);

@@ -55,6 +55,7 @@ fn every_documented_path_reaches_the_service_that_serves_it() {
             let expected = match service {
                 Service::Backend => Upstream::Backend,
                 Service::PlatformBackend => Upstream::PlatformBackend,
+                Service::Playground => Upstream::Playground,
             };
             match route(&method, &concrete(&public), true) {
                 Destination::Proxy { upstream, path } => {
@@ -192,6 +193,7 @@ fn undocumented_methods_reach_the_paths_owner() {
             .map(|(_, service)| match service {
                 Service::Backend => Upstream::Backend,
                 Service::PlatformBackend => Upstream::PlatformBackend,
+                Service::Playground => Upstream::Playground,
             })
             .collect();
         for method in [

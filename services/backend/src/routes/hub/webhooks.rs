@@ -281,11 +281,8 @@ async fn test(
         delivery_id: Uuid::now_v7(),
         body: &text,
     };
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(ApiError::internal)?;
     let timeout = Duration::from_secs(state.config.hub.webhook_timeout_secs);
+    let client = webhooks::client(state.config.hub.allow_private_webhook_targets, timeout);
     Ok(Json(
         match webhooks::send(&client, &outgoing, timeout).await {
             Ok(code) => json!({"status": code.to_string(), "message": "sent"}),

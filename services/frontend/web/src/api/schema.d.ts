@@ -752,6 +752,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/model-configs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_model_configs"];
+        put?: never;
+        post: operations["create_model_config"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/model-configs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["read_model_config"];
+        put: operations["replace_model_config"];
+        post?: never;
+        delete: operations["delete_model_config"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/model-price-map": {
         parameters: {
             query?: never;
@@ -1133,6 +1165,30 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["commit_directory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/playground/invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Runs a prompt against a model configuration. With `stream` (the default) the answer is a
+         *     stream of server-sent events, each a JSON `Outgoing` in `data:`; without, the finished
+         *     answer as one object. Provider failures after the call started are reported with the
+         *     provider's message: 400 (refused request or key), 429 (rate limited after retries), 502
+         *     (provider error after retries), 504 (timeout); a base URL reaching an internal address is
+         *     422.
+         */
+        post: operations["invoke_playground"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1699,6 +1755,42 @@ export interface paths {
         patch: operations["change_member_role"];
         trace?: never;
     };
+    "/api/v1/workspaces/current/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_workspace_secrets"];
+        put?: never;
+        /**
+         * Sets (or, with a null or empty value, deletes) the secrets given; answers with the
+         *     workspace's secrets afterwards.
+         */
+        post: operations["upsert_workspace_secrets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/current/secrets/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete_workspace_secret"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{id}": {
         parameters: {
             query?: never;
@@ -2011,6 +2103,15 @@ export interface components {
             patch?: components["schemas"]["RunWire"][] | null;
             post?: components["schemas"]["RunWire"][] | null;
         };
+        /** @description One message. `content` is text or a list of parts (text and images). */
+        ChatMessage: {
+            content?: components["schemas"]["Content"];
+            role: components["schemas"]["Role"];
+            /** @description The call a tool message answers. */
+            tool_call_id?: string | null;
+            /** @description Calls an assistant message made. */
+            tool_calls?: components["schemas"]["ToolCall"][];
+        };
         /** @description A commit as listed. */
         Commit: {
             commit_hash: string;
@@ -2125,6 +2226,7 @@ export interface components {
             /** @description Values of categories to remove from a categorical configuration. */
             remove_categories?: number[] | null;
         };
+        Content: string | components["schemas"]["Part"][];
         Create: {
             /** Format: double */
             completion_cost_per_million: number;
@@ -2526,6 +2628,23 @@ export interface components {
         };
         /** @description One feedback token, or a list of them: the answer has the shape of the request. */
         FeedbackTokens: components["schemas"]["FeedbackToken"] | components["schemas"]["FeedbackToken"][];
+        Finished: {
+            finish_reason?: string | null;
+            first_token_ms?: number | null;
+            /** Format: int64 */
+            latency_ms: number;
+            message: components["schemas"]["ChatMessage"];
+            project_name: string;
+            /** Format: uuid */
+            run_id: string;
+            /** @description Whether the run reached the playground project (a failed trace does not fail the call). */
+            traced: boolean;
+            usage?: null | components["schemas"]["Usage"];
+        };
+        FunctionCall: {
+            arguments: string;
+            name: string;
+        };
         GroupBody: {
             end_time?: string | number | null;
             filter?: string | null;
@@ -2549,6 +2668,10 @@ export interface components {
             api_key_id: string;
             /** @enum {string} */
             type: "service_account";
+        };
+        ImageUrl: {
+            detail?: string | null;
+            url: string;
         };
         Info: {
             batch_ingest_config: components["schemas"]["BatchIngestConfig"];
@@ -2624,6 +2747,28 @@ export interface components {
             role_id?: string | null;
             workspace_ids?: string[];
             workspace_role_id?: string | null;
+        };
+        InvokeBody: {
+            /** @description The values of the prompt's variables. */
+            inputs?: Record<string, unknown>;
+            /** @description The prompt as messages (templates filled from `inputs`)… */
+            messages?: components["schemas"]["ChatMessage"][] | null;
+            /** @description Added to the traced run's metadata. */
+            metadata?: Record<string, unknown>;
+            model_config?: null | components["schemas"]["ModelConfigFields"];
+            /** @description A saved model configuration… */
+            model_config_id?: string | null;
+            output_schema?: null | components["schemas"]["OutputSchema"];
+            parameters?: null | components["schemas"]["ModelParameters"];
+            project_name?: string | null;
+            prompt?: null | components["schemas"]["PromptRef"];
+            /** @description The dataset example the call runs on (experiments), recorded on the traced run. */
+            reference_example_id?: string | null;
+            stream?: boolean;
+            /** @description How `messages` are templated. */
+            template_format?: components["schemas"]["TemplateFormat"];
+            tool_choice?: null | components["schemas"]["ToolChoice"];
+            tools?: components["schemas"]["Tool"][];
         };
         KeyView: {
             created_at: string;
@@ -2704,6 +2849,37 @@ export interface components {
         Message: {
             message: string;
         };
+        /** @description A saved model configuration of a workspace. */
+        ModelConfig: components["schemas"]["ModelConfigFields"] & {
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            tenant_id: string;
+            updated_at: string;
+        };
+        /** @description What a model configuration is made of. */
+        ModelConfigFields: {
+            /** @description The provider's API root; required for Azure and OpenAI-compatible servers. */
+            base_url?: string | null;
+            model: string;
+            name: string;
+            options?: components["schemas"]["ProviderOptions"];
+            parameters?: components["schemas"]["ModelParameters"];
+            provider: components["schemas"]["Provider"];
+            /** @description The workspace secret holding the provider key (the provider's usual name by default). */
+            secret_key?: string | null;
+        };
+        /** @description The usual sampling parameters; each provider maps those it has. */
+        ModelParameters: {
+            max_tokens?: number | null;
+            /** @description `low`, `medium` or `high`: OpenAI's reasoning effort, Anthropic's thinking budget. */
+            reasoning_effort?: string | null;
+            seed?: number | null;
+            stop?: string[] | null;
+            temperature?: number | null;
+            top_p?: number | null;
+        };
         /** @description The price of a model's tokens, matched by name. */
         ModelPrice: {
             /** Format: double */
@@ -2772,6 +2948,51 @@ export interface components {
             is_personal: boolean;
             /** @description Members may not create personal access tokens. */
             pat_creation_disabled: boolean;
+        };
+        /** @description What a stream says. */
+        Outgoing: {
+            model: string;
+            provider: string;
+            /** Format: uuid */
+            run_id: string;
+            /** @enum {string} */
+            type: "start";
+        } | {
+            text: string;
+            /** @enum {string} */
+            type: "delta";
+        } | {
+            arguments: string;
+            id?: string | null;
+            index: number;
+            name?: string | null;
+            /** @enum {string} */
+            type: "tool_call";
+        } | (components["schemas"]["Finished"] & {
+            /** @enum {string} */
+            type: "end";
+        }) | {
+            message: string;
+            run_id?: string | null;
+            /** Format: int32 */
+            status: number;
+            /** @enum {string} */
+            type: "error";
+        };
+        /** @description A structured output: the answer must be JSON matching `schema`. */
+        OutputSchema: {
+            name?: string;
+            /** @description A JSON schema. */
+            schema: Record<string, unknown>;
+        };
+        Part: {
+            text: string;
+            /** @enum {string} */
+            type: "text";
+        } | {
+            image_url: components["schemas"]["ImageUrl"];
+            /** @enum {string} */
+            type: "image_url";
         };
         PasswordChange: {
             current_password: string;
@@ -2847,6 +3068,13 @@ export interface components {
             extra?: Record<string, unknown> | null;
             name?: string | null;
         };
+        /** @description A hub prompt at a reference. */
+        PromptRef: {
+            /** @description `latest` (the default), a tag or a commit hash. */
+            commit?: string | null;
+            /** @description `name` (the caller's workspace) or `owner/name`. */
+            repo: string;
+        };
         /** @description A URL that receives a JSON event when a prompt of the workspace changes. */
         PromptWebhook: {
             created_at: string;
@@ -2908,6 +3136,18 @@ export interface components {
             include_prompts?: string[] | null;
             triggers?: string[] | null;
             url?: string | null;
+        };
+        /**
+         * @description The LLM providers the playground speaks to, each in its own wire format.
+         * @enum {string}
+         */
+        Provider: "openai" | "azure_openai" | "openai_compatible" | "anthropic";
+        /** @description Provider specifics. */
+        ProviderOptions: {
+            /** @description Azure OpenAI: the `api-version` query parameter. */
+            api_version?: string | null;
+            /** @description Azure OpenAI: the deployment name (defaults to the model). */
+            deployment?: string | null;
         };
         /** @description A pulled commit: its manifest (without the model unless `include_model=true`). */
         PulledCommit: {
@@ -3022,6 +3262,8 @@ export interface components {
         ReviewBody: {
             status?: string | null;
         };
+        /** @enum {string} */
+        Role: "system" | "user" | "assistant" | "tool";
         /** @description A role a member can hold. */
         RoleView: {
             /** @description `organization` or `workspace`. */
@@ -3336,6 +3578,12 @@ export interface components {
             parsed_query?: Record<string, unknown> | null;
             runs: components["schemas"]["Run"][];
         };
+        SecretUpsert: {
+            /** @description A letter or `_`, then letters, digits or `_`, up to 128 characters. */
+            key: string;
+            /** @description The value; null or empty deletes the secret. */
+            value?: string | null;
+        };
         SessionView: {
             created_at: string;
             current: boolean;
@@ -3375,6 +3623,8 @@ export interface components {
             as_of?: unknown;
             tag: string;
         };
+        /** @enum {string} */
+        TemplateFormat: "f-string" | "mustache";
         /** @description `POST /settings/handle`: the handle a workspace publishes its public prompts under. */
         TenantHandle: {
             /** @description Lower-case letters, digits, `-` and `_`, starting with a letter or digit. */
@@ -3408,6 +3658,32 @@ export interface components {
         };
         /** @description One token request, or a list of them. */
         TokenRequest: components["schemas"]["TokenBody"][] | components["schemas"]["TokenBody"];
+        /** @description A tool the model may call: a name, what it does and a JSON schema of its arguments. */
+        Tool: {
+            description?: string | null;
+            name: string;
+            /** @description A JSON schema of the arguments. */
+            parameters?: Record<string, unknown>;
+        };
+        /** @description A tool call, OpenAI's shape: the arguments are JSON text. */
+        ToolCall: {
+            function: components["schemas"]["FunctionCall"];
+            id: string;
+            type?: string;
+        };
+        /** @description Whether and which tool the model must call: `auto`, `none`, `required`, or a tool's name. */
+        ToolChoice: string | {
+            name: string;
+        };
+        /** @description Token counts as LangSmith records them (`usage_metadata`). */
+        Usage: {
+            /** Format: int64 */
+            input_tokens: number;
+            /** Format: int64 */
+            output_tokens: number;
+            /** Format: int64 */
+            total_tokens: number;
+        };
         /** @description Events and bytes ingested this hour. */
         UsageThisHour: {
             /** Format: int64 */
@@ -3558,6 +3834,17 @@ export interface components {
         WorkspaceRoleChange: {
             /** Format: uuid */
             role_id: string;
+        };
+        /**
+         * @description A workspace secret as every API shows it: its name and the last four characters of its
+         *     value, never the value.
+         */
+        WorkspaceSecret: {
+            created_at: string;
+            key: string;
+            /** @description Empty when the value is shorter than eight characters. */
+            last_four: string;
+            updated_at: string;
         };
         /** @description The current workspace's settings. */
         WorkspaceSettings: {
@@ -6020,6 +6307,183 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    list_model_configs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelConfig"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    create_model_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelConfigFields"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelConfig"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    read_model_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelConfig"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    replace_model_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelConfigFields"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelConfig"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_model_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     list_model_prices: {
         parameters: {
             query?: never;
@@ -6940,6 +7404,66 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    invoke_playground: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvokeBody"];
+            };
+        };
+        responses: {
+            /** @description The answer: events (`text/event-stream`) or the finished answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Finished"];
+                    "text/event-stream": components["schemas"]["Outgoing"];
+                };
+            };
+            /** @description The provider refused the request or the key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            /** @description Too many calls in flight, or the provider's rate limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The provider failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            503: components["responses"]["Unavailable"];
+            /** @description The provider did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     list_prompt_webhooks: {
@@ -8644,6 +9168,100 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    list_workspace_secrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceSecret"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    upsert_workspace_secrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretUpsert"][];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceSecret"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_workspace_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such secret */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];

@@ -1,0 +1,107 @@
+//! Provider wire formats. Each module turns a [`Call`] into the provider's HTTP request and its
+//! streamed answer (server-sent events) back into [`Chunk`]s.
+
+pub mod anthropic;
+pub mod openai;
+
+use ironsmith_api_types::playground::{ModelConfigFields, ModelParameters, Provider};
+use serde_json::Value;
+
+use crate::chat::{ChatMessage, Chunk, OutputSchema, Tool, ToolChoice};
+
+/// One call, provider-neutral.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub config: ModelConfigFields,
+    pub api_key: Option<String>,
+    pub messages: Vec<ChatMessage>,
+    pub parameters: ModelParameters,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub output_schema: Option<OutputSchema>,
+}
+
+/// An HTTP request to send.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub url: url::Url,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+}
+
+/// Reads one provider's event stream.
+pub enum StreamParser {
+    OpenAi(openai::Parser),
+    Anthropic(anthropic::Parser),
+}
+
+impl StreamParser {
+    /// The chunks one event carries; `Err` with the provider's message when the event reports
+    /// an error.
+    pub fn event(&mut self, event: &str, data: &str) -> Result<Vec<Chunk>, String> {
+        match self {
+            StreamParser::OpenAi(p) => p.event(data),
+            StreamParser::Anthropic(p) => p.event(event, data),
+        }
+    }
+
+    /// Whether the provider said it is done.
+    pub fn done(&self) -> bool {
+        match self {
+            StreamParser::OpenAi(p) => p.done,
+            StreamParser::Anthropic(p) => p.done,
+        }
+    }
+}
+
+/// The request for `call` and the parser of its answer.
+pub fn prepare(call: &Call) -> Result<(Request, StreamParser), String> {
+    match call.config.provider {
+        Provider::Openai | Provider::AzureOpenai | Provider::OpenaiCompatible => Ok((
+            openai::request(call)?,
+            StreamParser::OpenAi(openai::Parser::default()),
+        )),
+        Provider::Anthropic => Ok((
+            anthropic::request(call)?,
+            StreamParser::Anthropic(anthropic::Parser::new(call.output_schema.is_some())),
+        )),
+    }
+}
+
+/// The message inside a provider's error body, or the body itself (shortened).
+pub fn error_message(body: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let message = parsed.as_ref().and_then(|v| {
+        v.pointer("/error/message")
+            .or_else(|| v.get("message"))
+            .or_else(|| v.get("error").filter(|e| e.is_string()))
+            .or_else(|| v.get("detail"))
+            .and_then(Value::as_str)
+    });
+    match message {
+        Some(m) => m.to_owned(),
+        None => body.chars().take(500).collect(),
+    }
+}
+
+/// The base URL of a configuration, or the provider's own.
+pub fn base_url(config: &ModelConfigFields) -> Result<url::Url, String> {
+    let base = config
+        .base_url
+        .as_deref()
+        .or(config.provider.default_base_url())
+        .ok_or("the model configuration has no base URL")?;
+    url::Url::parse(base).map_err(|e| format!("the base URL `{base}` is not a URL: {e}"))
+}
+
+/// `base` with `path` appended (the base's own path kept).
+pub fn join(base: &url::Url, path: &str) -> url::Url {
+    let mut url = base.clone();
+    let joined = format!(
+        "{}/{}",
+        base.path().trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
+    url.set_path(&joined);
+    url
+}

@@ -1,0 +1,158 @@
+//! The playground's calls into the stack, made with the caller's own credentials: backend
+//! resolves what a call needs; platform-backend ingests the traced run, exactly as an SDK's
+//! trace would arrive.
+
+use axum::http::HeaderMap;
+use ironsmith_api_types::playground::{ResolveRequest, ResolvedCall};
+use ironsmith_http::ApiError;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The request headers that carry the caller's credentials and workspace.
+const FORWARDED: [&str; 5] = [
+    "authorization",
+    "x-api-key",
+    "cookie",
+    "x-tenant-id",
+    "x-organization-id",
+];
+/// See backend's playground route.
+const INTERNAL_TOKEN_HEADER: &str = "x-ironsmith-internal-token";
+
+#[derive(Clone)]
+pub struct Upstream {
+    http: reqwest::Client,
+    backend: url::Url,
+    platform: url::Url,
+    internal_token: String,
+}
+
+/// The caller's credentials, as they arrived.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials(Vec<(&'static str, String)>);
+
+impl Credentials {
+    pub fn of(headers: &HeaderMap) -> Credentials {
+        Credentials(
+            FORWARDED
+                .iter()
+                .filter_map(|name| {
+                    let value = headers.get(*name)?.to_str().ok()?;
+                    Some((*name, value.to_owned()))
+                })
+                .collect(),
+        )
+    }
+
+    fn apply(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        for (name, value) in &self.0 {
+            request = request.header(*name, value);
+        }
+        request
+    }
+
+    /// The credentials, acting in `tenant_id`.
+    fn apply_in(
+        &self,
+        tenant_id: Uuid,
+        mut request: reqwest::RequestBuilder,
+    ) -> reqwest::RequestBuilder {
+        request = request.header("x-tenant-id", tenant_id.to_string());
+        for (name, value) in self.0.iter().filter(|(name, _)| *name != "x-tenant-id") {
+            request = request.header(*name, value);
+        }
+        request
+    }
+}
+
+/// An answer of backend or platform-backend that was not a success, passed on as it came: the
+/// same status and the service's message.
+async fn passed_on(response: reqwest::Response) -> ApiError {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let message = body
+        .get("detail")
+        .map(|d| match d {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_else(|| format!("the stack answered {status}"));
+    match status {
+        400 => ApiError::BadRequest(message),
+        401 => ApiError::Unauthorized(message),
+        403 => ApiError::Forbidden(message),
+        404 => ApiError::NotFound(message),
+        409 => ApiError::Conflict(message),
+        422 => ApiError::Rejected(message),
+        429 => ApiError::TooManyRequests {
+            message,
+            retry_after_secs: 1,
+        },
+        503 => ApiError::ServiceUnavailable(message),
+        _ => ApiError::internal(format!("backend answered {status}: {message}")),
+    }
+}
+
+impl Upstream {
+    pub fn new(config: &ironsmith_config::Config) -> anyhow::Result<Upstream> {
+        Ok(Upstream {
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .no_proxy()
+                .build()?,
+            backend: config.endpoints.backend.clone(),
+            platform: config.endpoints.platform_backend.clone(),
+            internal_token: config.playground.internal_token.expose().to_owned(),
+        })
+    }
+
+    pub async fn resolve(
+        &self,
+        credentials: &Credentials,
+        request: &ResolveRequest,
+    ) -> Result<ResolvedCall, ApiError> {
+        if self.internal_token.is_empty() {
+            return Err(ApiError::ServiceUnavailable(
+                "The playground is off: the operator has not set playground.internal_token".into(),
+            ));
+        }
+        let url = self
+            .backend
+            .join("internal/playground/resolve")
+            .map_err(ApiError::internal)?;
+        let response = credentials
+            .apply(self.http.post(url))
+            .header(INTERNAL_TOKEN_HEADER, &self.internal_token)
+            .json(request)
+            .send()
+            .await
+            .map_err(|e| ApiError::ServiceUnavailable(format!("backend is unreachable: {e}")))?;
+        if !response.status().is_success() {
+            return Err(passed_on(response).await);
+        }
+        response.json().await.map_err(ApiError::internal)
+    }
+
+    /// Sends a finished run to ingestion, into the workspace the call was resolved in.
+    pub async fn trace(
+        &self,
+        credentials: &Credentials,
+        tenant_id: Uuid,
+        run: &Value,
+    ) -> Result<(), ApiError> {
+        let url = self
+            .platform
+            .join("runs/batch")
+            .map_err(ApiError::internal)?;
+        let response = credentials
+            .apply_in(tenant_id, self.http.post(url))
+            .json(&serde_json::json!({"post": [run]}))
+            .send()
+            .await
+            .map_err(|e| ApiError::ServiceUnavailable(format!("ingestion is unreachable: {e}")))?;
+        if !response.status().is_success() {
+            return Err(passed_on(response).await);
+        }
+        Ok(())
+    }
+}

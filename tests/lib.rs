@@ -129,14 +129,20 @@ impl Stack {
         with_worker: bool,
     ) -> anyhow::Result<Stack> {
         let shutdown = CancellationToken::new();
+        // The playground's address is fixed up front: platform-backend calls it (playground
+        // experiments) and it calls platform-backend.
+        let playground_port = ironsmith_test_support::free_port()?;
+        config.services.playground.listen =
+            std::net::SocketAddr::from(([127, 0, 0, 1], playground_port));
+        config.endpoints.playground = format!("http://127.0.0.1:{playground_port}").parse()?;
         let shared = Arc::new(config.clone());
-        let backend = ironsmith_backend::start(shared.clone(), shutdown.clone()).await?;
-        let platform = ironsmith_platform_backend::start(shared.clone(), shutdown.clone()).await?;
+        let backend = ironsmith_backend::start(shared, shutdown.clone()).await?;
         config.endpoints.backend = format!("http://{}", backend.local_addr).parse()?;
+        let platform =
+            ironsmith_platform_backend::start(Arc::new(config.clone()), shutdown.clone()).await?;
         config.endpoints.platform_backend = format!("http://{}", platform.local_addr).parse()?;
         let playground =
             ironsmith_playground::start(Arc::new(config.clone()), shutdown.clone()).await?;
-        config.endpoints.playground = format!("http://{}", playground.local_addr).parse()?;
         let config = Arc::new(config);
         let frontend = ironsmith_frontend::start(config.clone(), shutdown.clone()).await?;
         let worker = if with_worker {
@@ -183,7 +189,6 @@ impl Stack {
             &mut config.services.frontend.listen,
             &mut config.services.backend.listen,
             &mut config.services.platform_backend.listen,
-            &mut config.services.playground.listen,
             &mut config.services.queue.listen,
         ] {
             *listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));

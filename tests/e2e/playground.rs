@@ -695,3 +695,110 @@ async fn hub_prompts_run_and_workspaces_keep_their_secrets_and_configurations() 
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_prompt_runs_over_a_dataset_split_as_a_scored_experiment() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    set_secrets(&admin).await?;
+    let provider = StandIn::start().await?;
+    let dataset = admin
+        .post("/datasets", json!({"name": "capitals"}))
+        .await?
+        .expect(200)?;
+    let dataset_id = dataset["id"].as_str().unwrap_or_default().to_owned();
+    admin
+        .post("/examples/bulk", json!([
+            {"dataset_id": dataset_id, "inputs": {"country": "France"}, "outputs": {"answer": "Paris"}, "split": "test"},
+            {"dataset_id": dataset_id, "inputs": {"country": "Italy"}, "outputs": {"answer": "Rome"}, "split": "test"},
+            {"dataset_id": dataset_id, "inputs": {"country": "Spain"}, "outputs": {"answer": "Madrid"}, "split": "train"},
+        ]))
+        .await?
+        .expect(200)?;
+    let config = admin
+        .post("/model-configs", json!({"name": "m", "provider": "openai", "model": "gpt-4o-mini", "base_url": format!("{}/v1", provider.url)}))
+        .await?
+        .expect(201)?;
+    // One call at a time: answer, then its judge; the second answer is wrong.
+    provider.script([
+        openai_stream(&["Paris"], 5, 1),
+        openai_stream(&["{\"score\": 1, \"reasoning\": \"correct\"}"], 30, 8),
+        openai_stream(&["Milan"], 5, 1),
+        openai_stream(&["{\"score\": 0, \"reasoning\": \"wrong city\"}"], 30, 8),
+    ]);
+    let (status, events) = admin
+        .post_events("/playground/experiment", json!({
+            "dataset_id": dataset_id, "split": "test", "experiment_name": "capitals-gpt-4o-mini", "concurrency": 1,
+            "invoke": {"messages": [{"role": "user", "content": "Capital of {country}?"}], "model_config_id": config["id"]},
+            "evaluators": [{"type": "exact_match"}, {"type": "llm_judge", "model_config_id": config["id"], "criteria": "Names the capital"}]
+        }))
+        .await?;
+    assert_eq!(status, 200, "{events:?}");
+    assert_eq!(
+        kinds(&events),
+        ["start", "progress", "progress", "end"],
+        "{events:?}"
+    );
+    assert_eq!(events[0]["total"], 2);
+    assert_eq!(events[3]["errors"], 0, "{events:?}");
+    let experiment_id = events[0]["experiment_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let received = provider.take();
+    assert_eq!(received.len(), 4);
+    assert_eq!(
+        received[0].body["messages"][0]["content"],
+        "Capital of France?"
+    );
+    assert!(
+        received[1].body["response_format"]["json_schema"].is_object(),
+        "{:?}",
+        received[1].body
+    );
+
+    // The experiment is the dataset's, its runs point at their examples, and each carries the
+    // evaluators' scores.
+    let experiments = admin
+        .get(&format!("/sessions?reference_dataset={dataset_id}"))
+        .await?
+        .expect(200)?;
+    assert_eq!(
+        experiments[0]["id"],
+        experiment_id.as_str(),
+        "{experiments}"
+    );
+    assert_eq!(experiments[0]["name"], "capitals-gpt-4o-mini");
+    let runs = stack
+        .wait_for_runs("capitals-gpt-4o-mini", 2, Duration::from_secs(20))
+        .await?;
+    assert!(runs.iter().all(|r| r.reference_example_id.is_some()));
+    let mut scores = Vec::new();
+    for run in &runs {
+        let feedback = stack
+            .wait_for_feedback(run.trace_id, Duration::from_secs(20))
+            .await?;
+        let mut keyed: Vec<(String, f64)> = feedback
+            .iter()
+            .map(|f| (f.key.clone(), f.score.unwrap_or(-1.0)))
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        scores.push(keyed);
+    }
+    scores.sort_by(|a, b| b[0].1.total_cmp(&a[0].1));
+    assert_eq!(
+        scores,
+        vec![
+            vec![
+                ("exact_match".to_owned(), 1.0),
+                ("llm_judge".to_owned(), 1.0)
+            ],
+            vec![
+                ("exact_match".to_owned(), 0.0),
+                ("llm_judge".to_owned(), 0.0)
+            ],
+        ]
+    );
+    stack.stop().await;
+    Ok(())
+}

@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod connection;
 pub mod error;
 pub mod extract;
+pub mod forward;
 pub mod health;
 pub mod metrics;
 pub mod normalize;

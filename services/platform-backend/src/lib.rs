@@ -11,6 +11,7 @@ pub mod error;
 pub mod ingest;
 pub mod login;
 pub mod membership;
+pub mod playground_evaluators;
 pub mod routes;
 
 use std::sync::Arc;

@@ -2,20 +2,11 @@
 //! resolves what a call needs; platform-backend ingests the traced run, exactly as an SDK's
 //! trace would arrive.
 
-use axum::http::HeaderMap;
 use ironsmith_api_types::playground::{ResolveRequest, ResolvedCall};
 use ironsmith_http::ApiError;
 use serde_json::Value;
 use uuid::Uuid;
 
-/// The request headers that carry the caller's credentials and workspace.
-const FORWARDED: [&str; 5] = [
-    "authorization",
-    "x-api-key",
-    "cookie",
-    "x-tenant-id",
-    "x-organization-id",
-];
 /// See backend's playground route.
 const INTERNAL_TOKEN_HEADER: &str = "x-ironsmith-internal-token";
 
@@ -27,70 +18,34 @@ pub struct Upstream {
     internal_token: String,
 }
 
-/// The caller's credentials, as they arrived.
-#[derive(Debug, Clone, Default)]
-pub struct Credentials(Vec<(&'static str, String)>);
+pub use ironsmith_http::forward::Credentials;
 
-impl Credentials {
-    pub fn of(headers: &HeaderMap) -> Credentials {
-        Credentials(
-            FORWARDED
-                .iter()
-                .filter_map(|name| {
-                    let value = headers.get(*name)?.to_str().ok()?;
-                    Some((*name, value.to_owned()))
-                })
-                .collect(),
-        )
+fn with(
+    credentials: &Credentials,
+    mut request: reqwest::RequestBuilder,
+) -> reqwest::RequestBuilder {
+    for (name, value) in credentials.headers() {
+        request = request.header(name, value);
     }
-
-    fn apply(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        for (name, value) in &self.0 {
-            request = request.header(*name, value);
-        }
-        request
-    }
-
-    /// The credentials, acting in `tenant_id`.
-    fn apply_in(
-        &self,
-        tenant_id: Uuid,
-        mut request: reqwest::RequestBuilder,
-    ) -> reqwest::RequestBuilder {
-        request = request.header("x-tenant-id", tenant_id.to_string());
-        for (name, value) in self.0.iter().filter(|(name, _)| *name != "x-tenant-id") {
-            request = request.header(*name, value);
-        }
-        request
-    }
+    request
 }
 
-/// An answer of backend or platform-backend that was not a success, passed on as it came: the
-/// same status and the service's message.
+fn within(
+    credentials: &Credentials,
+    tenant_id: Uuid,
+    mut request: reqwest::RequestBuilder,
+) -> reqwest::RequestBuilder {
+    for (name, value) in credentials.headers_in(tenant_id) {
+        request = request.header(name, value);
+    }
+    request
+}
+
+/// An answer of backend or platform-backend that was not a success, passed on as it came.
 async fn passed_on(response: reqwest::Response) -> ApiError {
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
-    let message = body
-        .get("detail")
-        .map(|d| match d {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .unwrap_or_else(|| format!("the stack answered {status}"));
-    match status {
-        400 => ApiError::BadRequest(message),
-        401 => ApiError::Unauthorized(message),
-        403 => ApiError::Forbidden(message),
-        404 => ApiError::NotFound(message),
-        409 => ApiError::Conflict(message),
-        422 => ApiError::Rejected(message),
-        429 => ApiError::TooManyRequests {
-            message,
-            retry_after_secs: 1,
-        },
-        503 => ApiError::ServiceUnavailable(message),
-        _ => ApiError::internal(format!("backend answered {status}: {message}")),
-    }
+    ironsmith_http::forward::passed_on(status, &body)
 }
 
 impl Upstream {
@@ -120,8 +75,7 @@ impl Upstream {
             .backend
             .join("internal/playground/resolve")
             .map_err(ApiError::internal)?;
-        let response = credentials
-            .apply(self.http.post(url))
+        let response = with(credentials, self.http.post(url))
             .header(INTERNAL_TOKEN_HEADER, &self.internal_token)
             .json(request)
             .send()
@@ -144,8 +98,7 @@ impl Upstream {
             .platform
             .join("runs/batch")
             .map_err(ApiError::internal)?;
-        let response = credentials
-            .apply_in(tenant_id, self.http.post(url))
+        let response = within(credentials, tenant_id, self.http.post(url))
             .json(&serde_json::json!({"post": [run]}))
             .send()
             .await

@@ -8,6 +8,7 @@ pub mod examples;
 pub mod members;
 pub mod oidc;
 pub mod organizations;
+pub mod playground_experiments;
 pub mod workspaces;
 
 use axum::Router;
@@ -27,6 +28,7 @@ pub fn public() -> OpenApiRouter<AppState> {
         .merge(examples::router())
         .merge(commits::router())
         .merge(directories::router())
+        .merge(playground_experiments::router())
         .merge(crate::ingest::router())
 }
 

@@ -1171,6 +1171,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/playground/experiment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["run_playground_experiment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/playground/invoke": {
         parameters: {
             query?: never;
@@ -2423,6 +2439,31 @@ export interface components {
             error?: string | null;
         };
         ErrorDetail: string | components["schemas"]["ValidationIssue"][];
+        Evaluator: {
+            key?: string | null;
+            /** @enum {string} */
+            type: "exact_match";
+        } | {
+            key?: string | null;
+            /** @enum {string} */
+            type: "json_valid";
+        } | {
+            key?: string | null;
+            pattern: string;
+            /** @enum {string} */
+            type: "regex";
+        } | {
+            key?: string | null;
+            /** @enum {string} */
+            type: "string_distance";
+        } | {
+            criteria: string;
+            key?: string | null;
+            /** Format: uuid */
+            model_config_id: string;
+            /** @enum {string} */
+            type: "llm_judge";
+        };
         /** @description An example of a dataset, as of the version read. */
         Example: {
             /** @description `attachment.{name}` to a signed link; null when it has none. */
@@ -2475,6 +2516,53 @@ export interface components {
             as_of?: string | null;
             count: number;
             example_ids: string[];
+        };
+        ExperimentBody: {
+            /** @description Calls at once (at most the operator's `playground.experiment_concurrency`). */
+            concurrency?: number | null;
+            /** Format: uuid */
+            dataset_id: string;
+            evaluators?: components["schemas"]["Evaluator"][];
+            /** @description The experiment's name; a dated one by default. */
+            experiment_name?: string | null;
+            /**
+             * @description What each call gets, as `POST /playground/invoke` takes it (`messages` or `prompt`,
+             *     `model_config_id` or `model_config`, `parameters`, `tools`, `output_schema`…); the
+             *     example's inputs fill the prompt's variables.
+             */
+            invoke: Record<string, unknown>;
+            /** @description Only the examples of this split. */
+            split?: string | null;
+        };
+        ExperimentEvent: {
+            /** Format: uuid */
+            experiment_id: string;
+            experiment_name: string;
+            total: number;
+            /** @enum {string} */
+            type: "start";
+        } | {
+            done: number;
+            error?: string | null;
+            /** Format: uuid */
+            example_id: string;
+            run_id?: string | null;
+            total: number;
+            /** @enum {string} */
+            type: "progress";
+        } | {
+            /** Format: uuid */
+            dataset_id: string;
+            done: number;
+            errors: number;
+            /** Format: uuid */
+            experiment_id: string;
+            /** @enum {string} */
+            type: "end";
+        } | {
+            message: string;
+            /** @enum {string} */
+            type: "error";
         };
         ExpiresIn: {
             /** Format: int64 */
@@ -7400,6 +7488,39 @@ export interface operations {
                 };
                 content?: never;
             };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    run_playground_experiment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExperimentBody"];
+            };
+        };
+        responses: {
+            /** @description Progress as server-sent events, each a JSON `ExperimentEvent` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["ExperimentEvent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];

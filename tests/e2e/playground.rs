@@ -22,7 +22,12 @@ async fn set_secrets(admin: &Client) -> anyhow::Result<Value> {
         .expect(200)
 }
 
-fn openai_stream(texts: &[&str], prompt_tokens: u64, completion_tokens: u64) -> Scripted {
+/// A streamed Chat Completions answer of `texts`, then its usage.
+pub(crate) fn openai_stream(
+    texts: &[&str],
+    prompt_tokens: u64,
+    completion_tokens: u64,
+) -> Scripted {
     let mut events: Vec<String> = texts
         .iter()
         .map(|t| json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": null}]}).to_string())

@@ -216,3 +216,118 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
     stack.stop().await;
     Ok(())
 }
+
+/// The playground in Chromium: a hub prompt opened, a key and a model configuration stored, the
+/// answer streamed from a provider stand-in, the traced run, two configurations side by side, a
+/// new commit, a run over a dataset, and an LLM run of a trace opened in the playground.
+#[tokio::test]
+async fn a_user_tries_a_prompt_in_the_playground_in_chromium() -> anyhow::Result<()> {
+    anyhow::ensure!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is missing: run scripts/stores install"
+    );
+    let stack = Stack::start().await?;
+    let provider = ironsmith_e2e::providers::StandIn::start().await?;
+    provider.script((0..8).map(|_| crate::playground::openai_stream(&["Par", "is"], 20, 2)));
+    let endpoint = format!("{}/api/v1", stack.edge);
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let shots = screenshots();
+    let out = run_client_within(
+        &node(),
+        "tests/js/playground_flow.mjs",
+        &[
+            ("UI", &stack.edge),
+            ("LANGSMITH_ENDPOINT", &endpoint),
+            ("LANGSMITH_API_KEY", &stack.admin_key),
+            ("ADMIN_EMAIL", ADMIN_EMAIL),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("SUFFIX", &suffix),
+            ("SCREENSHOTS", &shots),
+            ("PROVIDER_URL", &provider.url),
+        ],
+        Duration::from_secs(300),
+    )
+    .await?;
+    eprintln!("{out:#}");
+    assert_eq!(
+        out["loaded_messages"],
+        json!(["Answer with the city only.", "Capital of {country}?"])
+    );
+    assert!(
+        out["answer"].as_str().is_some_and(|a| a.contains("Paris")),
+        "{}",
+        out["answer"]
+    );
+    let stats = out["stats"].as_str().unwrap_or_default();
+    assert!(
+        stats.contains("20 in") && stats.contains("2 out"),
+        "tokens shown: {stats}"
+    );
+    assert!(
+        out["trace_title"]
+            .as_str()
+            .is_some_and(|t| t.contains("ChatOpenAI")),
+        "{}",
+        out["trace_title"]
+    );
+    assert!(
+        out["saved"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Saved")),
+        "{}",
+        out["saved"]
+    );
+    assert_eq!(
+        out["commits"],
+        json!([
+            "Answer with the capital city only.",
+            "Answer with the city only."
+        ]),
+        "the new commit is the latest, its parent the pulled one"
+    );
+    assert!(
+        out["experiment_progress"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("2 of 2 examples")),
+        "{}",
+        out["experiment_progress"]
+    );
+    assert_eq!(
+        out["from_run"],
+        json!(["Answer with the city only.", "Capital of France?"])
+    );
+    // What the provider received: the filled prompt, the key stored in the browser, the
+    // temperature set in the pane.
+    let received = provider.take();
+    assert_eq!(
+        received.len(),
+        5,
+        "one run, two compared, two examples: {received:?}"
+    );
+    let first = &received[0];
+    assert_eq!(
+        first.header("authorization"),
+        Some("Bearer sk-from-the-browser-0000WXYZ")
+    );
+    assert_eq!(
+        first.body["messages"],
+        json!([{"role": "system", "content": "Answer with the city only."}, {"role": "user", "content": "Capital of France?"}])
+    );
+    assert_eq!(first.body["temperature"], 0.3);
+    let mut experiment_calls: Vec<&str> = received[3..]
+        .iter()
+        .filter_map(|r| r.body["messages"][1]["content"].as_str())
+        .collect();
+    experiment_calls.sort_unstable();
+    assert_eq!(
+        experiment_calls,
+        ["Capital of France?", "Capital of Italy?"],
+        "the saved prompt over each example"
+    );
+    for axe in out["axe"].as_object().into_iter().flatten() {
+        eprintln!("axe {}: {}", axe.0, axe.1);
+    }
+    assert_eq!(out["console_errors"], json!([]));
+    stack.stop().await;
+    Ok(())
+}

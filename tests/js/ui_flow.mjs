@@ -7,11 +7,10 @@
 // serious or critical violation) and must leave the console free of errors. Configured by the
 // environment (UI, LANGSMITH_ENDPOINT, LANGSMITH_API_KEY, ADMIN_EMAIL, ADMIN_PASSWORD, SUFFIX,
 // SCREENSHOTS); prints what it saw as JSON.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { openBrowser, text, until } from "./browser.mjs";
 import { Client } from "langsmith";
 import { traceable } from "langsmith/traceable";
 import { evaluate, evaluateComparative } from "langsmith/evaluation";
@@ -27,26 +26,8 @@ const env = (name) => {
 const UI = env("UI");
 const SUFFIX = env("SUFFIX");
 const SHOTS = process.env.SCREENSHOTS ?? "";
-if (SHOTS) mkdirSync(SHOTS, { recursive: true });
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const client = new Client();
 const out = { pages: {}, axe: {}, links: {} };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, check, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  let last = null;
-  for (;;) {
-    // Not there yet (the project may not exist until the first run is stored): try again.
-    const value = await check().catch((e) => {
-      last = e;
-      return null;
-    });
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last error: ${last})`);
-    await sleep(300);
-  }
-}
 
 // ---- What the SDK sends: three traces (one failing), metadata, an LLM call, feedback, a dataset.
 const projectName = `ui-${SUFFIX}`;
@@ -93,64 +74,8 @@ await client.createExamples({
 });
 
 // ---- The browser.
-const profile = mkdtempSync(join(tmpdir(), "ironsmith-chromium-"));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-  viewport: { width: 1280, height: 800 },
-});
-const page = browser.pages()[0] ?? (await browser.newPage());
-const consoleErrors = [];
-// Answers the page is expected to get while a step runs (a refused filter is a 400, a missing
-// session a 401); Chromium logs each failed request as a console error.
-let expectedStatuses = [];
-page.on("console", (msg) => {
-  if (msg.type() !== "error") return;
-  const text = msg.text();
-  const status = /status of (\d{3})/.exec(text)?.[1];
-  if (status && expectedStatuses.includes(Number(status))) return;
-  consoleErrors.push(`${page.url()}: ${text}`);
-});
-page.on("pageerror", (error) => consoleErrors.push(`${page.url()}: ${error.message}`));
-page.on("dialog", (dialog) => void dialog.accept());
+const { page, check, expecting, close } = await openBrowser(out, SHOTS);
 
-/** axe-core on what the page shows now: serious and critical violations fail the test. */
-async function check(name, { shot = true } = {}) {
-  await page.waitForLoadState("networkidle");
-  await page.waitForFunction(() => !document.querySelector(".loading"), null, { timeout: 30_000 });
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ["violations"] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")}: ${n.failureSummary}`) }));
-  });
-  const bad = result.filter((v) => v.impact === "serious" || v.impact === "critical");
-  out.axe[name] = result.map((v) => `${v.impact}: ${v.id}`);
-  if (bad.length > 0) throw new Error(`axe on ${name} (${page.url()}): ${JSON.stringify(bad, null, 1)}`);
-  if (consoleErrors.length > 0) throw new Error(`console errors by ${name}: ${consoleErrors.join("\n")}`);
-  out.pages[name] = new URL(page.url()).pathname;
-  if (shot && SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-}
-
-async function expecting(statuses, step) {
-  expectedStatuses = statuses;
-  try {
-    return await step();
-  } finally {
-    expectedStatuses = [];
-  }
-}
-
-const text = async (locator) => (await locator.innerText()).trim();
 const local = (printed) => {
   const url = new URL(printed);
   return `${UI}${url.pathname}${url.search}`;
@@ -358,7 +283,7 @@ try {
   await check("datasets");
 
   // A dataset from a CSV file: columns assigned to inputs and reference outputs.
-  const csv = join(profile, `capitals-${SUFFIX}.csv`);
+  const csv = join(tmpdir(), `capitals-${SUFFIX}.csv`);
   writeFileSync(csv, 'country,"capital, city",notes\nFrance,Paris,x\nJapan,Tokyo,y\n');
   await page.getByRole("button", { name: "Upload CSV or JSONL" }).click();
   const uploadForm = page.getByRole("form", { name: "Upload a dataset" });
@@ -534,8 +459,6 @@ try {
   out.failed_at = page.url();
   throw error;
 } finally {
-  out.console_errors = consoleErrors;
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
   console.log(JSON.stringify(out));
 }

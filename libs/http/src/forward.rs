@@ -5,13 +5,17 @@
 
 use axum::http::HeaderMap;
 
-/// The request headers that carry a caller's credentials and workspace.
-const FORWARDED: [&str; 5] = [
+/// The request headers that carry a caller's credentials and workspace, and where a browser
+/// request came from: a session cookie is only accepted with a same-origin `Origin` (or
+/// `Sec-Fetch-Site`), which must reach the service that checks it.
+const FORWARDED: [&str; 7] = [
     "authorization",
     "x-api-key",
     "cookie",
     "x-tenant-id",
     "x-organization-id",
+    "origin",
+    "sec-fetch-site",
 ];
 
 #[derive(Debug, Clone, Default)]

@@ -20,6 +20,7 @@ const workspaceRoutes: RouteObject[] = [
   { path: "annotation-queues/:queueId", ...lazy(() => import("./pages/Queues").then((m) => ({ Component: m.QueueReview }))) },
   { path: "prompts", ...lazy(() => import("./pages/Prompts").then((m) => ({ Component: m.Prompts }))) },
   { path: "prompts/:name", ...lazy(() => import("./pages/Prompts").then((m) => ({ Component: m.PromptPage }))) },
+  { path: "playground", ...lazy(() => import("./pages/Playground").then((m) => ({ Component: m.Playground }))) },
   { path: "settings", ...lazy(() => import("./pages/Settings").then((m) => ({ Component: m.Settings }))) },
   { path: "host/deployments/:deploymentId", ...lazy(() => import("./pages/Deployment").then((m) => ({ Component: m.Deployment }))) },
   { path: "*", Component: NotFound },

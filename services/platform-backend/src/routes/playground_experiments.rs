@@ -297,6 +297,7 @@ impl Job {
                     .await,
             );
         }
+        self.wait_until_queryable(done - errors).await;
         let ended = self
             .api
             .backend(&format!("sessions/{}", self.experiment_id))
@@ -319,6 +320,31 @@ impl Job {
                 })
                 .await,
         );
+    }
+
+    /// Waits (up to 30 s) until the experiment's `count` runs are stored and queryable, so the
+    /// comparison view opened at the end shows every one.
+    async fn wait_until_queryable(&self, count: usize) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        let query = json!({"session": [self.experiment_id], "is_root": true, "limit": 100, "select": ["id"]});
+        while tokio::time::Instant::now() < deadline {
+            let stored = match self.api.backend("runs/query") {
+                Ok(url) => {
+                    self.api
+                        .call(reqwest::Method::POST, url, Some(&query))
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            let found = stored
+                .ok()
+                .and_then(|page| page.get("runs").and_then(Value::as_array).map(Vec::len));
+            if found.is_some_and(|n| n >= count.min(100)) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        tracing::warn!(experiment_id = %self.experiment_id, "the experiment's runs were not all queryable within 30 s");
     }
 
     /// Runs one example and scores it: its id, the traced run and what went wrong.

@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { Link, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Run } from "../api/client";
 import { ErrorBox, Json, Loading, RunTypeBadge, StatusBadge, TabBar, cost, latencyOf, seconds, tokens, when } from "./common";
@@ -203,6 +204,7 @@ function FeedbackTab({ run }: { run: Run }) {
 }
 
 function RunActions({ run }: { run: Run }) {
+  const { workspaceId } = useParams();
   const [open, setOpen] = useState<"dataset" | "queue" | "share" | null>(null);
   return (
     <div className="run-actions">
@@ -210,6 +212,7 @@ function RunActions({ run }: { run: Run }) {
         <button onClick={() => setOpen(open === "dataset" ? null : "dataset")} aria-expanded={open === "dataset"}>Add to dataset</button>
         <button onClick={() => setOpen(open === "queue" ? null : "queue")} aria-expanded={open === "queue"}>Add to annotation queue</button>
         <button onClick={() => setOpen(open === "share" ? null : "share")} aria-expanded={open === "share"}>Share</button>
+        {run.run_type === "llm" && workspaceId && <Link className="button" to={`/o/${workspaceId}/playground?run=${run.id}`}>Open in playground</Link>}
       </div>
       {open === "dataset" && <AddToDataset run={run} />}
       {open === "queue" && <AddToQueue run={run} />}

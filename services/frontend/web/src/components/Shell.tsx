@@ -82,6 +82,7 @@ export function Shell() {
           <NavLink to={`${base}/datasets`}>Datasets &amp; experiments</NavLink>
           <NavLink to={`${base}/annotation-queues`}>Annotation queues</NavLink>
           <NavLink to={`${base}/prompts`}>Prompts</NavLink>
+          <NavLink to={`${base}/playground`}>Playground</NavLink>
           <NavLink to={`${base}/settings`}>Settings</NavLink>
         </nav>
         <div className="user-menu">

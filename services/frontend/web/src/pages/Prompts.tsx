@@ -99,6 +99,7 @@ export function PromptPage() {
       <header className="page-head">
         <h1>{name}</h1>
         <div className="actions">
+          <Link className="button" to={`/o/${workspaceId}/playground?prompt=${encodeURIComponent(name)}${ref === "latest" ? "" : `&commit=${encodeURIComponent(ref)}`}`}>Open in playground</Link>
           <label className="inline">
             Commit{" "}
             <select aria-label="Commit" value={ref} onChange={(e) => setSearch(e.target.value === "latest" ? {} : { commit: e.target.value })}>

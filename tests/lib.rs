@@ -421,6 +421,13 @@ impl Client {
         let response = self.request(Method::POST, path).json(&body).send().await?;
         let status = response.status().as_u16();
         let text = response.text().await?;
+        if status != 200 {
+            // Refused before streaming: the error body stands as the one event.
+            return Ok((
+                status,
+                vec![serde_json::from_str(&text).unwrap_or(Value::String(text))],
+            ));
+        }
         let events = text
             .lines()
             .filter_map(|line| line.strip_prefix("data:"))

@@ -807,3 +807,106 @@ async fn a_prompt_runs_over_a_dataset_split_as_a_scored_experiment() -> anyhow::
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn gemini_maps_system_tools_results_and_images_and_streams() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    admin
+        .post(
+            "/workspaces/current/secrets",
+            json!([{"key": "GOOGLE_API_KEY", "value": "AIza-test-key-0000"}]),
+        )
+        .await?
+        .expect(200)?;
+    let provider = StandIn::start().await?;
+    let gemini = json!({"name": "g", "provider": "google_genai", "model": "gemini-2.5-flash", "base_url": provider.url,
+        "parameters": {"temperature": 0.1, "max_tokens": 200, "stop": ["END"], "seed": 3}});
+    provider.script([Scripted::sse(&[
+        ("", r#"{"candidates":[{"content":{"parts":[{"text":"It is "}],"role":"model"},"index":0}]}"#),
+        ("", r#"{"candidates":[{"content":{"parts":[{"text":"sunny."}],"role":"model"},"index":0}]}"#),
+        ("", r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"weather","args":{"city":"Rome"}}}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":50,"candidatesTokenCount":12,"totalTokenCount":62}}"#),
+    ])]);
+    let (status, events) = admin
+        .post_events("/playground/invoke", json!({
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}, {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}}]},
+                {"role": "assistant", "content": "", "tool_calls": [{"id": "call_0", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_0", "content": "{\"sky\":\"clear\"}"}
+            ],
+            "model_config": gemini,
+            "tools": [{"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+            "tool_choice": "required"
+        }))
+        .await?;
+    assert_eq!(status, 200, "{events:?}");
+    assert_eq!(
+        kinds(&events),
+        ["start", "delta", "delta", "tool_call", "end"],
+        "{events:?}"
+    );
+    let end = events.last().expect("an end");
+    assert_eq!(end["message"]["content"], "It is sunny.");
+    assert_eq!(
+        end["message"]["tool_calls"][0]["function"],
+        json!({"name": "weather", "arguments": "{\"city\":\"Rome\"}"})
+    );
+    assert_eq!(
+        end["usage"],
+        json!({"input_tokens": 50, "output_tokens": 12, "total_tokens": 62})
+    );
+    let request = only(provider.take());
+    assert_eq!(
+        request.uri,
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    assert_eq!(request.header("x-goog-api-key"), Some("AIza-test-key-0000"));
+    assert_eq!(request.header("authorization"), None);
+    assert_eq!(
+        request.body,
+        json!({
+            "contents": [
+                {"role": "user", "parts": [{"text": "Weather in Paris?"}, {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/4AAQ"}}]},
+                {"role": "model", "parts": [{"functionCall": {"name": "weather", "args": {"city": "Paris"}}}]},
+                {"role": "user", "parts": [{"functionResponse": {"name": "weather", "response": {"sky": "clear"}}}]}
+            ],
+            "systemInstruction": {"parts": [{"text": "Be brief."}]},
+            "generationConfig": {"temperature": 0.1, "maxOutputTokens": 200, "stopSequences": ["END"], "seed": 3},
+            "tools": [{"functionDeclarations": [{"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]}],
+            "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}
+        })
+    );
+
+    // Gemini's error shape, and a JSON schema answer.
+    provider.script([Scripted::json(400, &json!({"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT"}}))]);
+    let refused = admin.post("/playground/invoke", json!({"messages": [{"role": "user", "content": "hi"}], "model_config": gemini, "stream": false})).await?;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.str("detail").contains("API key not valid"),
+        "{}",
+        refused.body
+    );
+    provider.take();
+    provider.script([Scripted::sse(&[(
+        "",
+        r#"{"candidates":[{"content":{"parts":[{"text":"{\"n\": 4}"}]},"finishReason":"STOP"}]}"#,
+    )])]);
+    let answer = admin
+        .post("/playground/invoke", json!({"messages": [{"role": "user", "content": "2+2?"}], "model_config": gemini, "stream": false,
+            "output_schema": {"schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}}))
+        .await?
+        .expect(200)?;
+    assert_eq!(answer["message"]["content"], "{\"n\": 4}");
+    let request = only(provider.take());
+    assert_eq!(
+        request.body["generationConfig"]["responseMimeType"],
+        "application/json"
+    );
+    assert_eq!(
+        request.body["generationConfig"]["responseJsonSchema"]["properties"]["n"]["type"],
+        "integer"
+    );
+    stack.stop().await;
+    Ok(())
+}

@@ -35,6 +35,8 @@ pub enum Provider {
     OpenaiCompatible,
     /// Anthropic's Messages API.
     Anthropic,
+    /// Google's Gemini API (`generateContent`).
+    GoogleGenai,
 }
 
 impl Provider {
@@ -44,6 +46,7 @@ impl Provider {
             Provider::Openai | Provider::OpenaiCompatible => "openai",
             Provider::AzureOpenai => "azure",
             Provider::Anthropic => "anthropic",
+            Provider::GoogleGenai => "google_genai",
         }
     }
 
@@ -52,6 +55,7 @@ impl Provider {
         match self {
             Provider::Openai => Some("https://api.openai.com/v1"),
             Provider::Anthropic => Some("https://api.anthropic.com"),
+            Provider::GoogleGenai => Some("https://generativelanguage.googleapis.com"),
             Provider::AzureOpenai | Provider::OpenaiCompatible => None,
         }
     }
@@ -62,6 +66,7 @@ impl Provider {
             Provider::Openai => Some("OPENAI_API_KEY"),
             Provider::AzureOpenai => Some("AZURE_OPENAI_API_KEY"),
             Provider::Anthropic => Some("ANTHROPIC_API_KEY"),
+            Provider::GoogleGenai => Some("GOOGLE_API_KEY"),
             Provider::OpenaiCompatible => None,
         }
     }

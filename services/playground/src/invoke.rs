@@ -368,6 +368,7 @@ fn provider_name(call: &Call) -> &'static str {
         Provider::AzureOpenai => "Azure OpenAI",
         Provider::OpenaiCompatible => "The model server",
         Provider::Anthropic => "Anthropic",
+        Provider::GoogleGenai => "Gemini",
     }
 }
 
@@ -560,6 +561,7 @@ fn run_payload(
         Provider::Openai | Provider::OpenaiCompatible => "ChatOpenAI",
         Provider::AzureOpenai => "AzureChatOpenAI",
         Provider::Anthropic => "ChatAnthropic",
+        Provider::GoogleGenai => "ChatGoogleGenerativeAI",
     };
     let mut inputs = Map::new();
     inputs.insert("messages".into(), json!(call.messages));

@@ -186,6 +186,10 @@ pub fn render(slots: &[Slot], inputs: &Map<String, Value>) -> Result<Vec<ChatMes
     let mut messages = Vec::new();
     for slot in slots {
         match slot {
+            // A tool's result is data, not a template.
+            Slot::ChatMessage(message, _) if message.role == Role::Tool => {
+                messages.push(message.clone());
+            }
             Slot::ChatMessage(message, format) => {
                 let mut filled = message.clone();
                 filled.content = match &message.content {

@@ -2,6 +2,7 @@
 //! streamed answer (server-sent events) back into [`Chunk`]s.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod openai;
 
 use ironsmith_api_types::playground::{ModelConfigFields, ModelParameters, Provider};
@@ -33,6 +34,7 @@ pub struct Request {
 pub enum StreamParser {
     OpenAi(openai::Parser),
     Anthropic(anthropic::Parser),
+    Gemini(gemini::Parser),
 }
 
 impl StreamParser {
@@ -42,6 +44,7 @@ impl StreamParser {
         match self {
             StreamParser::OpenAi(p) => p.event(data),
             StreamParser::Anthropic(p) => p.event(event, data),
+            StreamParser::Gemini(p) => p.event(data),
         }
     }
 
@@ -50,6 +53,7 @@ impl StreamParser {
         match self {
             StreamParser::OpenAi(p) => p.done,
             StreamParser::Anthropic(p) => p.done,
+            StreamParser::Gemini(p) => p.done,
         }
     }
 }
@@ -64,6 +68,10 @@ pub fn prepare(call: &Call) -> Result<(Request, StreamParser), String> {
         Provider::Anthropic => Ok((
             anthropic::request(call)?,
             StreamParser::Anthropic(anthropic::Parser::new(call.output_schema.is_some())),
+        )),
+        Provider::GoogleGenai => Ok((
+            gemini::request(call)?,
+            StreamParser::Gemini(gemini::Parser::default()),
         )),
     }
 }

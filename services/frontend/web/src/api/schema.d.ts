@@ -3229,7 +3229,7 @@ export interface components {
          * @description The LLM providers the playground speaks to, each in its own wire format.
          * @enum {string}
          */
-        Provider: "openai" | "azure_openai" | "openai_compatible" | "anthropic";
+        Provider: "openai" | "azure_openai" | "openai_compatible" | "anthropic" | "google_genai";
         /** @description Provider specifics. */
         ProviderOptions: {
             /** @description Azure OpenAI: the `api-version` query parameter. */

@@ -15,6 +15,7 @@ const PROVIDERS: [Provider, string][] = [
   ["openai", "OpenAI"],
   ["anthropic", "Anthropic"],
   ["azure_openai", "Azure OpenAI"],
+  ["google_genai", "Google Gemini"],
   ["openai_compatible", "OpenAI-compatible (vLLM, Ollama, LiteLLM)"],
 ];
 

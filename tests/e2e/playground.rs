@@ -910,3 +910,76 @@ async fn gemini_maps_system_tools_results_and_images_and_streams() -> anyhow::Re
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_openai_responses_api_maps_instructions_items_and_typed_events() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    set_secrets(&admin).await?;
+    let provider = StandIn::start().await?;
+    let responses = json!({"name": "r", "provider": "openai", "model": "gpt-5-mini", "base_url": format!("{}/v1", provider.url),
+        "options": {"api": "responses"}, "parameters": {"max_tokens": 300, "reasoning_effort": "low"}});
+    provider.script([Scripted::sse(&[
+        ("response.created", r#"{"type":"response.created","response":{"id":"resp_1","status":"in_progress"}}"#),
+        ("response.output_text.delta", r#"{"type":"response.output_text.delta","output_index":0,"content_index":0,"delta":"Let me look."}"#),
+        ("response.output_item.added", r#"{"type":"response.output_item.added","output_index":1,"item":{"type":"function_call","id":"fc_1","call_id":"call_9","name":"weather","arguments":""}}"#),
+        ("response.function_call_arguments.delta", r#"{"type":"response.function_call_arguments.delta","output_index":1,"item_id":"fc_1","delta":"{\"city\":\"Oslo\"}"}"#),
+        ("response.completed", r#"{"type":"response.completed","response":{"id":"resp_1","status":"completed","usage":{"input_tokens":40,"output_tokens":11,"total_tokens":51}}}"#),
+    ])]);
+    let (status, events) = admin
+        .post_events("/playground/invoke", json!({
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Weather in Oslo?"},
+                {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "rain"}
+            ],
+            "model_config": responses,
+            "tools": [{"name": "weather", "description": "Weather", "parameters": {"type": "object"}}],
+            "tool_choice": {"name": "weather"}
+        }))
+        .await?;
+    assert_eq!(status, 200, "{events:?}");
+    assert_eq!(
+        kinds(&events),
+        ["start", "delta", "tool_call", "tool_call", "end"],
+        "{events:?}"
+    );
+    let end = events.last().expect("an end");
+    assert_eq!(
+        end["message"]["tool_calls"][0],
+        json!({"id": "call_9", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Oslo\"}"}})
+    );
+    assert_eq!(end["usage"]["total_tokens"], 51);
+    let request = only(provider.take());
+    assert_eq!(request.uri, "/v1/responses");
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
+    );
+    assert_eq!(
+        request.body,
+        json!({
+            "model": "gpt-5-mini", "stream": true, "instructions": "Be brief.",
+            "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "Weather in Oslo?"}]},
+                {"type": "function_call", "call_id": "call_1", "name": "weather", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "call_1", "output": "rain"}
+            ],
+            "max_output_tokens": 300, "reasoning": {"effort": "low"},
+            "tools": [{"type": "function", "name": "weather", "description": "Weather", "parameters": {"type": "object"}}],
+            "tool_choice": {"type": "function", "name": "weather"}
+        })
+    );
+    // A failed response reports the provider's message.
+    provider.script([Scripted::sse(&[("response.failed", r#"{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"The model crashed"}}}"#)])]);
+    let failed = admin.post("/playground/invoke", json!({"messages": [{"role": "user", "content": "hi"}], "model_config": responses, "stream": false})).await?;
+    assert_eq!(failed.status, 502, "{}", failed.body);
+    assert!(
+        failed.str("detail").contains("The model crashed"),
+        "{}",
+        failed.body
+    );
+    stack.stop().await;
+    Ok(())
+}

@@ -27,7 +27,7 @@ pub struct WorkspaceSecret {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
-    /// OpenAI's Chat Completions API.
+    /// OpenAI's Chat Completions API (or, with `options.api = "responses"`, its Responses API).
     Openai,
     /// Azure OpenAI: `{base_url}/openai/deployments/{deployment}/chat/completions?api-version=`.
     AzureOpenai,
@@ -104,6 +104,19 @@ pub struct ProviderOptions {
     /// Azure OpenAI: the `api-version` query parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    /// OpenAI and OpenAI-compatible servers: which API to call (Chat Completions by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<OpenAiApi>,
+}
+
+/// The two generation APIs of OpenAI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenAiApi {
+    /// `POST /chat/completions`.
+    Chat,
+    /// `POST /responses`.
+    Responses,
 }
 
 /// What a model configuration is made of.

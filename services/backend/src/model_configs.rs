@@ -107,10 +107,21 @@ pub fn normalise(mut fields: ModelConfigFields) -> Result<ModelConfigFields, Api
                 "is required for Azure OpenAI (e.g. 2024-10-21)",
             ));
         }
-    } else if fields.options != Default::default() {
+    } else if fields.options.deployment.is_some() || fields.options.api_version.is_some() {
         return Err(invalid(
             "options",
             "deployment and api_version apply to Azure OpenAI only",
+        ));
+    }
+    if fields.options.api.is_some()
+        && !matches!(
+            fields.provider,
+            Provider::Openai | Provider::OpenaiCompatible
+        )
+    {
+        return Err(invalid(
+            "options.api",
+            "applies to OpenAI and OpenAI-compatible servers only",
         ));
     }
     Ok(fields)

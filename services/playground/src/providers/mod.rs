@@ -4,8 +4,9 @@
 pub mod anthropic;
 pub mod gemini;
 pub mod openai;
+pub mod responses;
 
-use ironsmith_api_types::playground::{ModelConfigFields, ModelParameters, Provider};
+use ironsmith_api_types::playground::{ModelConfigFields, ModelParameters, OpenAiApi, Provider};
 use serde_json::Value;
 
 use crate::chat::{ChatMessage, Chunk, OutputSchema, Tool, ToolChoice};
@@ -35,6 +36,7 @@ pub enum StreamParser {
     OpenAi(openai::Parser),
     Anthropic(anthropic::Parser),
     Gemini(gemini::Parser),
+    Responses(responses::Parser),
 }
 
 impl StreamParser {
@@ -45,6 +47,7 @@ impl StreamParser {
             StreamParser::OpenAi(p) => p.event(data),
             StreamParser::Anthropic(p) => p.event(event, data),
             StreamParser::Gemini(p) => p.event(data),
+            StreamParser::Responses(p) => p.event(event, data),
         }
     }
 
@@ -54,6 +57,7 @@ impl StreamParser {
             StreamParser::OpenAi(p) => p.done,
             StreamParser::Anthropic(p) => p.done,
             StreamParser::Gemini(p) => p.done,
+            StreamParser::Responses(p) => p.done,
         }
     }
 }
@@ -61,6 +65,14 @@ impl StreamParser {
 /// The request for `call` and the parser of its answer.
 pub fn prepare(call: &Call) -> Result<(Request, StreamParser), String> {
     match call.config.provider {
+        Provider::Openai | Provider::OpenaiCompatible
+            if call.config.options.api == Some(OpenAiApi::Responses) =>
+        {
+            Ok((
+                responses::request(call)?,
+                StreamParser::Responses(responses::Parser::default()),
+            ))
+        }
         Provider::Openai | Provider::AzureOpenai | Provider::OpenaiCompatible => Ok((
             openai::request(call)?,
             StreamParser::OpenAi(openai::Parser::default()),

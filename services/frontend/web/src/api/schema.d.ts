@@ -3009,6 +3009,11 @@ export interface components {
             /** @description `workspace` (default) or `organization`. */
             scope?: string | null;
         };
+        /**
+         * @description The two generation APIs of OpenAI.
+         * @enum {string}
+         */
+        OpenAiApi: "chat" | "responses";
         /** @description An organisation's overrides of the stack's limits; absent fields take the stack default. */
         OrgLimits: {
             /** @description 0 = unlimited. */
@@ -3232,6 +3237,7 @@ export interface components {
         Provider: "openai" | "azure_openai" | "openai_compatible" | "anthropic" | "google_genai";
         /** @description Provider specifics. */
         ProviderOptions: {
+            api?: null | components["schemas"]["OpenAiApi"];
             /** @description Azure OpenAI: the `api-version` query parameter. */
             api_version?: string | null;
             /** @description Azure OpenAI: the deployment name (defaults to the model). */

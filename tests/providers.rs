@@ -20,6 +20,8 @@ pub struct Received {
     pub uri: String,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body as sent.
+    pub raw: Vec<u8>,
 }
 
 impl Received {
@@ -33,7 +35,7 @@ impl Received {
 pub struct Scripted {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: String,
+    pub body: Vec<u8>,
 }
 
 impl Scripted {
@@ -49,7 +51,7 @@ impl Scripted {
         Scripted {
             status: 200,
             headers: vec![("content-type".into(), "text/event-stream".into())],
-            body,
+            body: body.into_bytes(),
         }
     }
 
@@ -57,7 +59,16 @@ impl Scripted {
         Scripted {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string(),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// Any bytes, of `content_type`.
+    pub fn bytes(content_type: &str, body: Vec<u8>) -> Scripted {
+        Scripted {
+            status: 200,
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
         }
     }
 
@@ -135,6 +146,7 @@ fn answer(shared: &Shared, method: Method, uri: Uri, headers: HeaderMap, body: B
         uri: uri.to_string(),
         headers,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        raw: body.to_vec(),
     });
     let Some(next) = shared.script.lock().expect("the script").pop_front() else {
         return (

@@ -983,3 +983,182 @@ async fn the_openai_responses_api_maps_instructions_items_and_typed_events() -> 
     stack.stop().await;
     Ok(())
 }
+
+/// An AWS event stream of `(event type, JSON payload)` frames; an `exception:<type>` name makes
+/// an exception frame.
+fn aws_event_stream(frames: &[(&str, Value)]) -> Vec<u8> {
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+    let mut out = Vec::new();
+    for (name, payload) in frames {
+        let mut message = Message::new(payload.to_string().into_bytes()).add_header(Header::new(
+            ":content-type",
+            HeaderValue::String("application/json".into()),
+        ));
+        message = match name.strip_prefix("exception:") {
+            Some(kind) => message
+                .add_header(Header::new(
+                    ":message-type",
+                    HeaderValue::String("exception".into()),
+                ))
+                .add_header(Header::new(
+                    ":exception-type",
+                    HeaderValue::String((*kind).to_owned().into()),
+                )),
+            None => message
+                .add_header(Header::new(
+                    ":message-type",
+                    HeaderValue::String("event".into()),
+                ))
+                .add_header(Header::new(
+                    ":event-type",
+                    HeaderValue::String((*name).to_owned().into()),
+                )),
+        };
+        aws_smithy_eventstream::frame::write_message_to(&message, &mut out).expect("a frame");
+    }
+    out
+}
+
+/// The SigV4 `authorization` header of the request as received, signed again independently
+/// with the same time, to compare with what the playground sent.
+fn expected_signature(request: &Received, url: &str, secret: &str) -> String {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let date = request.header("x-amz-date").expect("x-amz-date");
+    let time = chrono::NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ")
+        .expect("a date")
+        .and_utc();
+    let identity =
+        aws_credential_types::Credentials::new("AKIATESTKEY0001", secret, None, None, "test")
+            .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("eu-west-1")
+        .name("bedrock")
+        .time(std::time::SystemTime::from(time))
+        .settings(SigningSettings::default())
+        .build()
+        .expect("parameters")
+        .into();
+    let headers = [
+        ("content-type", "application/json"),
+        ("accept", "application/vnd.amazon.eventstream"),
+    ];
+    let signable = SignableRequest::new(
+        "POST",
+        url,
+        headers.into_iter(),
+        SignableBody::Bytes(&request.raw),
+    )
+    .expect("signable");
+    let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
+    instructions
+        .headers()
+        .find(|(name, _)| *name == "authorization")
+        .map(|(_, v)| v.to_owned())
+        .expect("an authorization")
+}
+
+#[tokio::test]
+async fn bedrock_calls_are_signed_and_their_event_stream_read() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYTESTKEY";
+    admin
+        .post(
+            "/workspaces/current/secrets",
+            json!([{"key": "AWS_SECRET_ACCESS_KEY", "value": secret}]),
+        )
+        .await?
+        .expect(200)?;
+    let provider = StandIn::start().await?;
+    let bedrock = json!({"name": "b", "provider": "bedrock", "model": "anthropic.claude-3-5-haiku-20241022-v1:0", "base_url": provider.url,
+        "options": {"region": "eu-west-1", "access_key_id": "AKIATESTKEY0001"}, "parameters": {"max_tokens": 100, "temperature": 0.2}});
+    provider.script([Scripted::bytes("application/vnd.amazon.eventstream", aws_event_stream(&[
+        ("messageStart", json!({"role": "assistant"})),
+        ("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"text": "Bonjour"}})),
+        ("contentBlockStop", json!({"contentBlockIndex": 0})),
+        ("contentBlockStart", json!({"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "tooluse_1", "name": "translate"}}})),
+        ("contentBlockDelta", json!({"contentBlockIndex": 1, "delta": {"toolUse": {"input": "{\"to\":\"fr\"}"}}})),
+        ("messageStop", json!({"stopReason": "tool_use"})),
+        ("metadata", json!({"usage": {"inputTokens": 25, "outputTokens": 6, "totalTokens": 31}, "metrics": {"latencyMs": 120}})),
+    ]))]);
+    let (status, events) = admin
+        .post_events("/playground/invoke", json!({
+            "messages": [{"role": "system", "content": "Translate."}, {"role": "user", "content": "Hello"}],
+            "model_config": bedrock,
+            "tools": [{"name": "translate", "parameters": {"type": "object"}}]
+        }))
+        .await?;
+    assert_eq!(status, 200, "{events:?}");
+    assert_eq!(
+        kinds(&events),
+        ["start", "delta", "tool_call", "tool_call", "end"],
+        "{events:?}"
+    );
+    let end = events.last().expect("an end");
+    assert_eq!(end["message"]["content"], "Bonjour");
+    assert_eq!(
+        end["message"]["tool_calls"][0]["function"],
+        json!({"name": "translate", "arguments": "{\"to\":\"fr\"}"})
+    );
+    assert_eq!(
+        end["usage"],
+        json!({"input_tokens": 25, "output_tokens": 6, "total_tokens": 31})
+    );
+    let request = only(provider.take());
+    assert_eq!(
+        request.uri,
+        "/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream"
+    );
+    assert_eq!(
+        request.body,
+        json!({
+            "messages": [{"role": "user", "content": [{"text": "Hello"}]}],
+            "system": [{"text": "Translate."}],
+            "inferenceConfig": {"maxTokens": 100, "temperature": 0.2},
+            "toolConfig": {"tools": [{"toolSpec": {"name": "translate", "inputSchema": {"json": {"type": "object"}}}}]}
+        })
+    );
+    // Signed with SigV4 for bedrock in the region, over exactly the bytes sent.
+    let authorization = request.header("authorization").unwrap_or_default();
+    assert!(
+        authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIATESTKEY0001/"),
+        "{authorization}"
+    );
+    assert!(
+        authorization.contains("/eu-west-1/bedrock/aws4_request"),
+        "{authorization}"
+    );
+    let url = format!("{}{}", provider.url, request.uri);
+    assert_eq!(authorization, expected_signature(&request, &url, secret));
+    assert!(
+        !request
+            .headers
+            .iter()
+            .any(|(_, v)| v.to_str().unwrap_or_default().contains(secret))
+    );
+
+    // A throttling exception inside the stream is reported with its message.
+    provider.script([Scripted::bytes(
+        "application/vnd.amazon.eventstream",
+        aws_event_stream(&[
+            ("messageStart", json!({"role": "assistant"})),
+            (
+                "exception:throttlingException",
+                json!({"message": "Too many requests, please wait before trying again."}),
+            ),
+        ]),
+    )]);
+    let throttled = admin.post("/playground/invoke", json!({"messages": [{"role": "user", "content": "hi"}], "model_config": bedrock, "stream": false})).await?;
+    assert_eq!(throttled.status, 502, "{}", throttled.body);
+    assert!(
+        throttled.str("detail").contains("Too many requests"),
+        "{}",
+        throttled.body
+    );
+    // Bedrock needs its region and access key id.
+    let incomplete = admin.post("/model-configs", json!({"name": "b", "provider": "bedrock", "model": "m", "options": {"region": "eu-west-1"}})).await?;
+    assert_eq!(incomplete.status, 422, "{}", incomplete.body);
+    stack.stop().await;
+    Ok(())
+}

@@ -37,6 +37,8 @@ pub enum Provider {
     Anthropic,
     /// Google's Gemini API (`generateContent`).
     GoogleGenai,
+    /// Amazon Bedrock's Converse API, signed with AWS Signature Version 4.
+    Bedrock,
 }
 
 impl Provider {
@@ -47,6 +49,7 @@ impl Provider {
             Provider::AzureOpenai => "azure",
             Provider::Anthropic => "anthropic",
             Provider::GoogleGenai => "google_genai",
+            Provider::Bedrock => "amazon_bedrock",
         }
     }
 
@@ -56,7 +59,8 @@ impl Provider {
             Provider::Openai => Some("https://api.openai.com/v1"),
             Provider::Anthropic => Some("https://api.anthropic.com"),
             Provider::GoogleGenai => Some("https://generativelanguage.googleapis.com"),
-            Provider::AzureOpenai | Provider::OpenaiCompatible => None,
+            // Bedrock's comes from the region.
+            Provider::AzureOpenai | Provider::OpenaiCompatible | Provider::Bedrock => None,
         }
     }
 
@@ -67,6 +71,7 @@ impl Provider {
             Provider::AzureOpenai => Some("AZURE_OPENAI_API_KEY"),
             Provider::Anthropic => Some("ANTHROPIC_API_KEY"),
             Provider::GoogleGenai => Some("GOOGLE_API_KEY"),
+            Provider::Bedrock => Some("AWS_SECRET_ACCESS_KEY"),
             Provider::OpenaiCompatible => None,
         }
     }
@@ -104,6 +109,12 @@ pub struct ProviderOptions {
     /// Azure OpenAI: the `api-version` query parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    /// Bedrock: the AWS region (`us-east-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Bedrock: the access key id (an identifier; the secret access key is a workspace secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
     /// OpenAI and OpenAI-compatible servers: which API to call (Chat Completions by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<OpenAiApi>,

@@ -75,7 +75,9 @@ pub fn normalise(mut fields: ModelConfigFields) -> Result<ModelConfigFields, Api
                 return Err(invalid("base_url", "must not have a query or fragment"));
             }
         }
-        None if fields.provider.default_base_url().is_none() => {
+        None if fields.provider.default_base_url().is_none()
+            && fields.provider != Provider::Bedrock =>
+        {
             return Err(invalid(
                 "base_url",
                 "is required for this provider (the server's API root, e.g. http://host:8000/v1)",
@@ -96,6 +98,12 @@ pub fn normalise(mut fields: ModelConfigFields) -> Result<ModelConfigFields, Api
         ));
     }
     parameters(&fields)?;
+    provider_options(&mut fields)?;
+    Ok(fields)
+}
+
+/// The provider-specific options: each applies to its provider only.
+fn provider_options(fields: &mut ModelConfigFields) -> Result<(), ApiError> {
     if fields.provider == Provider::AzureOpenai {
         let options = &mut fields.options;
         if options.deployment.as_deref().is_none_or(str::is_empty) {
@@ -113,6 +121,36 @@ pub fn normalise(mut fields: ModelConfigFields) -> Result<ModelConfigFields, Api
             "deployment and api_version apply to Azure OpenAI only",
         ));
     }
+    let options = &fields.options;
+    if fields.provider == Provider::Bedrock {
+        let region_ok = options.region.as_deref().is_some_and(|r| {
+            !r.is_empty()
+                && r.len() <= 32
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+        if !region_ok {
+            return Err(invalid(
+                "options.region",
+                "is required for Bedrock (e.g. us-east-1)",
+            ));
+        }
+        if options
+            .access_key_id
+            .as_deref()
+            .is_none_or(|k| k.is_empty() || k.len() > 128)
+        {
+            return Err(invalid(
+                "options.access_key_id",
+                "is required for Bedrock (the secret access key goes in a workspace secret)",
+            ));
+        }
+    } else if options.region.is_some() || options.access_key_id.is_some() {
+        return Err(invalid(
+            "options",
+            "region and access_key_id apply to Bedrock only",
+        ));
+    }
     if fields.options.api.is_some()
         && !matches!(
             fields.provider,
@@ -124,7 +162,7 @@ pub fn normalise(mut fields: ModelConfigFields) -> Result<ModelConfigFields, Api
             "applies to OpenAI and OpenAI-compatible servers only",
         ));
     }
-    Ok(fields)
+    Ok(())
 }
 
 fn parameters(fields: &ModelConfigFields) -> Result<(), ApiError> {

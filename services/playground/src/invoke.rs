@@ -369,6 +369,7 @@ fn provider_name(call: &Call) -> &'static str {
         Provider::OpenaiCompatible => "The model server",
         Provider::Anthropic => "Anthropic",
         Provider::GoogleGenai => "Gemini",
+        Provider::Bedrock => "Bedrock",
     }
 }
 
@@ -474,10 +475,11 @@ async fn stream_answer(
     };
     let response =
         provider_call::send(&state.provider_http, request, &state.outbound, retry).await?;
-    let mut events = std::pin::pin!(provider_call::events(
+    let mut events = provider_call::events(
         response,
-        state.config.playground.max_response_bytes
-    ));
+        state.config.playground.max_response_bytes,
+        request.framing,
+    );
     while let Some(event) = events.next().await {
         let event = event?;
         let chunks = parser
@@ -562,6 +564,7 @@ fn run_payload(
         Provider::AzureOpenai => "AzureChatOpenAI",
         Provider::Anthropic => "ChatAnthropic",
         Provider::GoogleGenai => "ChatGoogleGenerativeAI",
+        Provider::Bedrock => "ChatBedrockConverse",
     };
     let mut inputs = Map::new();
     inputs.insert("messages".into(), json!(call.messages));

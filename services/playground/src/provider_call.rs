@@ -7,7 +7,7 @@ use std::time::Duration;
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 
-use crate::providers::Request;
+use crate::providers::{Framing, Request};
 
 /// Why a provider call failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,11 +93,18 @@ pub async fn send(
     policy
         .check_url(&request.url)
         .map_err(|b| Failure::Blocked(b.0))?;
+    // The bytes sent are the bytes signed.
+    let body = serde_json::to_vec(&request.body).map_err(|e| Failure::Stream(e.to_string()))?;
     let mut attempt = 0;
     loop {
-        let mut builder = client.post(request.url.clone()).json(&request.body);
+        let mut builder = client.post(request.url.clone()).body(body.clone());
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
+        }
+        if let Some(aws) = &request.aws {
+            for (name, value) in sign_aws(aws, request, &body)? {
+                builder = builder.header(name, value);
+            }
         }
         let (failure, wait) = match builder.send().await {
             Ok(response) if response.status().is_success() => return Ok(response),
@@ -135,6 +142,51 @@ pub async fn send(
     }
 }
 
+/// The headers that sign `request` (with `body`) for AWS, now.
+fn sign_aws(
+    aws: &crate::providers::AwsSigning,
+    request: &Request,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, Failure> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let failed =
+        |e: &dyn std::fmt::Display| Failure::Stream(format!("signing the request failed: {e}"));
+    let identity = aws_credential_types::Credentials::new(
+        &aws.access_key_id,
+        &aws.secret_access_key,
+        None,
+        None,
+        "workspace-secret",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&aws.region)
+        .name(aws.service)
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| failed(&e))?
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        request.url.as_str(),
+        request
+            .headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| failed(&e))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| failed(&e))?
+        .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect())
+}
+
 /// One server-sent event of a provider's answer.
 #[derive(Debug, Clone)]
 pub struct ProviderEvent {
@@ -146,7 +198,8 @@ pub struct ProviderEvent {
 pub fn events(
     response: reqwest::Response,
     max_bytes: u64,
-) -> impl Stream<Item = Result<ProviderEvent, Failure>> + Send {
+    framing: Framing,
+) -> std::pin::Pin<Box<dyn Stream<Item = Result<ProviderEvent, Failure>> + Send>> {
     let mut seen: u64 = 0;
     let capped = response.bytes_stream().map(move |chunk| match chunk {
         Ok(bytes) => {
@@ -163,13 +216,76 @@ pub fn events(
             Failure::Stream(error.to_string())
         }),
     });
-    capped.eventsource().map(|item| match item {
-        Ok(event) => Ok(ProviderEvent {
-            event: event.event,
-            data: event.data,
-        }),
-        Err(eventsource_stream::EventStreamError::Transport(failure)) => Err(failure),
-        Err(eventsource_stream::EventStreamError::Utf8(e)) => Err(Failure::Stream(e.to_string())),
-        Err(eventsource_stream::EventStreamError::Parser(e)) => Err(Failure::Stream(e.to_string())),
+    match framing {
+        Framing::Sse => Box::pin(capped.eventsource().map(|item| match item {
+            Ok(event) => Ok(ProviderEvent {
+                event: event.event,
+                data: event.data,
+            }),
+            Err(eventsource_stream::EventStreamError::Transport(failure)) => Err(failure),
+            Err(eventsource_stream::EventStreamError::Utf8(e)) => {
+                Err(Failure::Stream(e.to_string()))
+            }
+            Err(eventsource_stream::EventStreamError::Parser(e)) => {
+                Err(Failure::Stream(e.to_string()))
+            }
+        })),
+        Framing::AwsEventStream => Box::pin(aws_frames(capped)),
+    }
+}
+
+/// AWS event stream frames, each named by its `:event-type` (an exception by
+/// `exception:<:exception-type>`), its payload as text.
+fn aws_frames(
+    bytes: impl Stream<Item = Result<bytes::Bytes, Failure>> + Send + 'static,
+) -> impl Stream<Item = Result<ProviderEvent, Failure>> + Send {
+    use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+    let state = (
+        Box::pin(bytes),
+        bytes::BytesMut::new(),
+        MessageFrameDecoder::new(),
+    );
+    futures::stream::unfold(Some(state), |state| async move {
+        let (mut bytes, mut buffer, mut decoder) = state?;
+        loop {
+            match decoder.decode_frame(&mut buffer) {
+                Ok(DecodedFrame::Complete(message)) => {
+                    let header = |name: &str| {
+                        message
+                            .headers()
+                            .iter()
+                            .find(|h| h.name().as_str() == name)
+                            .and_then(|h| h.value().as_string().ok())
+                            .map(|v| v.as_str().to_owned())
+                    };
+                    let event = if header(":message-type").as_deref() == Some("exception") {
+                        format!(
+                            "exception:{}",
+                            header(":exception-type").unwrap_or_default()
+                        )
+                    } else {
+                        header(":event-type").unwrap_or_default()
+                    };
+                    let data = String::from_utf8_lossy(message.payload()).into_owned();
+                    return Some((
+                        Ok(ProviderEvent { event, data }),
+                        Some((bytes, buffer, decoder)),
+                    ));
+                }
+                Ok(DecodedFrame::Incomplete) => match bytes.next().await {
+                    Some(Ok(more)) => buffer.extend_from_slice(&more),
+                    Some(Err(failure)) => return Some((Err(failure), None)),
+                    None => return None,
+                },
+                Err(error) => {
+                    return Some((
+                        Err(Failure::Stream(format!(
+                            "a malformed event stream frame: {error}"
+                        ))),
+                        None,
+                    ));
+                }
+            }
+        }
     })
 }

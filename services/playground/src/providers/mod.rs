@@ -2,6 +2,7 @@
 //! streamed answer (server-sent events) back into [`Chunk`]s.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod gemini;
 pub mod openai;
 pub mod responses;
@@ -29,6 +30,37 @@ pub struct Request {
     pub url: url::Url,
     pub headers: Vec<(&'static str, String)>,
     pub body: Value,
+    /// Signed with AWS Signature Version 4 before each attempt.
+    pub aws: Option<AwsSigning>,
+    /// How the streamed answer is framed.
+    pub framing: Framing,
+}
+
+/// What signing a request for AWS needs.
+#[derive(Clone)]
+pub struct AwsSigning {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub region: String,
+    pub service: &'static str,
+}
+
+impl std::fmt::Debug for AwsSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsSigning")
+            .field("access_key_id", &self.access_key_id)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The framing of a streamed answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Server-sent events (`text/event-stream`).
+    Sse,
+    /// AWS's binary event stream (`application/vnd.amazon.eventstream`).
+    AwsEventStream,
 }
 
 /// Reads one provider's event stream.
@@ -37,6 +69,7 @@ pub enum StreamParser {
     Anthropic(anthropic::Parser),
     Gemini(gemini::Parser),
     Responses(responses::Parser),
+    Bedrock(bedrock::Parser),
 }
 
 impl StreamParser {
@@ -48,6 +81,7 @@ impl StreamParser {
             StreamParser::Anthropic(p) => p.event(event, data),
             StreamParser::Gemini(p) => p.event(data),
             StreamParser::Responses(p) => p.event(event, data),
+            StreamParser::Bedrock(p) => p.event(event, data),
         }
     }
 
@@ -58,6 +92,7 @@ impl StreamParser {
             StreamParser::Anthropic(p) => p.done,
             StreamParser::Gemini(p) => p.done,
             StreamParser::Responses(p) => p.done,
+            StreamParser::Bedrock(p) => p.done,
         }
     }
 }
@@ -80,6 +115,10 @@ pub fn prepare(call: &Call) -> Result<(Request, StreamParser), String> {
         Provider::Anthropic => Ok((
             anthropic::request(call)?,
             StreamParser::Anthropic(anthropic::Parser::new(call.output_schema.is_some())),
+        )),
+        Provider::Bedrock => Ok((
+            bedrock::request(call)?,
+            StreamParser::Bedrock(bedrock::Parser::new(call.output_schema.is_some())),
         )),
         Provider::GoogleGenai => Ok((
             gemini::request(call)?,
@@ -106,9 +145,16 @@ pub fn error_message(body: &str) -> String {
 
 /// The base URL of a configuration, or the provider's own.
 pub fn base_url(config: &ModelConfigFields) -> Result<url::Url, String> {
+    let regional = config
+        .options
+        .region
+        .as_ref()
+        .filter(|_| config.provider == Provider::Bedrock)
+        .map(|region| format!("https://bedrock-runtime.{region}.amazonaws.com"));
     let base = config
         .base_url
         .as_deref()
+        .or(regional.as_deref())
         .or(config.provider.default_base_url())
         .ok_or("the model configuration has no base URL")?;
     url::Url::parse(base).map_err(|e| format!("the base URL `{base}` is not a URL: {e}"))

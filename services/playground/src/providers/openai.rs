@@ -54,6 +54,8 @@ pub fn request(call: &Call) -> Result<Request, String> {
         url,
         headers,
         body: Value::Object(body),
+        aws: None,
+        framing: super::Framing::Sse,
     })
 }
 

@@ -121,6 +121,8 @@ pub fn request(call: &Call) -> Result<Request, String> {
         url: join(&base_url(config)?, "responses"),
         headers,
         body: Value::Object(body),
+        aws: None,
+        framing: super::Framing::Sse,
     })
 }
 

@@ -3234,14 +3234,18 @@ export interface components {
          * @description The LLM providers the playground speaks to, each in its own wire format.
          * @enum {string}
          */
-        Provider: "openai" | "azure_openai" | "openai_compatible" | "anthropic" | "google_genai";
+        Provider: "openai" | "azure_openai" | "openai_compatible" | "anthropic" | "google_genai" | "bedrock";
         /** @description Provider specifics. */
         ProviderOptions: {
+            /** @description Bedrock: the access key id (an identifier; the secret access key is a workspace secret). */
+            access_key_id?: string | null;
             api?: null | components["schemas"]["OpenAiApi"];
             /** @description Azure OpenAI: the `api-version` query parameter. */
             api_version?: string | null;
             /** @description Azure OpenAI: the deployment name (defaults to the model). */
             deployment?: string | null;
+            /** @description Bedrock: the AWS region (`us-east-1`). */
+            region?: string | null;
         };
         /** @description A pulled commit: its manifest (without the model unless `include_model=true`). */
         PulledCommit: {

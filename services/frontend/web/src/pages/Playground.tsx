@@ -16,6 +16,7 @@ const PROVIDERS: [Provider, string][] = [
   ["anthropic", "Anthropic"],
   ["azure_openai", "Azure OpenAI"],
   ["google_genai", "Google Gemini"],
+  ["bedrock", "Amazon Bedrock"],
   ["openai_compatible", "OpenAI-compatible (vLLM, Ollama, LiteLLM)"],
 ];
 
@@ -412,9 +413,18 @@ function ModelConfigForm() {
   const [model, setModel] = useState("");
   const [baseUrl, setBaseUrl] = useState("");
   const [secret, setSecret] = useState("");
+  // Azure: deployment and API version; Bedrock: region and access key id.
+  const [first, setFirst] = useState("");
+  const [second, setSecond] = useState("");
+  const options =
+    provider === "azure_openai"
+      ? { deployment: first || undefined, api_version: second || undefined }
+      : provider === "bedrock"
+        ? { region: first || undefined, access_key_id: second || undefined }
+        : {};
   const create = useMutation({
     mutationFn: () =>
-      call(api.POST("/api/v1/model-configs", { body: { name, provider, model, base_url: baseUrl || undefined, secret_key: secret || undefined, parameters: {}, options: {} } })),
+      call(api.POST("/api/v1/model-configs", { body: { name, provider, model, base_url: baseUrl || undefined, secret_key: secret || undefined, parameters: {}, options } })),
     onSuccess: () => client.invalidateQueries({ queryKey: ["model-configs"] }),
   });
   return (
@@ -426,6 +436,18 @@ function ModelConfigForm() {
         <label>Model <input required value={model} onChange={(e) => setModel(e.target.value)} placeholder="gpt-4o-mini" /></label>
         <label>Base URL <input value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} placeholder="the provider's" /></label>
         <label>Secret <input value={secret} onChange={(e) => setSecret(e.target.value)} placeholder="the provider's usual name" /></label>
+        {provider === "azure_openai" && (
+          <>
+            <label>Deployment <input value={first} onChange={(e) => setFirst(e.target.value)} placeholder="the model's name" /></label>
+            <label>API version <input required value={second} onChange={(e) => setSecond(e.target.value)} placeholder="2024-10-21" /></label>
+          </>
+        )}
+        {provider === "bedrock" && (
+          <>
+            <label>Region <input required value={first} onChange={(e) => setFirst(e.target.value)} placeholder="us-east-1" /></label>
+            <label>Access key id <input required value={second} onChange={(e) => setSecond(e.target.value)} /></label>
+          </>
+        )}
         <button type="submit" disabled={create.isPending}>Save configuration</button>
         <ErrorBox error={create.error} />
       </form>

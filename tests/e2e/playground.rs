@@ -280,9 +280,12 @@ async fn tool_calls_and_structured_output_map_for_openai_and_anthropic() -> anyh
     assert_eq!(end["usage"]["total_tokens"], 55);
     let request = only(provider.take());
     assert_eq!(request.uri, "/v1/messages");
-    assert_eq!(request.header("x-api-key"), Some(ANTHROPIC_KEY));
-    assert_eq!(request.header("anthropic-version"), Some("2023-06-01"));
-    assert_eq!(request.header("authorization"), None);
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {ANTHROPIC_KEY}").as_str())
+    );
+    assert_eq!(request.header("anthropic-version"), Some("2026-10-21"));
+    assert_eq!(request.header("x-api-key"), None);
     assert_eq!(
         request.body,
         json!({
@@ -1159,6 +1162,102 @@ async fn bedrock_calls_are_signed_and_their_event_stream_read() -> anyhow::Resul
     // Bedrock needs its region and access key id.
     let incomplete = admin.post("/model-configs", json!({"name": "b", "provider": "bedrock", "model": "m", "options": {"region": "eu-west-1"}})).await?;
     assert_eq!(incomplete.status, 422, "{}", incomplete.body);
+    stack.stop().await;
+    Ok(())
+}
+
+fn anthropic_stream(text: &str) -> Scripted {
+    let delta = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}).to_string();
+    Scripted::sse(&[
+        (
+            "message_start",
+            r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":1}}}"#,
+        ),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        ),
+        ("content_block_delta", &delta),
+        (
+            "content_block_stop",
+            r#"{"type":"content_block_stop","index":0}"#,
+        ),
+        (
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":2}}"#,
+        ),
+        ("message_stop", r#"{"type":"message_stop"}"#),
+    ])
+}
+
+/// The official OpenAI and Anthropic Python clients are the reference: the playground sends
+/// the same path, auth scheme and body as they do for the same call.
+#[tokio::test]
+async fn requests_match_what_the_providers_official_clients_send() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    set_secrets(&admin).await?;
+    let provider = StandIn::start().await?;
+    provider.script([openai_stream(&["Paris"], 5, 1), anthropic_stream("Sunny")]);
+    let printed = ironsmith_e2e::run_client_within(
+        &ironsmith_e2e::python(),
+        "tests/python/provider_reference.py",
+        &[
+            ("OPENAI_BASE_URL", &format!("{}/v1", provider.url)),
+            ("ANTHROPIC_BASE_URL", &provider.url),
+        ],
+        Duration::from_secs(120),
+    )
+    .await?;
+    assert_eq!(printed, json!({"openai": "Paris", "anthropic": "Sunny"}));
+    let reference = provider.take();
+    assert_eq!(reference.len(), 2);
+
+    let weather = json!({"name": "weather", "description": "Weather of a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}});
+    provider.script([openai_stream(&["Paris"], 5, 1), anthropic_stream("Sunny")]);
+    admin
+        .post("/playground/invoke", json!({
+            "messages": [{"role": "system", "content": "Answer in one word."}, {"role": "user", "content": "Capital of France?"}],
+            "model_config": {"name": "o", "provider": "openai", "model": "gpt-4o-mini", "base_url": format!("{}/v1", provider.url),
+                "parameters": {"temperature": 0.5, "max_tokens": 256, "seed": 7, "stop": ["\n\n"]}},
+            "tools": [weather], "tool_choice": "auto", "stream": false
+        }))
+        .await?
+        .expect(200)?;
+    admin
+        .post("/playground/invoke", json!({
+            "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Weather in Paris?"}],
+            "model_config": {"name": "a", "provider": "anthropic", "model": "claude-sonnet-4-5", "base_url": provider.url,
+                "parameters": {"max_tokens": 1024}},
+            "tools": [weather], "tool_choice": "auto", "stream": false
+        }))
+        .await?
+        .expect(200)?;
+    let ours = provider.take();
+    assert_eq!(ours.len(), 2);
+    for (ours, reference) in ours.iter().zip(&reference) {
+        assert_eq!(ours.uri, reference.uri);
+        assert_eq!(
+            ours.body, reference.body,
+            "the body differs from the official client's"
+        );
+        assert_eq!(
+            ours.header("content-type"),
+            reference.header("content-type")
+        );
+        assert_eq!(
+            ours.header("anthropic-version"),
+            reference.header("anthropic-version")
+        );
+        // The same auth scheme, with the workspace's key.
+        let scheme = |r: &Received| {
+            r.header("authorization")
+                .map(|a| a.split(' ').next().unwrap_or_default().to_owned())
+                .or_else(|| r.header("x-api-key").map(|_| "x-api-key".to_owned()))
+        };
+        assert_eq!(scheme(ours), scheme(reference));
+    }
     stack.stop().await;
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Anthropic's Messages API (`POST {base}/v1/messages`, streamed; key in `x-api-key`).
+//! Anthropic's Messages API (`POST {base}/v1/messages`, streamed), called as Anthropic's
+//! official client calls it: the key as a bearer token and the API version it names.
 //! Reference: <https://docs.anthropic.com/en/api/messages> and its streaming events.
 //! System messages go to `system`; tool results are user messages of `tool_result` blocks;
 //! consecutive messages of one role are merged (the API wants them alternating). A structured
@@ -11,8 +12,9 @@ use serde_json::{Map, Value, json};
 use super::{Call, Request, base_url, join};
 use crate::chat::{ChatMessage, Chunk, Part, Role, ToolChoice, Usage};
 
-/// The API version every request names.
-pub const VERSION: &str = "2023-06-01";
+/// The API version every request names: the one the official clients send (`anthropic` 2.10
+/// on PyPI), whose request and event shapes are the ones mapped here.
+pub const VERSION: &str = "2026-10-21";
 /// `max_tokens` is required by the API: used when the configuration sets none.
 const DEFAULT_MAX_TOKENS: u32 = 4096;
 
@@ -98,7 +100,7 @@ pub fn request(call: &Call) -> Result<Request, String> {
         ("anthropic-version", VERSION.to_owned()),
     ];
     if let Some(key) = &call.api_key {
-        headers.push(("x-api-key", key.clone()));
+        headers.push(("authorization", format!("Bearer {key}")));
     }
     let (system, messages) = conversation(call)?;
     let p = &call.parameters;

@@ -396,6 +396,40 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         "/annotation-queues/{queue}/runs/{run}",
         "",
     ),
+    (Workspace, "GET", "/workspaces/current/secrets", ""),
+    (
+        Workspace,
+        "POST",
+        "/workspaces/current/secrets",
+        r#"[{"key":"VICTIM_SECRET","value":null}]"#,
+    ),
+    (
+        Workspace,
+        "DELETE",
+        "/workspaces/current/secrets/VICTIM_SECRET",
+        "",
+    ),
+    (Workspace, "GET", "/model-configs", ""),
+    (Workspace, "GET", "/model-configs/{model_config}", ""),
+    (
+        Workspace,
+        "PUT",
+        "/model-configs/{model_config}",
+        r#"{"name":"hijacked","provider":"openai","model":"gpt-4o"}"#,
+    ),
+    (Workspace, "DELETE", "/model-configs/{model_config}", ""),
+    (
+        Workspace,
+        "POST",
+        "/playground/invoke",
+        r#"{"messages":[{"role":"user","content":"hi"}],"model_config_id":"{model_config}","stream":false}"#,
+    ),
+    (
+        Workspace,
+        "POST",
+        "/playground/experiment",
+        r#"{"dataset_id":"{dataset}","invoke":{"messages":[{"role":"user","content":"hi"}],"model_config_id":"{model_config}"}}"#,
+    ),
 ];
 
 /// The victim's resources, by placeholder.
@@ -467,6 +501,8 @@ async fn snapshot(victim: &Victim, same_org: bool) -> anyhow::Result<Vec<(String
         "/examples?dataset={dataset}",
         "/feedback?run={run}",
         "/feedback-configs",
+        "/workspaces/current/secrets",
+        "/model-configs",
         "/annotation-queues",
         "/annotation-queues/{queue}/runs",
     ] {
@@ -638,6 +674,23 @@ async fn furnish(
         .await?
         .expect(200)?;
     let comparative = id(&comparative);
+    // A provider key and a model configuration of the playground.
+    admin_ws
+        .post(
+            "/workspaces/current/secrets",
+            json!([{"key": "VICTIM_SECRET", "value": format!("victim-provider-key-{label}")}]),
+        )
+        .await?
+        .expect(200)?;
+    let model_config = admin_ws
+        .post(
+            "/model-configs",
+            json!({"name": format!("victim-model-{label}"), "provider": "openai_compatible",
+                   "model": "victim-model", "base_url": "http://10.9.9.9/v1", "secret_key": "VICTIM_SECRET"}),
+        )
+        .await?
+        .expect(201)?;
+    let model_config = id(&model_config);
     Ok(Victim {
         workspace,
         values: vec![
@@ -657,8 +710,11 @@ async fn furnish(
             ("{queue}", queue.clone()),
             ("{price}", price.clone()),
             ("{comparative}", comparative.clone()),
+            ("{model_config}", model_config.clone()),
         ],
         secrets: vec![
+            format!("victim-provider-key-{label}"),
+            format!("victim-model-{label}"),
             member_email,
             id(&service),
             id(&pat),

@@ -710,7 +710,7 @@ async fn furnish(
             ("{queue}", queue.clone()),
             ("{price}", price.clone()),
             ("{comparative}", comparative.clone()),
-            ("{model_config}", model_config.clone()),
+            ("{model_config}", model_config),
         ],
         secrets: vec![
             format!("victim-provider-key-{label}"),

@@ -110,12 +110,15 @@ try {
   // Over the dataset; then the experiment in the comparison view.
   await page.getByText("Run over a dataset").click();
   await page.getByLabel("Dataset", { exact: true }).selectOption({ label: datasetName });
+  await page.getByLabel("String similarity").check();
   await page.getByRole("button", { name: "Run experiment" }).click();
   await page.getByRole("link", { name: "open the experiment" }).waitFor({ timeout: 60_000 });
   out.experiment_progress = await text(page.getByRole("status").filter({ hasText: "examples" }));
   await page.getByRole("link", { name: "open the experiment" }).click();
   await page.waitForURL(/\/compare\?selectedSessions=/);
   await until("the experiment's rows", async () => (await page.getByText("France").count()) > 0 && (await page.getByText("no run").count()) === 0, 10_000);
+  out.experiment_scores = (await text(page.locator("table").first())).replace(/\s+/g, " ");
+  out.experiment_answers = await page.locator(".message-text").allInnerTexts();
   await check("playground-experiment");
 
   // An LLM run of a trace opens in the playground with its messages.

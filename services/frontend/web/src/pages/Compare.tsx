@@ -2,7 +2,14 @@ import { useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { api, call, type Run } from "../api/client";
+import { ChatView, chatMessages } from "../components/Chat";
 import { Crumbs, Empty, ErrorBox, Json, Loading, seconds, latencyOf, useTitle } from "../components/common";
+
+/** An experiment's output: chat messages as a chat (a model's answer), anything else as JSON. */
+function Output({ value }: { value: unknown }) {
+  const chat = chatMessages(value);
+  return chat ? <ChatView messages={chat} /> : <Json value={value} />;
+}
 
 /** Scores of one run by feedback key (averages). */
 function scores(run: Run | undefined): Record<string, number> {
@@ -138,7 +145,7 @@ export function Compare() {
                         <td key={sessions[i]}>
                           {run ? (
                             <>
-                              <Json value={run.outputs} />
+                              <Output value={run.outputs} />
                               {run.error && <pre className="error-text small">{run.error.split("\n")[0]}</pre>}
                               <div className="chips">
                                 {Object.entries(mine).map(([k, v]) => {

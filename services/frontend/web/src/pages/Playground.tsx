@@ -264,7 +264,7 @@ export function Playground() {
             </button>
             {panes.length < 2 && <button onClick={() => setPanes([...panes, newPane(panes[0]?.configId)])}>Compare with another configuration</button>}
           </div>
-          <OverDataset body={() => invokeBody(panes[0] ?? newPane())} disabled={!ready} workspaceId={workspaceId} />
+          <OverDataset body={() => invokeBody(panes[0] ?? newPane())} disabled={!ready} workspaceId={workspaceId} configs={configs.data ?? []} />
           <ModelConfigForm />
           <Secrets />
         </section>
@@ -359,20 +359,32 @@ function SaveAsCommit({ messages, initialName }: { messages: Draft[]; initialNam
   );
 }
 
-function OverDataset({ body, disabled, workspaceId }: { body: () => Record<string, unknown>; disabled: boolean; workspaceId: string }) {
+type EvaluatorChoice = { exact: boolean; json: boolean; similarity: boolean; regex: string; judgeConfig: string; criteria: string };
+
+/** The evaluators chosen in the form, as the experiment endpoint takes them. */
+function evaluatorsOf(c: EvaluatorChoice) {
+  return [
+    ...(c.exact ? [{ type: "exact_match" }] : []),
+    ...(c.json ? [{ type: "json_valid" }] : []),
+    ...(c.similarity ? [{ type: "string_distance" }] : []),
+    ...(c.regex ? [{ type: "regex", pattern: c.regex }] : []),
+    ...(c.judgeConfig && c.criteria ? [{ type: "llm_judge", model_config_id: c.judgeConfig, criteria: c.criteria }] : []),
+  ];
+}
+
+function OverDataset({ body, disabled, workspaceId, configs }: { body: () => Record<string, unknown>; disabled: boolean; workspaceId: string; configs: ModelConfig[] }) {
   const datasets = useQuery({ queryKey: ["datasets-all"], queryFn: () => call(api.GET("/api/v1/datasets", { params: { query: { limit: 100 } } })) });
   const [dataset, setDataset] = useState("");
   const [split, setSplit] = useState("");
-  const [exact, setExact] = useState(true);
-  const [json, setJson] = useState(false);
+  const [choice, setChoice] = useState<EvaluatorChoice>({ exact: true, json: false, similarity: false, regex: "", judgeConfig: "", criteria: "" });
+  const change = (c: Partial<EvaluatorChoice>) => setChoice({ ...choice, ...c });
   const [progress, setProgress] = useState<{ done: number; total: number; errors: number; experiment?: string; ended: boolean } | null>(null);
   const [error, setError] = useState<unknown>(null);
   async function start() {
     setError(null);
     setProgress({ done: 0, total: 0, errors: 0, ended: false });
-    const evaluators = [...(exact ? [{ type: "exact_match" }] : []), ...(json ? [{ type: "json_valid" }] : [])];
     try {
-      const response = await postStream("/api/v1/playground/experiment", { dataset_id: dataset, split: split || undefined, invoke: body(), evaluators });
+      const response = await postStream("/api/v1/playground/experiment", { dataset_id: dataset, split: split || undefined, invoke: body(), evaluators: evaluatorsOf(choice) });
       for await (const event of events(response)) {
         if (event.type === "start") setProgress((p) => ({ ...p!, total: Number(event.total), experiment: String(event.experiment_id) }));
         if (event.type === "progress") setProgress((p) => ({ ...p!, done: Number(event.done), errors: p!.errors + (event.error ? 1 : 0) }));
@@ -389,10 +401,23 @@ function OverDataset({ body, disabled, workspaceId }: { body: () => Record<strin
       <div className="inline-form">
         <label>Dataset <select aria-label="Dataset" value={dataset} onChange={(e) => setDataset(e.target.value)}><option value="">Choose…</option>{datasets.data?.map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}</select></label>
         <label>Split <input value={split} onChange={(e) => setSplit(e.target.value)} placeholder="all" /></label>
-        <label className="inline check"><input type="checkbox" checked={exact} onChange={(e) => setExact(e.target.checked)} /> Exact match</label>
-        <label className="inline check"><input type="checkbox" checked={json} onChange={(e) => setJson(e.target.checked)} /> Valid JSON</label>
-        <button disabled={disabled || !dataset || (!!progress && !progress.ended)} onClick={() => void start()}>Run experiment</button>
       </div>
+      <fieldset className="inline-form evaluators">
+        <legend>Evaluators</legend>
+        <label className="inline check"><input type="checkbox" checked={choice.exact} onChange={(e) => change({ exact: e.target.checked })} /> Exact match</label>
+        <label className="inline check"><input type="checkbox" checked={choice.json} onChange={(e) => change({ json: e.target.checked })} /> Valid JSON</label>
+        <label className="inline check"><input type="checkbox" checked={choice.similarity} onChange={(e) => change({ similarity: e.target.checked })} /> String similarity</label>
+        <label>Regex <input value={choice.regex} onChange={(e) => change({ regex: e.target.value })} placeholder="^\\d+$" /></label>
+        <label>
+          LLM judge{" "}
+          <select aria-label="Judge model" value={choice.judgeConfig} onChange={(e) => change({ judgeConfig: e.target.value })}>
+            <option value="">none</option>
+            {configs.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+          </select>
+        </label>
+        {choice.judgeConfig && <label>Criteria <input required value={choice.criteria} onChange={(e) => change({ criteria: e.target.value })} placeholder="Answers correctly and briefly" /></label>}
+      </fieldset>
+      <button disabled={disabled || !dataset || (!!progress && !progress.ended)} onClick={() => void start()}>Run experiment</button>
       <ErrorBox error={error} />
       {progress && (
         <p role="status">

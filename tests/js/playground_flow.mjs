@@ -132,7 +132,10 @@ try {
   out.from_run = [await page.getByLabel("Message 1", { exact: true }).inputValue(), await page.getByLabel("Message 2", { exact: true }).inputValue()];
   await check("playground-from-run");
   const commits = await api("GET", `/commits/-/${promptName}/?limit=5`);
-  out.commits = commits.commits.map((c) => c.manifest.kwargs.messages[0].kwargs.prompt.kwargs.template);
+  const promptOf = (m) => (m.id.at(-1) === "RunnableSequence" ? m.kwargs.first : m);
+  out.commits = commits.commits.map((c) => promptOf(c.manifest).kwargs.messages[0].kwargs.prompt.kwargs.template);
+  const pulled = await api("GET", `/commits/-/${promptName}/latest?include_model=true`);
+  out.saved_model = { provider: pulled.model_provider, model: pulled.model_config?.model };
 } catch (error) {
   out.failed_at = page.url();
   await page.screenshot({ path: "/tmp/playground-failure.png" }).catch(() => undefined);

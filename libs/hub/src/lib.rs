@@ -30,7 +30,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-pub use manifest::{INLINE_MANIFEST_BYTES, without_model};
+pub use manifest::{INLINE_MANIFEST_BYTES, model_of, without_model};
 
 /// Who is asking: the workspace the caller acts in (none without a key) and who a like is
 /// counted for (a user, or a service key).

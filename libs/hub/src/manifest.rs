@@ -86,9 +86,56 @@ pub fn without_model(manifest: &RawValue) -> Box<RawValue> {
     }
 }
 
+/// LangChain chat model classes and the provider names the playground knows them by.
+const MODEL_PROVIDERS: [(&str, &str); 6] = [
+    ("ChatOpenAI", "openai"),
+    ("AzureChatOpenAI", "azure_openai"),
+    ("ChatAnthropic", "anthropic"),
+    ("ChatGoogleGenerativeAI", "google_genai"),
+    ("ChatBedrockConverse", "bedrock"),
+    ("ChatBedrock", "bedrock"),
+];
+
+/// The model of a prompt-and-model manifest: its provider (from the model's class, or the
+/// class name itself when it is not one the playground knows) and its constructor arguments.
+pub fn model_of(manifest: &RawValue) -> Option<(String, serde_json::Value)> {
+    let value: serde_json::Value = serde_json::from_str(manifest.get()).ok()?;
+    let class =
+        |v: &serde_json::Value| v.get("id")?.as_array()?.last()?.as_str().map(str::to_owned);
+    if class(&value)?.as_str() != "RunnableSequence" {
+        return None;
+    }
+    let last = value.get("kwargs")?.get("last")?;
+    let model_class = class(last)?;
+    let provider = MODEL_PROVIDERS
+        .iter()
+        .find(|(c, _)| *c == model_class)
+        .map_or(model_class.clone(), |(_, p)| (*p).to_owned());
+    Some((provider, last.get("kwargs").cloned().unwrap_or_default()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_model_of_a_prompt_and_model_manifest_is_read() {
+        let manifest = raw(
+            r#"{"lc":1,"type":"constructor","id":["langchain","schema","runnable","RunnableSequence"],
+               "kwargs":{"first":{"lc":1,"id":["langchain","prompts","chat","ChatPromptTemplate"],"kwargs":{}},
+                         "last":{"lc":1,"type":"constructor","id":["langchain","chat_models","anthropic","ChatAnthropic"],
+                                 "kwargs":{"model":"claude-sonnet-4-5","temperature":0.2}}}}"#,
+        );
+        let (provider, kwargs) = model_of(&manifest).expect("a model");
+        assert_eq!(provider, "anthropic");
+        assert_eq!(kwargs["model"], "claude-sonnet-4-5");
+        assert!(
+            model_of(&raw(
+                r#"{"id":["langchain","prompts","chat","ChatPromptTemplate"]}"#
+            ))
+            .is_none()
+        );
+    }
 
     fn raw(text: &str) -> Box<RawValue> {
         RawValue::from_string(text.to_owned()).expect("json")

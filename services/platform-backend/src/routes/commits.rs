@@ -102,6 +102,9 @@ async fn pull(
     let commit = hub::resolve_ref(pg, &found.repo, &reference).await?;
     let manifest = hub::load_manifest(&state.stores.storage, &commit).await?;
     store::count_use(pg, found.repo.id, Some(commit.id), true).await?;
+    // With the model: its provider and settings apart too (what the playground selects a
+    // model configuration by).
+    let model = include_model.then(|| hub::model_of(&manifest)).flatten();
     Ok(Json(PulledCommit {
         commit_hash: commit.commit_hash,
         manifest: if include_model {
@@ -111,7 +114,7 @@ async fn pull(
         },
         examples: Vec::new(),
         description: commit.description,
-        model_config: None,
-        model_provider: None,
+        model_provider: model.as_ref().map(|(provider, _)| provider.clone()),
+        model_config: model.map(|(_, settings)| settings),
     }))
 }

@@ -75,6 +75,32 @@ function manifestOf(messages: Draft[]) {
   });
 }
 
+const MODEL_CLASS: Record<Provider, string[]> = {
+  openai: ["langchain", "chat_models", "openai", "ChatOpenAI"],
+  openai_compatible: ["langchain", "chat_models", "openai", "ChatOpenAI"],
+  azure_openai: ["langchain", "chat_models", "azure_openai", "AzureChatOpenAI"],
+  anthropic: ["langchain", "chat_models", "anthropic", "ChatAnthropic"],
+  google_genai: ["langchain", "chat_models", "google_genai", "ChatGoogleGenerativeAI"],
+  bedrock: ["langchain", "chat_models", "bedrock_converse", "ChatBedrockConverse"],
+};
+
+/** A prompt-and-model manifest: the prompt followed by the configuration's LangChain chat model. */
+function withModel(prompt: unknown, config: ModelConfig) {
+  const p = config.parameters ?? {};
+  const kwargs: Record<string, unknown> = { model: config.model };
+  if (p.temperature != null) kwargs.temperature = p.temperature;
+  if (p.max_tokens != null) kwargs.max_tokens = p.max_tokens;
+  if (p.top_p != null) kwargs.top_p = p.top_p;
+  if (p.stop != null) kwargs.stop = p.stop;
+  if (config.base_url && config.provider === "openai_compatible") kwargs.base_url = config.base_url;
+  return {
+    lc: 1,
+    type: "constructor",
+    id: ["langchain", "schema", "runnable", "RunnableSequence"],
+    kwargs: { first: prompt, middle: [], last: { lc: 1, type: "constructor", id: MODEL_CLASS[config.provider], kwargs } },
+  };
+}
+
 type Output = { text: string; toolCalls: Record<number, { name: string; arguments: string }>; finished?: Finished; error?: string; running: boolean };
 const idle: Output = { text: "", toolCalls: {}, running: false };
 
@@ -141,7 +167,7 @@ export function Playground() {
   const prompt = useQuery({
     enabled: !!promptName,
     queryKey: ["commit", workspaceId, promptName, promptRef],
-    queryFn: () => call(api.GET("/api/v1/commits/{owner}/{repo}/{ref}", { params: { path: { owner: "-", repo: promptName ?? "", ref: promptRef } } })),
+    queryFn: () => call(api.GET("/api/v1/commits/{owner}/{repo}/{ref}", { params: { path: { owner: "-", repo: promptName ?? "", ref: promptRef }, query: { include_model: true } } })),
   });
   const run = useQuery({
     enabled: !!runId,
@@ -155,10 +181,13 @@ export function Playground() {
     const found = run.data ? chatMessages(run.data.inputs) : null;
     if (found) setMessages(found.map((m) => ({ role: (["system", "assistant"].includes(m.role) ? m.role : "user") as Role, content: m.content.replaceAll("{", "{{").replaceAll("}", "}}") })));
   }, [run.data]);
+  // The prompt's own model when a saved configuration matches it, else the first configuration.
+  const promptModel = prompt.data?.model_provider ? { provider: prompt.data.model_provider, model: String((prompt.data.model_config as Record<string, unknown> | null)?.model ?? "") } : null;
   useEffect(() => {
-    const first = configs.data?.[0]?.id;
-    if (first) setPanes((ps) => ps.map((p) => (p.configId ? p : { ...p, configId: first })));
-  }, [configs.data]);
+    const matching = promptModel && configs.data?.find((c) => c.provider === promptModel.provider && c.model === promptModel.model);
+    const first = matching?.id ?? configs.data?.[0]?.id;
+    if (first) setPanes((ps) => ps.map((p, i) => (p.configId && !(i === 0 && matching) ? p : { ...p, configId: first })));
+  }, [configs.data, promptModel?.provider, promptModel?.model]);
 
   const variables = useMemo(() => variablesOf(messages), [messages]);
   const setPane = (i: number, change: Partial<Pane>) => setPanes((ps) => ps.map((p, j) => (j === i ? { ...p, ...change } : p)));
@@ -208,7 +237,7 @@ export function Playground() {
       <header className="page-head">
         <h1>Playground</h1>
         <div className="actions">
-          {promptName && <span className="muted">Prompt <Link to={`/o/${workspaceId}/prompts/${encodeURIComponent(promptName)}`}>{promptName}</Link> at {promptRef}</span>}
+          {promptName && <span className="muted">Prompt <Link to={`/o/${workspaceId}/prompts/${encodeURIComponent(promptName)}`}>{promptName}</Link> at {promptRef}{promptModel ? ` · saved with ${promptModel.model} (${promptModel.provider})` : ""}</span>}
           {runId && <span className="muted">Messages of run <span className="mono">{runId.slice(0, 8)}</span></span>}
         </div>
       </header>
@@ -249,7 +278,7 @@ export function Playground() {
             <label>Tools (JSON: <code>[{"{"}"name", "description", "parameters"{"}"}]</code>)<textarea rows={4} aria-label="Tools" value={tools} onChange={(e) => setTools(e.target.value)} /></label>
             <label>Output schema (a JSON schema the answer must match)<textarea rows={4} aria-label="Output schema" value={schema} onChange={(e) => setSchema(e.target.value)} /></label>
           </details>
-          <SaveAsCommit messages={messages} initialName={promptName ?? ""} />
+          <SaveAsCommit messages={messages} initialName={promptName ?? ""} model={configs.data?.find((c) => c.id === panes[0]?.configId)} />
         </section>
         <section className="panes" aria-label="Models">
           {configs.data && configs.data.length === 0 && <Empty>No model configuration yet: add one below, with the secret holding its key.</Empty>}
@@ -328,10 +357,11 @@ function TracedRun({ runId, workspaceId }: { runId: string; workspaceId: string 
   );
 }
 
-function SaveAsCommit({ messages, initialName }: { messages: Draft[]; initialName: string }) {
+function SaveAsCommit({ messages, initialName, model }: { messages: Draft[]; initialName: string; model?: ModelConfig }) {
   const { workspaceId = "" } = useParams();
   const [name, setName] = useState(initialName);
   const [description, setDescription] = useState("");
+  const [includeModel, setIncludeModel] = useState(true);
   useEffect(() => setName(initialName), [initialName]);
   const save = useMutation({
     mutationFn: async () => {
@@ -341,7 +371,11 @@ function SaveAsCommit({ messages, initialName }: { messages: Draft[]; initialNam
       return call(
         api.POST("/api/v1/commits/{owner}/{repo}", {
           params: { path: { owner: "-", repo: name } },
-          body: { parent_commit: latest?.commits[0]?.commit_hash ?? null, manifest: manifestOf(messages), description: description || undefined },
+          body: {
+            parent_commit: latest?.commits[0]?.commit_hash ?? null,
+            manifest: model && includeModel ? withModel(manifestOf(messages), model) : manifestOf(messages),
+            description: description || undefined,
+          },
         }),
       );
     },
@@ -350,6 +384,7 @@ function SaveAsCommit({ messages, initialName }: { messages: Draft[]; initialNam
     <form className="inline-form save-commit" aria-label="Save as commit" onSubmit={(e) => { e.preventDefault(); save.mutate(); }}>
       <label>Prompt <input required pattern="[a-z0-9][a-z0-9_\-]*" title="lowercase letters, digits, - and _" value={name} onChange={(e) => setName(e.target.value)} placeholder="my-prompt" /></label>
       <label>Description <input value={description} onChange={(e) => setDescription(e.target.value)} /></label>
+      {model && <label className="inline check"><input type="checkbox" checked={includeModel} onChange={(e) => setIncludeModel(e.target.checked)} /> With the model ({model.name})</label>}
       <button type="submit" disabled={save.isPending || messages.length === 0}>Save as commit</button>
       {save.data && (
         <span role="status">Saved <Link to={`/o/${workspaceId}/prompts/${encodeURIComponent(name)}?commit=${save.data.commit.commit_hash.slice(0, 8)}`}>{save.data.commit.commit_hash.slice(0, 8)}</Link></span>

@@ -227,6 +227,14 @@ async fn a_user_tries_a_prompt_in_the_playground_in_chromium() -> anyhow::Result
         "Debian's chromium is missing: run scripts/stores install"
     );
     let stack = Stack::start().await?;
+    add_user(
+        &stack.admin(),
+        "viewer@example.com",
+        "viewer-password-1",
+        Role::OrganizationUser,
+        &[(stack.workspace_id, Role::WorkspaceViewer)],
+    )
+    .await?;
     let provider = ironsmith_e2e::providers::StandIn::start().await?;
     provider.script((0..8).map(|_| crate::playground::openai_stream(&["Par", "is"], 20, 2)));
     let endpoint = format!("{}/api/v1", stack.edge);
@@ -244,6 +252,8 @@ async fn a_user_tries_a_prompt_in_the_playground_in_chromium() -> anyhow::Result
             ("SUFFIX", &suffix),
             ("SCREENSHOTS", &shots),
             ("PROVIDER_URL", &provider.url),
+            ("VIEWER_EMAIL", "viewer@example.com"),
+            ("VIEWER_PASSWORD", "viewer-password-1"),
         ],
         Duration::from_secs(300),
     )
@@ -327,6 +337,12 @@ async fn a_user_tries_a_prompt_in_the_playground_in_chromium() -> anyhow::Result
     for axe in out["axe"].as_object().into_iter().flatten() {
         eprintln!("axe {}: {}", axe.0, axe.1);
     }
+    assert_eq!(
+        out["viewer"],
+        json!({"key_form": 0, "config_form": 0, "save_commit": 0, "run_enabled": false,
+               "run_actions": 0, "open_in_playground": 0, "new_project": 0, "delete_project": 0}),
+        "a viewer sees no write action"
+    );
     assert_eq!(out["console_errors"], json!([]));
     stack.stop().await;
     Ok(())

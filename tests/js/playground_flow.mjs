@@ -4,7 +4,8 @@
 // compare two configurations side by side, save the prompt as a new commit, run it over a
 // dataset and open the experiment in the comparison view; then open an LLM run of a trace in
 // the playground. Configured by the environment (UI, LANGSMITH_ENDPOINT, LANGSMITH_API_KEY,
-// ADMIN_EMAIL, ADMIN_PASSWORD, SUFFIX, SCREENSHOTS, PROVIDER_URL); prints what it saw as JSON.
+// ADMIN_EMAIL, ADMIN_PASSWORD, VIEWER_EMAIL, VIEWER_PASSWORD, SUFFIX, SCREENSHOTS, PROVIDER_URL);
+// prints what it saw as JSON. Last, a workspace viewer sees none of the write actions.
 import { Client } from "langsmith";
 import { openBrowser, signIn, text, until } from "./browser.mjs";
 
@@ -136,6 +137,30 @@ try {
   out.commits = commits.commits.map((c) => promptOf(c.manifest).kwargs.messages[0].kwargs.prompt.kwargs.template);
   const pulled = await api("GET", `/commits/-/${promptName}/latest?include_model=true`);
   out.saved_model = { provider: pulled.model_provider, model: pulled.model_config?.model };
+
+  // A workspace viewer sees the playground and traces without the actions it may not take.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/login/);
+  await signIn(page, UI, env("VIEWER_EMAIL"), env("VIEWER_PASSWORD"));
+  await page.goto(`${UI}/o/${workspace}/playground`);
+  await page.getByText("Provider keys").click();
+  await page.getByText("…WXYZ").waitFor();
+  out.viewer = {
+    key_form: await page.getByRole("form", { name: "Set a provider key" }).count(),
+    config_form: await page.getByText("New model configuration").count(),
+    save_commit: await page.getByRole("form", { name: "Save as commit" }).count(),
+    run_enabled: await page.getByRole("button", { name: "Run", exact: true }).isEnabled(),
+  };
+  await check("playground-viewer");
+  await page.goto(`${UI}/o/${workspace}/projects/p/${llmRun.session_id}/r/${llmRun.id}`);
+  await page.getByRole("article", { name: "Run ChatOpenAI" }).waitFor();
+  out.viewer.run_actions = await page.getByRole("button", { name: /Add to dataset|Share|Add to annotation queue/ }).count();
+  out.viewer.open_in_playground = await page.getByRole("link", { name: "Open in playground" }).count();
+  await page.goto(`${UI}/o/${workspace}/projects`);
+  await page.getByRole("heading", { name: "Tracing projects" }).waitFor();
+  await page.getByRole("link", { name: "playground" }).first().waitFor();
+  out.viewer.new_project = await page.getByRole("button", { name: "New project" }).count();
+  out.viewer.delete_project = await page.getByRole("button", { name: /Delete project/ }).count();
 } catch (error) {
   out.failed_at = page.url();
   await page.screenshot({ path: "/tmp/playground-failure.png" }).catch(() => undefined);

@@ -12,3 +12,15 @@ export function useProject(id: string) {
     queryFn: () => call(api.GET("/api/v1/sessions/{id}", { params: { path: { id }, query: { include_stats: true } } })),
   });
 }
+
+/** The caller's permissions in the current workspace (`projects:create`, …): write actions
+ * show only to those who may take them. Empty until known. */
+export function usePermissions(workspaceId: string): Set<string> {
+  const me = useQuery({
+    queryKey: ["me-in", workspaceId],
+    queryFn: () => call(api.GET("/api/v1/me")),
+    staleTime: 60_000,
+    enabled: !!workspaceId,
+  });
+  return new Set(me.data?.current_workspace?.permissions ?? []);
+}

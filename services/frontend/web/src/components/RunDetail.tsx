@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Run } from "../api/client";
+import { usePermissions } from "../api/hooks";
 import { ErrorBox, Json, Loading, RunTypeBadge, StatusBadge, TabBar, cost, latencyOf, seconds, tokens, when } from "./common";
 import { ChatView, chatMessages } from "./Chat";
 
@@ -144,6 +145,8 @@ interface FeedbackRow {
 }
 
 function FeedbackTab({ run }: { run: Run }) {
+  const { workspaceId = "" } = useParams();
+  const can = usePermissions(workspaceId);
   const queries = useQueryClient();
   const list = useQuery({
     queryKey: ["feedback", run.id],
@@ -192,27 +195,28 @@ function FeedbackTab({ run }: { run: Run }) {
           </tbody>
         </table>
       )}
-      <form className="card inline-form" onSubmit={submit} aria-label="Add feedback">
+      {can.has("feedback:create") && <form className="card inline-form" onSubmit={submit} aria-label="Add feedback">
         <label>Key <input required value={key} onChange={(e) => setKey(e.target.value)} placeholder="correctness" /></label>
         <label>Score <input type="number" step="any" value={score} onChange={(e) => setScore(e.target.value)} placeholder="1" /></label>
         <label>Comment <input value={comment} onChange={(e) => setComment(e.target.value)} /></label>
         <button type="submit" className="primary" disabled={add.isPending}>Add feedback</button>
         <ErrorBox error={add.error} />
-      </form>
+      </form>}
     </div>
   );
 }
 
 function RunActions({ run }: { run: Run }) {
-  const { workspaceId } = useParams();
+  const { workspaceId = "" } = useParams();
+  const can = usePermissions(workspaceId);
   const [open, setOpen] = useState<"dataset" | "queue" | "share" | null>(null);
   return (
     <div className="run-actions">
       <div className="button-row">
-        <button onClick={() => setOpen(open === "dataset" ? null : "dataset")} aria-expanded={open === "dataset"}>Add to dataset</button>
-        <button onClick={() => setOpen(open === "queue" ? null : "queue")} aria-expanded={open === "queue"}>Add to annotation queue</button>
-        <button onClick={() => setOpen(open === "share" ? null : "share")} aria-expanded={open === "share"}>Share</button>
-        {run.run_type === "llm" && workspaceId && <Link className="button" to={`/o/${workspaceId}/playground?run=${run.id}`}>Open in playground</Link>}
+        {can.has("datasets:update") && <button onClick={() => setOpen(open === "dataset" ? null : "dataset")} aria-expanded={open === "dataset"}>Add to dataset</button>}
+        {can.has("annotation-queues:update") && <button onClick={() => setOpen(open === "queue" ? null : "queue")} aria-expanded={open === "queue"}>Add to annotation queue</button>}
+        {can.has("runs:share") && <button onClick={() => setOpen(open === "share" ? null : "share")} aria-expanded={open === "share"}>Share</button>}
+        {run.run_type === "llm" && can.has("runs:create") && <Link className="button" to={`/o/${workspaceId}/playground?run=${run.id}`}>Open in playground</Link>}
       </div>
       {open === "dataset" && <AddToDataset run={run} />}
       {open === "queue" && <AddToQueue run={run} />}

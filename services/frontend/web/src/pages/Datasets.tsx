@@ -2,11 +2,13 @@ import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError, api, call, currentWorkspace, detailOf, type Dataset } from "../api/client";
+import { usePermissions } from "../api/hooks";
 import { Empty, ErrorBox, Loading, ago, useTitle } from "../components/common";
 
 export function Datasets() {
   useTitle("Datasets & experiments");
   const { workspaceId = "" } = useParams();
+  const can = usePermissions(workspaceId);
   const [search, setSearch] = useState("");
   const [creating, setCreating] = useState(false);
   const [uploading, setUploading] = useState(false);
@@ -20,8 +22,12 @@ export function Datasets() {
         <h1>Datasets &amp; experiments</h1>
         <div className="actions">
           <input type="search" aria-label="Search datasets" placeholder="Search datasets" value={search} onChange={(e) => setSearch(e.target.value)} />
-          <button onClick={() => setUploading(true)}>Upload CSV or JSONL</button>
-          <button className="primary" onClick={() => setCreating(true)}>New dataset</button>
+          {can.has("datasets:create") && (
+            <>
+              <button onClick={() => setUploading(true)}>Upload CSV or JSONL</button>
+              <button className="primary" onClick={() => setCreating(true)}>New dataset</button>
+            </>
+          )}
         </div>
       </header>
       {creating && <NewDataset onDone={() => setCreating(false)} />}

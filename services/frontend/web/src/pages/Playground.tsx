@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, ApiError, call, currentWorkspace, detailOf, type Schemas } from "../api/client";
+import { usePermissions } from "../api/hooks";
 import { chatMessages } from "../components/Chat";
 import { Empty, ErrorBox, useTitle } from "../components/common";
 
@@ -163,6 +164,7 @@ export function Playground() {
   const [schema, setSchema] = useState("");
   const [panes, setPanes] = useState<Pane[]>([newPane()]);
   const configs = useQuery({ queryKey: ["model-configs", workspaceId], queryFn: () => call(api.GET("/api/v1/model-configs")) });
+  const can = usePermissions(workspaceId);
 
   const prompt = useQuery({
     enabled: !!promptName,
@@ -278,7 +280,7 @@ export function Playground() {
             <label>Tools (JSON: <code>[{"{"}"name", "description", "parameters"{"}"}]</code>)<textarea rows={4} aria-label="Tools" value={tools} onChange={(e) => setTools(e.target.value)} /></label>
             <label>Output schema (a JSON schema the answer must match)<textarea rows={4} aria-label="Output schema" value={schema} onChange={(e) => setSchema(e.target.value)} /></label>
           </details>
-          <SaveAsCommit messages={messages} initialName={promptName ?? ""} model={configs.data?.find((c) => c.id === panes[0]?.configId)} />
+          {can.has("prompts:create") && <SaveAsCommit messages={messages} initialName={promptName ?? ""} model={configs.data?.find((c) => c.id === panes[0]?.configId)} />}
         </section>
         <section className="panes" aria-label="Models">
           {configs.data && configs.data.length === 0 && <Empty>No model configuration yet: add one below, with the secret holding its key.</Empty>}
@@ -288,14 +290,14 @@ export function Playground() {
             ))}
           </div>
           <div className="button-row">
-            <button className="primary" disabled={!ready || panes.some((p) => p.output.running)} onClick={() => panes.forEach((_, i) => void runPane(i))}>
+            <button className="primary" disabled={!ready || !can.has("runs:create") || panes.some((p) => p.output.running)} onClick={() => panes.forEach((_, i) => void runPane(i))}>
               {panes.length > 1 ? "Run both" : "Run"}
             </button>
             {panes.length < 2 && <button onClick={() => setPanes([...panes, newPane(panes[0]?.configId)])}>Compare with another configuration</button>}
           </div>
-          <OverDataset body={() => invokeBody(panes[0] ?? newPane())} disabled={!ready} workspaceId={workspaceId} configs={configs.data ?? []} />
-          <ModelConfigForm />
-          <Secrets />
+          {can.has("runs:create") && <OverDataset body={() => invokeBody(panes[0] ?? newPane())} disabled={!ready} workspaceId={workspaceId} configs={configs.data ?? []} />}
+          {can.has("prompts:create") && <ModelConfigForm />}
+          <Secrets canWrite={can.has("workspaces:manage")} />
         </section>
       </div>
     </div>
@@ -515,7 +517,7 @@ function ModelConfigForm() {
   );
 }
 
-function Secrets() {
+function Secrets({ canWrite }: { canWrite: boolean }) {
   const client = useQueryClient();
   const secrets = useQuery({ queryKey: ["secrets"], queryFn: () => call(api.GET("/api/v1/workspaces/current/secrets")) });
   const [key, setKey] = useState("OPENAI_API_KEY");
@@ -533,12 +535,12 @@ function Secrets() {
       <ul className="secret-list">
         {secrets.data?.map((s) => <li key={s.key}><code>{s.key}</code> <span className="muted">{s.last_four ? `…${s.last_four}` : "set"}</span></li>)}
       </ul>
-      <form className="inline-form" aria-label="Set a provider key" onSubmit={(e) => { e.preventDefault(); set.mutate(); }}>
+      {canWrite && <form className="inline-form" aria-label="Set a provider key" onSubmit={(e) => { e.preventDefault(); set.mutate(); }}>
         <label>Name <input required value={key} onChange={(e) => setKey(e.target.value)} /></label>
         <label>Value <input required type="password" autoComplete="off" value={value} onChange={(e) => setValue(e.target.value)} /></label>
         <button type="submit" disabled={set.isPending}>Save key</button>
         <ErrorBox error={set.error} />
-      </form>
+      </form>}
       <p className="muted small">Keys are encrypted at rest and never shown again: only their last four characters.</p>
     </details>
   );

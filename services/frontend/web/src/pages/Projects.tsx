@@ -1,6 +1,7 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { usePermissions } from "../api/hooks";
 import { api, call, type Project } from "../api/client";
 import { ErrorBox, Empty, Loading, ago, cost, percent, seconds, tokens, useTitle } from "../components/common";
 import { FeedbackChips } from "../components/Feedback";
@@ -27,6 +28,7 @@ function sortValue(p: Project, key: SortKey): string | number {
 export function Projects() {
   useTitle("Tracing projects");
   const { workspaceId = "" } = useParams();
+  const can = usePermissions(workspaceId);
   const [search, setSearch] = useState("");
   const [sort, setSort] = useState<[SortKey, boolean]>(["last_run_start_time", true]);
   const [creating, setCreating] = useState(false);
@@ -52,7 +54,7 @@ export function Projects() {
         <h1>Tracing projects</h1>
         <div className="actions">
           <input type="search" placeholder="Search projects" aria-label="Search projects" value={search} onChange={(e) => setSearch(e.target.value)} />
-          <button className="primary" onClick={() => setCreating(true)}>New project</button>
+          {can.has("projects:create") && <button className="primary" onClick={() => setCreating(true)}>New project</button>}
         </div>
       </header>
       {creating && <NewProject onDone={() => setCreating(false)} />}
@@ -81,7 +83,7 @@ export function Projects() {
             </thead>
             <tbody>
               {shown.map((p) => (
-                <ProjectRow key={p.id} project={p} workspaceId={workspaceId} />
+                <ProjectRow key={p.id} project={p} workspaceId={workspaceId} canDelete={can.has("projects:delete")} />
               ))}
             </tbody>
           </table>
@@ -91,7 +93,7 @@ export function Projects() {
   );
 }
 
-function ProjectRow({ project: p, workspaceId }: { project: Project; workspaceId: string }) {
+function ProjectRow({ project: p, workspaceId, canDelete }: { project: Project; workspaceId: string; canDelete: boolean }) {
   const queries = useQueryClient();
   const remove = useMutation({
     mutationFn: () => call(api.DELETE("/api/v1/sessions/{id}", { params: { path: { id: p.id } } })),
@@ -112,7 +114,7 @@ function ProjectRow({ project: p, workspaceId }: { project: Project; workspaceId
       <td>{ago(p.last_run_start_time)}</td>
       <td><FeedbackChips stats={p.feedback_stats} /></td>
       <td>
-        <button
+        {canDelete && <button
           className="link danger"
           aria-label={`Delete project ${p.name}`}
           onClick={() => {
@@ -120,7 +122,7 @@ function ProjectRow({ project: p, workspaceId }: { project: Project; workspaceId
           }}
         >
           Delete
-        </button>
+        </button>}
       </td>
     </tr>
   );

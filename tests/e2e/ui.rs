@@ -133,6 +133,11 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         out["member_workspace_role"]
     );
     assert_eq!(out["pending_after_revoke"], 0, "the invitation was revoked");
+    assert_eq!(
+        out["created_in_settings"],
+        json!({"workspace": true, "feedback_config": true, "model_price": 1.5}),
+        "the workspace, feedback configuration and model price forms in Settings"
+    );
     let refused = out["key_refused"].as_str().unwrap_or_default();
     assert!(
         refused.contains("401") || refused.contains("403"),

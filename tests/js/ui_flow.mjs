@@ -400,8 +400,36 @@ try {
   out.member_roles.push(await memberRole());
   for (const tab of ["Members", "Workspaces", "Feedback configurations", "Model prices", "Usage & limits", "Audit log"]) {
     await page.getByRole("tab", { name: tab }).click();
+    // The creation forms, each submitted once and read back through the API.
+    if (tab === "Workspaces") {
+      const form = page.getByRole("form", { name: "New workspace" });
+      await form.getByLabel("Name").fill(`Team ${SUFFIX}`);
+      await form.getByRole("button").click();
+      await page.getByRole("region", { name: "Workspaces" }).getByText(`Team ${SUFFIX}`).first().waitFor();
+    }
+    if (tab === "Feedback configurations") {
+      const form = page.getByRole("form", { name: "New feedback configuration" });
+      await form.getByLabel("Key").fill(`helpfulness-${SUFFIX}`);
+      await form.getByRole("button", { name: "Save" }).click();
+      await page.getByRole("region", { name: "Feedback configurations" }).getByText(`helpfulness-${SUFFIX}`).first().waitFor();
+    }
+    if (tab === "Model prices") {
+      const form = page.getByRole("form", { name: "New model price" });
+      await form.getByLabel("Name").fill(`price-${SUFFIX}`);
+      await form.getByLabel("Model pattern").fill(`^ui-model-${SUFFIX}$`);
+      await form.getByLabel("Prompt $/1M").fill("1.5");
+      await form.getByLabel("Completion $/1M").fill("3");
+      await form.getByRole("button", { name: "Add" }).click();
+      await page.getByRole("region", { name: "Model prices" }).getByText(`price-${SUFFIX}`).first().waitFor();
+    }
     await check(`settings-${tab.toLowerCase().replace(/[^a-z]+/g, "-")}`);
   }
+  const read = (path) => fetch(`${env("LANGSMITH_ENDPOINT")}${path}`, { headers: { "x-api-key": env("LANGSMITH_API_KEY") } }).then((r) => r.json());
+  out.created_in_settings = {
+    workspace: (await read("/workspaces")).some((w) => w.display_name === `Team ${SUFFIX}`),
+    feedback_config: (await read("/feedback-configs")).some((c) => c.feedback_key === `helpfulness-${SUFFIX}`),
+    model_price: (await read("/model-price-map")).find((p) => p.name === `price-${SUFFIX}`)?.prompt_cost_per_million ?? null,
+  };
 
   // Every other link the SDK prints.
   const runUrl = await client.getRunUrl({ runId: scored.id, projectOpts: { projectName } });

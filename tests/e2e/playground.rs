@@ -1261,3 +1261,57 @@ async fn requests_match_what_the_providers_official_clients_send() -> anyhow::Re
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn azure_and_compatible_servers_stream_tool_calls_and_report_errors() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    admin
+        .post(
+            "/workspaces/current/secrets",
+            json!([{"key": "AZURE_OPENAI_API_KEY", "value": "azure-key-12345678"}]),
+        )
+        .await?
+        .expect(200)?;
+    let provider = StandIn::start().await?;
+    let azure = json!({"name": "az", "provider": "azure_openai", "model": "gpt-4o", "base_url": provider.url,
+        "options": {"api_version": "2024-10-21"}});
+    let local = json!({"name": "local", "provider": "openai_compatible", "model": "llama3.2", "base_url": format!("{}/v1", provider.url)});
+    let call = |i: usize| {
+        json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": format!("call_{i}"), "type": "function",
+        "function": {"name": "lookup", "arguments": "{\"q\":\"x\"}"}}]}, "finish_reason": "tool_calls"}]}).to_string()
+    };
+    for (i, config) in [azure, local].into_iter().enumerate() {
+        let (first, done) = (call(i), "[DONE]".to_owned());
+        provider.script([
+            Scripted::sse(&[("", first.as_str()), ("", done.as_str())]),
+            Scripted::json(404, &json!({"error": {"message": "The API deployment for this resource does not exist.", "code": "DeploymentNotFound"}})),
+        ]);
+        let (status, events) = admin
+            .post_events("/playground/invoke", json!({"messages": [{"role": "user", "content": "look x up"}], "model_config": config,
+                "tools": [{"name": "lookup", "parameters": {"type": "object"}}]}))
+            .await?;
+        assert_eq!(status, 200, "{events:?}");
+        assert_eq!(kinds(&events), ["start", "tool_call", "end"], "{events:?}");
+        assert_eq!(
+            events[2]["message"]["tool_calls"][0]["function"]["name"],
+            "lookup"
+        );
+        let refused = admin
+            .post("/playground/invoke", json!({"messages": [{"role": "user", "content": "hi"}], "model_config": config, "stream": false}))
+            .await?;
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(
+            refused
+                .str("detail")
+                .contains("deployment for this resource does not exist"),
+            "{}",
+            refused.body
+        );
+        let received = provider.take();
+        assert_eq!(received.len(), 2);
+        assert_eq!(received[0].body["tools"][0]["function"]["name"], "lookup");
+    }
+    stack.stop().await;
+    Ok(())
+}

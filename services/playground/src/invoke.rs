@@ -32,6 +32,7 @@ use crate::chat::{ChatMessage, Chunk, Completion, OutputSchema, Tool, ToolChoice
 use crate::provider_call::{self, Failure, RetryPolicy};
 use crate::providers::{self, Call};
 use crate::template::{self, Slot, TemplateFormat};
+use crate::trace::{RunContext, run_payload};
 use crate::upstream::Credentials;
 
 /// The project playground runs are traced into unless the call names another.
@@ -323,17 +324,6 @@ async fn collect(mut receiver: mpsc::Receiver<Outgoing>) -> Result<Response, Api
     ))
 }
 
-/// What the traced run records besides the call.
-struct RunContext {
-    run_id: Uuid,
-    started: DateTime<Utc>,
-    project: String,
-    metadata: Map<String, Value>,
-    reference_example_id: Option<Uuid>,
-    prompt: Option<String>,
-    secret_key: Option<String>,
-}
-
 /// The status a failure is reported with, and its message (naming the secret for a refused
 /// key).
 fn report(failure: &Failure, call: &Call, secret_key: Option<&str>) -> (u16, String) {
@@ -522,82 +512,4 @@ async fn stream_answer(
 
 fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-fn timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-/// The traced LLM run, as an SDK would post it.
-fn run_payload(
-    call: &Call,
-    request: &providers::Request,
-    run: &RunContext,
-    completion: &Completion,
-    error: Option<&str>,
-    first_token: Option<DateTime<Utc>>,
-    ended: DateTime<Utc>,
-) -> Value {
-    use ironsmith_api_types::playground::Provider;
-    let p = &call.parameters;
-    let mut metadata = run.metadata.clone();
-    for (key, value) in [
-        ("ls_provider", json!(call.config.provider.ls_provider())),
-        ("ls_model_name", json!(call.config.model)),
-        ("ls_model_type", json!("chat")),
-        ("ls_temperature", json!(p.temperature)),
-        ("ls_max_tokens", json!(p.max_tokens)),
-        ("ls_stop", json!(p.stop)),
-        ("model_config", json!(call.config.name)),
-        ("prompt", json!(run.prompt)),
-    ] {
-        if !value.is_null() {
-            metadata.insert(key.to_owned(), value);
-        }
-    }
-    let mut invocation = request.body.clone();
-    if let Some(params) = invocation.as_object_mut() {
-        params.remove("messages");
-    }
-    let name = match call.config.provider {
-        Provider::Openai | Provider::OpenaiCompatible => "ChatOpenAI",
-        Provider::AzureOpenai => "AzureChatOpenAI",
-        Provider::Anthropic => "ChatAnthropic",
-        Provider::GoogleGenai => "ChatGoogleGenerativeAI",
-        Provider::Bedrock => "ChatBedrockConverse",
-    };
-    let mut inputs = Map::new();
-    inputs.insert("messages".into(), json!(call.messages));
-    if !call.tools.is_empty() {
-        inputs.insert("tools".into(), json!(call.tools));
-    }
-    let outputs = (error.is_none()).then(|| {
-        let mut outputs = Map::new();
-        outputs.insert("choices".into(), json!([{"index": 0, "message": completion.message(), "finish_reason": completion.finish_reason}]));
-        if let Some(usage) = completion.usage {
-            outputs.insert("usage_metadata".into(), json!(usage));
-        }
-        outputs
-    });
-    let mut events = Vec::new();
-    if let Some(first) = first_token {
-        events.push(json!({"name": "new_token", "time": timestamp(first)}));
-    }
-    json!({
-        "id": run.run_id,
-        "trace_id": run.run_id,
-        "dotted_order": format!("{}{}", run.started.format("%Y%m%dT%H%M%S%6fZ"), run.run_id),
-        "name": name,
-        "run_type": "llm",
-        "start_time": timestamp(run.started),
-        "end_time": timestamp(ended),
-        "inputs": inputs,
-        "outputs": outputs,
-        "error": error,
-        "events": events,
-        "extra": {"metadata": metadata, "invocation_params": invocation},
-        "tags": ["playground"],
-        "session_name": run.project,
-        "reference_example_id": run.reference_example_id,
-    })
 }

@@ -13,6 +13,7 @@ pub mod limiter;
 pub mod provider_call;
 pub mod providers;
 pub mod template;
+pub mod trace;
 pub mod upstream;
 
 use std::sync::Arc;

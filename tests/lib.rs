@@ -67,6 +67,15 @@ fn capture_logs() {
     });
 }
 
+/// Whether starting a service failed because its address was taken.
+fn address_in_use(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+    })
+}
+
 /// The key-encryption key of test stacks' workspace secrets.
 pub const SECRETS_KEY: &str = "test:BLD5303I/F5kkjEi0lzC1ODs54zDGefH4S5hiA3OP04=";
 /// The token backend and playground share in test stacks.
@@ -128,21 +137,36 @@ impl Stack {
         workspace_id: Uuid,
         with_worker: bool,
     ) -> anyhow::Result<Stack> {
-        let shutdown = CancellationToken::new();
+        let mut shutdown = CancellationToken::new();
         // The playground's address is fixed up front: platform-backend calls it (playground
-        // experiments) and it calls platform-backend.
-        let playground_port = ironsmith_test_support::free_port()?;
-        config.services.playground.listen =
-            std::net::SocketAddr::from(([127, 0, 0, 1], playground_port));
-        config.endpoints.playground = format!("http://127.0.0.1:{playground_port}").parse()?;
-        let shared = Arc::new(config.clone());
-        let backend = ironsmith_backend::start(shared, shutdown.clone()).await?;
-        config.endpoints.backend = format!("http://{}", backend.local_addr).parse()?;
-        let platform =
-            ironsmith_platform_backend::start(Arc::new(config.clone()), shutdown.clone()).await?;
-        config.endpoints.platform_backend = format!("http://{}", platform.local_addr).parse()?;
-        let playground =
-            ironsmith_playground::start(Arc::new(config.clone()), shutdown.clone()).await?;
+        // experiments) and it calls platform-backend. Another test may take the free port
+        // before the playground binds it: then the three start again on another.
+        let mut attempt = 0;
+        let (backend, platform, playground) = loop {
+            attempt += 1;
+            let playground_port = ironsmith_test_support::free_port()?;
+            config.services.playground.listen =
+                std::net::SocketAddr::from(([127, 0, 0, 1], playground_port));
+            config.endpoints.playground = format!("http://127.0.0.1:{playground_port}").parse()?;
+            let backend =
+                ironsmith_backend::start(Arc::new(config.clone()), shutdown.clone()).await?;
+            config.endpoints.backend = format!("http://{}", backend.local_addr).parse()?;
+            let platform =
+                ironsmith_platform_backend::start(Arc::new(config.clone()), shutdown.clone())
+                    .await?;
+            config.endpoints.platform_backend =
+                format!("http://{}", platform.local_addr).parse()?;
+            match ironsmith_playground::start(Arc::new(config.clone()), shutdown.clone()).await {
+                Ok(playground) => break (backend, platform, playground),
+                Err(error) if attempt < 5 && address_in_use(&error) => {
+                    shutdown.cancel();
+                    drop(backend.wait().await);
+                    drop(platform.wait().await);
+                    shutdown = CancellationToken::new();
+                }
+                Err(error) => return Err(error),
+            }
+        };
         let config = Arc::new(config);
         let frontend = ironsmith_frontend::start(config.clone(), shutdown.clone()).await?;
         let worker = if with_worker {

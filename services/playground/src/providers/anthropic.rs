@@ -67,25 +67,8 @@ fn blocks(message: &ChatMessage) -> Vec<Value> {
 /// The system prompt and the alternating user and assistant messages.
 #[allow(clippy::type_complexity)]
 fn conversation(call: &Call) -> Result<(Vec<String>, Vec<(&'static str, Vec<Value>)>), String> {
-    let system: Vec<String> = call
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.joined_text())
-        .collect();
-    let mut messages: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for message in call.messages.iter().filter(|m| m.role != Role::System) {
-        let role = if message.role == Role::Assistant {
-            "assistant"
-        } else {
-            "user"
-        };
-        let content = blocks(message);
-        match messages.last_mut() {
-            Some((last, existing)) if *last == role => existing.extend(content),
-            _ => messages.push((role, content)),
-        }
-    }
+    let (system, messages) =
+        super::turns(&call.messages, "assistant", |m| Ok::<_, String>(blocks(m)))?;
     if messages.is_empty() {
         return Err("Anthropic needs at least one user message besides the system prompt".into());
     }

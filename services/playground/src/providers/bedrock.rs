@@ -111,25 +111,11 @@ pub fn request(call: &Call) -> Result<Request, String> {
         &base_url(config)?,
         &format!("model/{model}/converse-stream"),
     );
-    let system: Vec<Value> = call
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| json!({"text": m.content.joined_text()}))
+    let (system, messages) = super::turns(&call.messages, "assistant", blocks)?;
+    let system: Vec<Value> = system
+        .into_iter()
+        .map(|text| json!({"text": text}))
         .collect();
-    let mut messages: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for message in call.messages.iter().filter(|m| m.role != Role::System) {
-        let role = if message.role == Role::Assistant {
-            "assistant"
-        } else {
-            "user"
-        };
-        let content = blocks(message)?;
-        match messages.last_mut() {
-            Some((last, existing)) if *last == role => existing.extend(content),
-            _ => messages.push((role, content)),
-        }
-    }
     let p = &call.parameters;
     let mut inference = Map::new();
     for (key, value) in [

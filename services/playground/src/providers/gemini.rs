@@ -107,25 +107,13 @@ pub fn request(call: &Call) -> Result<Request, String> {
         .flat_map(|m| &m.tool_calls)
         .map(|c| (c.id.clone(), c.function.name.clone()))
         .collect();
-    let system: Vec<Value> = call
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| json!({"text": m.content.joined_text()}))
+    let (system, contents) = super::turns(&call.messages, "model", |m| {
+        Ok::<_, String>(parts(m, &names))
+    })?;
+    let system: Vec<Value> = system
+        .into_iter()
+        .map(|text| json!({"text": text}))
         .collect();
-    let mut contents: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for message in call.messages.iter().filter(|m| m.role != Role::System) {
-        let role = if message.role == Role::Assistant {
-            "model"
-        } else {
-            "user"
-        };
-        let content = parts(message, &names);
-        match contents.last_mut() {
-            Some((last, existing)) if *last == role => existing.extend(content),
-            _ => contents.push((role, content)),
-        }
-    }
     let mut body = Map::new();
     body.insert(
         "contents".into(),

@@ -10,7 +10,7 @@ pub mod responses;
 use ironsmith_api_types::playground::{ModelConfigFields, ModelParameters, OpenAiApi, Provider};
 use serde_json::Value;
 
-use crate::chat::{ChatMessage, Chunk, OutputSchema, Tool, ToolChoice};
+use crate::chat::{ChatMessage, Chunk, OutputSchema, Role, Tool, ToolChoice};
 
 /// One call, provider-neutral.
 #[derive(Debug, Clone)]
@@ -125,6 +125,37 @@ pub fn prepare(call: &Call) -> Result<(Request, StreamParser), String> {
             StreamParser::Gemini(gemini::Parser::default()),
         )),
     }
+}
+
+/// The system prompt's texts, and the other messages as turns of alternating roles (the user's,
+/// and the assistant's named `assistant` on the wire): consecutive messages of one role (a
+/// tool's results after the user's question) merge into one turn, as Anthropic, Gemini and
+/// Bedrock require. `content` gives a message's content blocks.
+#[allow(clippy::type_complexity)]
+pub fn turns<E>(
+    messages: &[ChatMessage],
+    assistant: &'static str,
+    mut content: impl FnMut(&ChatMessage) -> Result<Vec<Value>, E>,
+) -> Result<(Vec<String>, Vec<(&'static str, Vec<Value>)>), E> {
+    let system = messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .map(|m| m.content.joined_text())
+        .collect();
+    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    for message in messages.iter().filter(|m| m.role != Role::System) {
+        let role = if message.role == Role::Assistant {
+            assistant
+        } else {
+            "user"
+        };
+        let blocks = content(message)?;
+        match turns.last_mut() {
+            Some((last, existing)) if *last == role => existing.extend(blocks),
+            _ => turns.push((role, blocks)),
+        }
+    }
+    Ok((system, turns))
 }
 
 /// The message inside a provider's error body, or the body itself (shortened).

@@ -130,6 +130,20 @@ pub struct Tool {
     pub parameters: Value,
 }
 
+impl Tool {
+    /// The tool as most providers declare one: its name, its description when it has one, and
+    /// its argument schema under `schema_key` (`parameters`, `input_schema`…).
+    pub fn declaration(&self, schema_key: &str, schema: Value) -> serde_json::Map<String, Value> {
+        let mut declaration = serde_json::Map::new();
+        declaration.insert("name".into(), Value::String(self.name.clone()));
+        if let Some(description) = &self.description {
+            declaration.insert("description".into(), Value::String(description.clone()));
+        }
+        declaration.insert(schema_key.into(), schema);
+        declaration
+    }
+}
+
 fn empty_schema() -> Value {
     serde_json::json!({"type": "object", "properties": {}})
 }

@@ -143,15 +143,7 @@ fn tools(call: &Call, body: &mut Map<String, Value>) {
     let mut tools: Vec<Value> = call
         .tools
         .iter()
-        .map(|t| {
-            let mut tool = Map::new();
-            tool.insert("name".into(), json!(t.name));
-            if let Some(d) = &t.description {
-                tool.insert("description".into(), json!(d));
-            }
-            tool.insert("input_schema".into(), t.parameters.clone());
-            Value::Object(tool)
-        })
+        .map(|t| Value::Object(t.declaration("input_schema", t.parameters.clone())))
         .collect();
     let mut tool_choice = call.tool_choice.as_ref().map(|choice| match choice {
         ToolChoice::Mode(mode) => match mode.as_str() {

@@ -55,15 +55,7 @@ fn tool_config(call: &Call) -> Option<Value> {
     let mut specs: Vec<Value> = call
         .tools
         .iter()
-        .map(|t| {
-            let mut spec = Map::new();
-            spec.insert("name".into(), json!(t.name));
-            if let Some(d) = &t.description {
-                spec.insert("description".into(), json!(d));
-            }
-            spec.insert("inputSchema".into(), json!({"json": t.parameters}));
-            json!({"toolSpec": spec})
-        })
+        .map(|t| json!({"toolSpec": t.declaration("inputSchema", json!({"json": t.parameters}))}))
         .collect();
     let mut choice = call.tool_choice.as_ref().and_then(|choice| match choice {
         ToolChoice::Mode(mode) => match mode.as_str() {

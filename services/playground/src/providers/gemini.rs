@@ -135,15 +135,7 @@ pub fn request(call: &Call) -> Result<Request, String> {
         let declarations: Vec<Value> = call
             .tools
             .iter()
-            .map(|t| {
-                let mut declaration = Map::new();
-                declaration.insert("name".into(), json!(t.name));
-                if let Some(d) = &t.description {
-                    declaration.insert("description".into(), json!(d));
-                }
-                declaration.insert("parameters".into(), t.parameters.clone());
-                Value::Object(declaration)
-            })
+            .map(|t| Value::Object(t.declaration("parameters", t.parameters.clone())))
             .collect();
         body.insert(
             "tools".into(),

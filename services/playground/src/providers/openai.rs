@@ -95,15 +95,7 @@ fn tools(call: &Call, body: &mut Map<String, Value>) {
             Value::Array(
                 call.tools
                     .iter()
-                    .map(|t| {
-                        let mut function = Map::new();
-                        function.insert("name".into(), json!(t.name));
-                        if let Some(d) = &t.description {
-                            function.insert("description".into(), json!(d));
-                        }
-                        function.insert("parameters".into(), t.parameters.clone());
-                        json!({"type": "function", "function": function})
-                    })
+                    .map(|t| json!({"type": "function", "function": t.declaration("parameters", t.parameters.clone())}))
                     .collect(),
             ),
         );

@@ -90,13 +90,8 @@ pub fn request(call: &Call) -> Result<Request, String> {
             .tools
             .iter()
             .map(|t| {
-                let mut tool = Map::new();
+                let mut tool = t.declaration("parameters", t.parameters.clone());
                 tool.insert("type".into(), json!("function"));
-                tool.insert("name".into(), json!(t.name));
-                if let Some(d) = &t.description {
-                    tool.insert("description".into(), json!(d));
-                }
-                tool.insert("parameters".into(), t.parameters.clone());
                 Value::Object(tool)
             })
             .collect();

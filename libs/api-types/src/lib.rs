@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod bodies;
+pub mod deployments;
 pub mod error;
 pub mod health;
 pub mod hub;

@@ -282,6 +282,9 @@ pub struct QueueWorkerConfig {
 pub struct DeploymentConfig {
     /// Mounts the deployment control plane under `/api-host`; otherwise `/api-host/*` is 404.
     pub enabled: bool,
+    /// Lifts the caps on a deployment's CPU, memory and replicas.
+    #[serde(default)]
+    pub uncapped_resources: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,6 +9,8 @@ pub mod annotation_queues;
 pub mod api_keys;
 pub mod audit_log;
 pub mod datasets;
+pub mod deployment_listeners;
+pub mod deployments;
 pub mod examples;
 pub mod feedback_configs;
 pub mod feedback_tokens;
@@ -34,6 +36,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+pub use sqlx::PgConnection;
 pub use sqlx::PgExecutor;
 pub use sqlx::PgPool as Pool;
 

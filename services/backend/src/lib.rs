@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod datasets;
+pub mod deployments;
 pub mod example_filter;
 pub mod feedback;
 pub mod model_configs;
@@ -93,9 +94,12 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
         .merge(routes::public::router())
 }
 
-/// The API document of the public routes, with paths as this service serves them.
+/// The API document of the public routes, with paths as this service serves them (the
+/// deployment control plane's under `/api-host`, where it is mounted when enabled).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, document) = public_routes().split_for_parts();
+    let (_, document) = public_routes()
+        .nest("/api-host", routes::control_plane::routes())
+        .split_for_parts();
     document
 }
 

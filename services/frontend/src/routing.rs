@@ -53,6 +53,9 @@ enum Action {
     Legacy,
     /// `/api-host/*`: backend, unchanged, when the deployment feature is on.
     ControlPlane,
+    /// The control plane's deployments and listeners on the main API host, where the newest
+    /// clients call them: backend under `/api-host/v2/`, when the deployment feature is on.
+    ControlPlaneAlias(&'static str),
     /// `/oauth-callback`: POST goes to the OIDC callback, anything else is the UI.
     OauthCallback,
 }
@@ -175,6 +178,10 @@ const PREFIX: &[(&str, Action)] = &[
     ("/api/redoc", Proxy(Backend, Unchanged)),
     ("/api/", Legacy),
     ("/api-host/", ControlPlane),
+    ("/api/v2/deployments", ControlPlaneAlias("/api/v2/")),
+    ("/api/v2/listeners", ControlPlaneAlias("/api/v2/")),
+    ("/v2/deployments", ControlPlaneAlias("/v2/")),
+    ("/v2/listeners", ControlPlaneAlias("/v2/")),
 ];
 
 /// Routes one request.
@@ -256,6 +263,11 @@ fn route_inner(method: &Method, path: &str, deployments: bool, allow_legacy: boo
             path: path.to_owned(),
         },
         ControlPlane => Destination::NotFound,
+        ControlPlaneAlias(from) if deployments => Destination::Proxy {
+            upstream: Backend,
+            path: rewritten(path, pattern, Replace(from, "/api-host/v2/")),
+        },
+        ControlPlaneAlias(_) => Destination::NotFound,
         OauthCallback if method == Method::POST => Destination::Proxy {
             upstream: PlatformBackend,
             path: "/oauth/custom-oidc/callback".to_owned(),
@@ -509,6 +521,16 @@ mod tests {
     #[test]
     fn control_plane_only_when_enabled() {
         assert_eq!(get("/api-host/v2/deployments"), Destination::NotFound);
+        assert_eq!(get("/api/v2/deployments"), Destination::NotFound);
+        for (public, private) in [
+            ("/api/v2/deployments", "/api-host/v2/deployments"),
+            ("/api/v2/deployments/x/revisions", "/api-host/v2/deployments/x/revisions"),
+            ("/api/v2/listeners/y", "/api-host/v2/listeners/y"),
+            ("/v2/deployments", "/api-host/v2/deployments"),
+            ("/v2/listeners", "/api-host/v2/listeners"),
+        ] {
+            assert_eq!(route(&Method::GET, public, true), proxy(Backend, private), "{public}");
+        }
         assert_eq!(
             route(&Method::GET, "/api-host/v2/deployments", true),
             proxy(Backend, "/api-host/v2/deployments")

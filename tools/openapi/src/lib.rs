@@ -25,6 +25,8 @@ pub enum Service {
 /// The public path of a service's route.
 pub fn public_path(service: Service, path: &str) -> String {
     match service {
+        // The deployment control plane keeps its own prefix.
+        Service::Backend if path.starts_with("/api-host/") => path.to_owned(),
         // Backend's v2 reads (runs, traces, threads, public links) live under `/api/v2`.
         Service::Backend if path.starts_with("/v2/") => format!("/api{path}"),
         Service::Backend => format!("/api/v1{path}"),

@@ -1,5 +1,6 @@
 //! One router per resource.
 
+pub mod agent_metadata;
 pub mod api_keys;
 pub mod auth_session;
 pub mod commits;
@@ -20,6 +21,7 @@ use crate::AppState;
 pub fn public() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth_session::router())
+        .merge(agent_metadata::router())
         .merge(organizations::router())
         .merge(members::router())
         .merge(workspaces::router())

@@ -227,7 +227,7 @@ pub struct SourceRevisionConfig {
     pub repo_commit_sha: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Deployment {
     pub id: Uuid,
     pub tenant_id: Uuid,
@@ -293,7 +293,7 @@ pub struct RevisionCreate {
     pub secret_references: Option<Vec<SecretReference>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Revision {
     pub id: Uuid,
     pub deployment_id: Uuid,
@@ -309,35 +309,35 @@ pub struct Revision {
 }
 
 /// A page of deployments: pass `offset` back to get the next one.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeploymentPage {
     pub resources: Vec<Deployment>,
     pub offset: i64,
 }
 
 /// A page of revisions: pass `offset` back to get the next one.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RevisionPage {
     pub resources: Vec<Revision>,
     pub offset: i64,
 }
 
 /// A page of listeners: pass `offset` back to get the next one.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListenerPage {
     pub resources: Vec<Listener>,
     pub offset: i64,
 }
 
 /// One result of a bulk delete.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BulkDeleteResult {
     pub deployment_id: String,
     pub status: u16,
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BulkDeleteResults {
     pub results: Vec<BulkDeleteResult>,
 }
@@ -349,7 +349,7 @@ pub struct UploadUrlRequest {
     pub supports_upload_headers: bool,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UploadUrl {
     /// Where to `PUT` the project tarball, without an API key; expires.
     pub upload_url: String,
@@ -374,7 +374,7 @@ pub enum ListenerConnection {
     Stale,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Listener {
     pub id: Uuid,
     /// Always `k8s`.

@@ -404,7 +404,8 @@ pub async fn set_revision_status(
              lease_holder = $5,
              lease_expires_at = CASE WHEN $5::text IS NULL THEN NULL
                                      ELSE now() + make_interval(secs => $6) END,
-             updated_at = now()
+             -- A repeated status (a lease renewal) keeps the time the status was entered.
+             updated_at = CASE WHEN status = $2 THEN updated_at ELSE now() END
          WHERE id = $1
          RETURNING id, deployment_id, source, source_revision_config, status, status_message,
                    endpoint, lease_holder, lease_expires_at, created_at, updated_at",

@@ -4,6 +4,310 @@
  */
 
 export interface paths {
+    "/api-host/v1/projects/{deployment_id}/deploy_logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["query_deploy_logs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v1/projects/{deployment_id}/revisions/{revision_id}/build_logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["query_build_logs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v1/projects/{deployment_id}/revisions/{revision_id}/deploy_logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["query_revision_deploy_logs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/deployments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_deployments"];
+        put?: never;
+        post: operations["create_deployment"];
+        delete: operations["delete_deployments"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/deployments/{deployment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["read_deployment"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_deployment"];
+        options?: never;
+        head?: never;
+        patch: operations["update_deployment"];
+        trace?: never;
+    };
+    "/api-host/v2/deployments/{deployment_id}/revisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_revisions"];
+        put?: never;
+        post: operations["create_revision"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/deployments/{deployment_id}/revisions/{revision_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["read_revision"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/deployments/{deployment_id}/revisions/{revision_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["read_revision_logs"];
+        put?: never;
+        post: operations["append_revision_logs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/deployments/{deployment_id}/revisions/{revision_id}/redeploy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["redeploy_revision"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/deployments/{deployment_id}/revisions/{revision_id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch: operations["report_revision_status"];
+        trace?: never;
+    };
+    "/api-host/v2/deployments/{deployment_id}/teardown-complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["confirm_teardown"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/deployments/{deployment_id}/upload-url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["create_upload_url"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/listeners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_listeners"];
+        put?: never;
+        post: operations["create_listener"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/listeners/{listener_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["read_listener"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_listener"];
+        options?: never;
+        head?: never;
+        patch: operations["update_listener"];
+        trace?: never;
+    };
+    "/api-host/v2/listeners/{listener_id}/deployments/{deployment_id}/revisions/{revision_id}/source-url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["listener_revision_source_url"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/listeners/{listener_id}/deployments/{deployment_id}/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["listener_deployment_secrets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/listeners/{listener_id}/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["listener_heartbeat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/sources/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["download_source"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-host/v2/sources/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["upload_source"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/annotation-queues": {
         parameters: {
             query?: never;
@@ -746,6 +1050,22 @@ export interface paths {
         get: operations["me"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metadata/submit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["submit_agent_server_metadata"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2119,6 +2439,16 @@ export interface components {
             patch?: components["schemas"]["RunWire"][] | null;
             post?: components["schemas"]["RunWire"][] | null;
         };
+        /** @description One result of a bulk delete. */
+        BulkDeleteResult: {
+            deployment_id: string;
+            detail?: string | null;
+            /** Format: int32 */
+            status: number;
+        };
+        BulkDeleteResults: {
+            results: components["schemas"]["BulkDeleteResult"][];
+        };
         /** @description One message. `content` is text or a list of parts (text and images). */
         ChatMessage: {
             content?: components["schemas"]["Content"];
@@ -2220,6 +2550,9 @@ export interface components {
              * @description The workspace.
              */
             tenant_id: string;
+        };
+        ComputeConfig: {
+            k8s_namespaces?: string[];
         };
         ConfigBody: {
             feedback_config?: null | components["schemas"]["FeedbackConfig"];
@@ -2372,6 +2705,79 @@ export interface components {
             /** Format: uuid */
             id: string;
         };
+        Deployment: {
+            active_revision_id?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            display_name?: string | null;
+            /** Format: uuid */
+            id: string;
+            image_version?: string | null;
+            latest_revision_id?: string | null;
+            name: string;
+            secret_references?: components["schemas"]["SecretReference"][] | null;
+            /** @description Values are masked (`********`) for callers who may not update deployments. */
+            secrets: components["schemas"]["SecretEntry"][];
+            source: components["schemas"]["DeploymentSource"];
+            source_config: components["schemas"]["SourceConfig"];
+            source_revision_config: components["schemas"]["SourceRevisionConfig"];
+            status: components["schemas"]["DeploymentStatus"];
+            /** Format: uuid */
+            tenant_id: string;
+            /** @description The tracing project the Agent Server traces into (same name as the deployment). */
+            tracer_session_id?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        DeploymentCreate: {
+            name: string;
+            secret_references?: components["schemas"]["SecretReference"][] | null;
+            secrets: components["schemas"]["SecretEntry"][];
+            source: components["schemas"]["DeploymentSource"];
+            source_config: components["schemas"]["SourceConfig"];
+            source_revision_config: components["schemas"]["SourceRevisionConfig"];
+            /** @description Sent by some clients; ignored. */
+            tracked_packages?: Record<string, unknown> | null;
+        };
+        /** @description A page of deployments: pass `offset` back to get the next one. */
+        DeploymentPage: {
+            /** Format: int64 */
+            offset: number;
+            resources: components["schemas"]["Deployment"][];
+        };
+        DeploymentPatch: {
+            /** @default null */
+            display_name: string | null;
+            /** @default null */
+            name: string | null;
+            /** @default null */
+            revision_source: null | components["schemas"]["DeploymentSource"];
+            /** @default null */
+            secret_references: components["schemas"]["SecretReference"][] | null;
+            /**
+             * @description Omitted or `[]`: keep the stored secrets; otherwise the list replaces them. A value sent
+             *     back masked keeps the stored value of that name.
+             * @default null
+             */
+            secrets: components["schemas"]["SecretEntry"][] | null;
+            /** @default null */
+            source: null | components["schemas"]["DeploymentSource"];
+            /** @default null */
+            source_config: null | components["schemas"]["SourceConfig"];
+            /** @default null */
+            source_revision_config: null | components["schemas"]["SourceRevisionConfig"];
+            tracked_packages?: Record<string, unknown> | null;
+        };
+        /**
+         * @description Where a deployment's code comes from.
+         * @enum {string}
+         */
+        DeploymentSource: "github" | "external_docker" | "internal_docker" | "internal_source" | "internal_template";
+        /**
+         * @description A deployment's state.
+         * @enum {string}
+         */
+        DeploymentStatus: "AWAITING_DATABASE" | "READY" | "UNUSED" | "AWAITING_DELETE" | "AWAITING_FINAL_DELETE" | "UNKNOWN";
         /** @description A directory repository at one commit. */
         Directory: {
             commit_hash: string;
@@ -2743,6 +3149,30 @@ export interface components {
             session_id: string;
             start_time?: string | number | null;
         };
+        /** @description A listener's heartbeat. */
+        Heartbeat: {
+            /**
+             * @description The uid of the cluster's `kube-system` namespace.
+             * @default null
+             */
+            cluster_uid: string | null;
+            /** @default null */
+            pending_jobs: number | null;
+            /** @default null */
+            reconciled_at: string | null;
+            /** @default null */
+            version: string | null;
+            /** @default [] */
+            watch_namespaces: string[];
+        };
+        HeartbeatAck: {
+            /** Format: int64 */
+            heartbeat_interval_seconds: number;
+            /** Format: int64 */
+            poll_interval_seconds: number;
+            /** Format: date-time */
+            server_time: string;
+        };
         /** @description Who is calling. */
         IdentityView: {
             email: string;
@@ -2892,6 +3322,103 @@ export interface components {
             overrides?: null | components["schemas"]["OrgLimits"];
             plan: components["schemas"]["OrgLimits"];
             usage_this_hour?: null | components["schemas"]["UsageThisHour"];
+        };
+        Listener: {
+            cluster_uid?: string | null;
+            compute_config: components["schemas"]["ComputeConfig"];
+            compute_id: string;
+            /** @description Always `k8s`. */
+            compute_type: string;
+            connection: components["schemas"]["ListenerConnection"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The installation's in-cluster listener, which deployments created without one use. */
+            is_default: boolean;
+            last_heartbeat_at?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            version?: string | null;
+            /** @description Namespaces the data plane reported watching. */
+            watch_namespaces?: string[] | null;
+        };
+        ListenerConfig: {
+            k8s_namespace?: string | null;
+        };
+        /**
+         * @description How recently a listener was heard from.
+         * @enum {string}
+         */
+        ListenerConnection: "NEVER_CONNECTED" | "CONNECTED" | "STALE";
+        ListenerCreate: {
+            compute_config: components["schemas"]["ComputeConfig"];
+            compute_id: string;
+            compute_type: string;
+            version?: string | null;
+        };
+        /** @description A page of listeners: pass `offset` back to get the next one. */
+        ListenerPage: {
+            /** Format: int64 */
+            offset: number;
+            resources: components["schemas"]["Listener"][];
+        };
+        ListenerPatch: {
+            /** @default null */
+            compute_config: null | components["schemas"]["ComputeConfig"];
+            /**
+             * @description Immutable: the same value is accepted, another is a 400.
+             * @default null
+             */
+            compute_id: string | null;
+            /** @default null */
+            compute_type: string | null;
+            /** @default null */
+            version: string | null;
+        };
+        /** @description Log lines a listener reports for a revision. */
+        LogAppend: {
+            /** @description `build` or `deploy`. */
+            kind: string;
+            lines: components["schemas"]["LogAppendLine"][];
+        };
+        LogAppendLine: {
+            level: string;
+            message: string;
+            /** Format: date-time */
+            timestamp: string;
+        };
+        /** @description A log line as clients read it. */
+        LogEntry: {
+            id: string;
+            level: string;
+            message: string;
+            /** Format: date-time */
+            timestamp: string;
+        };
+        LogPage: {
+            logs: components["schemas"]["LogEntry"][];
+            next_offset?: string | null;
+        };
+        /** @description The body of the v1 log queries `langgraph deploy logs` sends. */
+        LogQuery: {
+            /** @default null */
+            end_time: string | null;
+            /** @default null */
+            level: string | null;
+            /** @default null */
+            limit: number | null;
+            /** @default null */
+            offset: string | null;
+            /**
+             * @description `asc` or `desc` (default).
+             * @default null
+             */
+            order: string | null;
+            /** @default null */
+            query: string | null;
+            /** @default null */
+            start_time: string | null;
         };
         LoginForm: {
             email: string;
@@ -3357,9 +3884,135 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        /**
+         * @description Compute resources and pod settings of a deployment. CPU is in cores, memory in MB. A
+         *     missing limit is twice its request (Redis memory: the request).
+         */
+        ResourceSpec: {
+            /** @default null */
+            annotations: {
+                [key: string]: string;
+            } | null;
+            /** @default null */
+            cpu: number | null;
+            /** @default null */
+            cpu_limit: number | null;
+            /** @default null */
+            db_cpu: number | null;
+            /** @default null */
+            db_cpu_limit: number | null;
+            /** @default null */
+            db_max_connections: number | null;
+            /** @default null */
+            db_memory_limit_mb: number | null;
+            /** @default null */
+            db_memory_mb: number | null;
+            /** @default null */
+            db_storage_gi: number | null;
+            /**
+             * @description `[{name}]`.
+             * @default null
+             */
+            image_pull_secrets: Record<string, unknown>[] | null;
+            /**
+             * @description Kubernetes `Container`s run before the API server.
+             * @default null
+             */
+            init_containers: Record<string, unknown>[] | null;
+            /** @default null */
+            labels: {
+                [key: string]: string;
+            } | null;
+            /** @default null */
+            max_scale: number | null;
+            /** @default null */
+            memory_limit_mb: number | null;
+            /** @default null */
+            memory_mb: number | null;
+            /** @default null */
+            min_scale: number | null;
+            /** @default null */
+            queue_cpu: number | null;
+            /** @default null */
+            queue_cpu_limit: number | null;
+            /** @default null */
+            queue_max_scale: number | null;
+            /** @default null */
+            queue_memory_limit_mb: number | null;
+            /** @default null */
+            queue_memory_mb: number | null;
+            /** @default null */
+            queue_min_scale: number | null;
+            /** @default null */
+            redis_cpu: number | null;
+            /** @default null */
+            redis_cpu_limit: number | null;
+            /** @default null */
+            redis_memory_limit_mb: number | null;
+            /** @default null */
+            redis_memory_mb: number | null;
+            /** @default null */
+            service_account_name: string | null;
+            /**
+             * @description Kubernetes `Container`s run beside the API server.
+             * @default null
+             */
+            sidecars: Record<string, unknown>[] | null;
+            /**
+             * @description Kubernetes `VolumeMount`s of the API server container.
+             * @default null
+             */
+            volume_mounts: Record<string, unknown>[] | null;
+            /**
+             * @description Kubernetes `Volume`s.
+             * @default null
+             */
+            volumes: Record<string, unknown>[] | null;
+        };
         ReviewBody: {
             status?: string | null;
         };
+        Revision: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            deployment_id: string;
+            /** @description Where the data plane serves this revision. */
+            endpoint?: string | null;
+            /** Format: uuid */
+            id: string;
+            source: components["schemas"]["DeploymentSource"];
+            source_revision_config: components["schemas"]["SourceRevisionConfig"];
+            status: components["schemas"]["RevisionStatus"];
+            /** @description Why the revision is in its status (a failure's reason). */
+            status_message?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description `POST /v2/deployments/{id}/revisions`: always creates a revision. */
+        RevisionCreate: {
+            /** @default null */
+            revision_source: null | components["schemas"]["DeploymentSource"];
+            /** @default null */
+            secret_references: components["schemas"]["SecretReference"][] | null;
+            /** @default null */
+            secrets: components["schemas"]["SecretEntry"][] | null;
+            /** @default null */
+            source_config: null | components["schemas"]["SourceConfig"];
+            /** @default null */
+            source_revision_config: null | components["schemas"]["SourceRevisionConfig"];
+        };
+        /** @description A page of revisions: pass `offset` back to get the next one. */
+        RevisionPage: {
+            /** Format: int64 */
+            offset: number;
+            resources: components["schemas"]["Revision"][];
+        };
+        /**
+         * @description A revision's state. Final: `DEPLOYED`, `*_FAILED`, `SKIPPED`, `INTERRUPTED`.
+         * @enum {string}
+         */
+        RevisionStatus: "CREATING" | "QUEUED" | "AWAITING_BUILD" | "BUILDING" | "AWAITING_DEPLOY" | "DEPLOYING" | "CREATE_FAILED" | "BUILD_FAILED" | "DEPLOY_FAILED" | "DEPLOYED" | "SKIPPED" | "INTERRUPTED" | "UNKNOWN";
         /** @enum {string} */
         Role: "system" | "user" | "assistant" | "tool";
         /** @description A role a member can hold. */
@@ -3676,6 +4329,17 @@ export interface components {
             parsed_query?: Record<string, unknown> | null;
             runs: components["schemas"]["Run"][];
         };
+        /** @description An environment variable of the Agent Server. */
+        SecretEntry: {
+            name: string;
+            value: string;
+        };
+        /** @description An environment variable filled from a Kubernetes Secret in the deployment's namespace. */
+        SecretReference: {
+            name: string;
+            secret_key: string;
+            secret_name: string;
+        };
         SecretUpsert: {
             /** @description A letter or `_`, then letters, digits or `_`, up to 128 characters. */
             key: string;
@@ -3703,12 +4367,75 @@ export interface components {
         SharedRunsV2: {
             items: Record<string, unknown>[];
         };
+        /** @description Settings of a deployment that never need a revision (all nullable, validated per source). */
+        SourceConfig: {
+            /** @default null */
+            build_command: string | null;
+            /** @default null */
+            build_on_push: boolean | null;
+            /**
+             * @description The deployment's URL: set by the user, or by the control plane from the data plane's
+             *     endpoint when the first revision is deployed.
+             * @default null
+             */
+            custom_url: string | null;
+            /**
+             * @description `dev_free`, `dev`, `prod` (and what newer clients send: `dev_zero`, `dev_free_zero`,
+             *     `serverless`); stored and echoed, `prod` when unset.
+             * @default null
+             */
+            deployment_type: string | null;
+            /** @default null */
+            install_command: string | null;
+            /** @default null */
+            integration_id: string | null;
+            /** @default null */
+            listener_config: null | components["schemas"]["ListenerConfig"];
+            /** @default null */
+            listener_id: string | null;
+            /** @default null */
+            repo_url: string | null;
+            /** @default null */
+            resource_spec: null | components["schemas"]["ResourceSpec"];
+            /** @default null */
+            template_id: string | null;
+        };
+        /** @description What one revision deploys (on a deployment: its latest revision's). */
+        SourceRevisionConfig: {
+            /** @default null */
+            image_uri: string | null;
+            /** @default null */
+            langgraph_config_path: string | null;
+            /** @default null */
+            repo_commit_sha: string | null;
+            /** @default null */
+            repo_ref: string | null;
+            /**
+             * @description Only object paths handed out by `POST /v2/deployments/{id}/upload-url`.
+             * @default null
+             */
+            source_tarball_path: string | null;
+        };
+        /** @description A signed URL the data plane downloads a revision's source tarball from, without a key. */
+        SourceUrl: {
+            url: string;
+        };
         /** @description `split` as a string or a list. */
         Split: string | string[];
         SplitBody: {
             examples?: string[];
             remove?: boolean;
             split_name: string;
+        };
+        /** @description A listener's report on a revision it rolls out. */
+        StatusReport: {
+            endpoint?: string | null;
+            /** @description Which listener replica reports: the rollout is leased to one replica at a time. */
+            holder?: string | null;
+            /** @description How long the lease lasts from now, seconds (default 60). */
+            lease_seconds?: number | null;
+            message?: string | null;
+            status: components["schemas"]["RevisionStatus"];
         };
         Submission: {
             comment?: string | null;
@@ -3772,6 +4499,22 @@ export interface components {
         /** @description Whether and which tool the model must call: `auto`, `none`, `required`, or a tool's name. */
         ToolChoice: string | {
             name: string;
+        };
+        UploadUrl: {
+            /** @description What to send as `source_revision_config.source_tarball_path`. */
+            object_path: string;
+            upload_headers: {
+                [key: string]: string;
+            };
+            /** @description Where to `PUT` the project tarball, without an API key; expires. */
+            upload_url: string;
+        };
+        UploadUrlRequest: {
+            /**
+             * @description The CLI sends `true`: the answer's `upload_headers` must be sent with the PUT.
+             * @default false
+             */
+            supports_upload_headers: boolean;
         };
         /** @description Token counts as LangSmith records them (`usage_metadata`). */
         Usage: {
@@ -4057,6 +4800,1193 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    query_deploy_logs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LogQuery"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    query_build_logs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+                revision_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LogQuery"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    query_revision_deploy_logs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+                revision_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LogQuery"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    list_deployments: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                name?: string;
+                name_contains?: string;
+                /** @description CSV of deployment statuses */
+                status?: string;
+                /** @description CSV, or the parameter repeated */
+                deployment_ids?: string;
+                listener_id?: string;
+                image_version?: string;
+                deployment_type?: string;
+                remote_reconciled?: boolean;
+                /** @description accepted; tags are not kept */
+                tag_value_ids?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    create_deployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeploymentCreate"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deployment"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_deployments: {
+        parameters: {
+            query: {
+                /** @description repeated, or CSV; at most 100 */
+                deployment_ids: string;
+                delete_tracing_project?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkDeleteResults"];
+                };
+            };
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkDeleteResults"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    read_deployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deployment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_deployment: {
+        parameters: {
+            query?: {
+                delete_tracing_project?: boolean;
+                force?: boolean;
+            };
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    update_deployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeploymentPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deployment"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    list_revisions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                /** @description CSV of revision statuses */
+                status?: string;
+                remote_reconciled?: boolean;
+            };
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevisionPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    create_revision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevisionCreate"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revision"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    read_revision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+                revision_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revision"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    read_revision_logs: {
+        parameters: {
+            query: {
+                /** @description build or deploy */
+                type: string;
+                start_time?: string;
+                end_time?: string;
+                order?: string;
+                limit?: number;
+                offset?: string;
+                query?: string;
+                level?: string;
+            };
+            header?: never;
+            path: {
+                deployment_id: string;
+                revision_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    append_revision_logs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+                revision_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LogAppend"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    redeploy_revision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+                revision_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deployment"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    report_revision_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+                revision_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatusReport"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revision"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    confirm_teardown: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    create_upload_url: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadUrlRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadUrl"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    list_listeners: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListenerPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    create_listener: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ListenerCreate"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Listener"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["NotFound"];
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    read_listener: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a listener id, or `default` */
+                listener_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Listener"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_listener: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                listener_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    update_listener: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                listener_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ListenerPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Listener"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listener_revision_source_url: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                listener_id: string;
+                deployment_id: string;
+                revision_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceUrl"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listener_deployment_secrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                listener_id: string;
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretEntry"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listener_heartbeat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a listener id, or `default` */
+                listener_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Heartbeat"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeartbeatAck"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    download_source: {
+        parameters: {
+            query: {
+                path: string;
+                expires: number;
+                signature: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/gzip": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    upload_source: {
+        parameters: {
+            query: {
+                path: string;
+                expires: number;
+                signature: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/gzip": number[];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     list_annotation_queues: {
         parameters: {
             query?: {
@@ -6393,6 +8323,37 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Me"];
                 };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    submit_agent_server_metadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description acknowledged */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];

@@ -9,6 +9,7 @@ mod auth;
 mod clickhouse_migrations;
 mod compose;
 mod datasets_feedback;
+mod deployments;
 mod edge;
 mod faults;
 mod fuzz_corpus;

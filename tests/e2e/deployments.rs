@@ -1,0 +1,298 @@
+//! The deployment loop end to end on one machine: the real `langgraph deploy` (langgraph-cli
+//! from PyPI) against the control plane, the listener polling it and writing `LGP`s, the
+//! operator's local runtime running the real Agent Server (`langgraph dev`), and the deployed
+//! graph answering through the deployment's URL and tracing into its project.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ironsmith_e2e::{Client, Stack, python};
+use ironsmith_listener::config::{ClusterKind, Config as ListenerConfig};
+use ironsmith_operator::local::{LocalConfig, Runtime};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// The venv's `langgraph` (installed by `scripts/stores install` from requirements.txt).
+fn langgraph_bin() -> PathBuf {
+    python().with_file_name("langgraph")
+}
+
+const DIGEST: &str = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945";
+
+/// A data plane on a local cluster folder: the operator's local runtime and listener replicas.
+struct DataPlane {
+    dir: tempfile::TempDir,
+    operator: CancellationToken,
+    listeners: Vec<(CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>)>,
+}
+
+impl DataPlane {
+    fn start(images: &[(&str, String)]) -> anyhow::Result<DataPlane> {
+        let dir = tempfile::tempdir()?;
+        let operator = CancellationToken::new();
+        let config = LocalConfig {
+            dir: dir.path().to_path_buf(),
+            langgraph_bin: langgraph_bin(),
+            image_commands: images.iter().map(|(i, c)| ((*i).to_owned(), c.clone())).collect(),
+            startup_timeout: Duration::from_secs(90),
+            poll: Duration::from_millis(200),
+        };
+        tokio::spawn(Runtime::new(config).run(operator.clone()));
+        Ok(DataPlane {
+            dir,
+            operator,
+            listeners: Vec::new(),
+        })
+    }
+
+    fn listener_config(&self, stack: &Stack, instance: &str) -> anyhow::Result<ListenerConfig> {
+        Ok(ListenerConfig {
+            host_backend_endpoint: format!("{}/api-host/", stack.edge).parse()?,
+            langsmith_endpoint: format!("{}/api/v1", stack.edge),
+            api_key: stack.admin_key.clone(),
+            tenant_id: stack.workspace_id,
+            listener_id: "default".into(),
+            watch_namespaces: Vec::new(),
+            health_check: true,
+            port: ironsmith_test_support::free_port()?,
+            instance_id: instance.into(),
+            cluster: ClusterKind::Local(self.dir.path().to_path_buf()),
+            deploy_timeout: Duration::from_secs(120),
+            poll_interval: Some(Duration::from_millis(300)),
+            lease_seconds: 30,
+        })
+    }
+
+    fn add_listener(&mut self, stack: &Stack, instance: &str) -> anyhow::Result<()> {
+        let token = CancellationToken::new();
+        let config = self.listener_config(stack, instance)?;
+        let handle = tokio::spawn(ironsmith_listener::run(config, token.clone()));
+        self.listeners.push((token, handle));
+        Ok(())
+    }
+
+    async fn stop_listeners(&mut self) {
+        for (token, handle) in self.listeners.drain(..) {
+            token.cancel();
+            let _ = handle.await;
+        }
+    }
+}
+
+impl Drop for DataPlane {
+    fn drop(&mut self) {
+        self.operator.cancel();
+        for (token, _) in &self.listeners {
+            token.cancel();
+        }
+    }
+}
+
+/// A one-node graph that answers with `reply`.
+fn write_project(dir: &Path, reply: &str) -> anyhow::Result<()> {
+    std::fs::write(
+        dir.join("langgraph.json"),
+        json!({"dependencies": ["."], "graphs": {"agent": "./agent.py:graph"}, "env": ".env"}).to_string(),
+    )?;
+    std::fs::write(dir.join(".env"), "GREETING=hello from a deployment secret\n")?;
+    std::fs::write(
+        dir.join("agent.py"),
+        format!(
+            r#"import os
+from typing import TypedDict
+from langgraph.graph import StateGraph, START, END
+
+class State(TypedDict, total=False):
+    question: str
+    answer: str
+    greeting: str
+
+def answer(state: State) -> State:
+    return {{"answer": "{reply}: " + state.get("question", ""), "greeting": os.environ.get("GREETING", "")}}
+
+builder = StateGraph(State)
+builder.add_node("answer", answer)
+builder.add_edge(START, "answer")
+builder.add_edge("answer", END)
+graph = builder.compile()
+"#
+        ),
+    )?;
+    Ok(())
+}
+
+/// Runs `langgraph deploy …` in `dir` against the stack; its stdout, or its failure.
+async fn cli(stack: &Stack, dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let mut command = tokio::process::Command::new(langgraph_bin());
+    command
+        .arg("deploy")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("LANGSMITH_ENDPOINT", format!("{}/api/v1", stack.edge))
+        .env("LANGSMITH_API_KEY", &stack.admin_key)
+        .env("LANGGRAPH_CLI_NO_ANALYTICS", "1")
+        // No Docker engine here: the CLI uploads the source for a remote build.
+        .env("DOCKER_HOST", "unix:///nonexistent.sock");
+    let output = tokio::time::timeout(Duration::from_secs(300), command.output()).await??;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    );
+    anyhow::ensure!(
+        output.status.success(),
+        "langgraph deploy {args:?} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    eprintln!("langgraph deploy {args:?}:\n{stdout}\n{stderr}");
+    Ok(stdout)
+}
+
+async fn deployment_named(api: &Client, name: &str) -> anyhow::Result<Value> {
+    let page = api
+        .get(&format!("/api-host/v2/deployments?name={name}"))
+        .await?
+        .expect(200)?;
+    page["resources"]
+        .as_array()
+        .and_then(|r| r.first())
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no deployment named {name}: {page}"))
+}
+
+/// Polls the deployment's latest revision until it reaches a final status.
+async fn settle(api: &Client, id: &str) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+    loop {
+        let deployment = api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?;
+        let revision = deployment["latest_revision_id"].as_str().unwrap_or_default().to_owned();
+        let rev = api
+            .get(&format!("/api-host/v2/deployments/{id}/revisions/{revision}"))
+            .await?
+            .expect(200)?;
+        let status = rev["status"].as_str().unwrap_or_default();
+        if ["DEPLOYED", "DEPLOY_FAILED", "SKIPPED", "INTERRUPTED"].contains(&status) {
+            return Ok(rev);
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "revision {revision} stuck in {status}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Asks the deployed graph a question through the deployment's URL.
+async fn ask(url: &str, question: &str) -> anyhow::Result<Value> {
+    let http = reqwest::Client::new();
+    let thread: Value = http
+        .post(format!("{url}/threads"))
+        .json(&json!({}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let thread_id = thread["thread_id"].as_str().unwrap_or_default();
+    let answer: Value = http
+        .post(format!("{url}/threads/{thread_id}/runs/wait"))
+        .json(&json!({"assistant_id": "agent", "input": {"question": question}}))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(answer)
+}
+
+async fn deploy_logs(api: &Client, id: &str) -> anyhow::Result<Vec<String>> {
+    let page = api
+        .post(&format!("/api-host/v1/projects/{id}/deploy_logs"), json!({"limit": 1000, "order": "asc"}))
+        .await?
+        .expect(200)?;
+    Ok(page["logs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["message"].as_str().map(str::to_owned))
+        .collect())
+}
+
+fn enable(config: &mut ironsmith_config::Config) {
+    config.deployment.enabled = true;
+}
+
+#[tokio::test]
+async fn langgraph_deploy_ships_a_graph_from_source_redeploys_it_and_deletes_it() -> anyhow::Result<()> {
+    let stack = Stack::start_with(enable).await?;
+    let mut plane = DataPlane::start(&[])?;
+    plane.add_listener(&stack, "replica-a")?;
+    let api = stack.admin();
+    let project = tempfile::tempdir()?;
+    write_project(project.path(), "first")?;
+
+    cli(&stack, project.path(), &["--no-input", "--remote", "--name", "src-agent"]).await?;
+    let deployment = deployment_named(&api, "src-agent").await?;
+    let id = deployment["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(deployment["status"], "READY", "{deployment}");
+    assert_eq!(deployment["source"], "internal_source");
+    assert_eq!(deployment["active_revision_id"], deployment["latest_revision_id"]);
+    // The CLI's `.env` arrived as a secret, shown to its owner.
+    assert_eq!(deployment["secrets"][0]["name"], "GREETING", "{deployment}");
+    let url = deployment["source_config"]["custom_url"].as_str().unwrap_or_default().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{deployment}");
+
+    let answer = ask(&url, "ping").await?;
+    assert_eq!(answer["answer"], "first: ping", "{answer}");
+    assert_eq!(answer["greeting"], "hello from a deployment secret");
+
+    // The Agent Server traces into the deployment's project.
+    let runs = stack.wait_for_runs("src-agent", 1, Duration::from_secs(60)).await?;
+    assert!(!runs.is_empty());
+
+    // The CLI lists it and reads its logs.
+    let listed = cli(&stack, project.path(), &["list"]).await?;
+    assert!(listed.contains("src-agent"), "{listed}");
+    let logs = cli(&stack, project.path(), &["logs", "--deployment-id", &id]).await?;
+    assert!(logs.contains("Ready at"), "{logs}");
+
+    // A changed project redeploys through the same URL, replacing the process.
+    write_project(project.path(), "second")?;
+    cli(&stack, project.path(), &["--no-input", "--remote", "--name", "src-agent"]).await?;
+    let redeployed = api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?;
+    assert_ne!(redeployed["latest_revision_id"], deployment["latest_revision_id"]);
+    assert_eq!(redeployed["active_revision_id"], redeployed["latest_revision_id"]);
+    assert_eq!(redeployed["source_config"]["custom_url"], url.as_str());
+    assert_eq!(ask(&url, "pong").await?["answer"], "second: pong");
+    let revisions = api
+        .get(&format!("/api-host/v2/deployments/{id}/revisions"))
+        .await?
+        .expect(200)?;
+    // Newest first: the two rollouts, and the empty revision the CLI's create made before it
+    // uploaded the source, superseded.
+    let statuses: Vec<&str> = revisions["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["DEPLOYED", "DEPLOYED", "SKIPPED"], "{revisions}");
+
+    // Delete: 204 at once, then the data plane tears it down and the row goes.
+    cli(&stack, project.path(), &["delete", &id, "--force"]).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _) = api.open(&format!("/api-host/v2/deployments/{id}")).await?;
+        if status == 404 {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "deployment {id} never went away");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(ask(&url, "gone?").await.is_err(), "the Agent Server still answers after teardown");
+    // The tracing project is kept.
+    assert!(stack.project_id("src-agent").await?.is_some());
+    plane.stop_listeners().await;
+    stack.stop().await;
+    Ok(())
+}

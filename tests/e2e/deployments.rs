@@ -218,6 +218,11 @@ async fn deploy_logs(api: &Client, id: &str) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// The admin's key against the public origin (control-plane paths are not under `/api/v1`).
+fn edge_client(stack: &Stack) -> Client {
+    Client::new(&stack.edge).key(&stack.admin_key)
+}
+
 fn enable(config: &mut ironsmith_config::Config) {
     config.deployment.enabled = true;
 }
@@ -227,7 +232,7 @@ async fn langgraph_deploy_ships_a_graph_from_source_redeploys_it_and_deletes_it(
     let stack = Stack::start_with(enable).await?;
     let mut plane = DataPlane::start(&[])?;
     plane.add_listener(&stack, "replica-a")?;
-    let api = stack.admin();
+    let api = edge_client(&stack);
     let project = tempfile::tempdir()?;
     write_project(project.path(), "first")?;
 
@@ -292,6 +297,192 @@ async fn langgraph_deploy_ships_a_graph_from_source_redeploys_it_and_deletes_it(
     assert!(ask(&url, "gone?").await.is_err(), "the Agent Server still answers after teardown");
     // The tracing project is kept.
     assert!(stack.project_id("src-agent").await?.is_some());
+    plane.stop_listeners().await;
+    stack.stop().await;
+    Ok(())
+}
+
+/// `registry.example.com/echo-agent` runs the project in `dir`; `…/crashing-agent` exits at once.
+fn image_commands(dir: &Path) -> Vec<(&'static str, String)> {
+    let config = dir.join("langgraph.json");
+    vec![
+        (
+            "registry.example.com/echo-agent",
+            format!(
+                "cd {} && exec {} dev --no-browser --no-reload --host 127.0.0.1 --port \"$PORT\" --config {}",
+                dir.display(),
+                langgraph_bin().display(),
+                config.display()
+            ),
+        ),
+        (
+            "registry.example.com/crashing-agent",
+            "echo 'fatal: cannot load graph agent' >&2; exit 3".to_owned(),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn an_image_deploys_a_failing_one_keeps_the_old_revision_serving_and_an_older_one_redeploys() -> anyhow::Result<()> {
+    let stack = Stack::start_with(enable).await?;
+    let project = tempfile::tempdir()?;
+    write_project(project.path(), "image")?;
+    let mut plane = DataPlane::start(&image_commands(project.path()))?;
+    plane.add_listener(&stack, "replica-a")?;
+    let api = edge_client(&stack);
+
+    // The CLI's image path: a digest-pinned reference, no build.
+    let image = format!("registry.example.com/echo-agent@{DIGEST}");
+    cli(&stack, project.path(), &["--no-input", "--name", "img-agent", "--image-uri", &image]).await?;
+    let deployment = deployment_named(&api, "img-agent").await?;
+    let id = deployment["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(deployment["source"], "external_docker");
+    assert_eq!(deployment["status"], "READY");
+    assert_eq!(deployment["source_revision_config"]["image_uri"], image.as_str());
+    let first = deployment["active_revision_id"].clone();
+    let url = deployment["source_config"]["custom_url"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(ask(&url, "a").await?["answer"], "image: a");
+
+    // An image that cannot start: the revision fails with the reason, the deployment stays
+    // READY and the previous revision keeps serving.
+    let crashing = format!("registry.example.com/crashing-agent@{DIGEST}");
+    api.patch(
+        &format!("/api-host/v2/deployments/{id}"),
+        json!({"source_revision_config": {"image_uri": crashing}, "secrets": []}),
+    )
+    .await?
+    .expect(200)?;
+    let failed = settle(&api, &id).await?;
+    assert_eq!(failed["status"], "DEPLOY_FAILED", "{failed}");
+    let reason = failed["status_message"].as_str().unwrap_or_default();
+    assert!(reason.contains("exited") && reason.contains("cannot load graph agent"), "{reason}");
+    let after = api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?;
+    assert_eq!(after["status"], "READY");
+    assert_eq!(after["active_revision_id"], first);
+    assert_eq!(ask(&url, "b").await?["answer"], "image: b");
+    let logs = deploy_logs(&api, &id).await?;
+    assert!(logs.iter().any(|l| l.contains("Rollout failed")), "{logs:?}");
+
+    // An image the runtime has no command for fails too, saying so.
+    api.patch(
+        &format!("/api-host/v2/deployments/{id}"),
+        json!({"source_revision_config": {"image_uri": format!("registry.example.com/unknown@{DIGEST}")}}),
+    )
+    .await?
+    .expect(200)?;
+    let unknown = settle(&api, &id).await?;
+    assert_eq!(unknown["status"], "DEPLOY_FAILED");
+    assert!(unknown["status_message"].as_str().unwrap_or_default().contains("LOCAL_IMAGE_COMMANDS"), "{unknown}");
+
+    // Redeploying the first revision makes a new revision with its image.
+    let first_id = first.as_str().unwrap_or_default();
+    let redeployed = api
+        .post(&format!("/api-host/v2/deployments/{id}/revisions/{first_id}/redeploy"), json!({}))
+        .await?
+        .expect(200)?;
+    assert_ne!(redeployed["latest_revision_id"], first);
+    assert_eq!(redeployed["source_revision_config"]["image_uri"], image.as_str());
+    assert_eq!(settle(&api, &id).await?["status"], "DEPLOYED");
+    assert_eq!(ask(&url, "c").await?["answer"], "image: c");
+
+    // The newest clients call the main API host.
+    let listed = api.get("/api/v2/deployments?name_contains=img").await?.expect(200)?;
+    assert_eq!(listed["resources"][0]["id"], id.as_str());
+    let revisions = api
+        .get(&format!("/api/v2/deployments/{id}/revisions?status=DEPLOY_FAILED"))
+        .await?
+        .expect(200)?;
+    assert_eq!(revisions["resources"].as_array().map(Vec::len), Some(2));
+
+    api.delete(&format!("/api-host/v2/deployments/{id}?delete_tracing_project=true")).await?.expect(204)?;
+    plane.stop_listeners().await;
+    stack.stop().await;
+    Ok(())
+}
+
+/// Waits until the deployment's latest revision is in `status`.
+async fn wait_for_status(api: &Client, id: &str, status: &str) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let deployment = api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?;
+        let revision = deployment["latest_revision_id"].as_str().unwrap_or_default().to_owned();
+        let rev = api
+            .get(&format!("/api-host/v2/deployments/{id}/revisions/{revision}"))
+            .await?
+            .expect(200)?;
+        if rev["status"] == status {
+            return Ok(rev);
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "revision never reached {status}: {rev}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_listener_replicas_roll_out_once_and_a_restarted_listener_resumes_its_rollout() -> anyhow::Result<()> {
+    let stack = Stack::start_with(enable).await?;
+    let project = tempfile::tempdir()?;
+    write_project(project.path(), "raced")?;
+    // Slow to start, so the rollout is caught in the middle.
+    let mut commands = image_commands(project.path());
+    commands.push((
+        "registry.example.com/slow-agent",
+        format!("sleep 3 && {}", commands[0].1),
+    ));
+    let mut plane = DataPlane::start(&commands)?;
+    plane.add_listener(&stack, "replica-a")?;
+    plane.add_listener(&stack, "replica-b")?;
+    let api = edge_client(&stack);
+
+    let created = api
+        .post(
+            "/api-host/v2/deployments",
+            json!({"name": "raced", "source": "external_docker", "source_config": {},
+                   "source_revision_config": {"image_uri": format!("registry.example.com/echo-agent@{DIGEST}")},
+                   "secrets": []}),
+        )
+        .await?
+        .expect(201)?;
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(settle(&api, &id).await?["status"], "DEPLOYED");
+    let logs = deploy_logs(&api, &id).await?;
+    let claims = logs.iter().filter(|l| l.starts_with("Claimed by")).count();
+    assert_eq!(claims, 1, "both replicas rolled out: {logs:?}");
+    let applied = logs.iter().filter(|l| l.contains("LGP default/raced applied")).count();
+    assert_eq!(applied, 1, "{logs:?}");
+
+    // One replica alone, stopped mid-rollout and started again under the same name: it
+    // resumes the rollout it holds.
+    plane.stop_listeners().await;
+    plane.add_listener(&stack, "replica-a")?;
+    api.patch(
+        &format!("/api-host/v2/deployments/{id}"),
+        json!({"source_revision_config": {"image_uri": format!("registry.example.com/slow-agent@{DIGEST}")}}),
+    )
+    .await?
+    .expect(200)?;
+    wait_for_status(&api, &id, "DEPLOYING").await?;
+    plane.stop_listeners().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let paused = wait_for_status(&api, &id, "DEPLOYING").await?;
+    // Meanwhile another replica cannot take over the rollout leased to replica-a.
+    let revision = paused["id"].as_str().unwrap_or_default();
+    let other = api
+        .patch(
+            &format!("/api-host/v2/deployments/{id}/revisions/{revision}/status"),
+            json!({"status": "DEPLOYING", "holder": "replica-z"}),
+        )
+        .await?;
+    assert_eq!(other.status, 409, "{}", other.body);
+    assert!(other.body["detail"].as_str().unwrap_or_default().contains("another listener replica"));
+    plane.add_listener(&stack, "replica-a")?;
+    assert_eq!(settle(&api, &id).await?["status"], "DEPLOYED");
+    let url = api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?["source_config"]["custom_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(ask(&url, "d").await?["answer"], "raced: d");
+
     plane.stop_listeners().await;
     stack.stop().await;
     Ok(())

@@ -121,7 +121,7 @@ impl Reconciler {
     async fn fail(&self, deployment: &Deployment, revision: &Revision, ns: &str, reason: String) -> Result<Outcome, ClientError> {
         tracing::warn!(deployment = %deployment.name, revision = %revision.id, %reason, "rollout failed");
         let mut lines = vec![format!("Rollout failed: {reason}")];
-        lines.extend(self.cluster.workload_logs(ns, &deployment.name, WORKLOAD_LOG_LINES).await.unwrap_or_default());
+        lines.extend(self.workload_logs(ns, &deployment.name).await);
         self.control.log(deployment.id, revision.id, "ERROR", lines).await;
         self.control
             .report(deployment.id, revision.id, RevisionStatus::DeployFailed, Some(reason), None)
@@ -131,6 +131,11 @@ impl Reconciler {
 
     /// Writes the Secret and the `LGP` of the revision.
     async fn apply(&self, deployment: &Deployment, revision: &Revision, ns: &str) -> Result<Outcome, ClientError> {
+        // Renewing the claim first: a replica that does not hold the rollout stops here (409)
+        // before touching the cluster.
+        self.control
+            .report(deployment.id, revision.id, revision.status, None, None)
+            .await?;
         let secrets = self.control.secrets(&self.listener_path, deployment.id).await?;
         let mut data: BTreeMap<String, String> =
             secrets.iter().map(|s| (s.name.clone(), s.value.clone())).collect();
@@ -192,6 +197,10 @@ impl Reconciler {
     }
 
     async fn check(&self, deployment: &Deployment, revision: &Revision, ns: &str) -> Result<Outcome, ClientError> {
+        // Only the replica holding the rollout goes on (409 for any other).
+        self.control
+            .report(deployment.id, revision.id, RevisionStatus::Deploying, None, None)
+            .await?;
         let lgp = match self.cluster.get_lgp(ns, &deployment.name).await {
             Ok(lgp) => lgp,
             Err(e) => {
@@ -235,7 +244,7 @@ impl Reconciler {
                     endpoint.as_deref().unwrap_or("(no endpoint)"),
                     if self.config.health_check { "; GET /ok answered 200" } else { "" }
                 )];
-                lines.extend(self.cluster.workload_logs(ns, &deployment.name, WORKLOAD_LOG_LINES).await.unwrap_or_default());
+                lines.extend(self.workload_logs(ns, &deployment.name).await);
                 self.control.log(deployment.id, revision.id, "INFO", lines).await;
                 self.control
                     .report(deployment.id, revision.id, RevisionStatus::Deployed, None, endpoint)
@@ -250,6 +259,18 @@ impl Reconciler {
                 .await;
         }
         self.renew(deployment, revision).await
+    }
+
+    /// The workload's last lines, without terminal colour codes and blank lines.
+    async fn workload_logs(&self, ns: &str, name: &str) -> Vec<String> {
+        self.cluster
+            .workload_logs(ns, name, WORKLOAD_LOG_LINES)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|l| strip_ansi(l))
+            .filter(|l| !l.trim().is_empty())
+            .collect()
     }
 
     /// Keeps the rollout's lease while waiting.
@@ -281,5 +302,36 @@ impl Reconciler {
                 Ok(Outcome::Pending)
             }
         }
+    }
+}
+
+/// `line` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_ansi;
+
+    #[test]
+    fn colour_codes_are_stripped() {
+        assert_eq!(strip_ansi("\u{1b}[2m2026\u{1b}[0m [\u{1b}[32minfo\u{1b}[0m] ok"), "2026 [info] ok");
     }
 }

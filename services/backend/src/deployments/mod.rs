@@ -126,7 +126,12 @@ pub fn render(
     secrets: Vec<SecretEntry>,
     show_secret_values: bool,
 ) -> Deployment {
-    let source_config = source_config_of(&row);
+    let mut source_config = source_config_of(&row);
+    // Reads show every default filled in: what the data plane will run.
+    source_config.resource_spec = Some(resources::materialise(
+        source_config.resource_spec.take(),
+        source_config.deployment_type.as_deref(),
+    ));
     let secret_references = secret_references_of(&row);
     let source_revision_config = latest
         .and_then(|r| serde_json::from_value(r.source_revision_config.clone()).ok())

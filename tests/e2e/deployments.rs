@@ -487,3 +487,187 @@ async fn two_listener_replicas_roll_out_once_and_a_restarted_listener_resumes_it
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_control_plane_validates_places_and_guards_deployments_and_listeners() -> anyhow::Result<()> {
+    let stack = Stack::start_with(enable).await?;
+    let api = edge_client(&stack);
+    let image = format!("registry.example.com/agent@{DIGEST}");
+    let create = |name: &str, extra: Value| {
+        let mut body = json!({"name": name, "source": "external_docker", "source_config": {},
+                              "source_revision_config": {"image_uri": image}, "secrets": []});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        body
+    };
+
+    // Bad input: a clear detail and the right status.
+    for (body, status, detail) in [
+        (create("Bad_Name", json!({})), 400, "Invalid deployment name"),
+        (create("gh", json!({"source": "github"})), 400, "github is not supported"),
+        (create("tpl", json!({"source": "internal_template"})), 400, "internal_template is not supported"),
+        (create("reserved", json!({"secrets": [{"name": "POSTGRES_URI", "value": "x"}]})), 400, "reserved"),
+        (create("cpu", json!({"source_config": {"resource_spec": {"cpu": 64}}})), 400, "resource_spec.cpu"),
+        (create("mixed", json!({"source_revision_config": {"image_uri": image, "source_tarball_path": "x"}})), 400, "external_docker"),
+    ] {
+        let answer = api.post("/api-host/v2/deployments", body).await?;
+        assert_eq!(answer.status, status, "{}", answer.body);
+        assert!(answer.body["detail"].as_str().unwrap_or_default().contains(detail), "{}", answer.body);
+    }
+    let unknown = api.post("/api-host/v2/deployments", create("x", json!({"source": "ftp"}))).await?;
+    assert_eq!(unknown.status, 422);
+    assert!(unknown.body["detail"].is_array(), "{}", unknown.body);
+
+    // Created without a listener: bound to the default in-cluster listener.
+    let a = api.post("/api-host/v2/deployments", create("agent-a", json!({"secrets": [{"name": "OPENAI_API_KEY", "value": "sk-a"}]}))).await?.expect(201)?;
+    let id = a["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(a["status"], "AWAITING_DATABASE");
+    assert!(a["active_revision_id"].is_null());
+    assert_eq!(a["source_config"]["deployment_type"], "prod");
+    assert_eq!(a["source_config"]["resource_spec"]["cpu_limit"], 4.0, "{a}");
+    let default_listener = api.get("/api-host/v2/listeners/default").await?.expect(200)?;
+    assert_eq!(a["source_config"]["listener_id"], default_listener["id"]);
+    assert_eq!(default_listener["connection"], "NEVER_CONNECTED");
+    // The same name again, or a tracing project's name: 409.
+    assert_eq!(api.post("/api-host/v2/deployments", create("agent-a", json!({}))).await?.status, 409);
+    stack.admin().post("/sessions", json!({"name": "taken-by-a-project"})).await?.expect(201)?;
+    assert_eq!(api.post("/api-host/v2/deployments", create("taken-by-a-project", json!({}))).await?.status, 409);
+
+    // Without an image: created, its first revision waits; an image in a PATCH makes a revision.
+    let waiting = api
+        .post("/api-host/v2/deployments", json!({"name": "no-image", "source": "external_docker",
+               "source_config": {"deployment_type": "dev"}, "source_revision_config": {}, "secrets": []}))
+        .await?
+        .expect(201)?;
+    assert_eq!(waiting["source_config"]["deployment_type"], "dev");
+    let wid = waiting["id"].as_str().unwrap_or_default();
+    let patched = api
+        .patch(&format!("/api-host/v2/deployments/{wid}"), json!({"source_revision_config": {"image_uri": image}}))
+        .await?
+        .expect(200)?;
+    assert_ne!(patched["latest_revision_id"], waiting["latest_revision_id"]);
+
+    // PATCH rules: `[]` keeps the secrets; a URL change makes no revision; immutables refuse
+    // another value and accept the same one; a masked value sent back keeps the stored one.
+    let same = api
+        .patch(&format!("/api-host/v2/deployments/{id}"), json!({"secrets": [], "source_config": {"custom_url": "https://agent-a.example.com"}, "name": "agent-a"}))
+        .await?
+        .expect(200)?;
+    assert_eq!(same["latest_revision_id"], a["latest_revision_id"]);
+    assert_eq!(same["secrets"], json!([{"name": "OPENAI_API_KEY", "value": "sk-a"}]));
+    assert_eq!(same["source_config"]["custom_url"], "https://agent-a.example.com");
+    let renamed = api.patch(&format!("/api-host/v2/deployments/{id}"), json!({"name": "other"})).await?;
+    assert_eq!(renamed.status, 400);
+    let moved = api
+        .patch(&format!("/api-host/v2/deployments/{id}"), json!({"source_config": {"listener_config": {"k8s_namespace": "elsewhere"}}}))
+        .await?;
+    assert_eq!(moved.status, 400, "{}", moved.body);
+    let masked = api
+        .patch(&format!("/api-host/v2/deployments/{id}"), json!({"secrets": [{"name": "OPENAI_API_KEY", "value": "********"}, {"name": "B", "value": "b"}]}))
+        .await?
+        .expect(200)?;
+    assert_ne!(masked["latest_revision_id"], a["latest_revision_id"]);
+    assert_eq!(masked["secrets"], json!([{"name": "OPENAI_API_KEY", "value": "sk-a"}, {"name": "B", "value": "b"}]));
+
+    // A viewer reads, masked, and cannot change anything.
+    ironsmith_e2e::add_user(&stack.admin(), "viewer@example.com", "viewer-password-1",
+        ironsmith_auth::Role::OrganizationUser, &[(stack.workspace_id, ironsmith_auth::Role::WorkspaceViewer)]).await?;
+    let viewer = stack.admin().login("viewer@example.com", "viewer-password-1").await?;
+    let seen = viewer.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?;
+    assert_eq!(seen["secrets"][0]["value"], "********");
+    assert_eq!(viewer.post("/api-host/v2/deployments", create("by-viewer", json!({}))).await?.status, 403);
+    assert_eq!(viewer.delete(&format!("/api-host/v2/deployments/{id}")).await?.status, 403);
+    assert_eq!(
+        viewer.post("/api-host/v2/listeners", json!({"compute_type": "k8s", "compute_id": "v", "compute_config": {"k8s_namespaces": ["v"]}})).await?.status,
+        403
+    );
+
+    // Listeners: unique compute_id, placement checked, namespaces of one cluster disjoint.
+    let l1 = api
+        .post("/api-host/v2/listeners", json!({"compute_type": "k8s", "compute_id": "prod-eu-01", "compute_config": {"k8s_namespaces": ["team-a", "team-b"]}, "version": "1.0.0"}))
+        .await?
+        .expect(201)?;
+    let l1_id = l1["id"].as_str().unwrap_or_default().to_owned();
+    let dup = api
+        .post("/api-host/v2/listeners", json!({"compute_type": "k8s", "compute_id": "prod-eu-01", "compute_config": {"k8s_namespaces": ["x"]}}))
+        .await?;
+    assert_eq!(dup.status, 409);
+    assert!(dup.body["detail"].as_str().unwrap_or_default().contains("prod-eu-01"));
+    let outside = api
+        .post("/api-host/v2/deployments", create("outside", json!({"source_config": {"listener_id": l1_id, "listener_config": {"k8s_namespace": "team-z"}}})))
+        .await?;
+    assert_eq!(outside.status, 400);
+    let no_ns = api
+        .post("/api-host/v2/deployments", create("no-ns", json!({"source_config": {"listener_id": l1_id}})))
+        .await?;
+    assert_eq!(no_ns.status, 400);
+    let placed = api
+        .post("/api-host/v2/deployments", create("placed", json!({"source_config": {"listener_id": l1_id, "listener_config": {"k8s_namespace": "team-b"}}})))
+        .await?
+        .expect(201)?;
+    let placed_id = placed["id"].as_str().unwrap_or_default().to_owned();
+    let l2 = api
+        .post("/api-host/v2/listeners", json!({"compute_type": "k8s", "compute_id": "prod-eu-02", "compute_config": {"k8s_namespaces": ["team-b"]}}))
+        .await?
+        .expect(201)?;
+    let l2_id = l2["id"].as_str().unwrap_or_default().to_owned();
+    api.post(&format!("/api-host/v2/listeners/{l1_id}/heartbeat"), json!({"cluster_uid": "cluster-1", "watch_namespaces": ["team-a", "team-b"]}))
+        .await?
+        .expect(200)?;
+    let overlap = api
+        .post(&format!("/api-host/v2/listeners/{l2_id}/heartbeat"), json!({"cluster_uid": "cluster-1", "watch_namespaces": ["team-b"]}))
+        .await?;
+    assert_eq!(overlap.status, 409, "{}", overlap.body);
+    let connected = api.get(&format!("/api-host/v2/listeners/{l1_id}")).await?.expect(200)?;
+    assert_eq!(connected["connection"], "CONNECTED");
+    assert_eq!(connected["cluster_uid"], "cluster-1");
+    let in_use = api
+        .patch(&format!("/api-host/v2/listeners/{l1_id}"), json!({"compute_config": {"k8s_namespaces": ["team-a"]}}))
+        .await?;
+    assert_eq!(in_use.status, 409);
+    assert_eq!(api.patch(&format!("/api-host/v2/listeners/{l1_id}"), json!({"compute_id": "renamed"})).await?.status, 400);
+    assert_eq!(api.patch(&format!("/api-host/v2/listeners/{l1_id}"), json!({"version": "1.1.0"})).await?.expect(200)?["version"], "1.1.0");
+    assert_eq!(api.delete(&format!("/api-host/v2/listeners/{l1_id}")).await?.status, 409);
+    let deployments_on_l1 = api.get(&format!("/api-host/v2/deployments?listener_id={l1_id}")).await?.expect(200)?;
+    assert_eq!(deployments_on_l1["resources"].as_array().map(Vec::len), Some(1));
+
+    // Lists page with the offset they return.
+    let first = api.get("/api-host/v2/deployments?limit=2").await?.expect(200)?;
+    assert_eq!(first["resources"].as_array().map(Vec::len), Some(2));
+    assert_eq!(first["offset"], 2);
+    let rest = api.get("/api-host/v2/deployments?limit=100&offset=2").await?.expect(200)?;
+    assert_eq!(rest["resources"].as_array().map(Vec::len), Some(1));
+    assert_eq!(api.get("/api-host/v2/deployments?limit=0").await?.status, 422);
+    let by_ids = api.get(&format!("/api-host/v2/deployments?deployment_ids={id},{placed_id}")).await?.expect(200)?;
+    assert_eq!(by_ids["resources"].as_array().map(Vec::len), Some(2));
+    let missing = uuid::Uuid::new_v4();
+    let not_found = api.get(&format!("/api-host/v2/deployments/{missing}")).await?;
+    assert_eq!(not_found.status, 404);
+    assert_eq!(not_found.body["detail"], format!("Deployment ID {missing} not found."));
+
+    // Delete: force refuses a live deployment; a plain delete is 204 and idempotent; force then
+    // drops the row; bulk answers 207 when some ids fail.
+    assert_eq!(api.delete(&format!("/api-host/v2/deployments/{id}?force=true")).await?.status, 400);
+    assert_eq!(api.delete(&format!("/api-host/v2/deployments/{id}")).await?.status, 204);
+    assert_eq!(api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?["status"], "AWAITING_DELETE");
+    assert_eq!(api.delete(&format!("/api-host/v2/deployments/{id}")).await?.status, 204);
+    assert_eq!(api.patch(&format!("/api-host/v2/deployments/{id}"), json!({"source_revision_config": {"image_uri": image}})).await?.status, 409);
+    assert_eq!(api.delete(&format!("/api-host/v2/deployments/{id}?force=true")).await?.status, 204);
+    assert_eq!(api.get(&format!("/api-host/v2/deployments/{id}")).await?.status, 404);
+    let bulk = api
+        .delete(&format!("/api-host/v2/deployments?deployment_ids={placed_id}&deployment_ids={missing}"))
+        .await?;
+    assert_eq!(bulk.status, 207, "{}", bulk.body);
+    assert_eq!(bulk.body["results"][0]["status"], 204);
+    assert_eq!(bulk.body["results"][1]["status"], 404);
+    // The control plane is off unless enabled.
+    let off = Stack::start_with(|c| c.deployment.enabled = false).await?;
+    assert_eq!(edge_client(&off).get("/api-host/v2/deployments").await?.status, 404);
+    assert_eq!(edge_client(&off).get("/api/v2/deployments").await?.status, 404);
+    off.stop().await;
+    stack.stop().await;
+    Ok(())
+}

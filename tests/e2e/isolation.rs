@@ -430,6 +430,58 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         "/playground/experiment",
         r#"{"dataset_id":"{dataset}","invoke":{"messages":[{"role":"user","content":"hi"}],"model_config_id":"{model_config}"}}"#,
     ),
+    // The deployment control plane and the listener protocol.
+    (Workspace, "GET", "/api-host/v2/deployments/{deployment}", ""),
+    (
+        Workspace,
+        "PATCH",
+        "/api-host/v2/deployments/{deployment}",
+        r#"{"source_revision_config":{"image_uri":"registry.example.com/pwned@sha256:00"}}"#,
+    ),
+    (Workspace, "DELETE", "/api-host/v2/deployments/{deployment}", ""),
+    (Workspace, "GET", "/api-host/v2/deployments/{deployment}/revisions", ""),
+    (Workspace, "GET", "/api-host/v2/deployments/{deployment}/revisions/{revision}", ""),
+    (Workspace, "POST", "/api-host/v2/deployments/{deployment}/revisions", "{}"),
+    (Workspace, "POST", "/api-host/v2/deployments/{deployment}/revisions/{revision}/redeploy", "{}"),
+    (
+        Workspace,
+        "PATCH",
+        "/api-host/v2/deployments/{deployment}/revisions/{revision}/status",
+        r#"{"status":"AWAITING_DEPLOY","holder":"pwned"}"#,
+    ),
+    (
+        Workspace,
+        "POST",
+        "/api-host/v2/deployments/{deployment}/revisions/{revision}/logs",
+        r#"{"kind":"deploy","lines":[{"timestamp":"2026-01-01T00:00:00Z","level":"INFO","message":"pwned"}]}"#,
+    ),
+    (Workspace, "GET", "/api-host/v2/deployments/{deployment}/revisions/{revision}/logs?type=deploy", ""),
+    (Workspace, "POST", "/api-host/v1/projects/{deployment}/deploy_logs", "{}"),
+    (Workspace, "POST", "/api-host/v1/projects/{deployment}/revisions/{revision}/build_logs", "{}"),
+    (Workspace, "POST", "/api-host/v2/deployments/{deployment}/upload-url", "{}"),
+    (Workspace, "POST", "/api-host/v2/deployments/{deployment}/teardown-complete", ""),
+    (Workspace, "GET", "/api-host/v2/listeners/{listener}", ""),
+    (Workspace, "PATCH", "/api-host/v2/listeners/{listener}", r#"{"version":"pwned"}"#),
+    (Workspace, "DELETE", "/api-host/v2/listeners/{listener}", ""),
+    (
+        Workspace,
+        "POST",
+        "/api-host/v2/listeners/{listener}/heartbeat",
+        r#"{"version":"pwned","cluster_uid":"pwned-cluster","watch_namespaces":["victim-ns"]}"#,
+    ),
+    (Workspace, "GET", "/api-host/v2/listeners/{listener}/deployments/{deployment}/secrets", ""),
+    (
+        Workspace,
+        "POST",
+        "/api-host/v2/listeners/{listener}/deployments/{deployment}/revisions/{revision}/source-url",
+        "",
+    ),
+    (
+        Workspace,
+        "POST",
+        "/api-host/v2/deployments",
+        r#"{"name":"pwned-on-victim-listener","source":"external_docker","source_config":{"listener_id":"{listener}","listener_config":{"k8s_namespace":"victim-ns"}},"source_revision_config":{"image_uri":"registry.example.com/pwned@sha256:00"},"secrets":[]}"#,
+    ),
 ];
 
 /// The victim's resources, by placeholder.
@@ -505,6 +557,9 @@ async fn snapshot(victim: &Victim, same_org: bool) -> anyhow::Result<Vec<(String
         "/model-configs",
         "/annotation-queues",
         "/annotation-queues/{queue}/runs",
+        "/api-host/v2/deployments",
+        "/api-host/v2/deployments/{deployment}/revisions",
+        "/api-host/v2/listeners",
     ] {
         let path = fill(path, victim, Uuid::nil());
         let body = admin.get(&path).await?.expect(200)?;
@@ -691,6 +746,28 @@ async fn furnish(
         .await?
         .expect(201)?;
     let model_config = id(&model_config);
+    // A listener and a deployment on it, with a secret.
+    let listener = admin_ws
+        .post(
+            "/api-host/v2/listeners",
+            json!({"compute_type": "k8s", "compute_id": format!("victim-cluster-{label}"),
+                   "compute_config": {"k8s_namespaces": ["victim-ns"]}}),
+        )
+        .await?
+        .expect(201)?;
+    let listener = id(&listener);
+    let deployment = admin_ws
+        .post(
+            "/api-host/v2/deployments",
+            json!({"name": format!("victim-agent-{label}"), "source": "external_docker",
+                   "source_config": {"listener_id": listener, "listener_config": {"k8s_namespace": "victim-ns"}},
+                   "source_revision_config": {"image_uri": "registry.example.com/victim@sha256:00"},
+                   "secrets": [{"name": "VICTIM_DEPLOY_SECRET", "value": format!("victim-deploy-secret-{label}")}]}),
+        )
+        .await?
+        .expect(201)?;
+    let revision = deployment["latest_revision_id"].as_str().unwrap_or_default().to_owned();
+    let deployment = id(&deployment);
     Ok(Victim {
         workspace,
         values: vec![
@@ -711,9 +788,15 @@ async fn furnish(
             ("{price}", price.clone()),
             ("{comparative}", comparative.clone()),
             ("{model_config}", model_config),
+            ("{listener}", listener),
+            ("{deployment}", deployment),
+            ("{revision}", revision),
         ],
         secrets: vec![
             format!("victim-provider-key-{label}"),
+            format!("victim-deploy-secret-{label}"),
+            format!("victim-agent-{label}"),
+            format!("victim-cluster-{label}"),
             format!("victim-model-{label}"),
             member_email,
             id(&service),
@@ -803,6 +886,7 @@ async fn no_caller_reaches_another_workspace() -> anyhow::Result<()> {
         // The matrix sends hundreds of requests; rate limits are tested elsewhere.
         config.limits.default.requests = 100_000;
         config.limits.run_query.requests = 100_000;
+        config.deployment.enabled = true;
     })
     .await?;
 

@@ -671,3 +671,49 @@ async fn the_control_plane_validates_places_and_guards_deployments_and_listeners
     stack.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_user_deploys_from_the_ui_in_chromium() -> anyhow::Result<()> {
+    anyhow::ensure!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is missing: run scripts/stores install"
+    );
+    let stack = Stack::start_with(enable).await?;
+    let project = tempfile::tempdir()?;
+    write_project(project.path(), "ui")?;
+    let mut plane = DataPlane::start(&image_commands(project.path()))?;
+    plane.add_listener(&stack, "replica-a")?;
+    let shots = std::env::var("UI_SCREENSHOTS").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        format!("{target}/ui-screenshots")
+    });
+    let image = format!("registry.example.com/echo-agent@{DIGEST}");
+    let out = ironsmith_e2e::run_client_within(
+        &ironsmith_e2e::node(),
+        "tests/js/deployments_flow.mjs",
+        &[
+            ("UI", &stack.edge),
+            ("ADMIN_EMAIL", ironsmith_e2e::ADMIN_EMAIL),
+            ("ADMIN_PASSWORD", ironsmith_e2e::ADMIN_PASSWORD),
+            ("IMAGE", &image),
+            ("SCREENSHOTS", &shots),
+        ],
+        Duration::from_secs(300),
+    )
+    .await?;
+    eprintln!("{out:#}");
+    assert_eq!(out["listener_connection"], "NEVER_CONNECTED");
+    let values = out["install_values"].as_str().unwrap_or_default();
+    assert!(values.contains(&format!("HOST_WORKER_TENANT_ID={}", stack.workspace_id)), "{values}");
+    assert!(values.contains("HOST_WORKER_LISTENER_ID=") && values.contains("WATCH_NAMESPACES=agents,agents-staging"), "{values}");
+    assert!(out["url"].as_str().unwrap_or_default().starts_with("http://127.0.0.1:"), "{out}");
+    assert_eq!(out["revisions"], 3);
+    assert_eq!(out["console_errors"], json!([]));
+    // The deployment is gone, and so is its process.
+    let id = out["deployment_id"].as_str().unwrap_or_default();
+    assert_eq!(edge_client(&stack).get(&format!("/api-host/v2/deployments/{id}")).await?.status, 404);
+    assert!(ask(out["url"].as_str().unwrap_or_default(), "gone?").await.is_err());
+    plane.stop_listeners().await;
+    stack.stop().await;
+    Ok(())
+}

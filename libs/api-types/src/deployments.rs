@@ -152,45 +152,75 @@ pub struct ListenerConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ResourceSpec {
+    #[serde(default)]
     pub min_scale: Option<i64>,
+    #[serde(default)]
     pub max_scale: Option<i64>,
+    #[serde(default)]
     pub cpu: Option<f64>,
+    #[serde(default)]
     pub cpu_limit: Option<f64>,
+    #[serde(default)]
     pub memory_mb: Option<i64>,
+    #[serde(default)]
     pub memory_limit_mb: Option<i64>,
+    #[serde(default)]
     pub queue_min_scale: Option<i64>,
+    #[serde(default)]
     pub queue_max_scale: Option<i64>,
+    #[serde(default)]
     pub queue_cpu: Option<f64>,
+    #[serde(default)]
     pub queue_cpu_limit: Option<f64>,
+    #[serde(default)]
     pub queue_memory_mb: Option<i64>,
+    #[serde(default)]
     pub queue_memory_limit_mb: Option<i64>,
+    #[serde(default)]
     pub redis_cpu: Option<f64>,
+    #[serde(default)]
     pub redis_cpu_limit: Option<f64>,
+    #[serde(default)]
     pub redis_memory_mb: Option<i64>,
+    #[serde(default)]
     pub redis_memory_limit_mb: Option<i64>,
+    #[serde(default)]
     pub db_cpu: Option<f64>,
+    #[serde(default)]
     pub db_cpu_limit: Option<f64>,
+    #[serde(default)]
     pub db_memory_mb: Option<i64>,
+    #[serde(default)]
     pub db_memory_limit_mb: Option<i64>,
+    #[serde(default)]
     pub db_storage_gi: Option<i64>,
+    #[serde(default)]
     pub db_max_connections: Option<i64>,
+    #[serde(default)]
     pub labels: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default)]
     pub annotations: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default)]
     pub service_account_name: Option<String>,
     /// `[{name}]`.
     #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(default)]
     pub image_pull_secrets: Option<Vec<Value>>,
     /// Kubernetes `Volume`s.
     #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(default)]
     pub volumes: Option<Vec<Value>>,
     /// Kubernetes `VolumeMount`s of the API server container.
     #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(default)]
     pub volume_mounts: Option<Vec<Value>>,
     /// Kubernetes `Container`s run before the API server.
     #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(default)]
     pub init_containers: Option<Vec<Value>>,
     /// Kubernetes `Container`s run beside the API server.
     #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(default)]
     pub sidecars: Option<Vec<Value>>,
 }
 
@@ -198,20 +228,31 @@ pub struct ResourceSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct SourceConfig {
+    #[serde(default)]
     pub integration_id: Option<Uuid>,
+    #[serde(default)]
     pub repo_url: Option<String>,
     /// `dev_free`, `dev`, `prod` (and what newer clients send: `dev_zero`, `dev_free_zero`,
     /// `serverless`); stored and echoed, `prod` when unset.
+    #[serde(default)]
     pub deployment_type: Option<String>,
+    #[serde(default)]
     pub build_on_push: Option<bool>,
     /// The deployment's URL: set by the user, or by the control plane from the data plane's
     /// endpoint when the first revision is deployed.
+    #[serde(default)]
     pub custom_url: Option<String>,
+    #[serde(default)]
     pub resource_spec: Option<ResourceSpec>,
+    #[serde(default)]
     pub listener_id: Option<Uuid>,
+    #[serde(default)]
     pub listener_config: Option<ListenerConfig>,
+    #[serde(default)]
     pub install_command: Option<String>,
+    #[serde(default)]
     pub build_command: Option<String>,
+    #[serde(default)]
     pub template_id: Option<String>,
 }
 
@@ -219,11 +260,16 @@ pub struct SourceConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct SourceRevisionConfig {
+    #[serde(default)]
     pub repo_ref: Option<String>,
+    #[serde(default)]
     pub langgraph_config_path: Option<String>,
+    #[serde(default)]
     pub image_uri: Option<String>,
     /// Only object paths handed out by `POST /v2/deployments/{id}/upload-url`.
+    #[serde(default)]
     pub source_tarball_path: Option<String>,
+    #[serde(default)]
     pub repo_commit_sha: Option<String>,
 }
 
@@ -268,17 +314,26 @@ pub struct DeploymentCreate {
 #[serde(default)]
 pub struct DeploymentPatch {
     /// Applies only to the revision this PATCH creates.
+    #[serde(default)]
     pub revision_source: Option<DeploymentSource>,
+    #[serde(default)]
     pub display_name: Option<String>,
+    #[serde(default)]
     pub name: Option<String>,
+    #[serde(default)]
     pub source: Option<DeploymentSource>,
+    #[serde(default)]
     pub source_config: Option<SourceConfig>,
+    #[serde(default)]
     pub source_revision_config: Option<SourceRevisionConfig>,
     /// Omitted or `[]`: keep the stored secrets; otherwise the list replaces them. A value sent
     /// back masked keeps the stored value of that name.
+    #[serde(default)]
     pub secrets: Option<Vec<SecretEntry>>,
+    #[serde(default)]
     pub secret_references: Option<Vec<SecretReference>>,
     #[schema(value_type = Option<Object>)]
+    #[serde(default)]
     pub tracked_packages: Option<Value>,
 }
 
@@ -286,10 +341,15 @@ pub struct DeploymentPatch {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RevisionCreate {
+    #[serde(default)]
     pub revision_source: Option<DeploymentSource>,
+    #[serde(default)]
     pub source_config: Option<SourceConfig>,
+    #[serde(default)]
     pub source_revision_config: Option<SourceRevisionConfig>,
+    #[serde(default)]
     pub secrets: Option<Vec<SecretEntry>>,
+    #[serde(default)]
     pub secret_references: Option<Vec<SecretReference>>,
 }
 
@@ -346,6 +406,7 @@ pub struct BulkDeleteResults {
 #[serde(default)]
 pub struct UploadUrlRequest {
     /// The CLI sends `true`: the answer's `upload_headers` must be sent with the PUT.
+    #[serde(default)]
     pub supports_upload_headers: bool,
 }
 
@@ -405,10 +466,14 @@ pub struct ListenerCreate {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ListenerPatch {
+    #[serde(default)]
     pub version: Option<String>,
+    #[serde(default)]
     pub compute_config: Option<ComputeConfig>,
     /// Immutable: the same value is accepted, another is a 400.
+    #[serde(default)]
     pub compute_id: Option<String>,
+    #[serde(default)]
     pub compute_type: Option<String>,
 }
 
@@ -416,11 +481,16 @@ pub struct ListenerPatch {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Heartbeat {
+    #[serde(default)]
     pub version: Option<String>,
     /// The uid of the cluster's `kube-system` namespace.
+    #[serde(default)]
     pub cluster_uid: Option<String>,
+    #[serde(default)]
     pub watch_namespaces: Vec<String>,
+    #[serde(default)]
     pub reconciled_at: Option<DateTime<Utc>>,
+    #[serde(default)]
     pub pending_jobs: Option<i64>,
 }
 
@@ -466,13 +536,20 @@ pub struct LogPage {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct LogQuery {
+    #[serde(default)]
     pub limit: Option<i64>,
     /// `asc` or `desc` (default).
+    #[serde(default)]
     pub order: Option<String>,
+    #[serde(default)]
     pub offset: Option<String>,
+    #[serde(default)]
     pub level: Option<String>,
+    #[serde(default)]
     pub query: Option<String>,
+    #[serde(default)]
     pub start_time: Option<DateTime<Utc>>,
+    #[serde(default)]
     pub end_time: Option<DateTime<Utc>>,
 }
 

@@ -22,7 +22,9 @@ const workspaceRoutes: RouteObject[] = [
   { path: "prompts/:name", ...lazy(() => import("./pages/Prompts").then((m) => ({ Component: m.PromptPage }))) },
   { path: "playground", ...lazy(() => import("./pages/Playground").then((m) => ({ Component: m.Playground }))) },
   { path: "settings", ...lazy(() => import("./pages/Settings").then((m) => ({ Component: m.Settings }))) },
+  { path: "host/deployments", ...lazy(() => import("./pages/Deployment").then((m) => ({ Component: m.Deployments }))) },
   { path: "host/deployments/:deploymentId", ...lazy(() => import("./pages/Deployment").then((m) => ({ Component: m.Deployment }))) },
+  { path: "host/listeners", ...lazy(() => import("./pages/Listeners").then((m) => ({ Component: m.Listeners }))) },
   { path: "*", Component: NotFound },
 ];
 

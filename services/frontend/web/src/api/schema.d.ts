@@ -2746,26 +2746,18 @@ export interface components {
             resources: components["schemas"]["Deployment"][];
         };
         DeploymentPatch: {
-            /** @default null */
-            display_name: string | null;
-            /** @default null */
-            name: string | null;
-            /** @default null */
-            revision_source: null | components["schemas"]["DeploymentSource"];
-            /** @default null */
-            secret_references: components["schemas"]["SecretReference"][] | null;
+            display_name?: string | null;
+            name?: string | null;
+            revision_source?: null | components["schemas"]["DeploymentSource"];
+            secret_references?: components["schemas"]["SecretReference"][] | null;
             /**
              * @description Omitted or `[]`: keep the stored secrets; otherwise the list replaces them. A value sent
              *     back masked keeps the stored value of that name.
-             * @default null
              */
-            secrets: components["schemas"]["SecretEntry"][] | null;
-            /** @default null */
-            source: null | components["schemas"]["DeploymentSource"];
-            /** @default null */
-            source_config: null | components["schemas"]["SourceConfig"];
-            /** @default null */
-            source_revision_config: null | components["schemas"]["SourceRevisionConfig"];
+            secrets?: components["schemas"]["SecretEntry"][] | null;
+            source?: null | components["schemas"]["DeploymentSource"];
+            source_config?: null | components["schemas"]["SourceConfig"];
+            source_revision_config?: null | components["schemas"]["SourceRevisionConfig"];
             tracked_packages?: Record<string, unknown> | null;
         };
         /**
@@ -3151,17 +3143,11 @@ export interface components {
         };
         /** @description A listener's heartbeat. */
         Heartbeat: {
-            /**
-             * @description The uid of the cluster's `kube-system` namespace.
-             * @default null
-             */
-            cluster_uid: string | null;
-            /** @default null */
-            pending_jobs: number | null;
-            /** @default null */
-            reconciled_at: string | null;
-            /** @default null */
-            version: string | null;
+            /** @description The uid of the cluster's `kube-system` namespace. */
+            cluster_uid?: string | null;
+            pending_jobs?: number | null;
+            reconciled_at?: string | null;
+            version?: string | null;
             /** @default [] */
             watch_namespaces: string[];
         };
@@ -3364,17 +3350,11 @@ export interface components {
             resources: components["schemas"]["Listener"][];
         };
         ListenerPatch: {
-            /** @default null */
-            compute_config: null | components["schemas"]["ComputeConfig"];
-            /**
-             * @description Immutable: the same value is accepted, another is a 400.
-             * @default null
-             */
-            compute_id: string | null;
-            /** @default null */
-            compute_type: string | null;
-            /** @default null */
-            version: string | null;
+            compute_config?: null | components["schemas"]["ComputeConfig"];
+            /** @description Immutable: the same value is accepted, another is a 400. */
+            compute_id?: string | null;
+            compute_type?: string | null;
+            version?: string | null;
         };
         /** @description Log lines a listener reports for a revision. */
         LogAppend: {
@@ -3402,23 +3382,14 @@ export interface components {
         };
         /** @description The body of the v1 log queries `langgraph deploy logs` sends. */
         LogQuery: {
-            /** @default null */
-            end_time: string | null;
-            /** @default null */
-            level: string | null;
-            /** @default null */
-            limit: number | null;
-            /** @default null */
-            offset: string | null;
-            /**
-             * @description `asc` or `desc` (default).
-             * @default null
-             */
-            order: string | null;
-            /** @default null */
-            query: string | null;
-            /** @default null */
-            start_time: string | null;
+            end_time?: string | null;
+            level?: string | null;
+            limit?: number | null;
+            offset?: string | null;
+            /** @description `asc` or `desc` (default). */
+            order?: string | null;
+            query?: string | null;
+            start_time?: string | null;
         };
         LoginForm: {
             email: string;
@@ -3889,85 +3860,45 @@ export interface components {
          *     missing limit is twice its request (Redis memory: the request).
          */
         ResourceSpec: {
-            /** @default null */
-            annotations: {
+            annotations?: {
                 [key: string]: string;
             } | null;
-            /** @default null */
-            cpu: number | null;
-            /** @default null */
-            cpu_limit: number | null;
-            /** @default null */
-            db_cpu: number | null;
-            /** @default null */
-            db_cpu_limit: number | null;
-            /** @default null */
-            db_max_connections: number | null;
-            /** @default null */
-            db_memory_limit_mb: number | null;
-            /** @default null */
-            db_memory_mb: number | null;
-            /** @default null */
-            db_storage_gi: number | null;
-            /**
-             * @description `[{name}]`.
-             * @default null
-             */
-            image_pull_secrets: Record<string, unknown>[] | null;
-            /**
-             * @description Kubernetes `Container`s run before the API server.
-             * @default null
-             */
-            init_containers: Record<string, unknown>[] | null;
-            /** @default null */
-            labels: {
+            cpu?: number | null;
+            cpu_limit?: number | null;
+            db_cpu?: number | null;
+            db_cpu_limit?: number | null;
+            db_max_connections?: number | null;
+            db_memory_limit_mb?: number | null;
+            db_memory_mb?: number | null;
+            db_storage_gi?: number | null;
+            /** @description `[{name}]`. */
+            image_pull_secrets?: Record<string, unknown>[] | null;
+            /** @description Kubernetes `Container`s run before the API server. */
+            init_containers?: Record<string, unknown>[] | null;
+            labels?: {
                 [key: string]: string;
             } | null;
-            /** @default null */
-            max_scale: number | null;
-            /** @default null */
-            memory_limit_mb: number | null;
-            /** @default null */
-            memory_mb: number | null;
-            /** @default null */
-            min_scale: number | null;
-            /** @default null */
-            queue_cpu: number | null;
-            /** @default null */
-            queue_cpu_limit: number | null;
-            /** @default null */
-            queue_max_scale: number | null;
-            /** @default null */
-            queue_memory_limit_mb: number | null;
-            /** @default null */
-            queue_memory_mb: number | null;
-            /** @default null */
-            queue_min_scale: number | null;
-            /** @default null */
-            redis_cpu: number | null;
-            /** @default null */
-            redis_cpu_limit: number | null;
-            /** @default null */
-            redis_memory_limit_mb: number | null;
-            /** @default null */
-            redis_memory_mb: number | null;
-            /** @default null */
-            service_account_name: string | null;
-            /**
-             * @description Kubernetes `Container`s run beside the API server.
-             * @default null
-             */
-            sidecars: Record<string, unknown>[] | null;
-            /**
-             * @description Kubernetes `VolumeMount`s of the API server container.
-             * @default null
-             */
-            volume_mounts: Record<string, unknown>[] | null;
-            /**
-             * @description Kubernetes `Volume`s.
-             * @default null
-             */
-            volumes: Record<string, unknown>[] | null;
+            max_scale?: number | null;
+            memory_limit_mb?: number | null;
+            memory_mb?: number | null;
+            min_scale?: number | null;
+            queue_cpu?: number | null;
+            queue_cpu_limit?: number | null;
+            queue_max_scale?: number | null;
+            queue_memory_limit_mb?: number | null;
+            queue_memory_mb?: number | null;
+            queue_min_scale?: number | null;
+            redis_cpu?: number | null;
+            redis_cpu_limit?: number | null;
+            redis_memory_limit_mb?: number | null;
+            redis_memory_mb?: number | null;
+            service_account_name?: string | null;
+            /** @description Kubernetes `Container`s run beside the API server. */
+            sidecars?: Record<string, unknown>[] | null;
+            /** @description Kubernetes `VolumeMount`s of the API server container. */
+            volume_mounts?: Record<string, unknown>[] | null;
+            /** @description Kubernetes `Volume`s. */
+            volumes?: Record<string, unknown>[] | null;
         };
         ReviewBody: {
             status?: string | null;
@@ -3991,16 +3922,11 @@ export interface components {
         };
         /** @description `POST /v2/deployments/{id}/revisions`: always creates a revision. */
         RevisionCreate: {
-            /** @default null */
-            revision_source: null | components["schemas"]["DeploymentSource"];
-            /** @default null */
-            secret_references: components["schemas"]["SecretReference"][] | null;
-            /** @default null */
-            secrets: components["schemas"]["SecretEntry"][] | null;
-            /** @default null */
-            source_config: null | components["schemas"]["SourceConfig"];
-            /** @default null */
-            source_revision_config: null | components["schemas"]["SourceRevisionConfig"];
+            revision_source?: null | components["schemas"]["DeploymentSource"];
+            secret_references?: components["schemas"]["SecretReference"][] | null;
+            secrets?: components["schemas"]["SecretEntry"][] | null;
+            source_config?: null | components["schemas"]["SourceConfig"];
+            source_revision_config?: null | components["schemas"]["SourceRevisionConfig"];
         };
         /** @description A page of revisions: pass `offset` back to get the next one. */
         RevisionPage: {
@@ -4369,52 +4295,34 @@ export interface components {
         };
         /** @description Settings of a deployment that never need a revision (all nullable, validated per source). */
         SourceConfig: {
-            /** @default null */
-            build_command: string | null;
-            /** @default null */
-            build_on_push: boolean | null;
+            build_command?: string | null;
+            build_on_push?: boolean | null;
             /**
              * @description The deployment's URL: set by the user, or by the control plane from the data plane's
              *     endpoint when the first revision is deployed.
-             * @default null
              */
-            custom_url: string | null;
+            custom_url?: string | null;
             /**
              * @description `dev_free`, `dev`, `prod` (and what newer clients send: `dev_zero`, `dev_free_zero`,
              *     `serverless`); stored and echoed, `prod` when unset.
-             * @default null
              */
-            deployment_type: string | null;
-            /** @default null */
-            install_command: string | null;
-            /** @default null */
-            integration_id: string | null;
-            /** @default null */
-            listener_config: null | components["schemas"]["ListenerConfig"];
-            /** @default null */
-            listener_id: string | null;
-            /** @default null */
-            repo_url: string | null;
-            /** @default null */
-            resource_spec: null | components["schemas"]["ResourceSpec"];
-            /** @default null */
-            template_id: string | null;
+            deployment_type?: string | null;
+            install_command?: string | null;
+            integration_id?: string | null;
+            listener_config?: null | components["schemas"]["ListenerConfig"];
+            listener_id?: string | null;
+            repo_url?: string | null;
+            resource_spec?: null | components["schemas"]["ResourceSpec"];
+            template_id?: string | null;
         };
         /** @description What one revision deploys (on a deployment: its latest revision's). */
         SourceRevisionConfig: {
-            /** @default null */
-            image_uri: string | null;
-            /** @default null */
-            langgraph_config_path: string | null;
-            /** @default null */
-            repo_commit_sha: string | null;
-            /** @default null */
-            repo_ref: string | null;
-            /**
-             * @description Only object paths handed out by `POST /v2/deployments/{id}/upload-url`.
-             * @default null
-             */
-            source_tarball_path: string | null;
+            image_uri?: string | null;
+            langgraph_config_path?: string | null;
+            repo_commit_sha?: string | null;
+            repo_ref?: string | null;
+            /** @description Only object paths handed out by `POST /v2/deployments/{id}/upload-url`. */
+            source_tarball_path?: string | null;
         };
         /** @description A signed URL the data plane downloads a revision's source tarball from, without a key. */
         SourceUrl: {

@@ -11,6 +11,12 @@ export function Shell() {
   const me = useMe();
   // The organisations the user belongs to; a switcher shows when there is more than one.
   const orgs = useQuery({ queryKey: ["my-orgs", workspaceId], queryFn: () => call(api.GET("/api/v1/orgs")), staleTime: 60_000 });
+  // The deployment pages show when the installation runs the control plane (`/api-host` answers).
+  const hostEnabled = useQuery({
+    queryKey: ["host-enabled"],
+    queryFn: async () => (await fetch("/api-host/ok", { credentials: "same-origin" })).ok,
+    staleTime: 300_000,
+  });
   const navigate = useNavigate();
   const location = useLocation();
   const queries = useQueryClient();
@@ -83,6 +89,7 @@ export function Shell() {
           <NavLink to={`${base}/annotation-queues`}>Annotation queues</NavLink>
           <NavLink to={`${base}/prompts`}>Prompts</NavLink>
           <NavLink to={`${base}/playground`}>Playground</NavLink>
+          {hostEnabled.data && <NavLink to={`${base}/host/deployments`}>Deployments</NavLink>}
           <NavLink to={`${base}/settings`}>Settings</NavLink>
         </nav>
         <div className="user-menu">

@@ -1,4 +1,5 @@
-# One image for all five services: `docker run ironsmith <binary> serve|migrate|check-config`.
+# One image for all five services (`docker run ironsmith <binary> serve|migrate|check-config`) and
+# the data plane's `listener` and `operator`.
 # syntax=docker/dockerfile:1
 
 # The web UI: type-checked against the committed OpenAPI document, bundled and precompressed.
@@ -22,7 +23,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --workspace --bins \
  && mkdir -p /out \
  && cp target/release/frontend target/release/backend target/release/platform-backend \
-       target/release/playground target/release/queue /out/
+       target/release/playground target/release/queue \
+       target/release/listener target/release/operator /out/
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -10,6 +10,7 @@ mod clickhouse_migrations;
 mod compose;
 mod datasets_feedback;
 mod deployments;
+mod k8s_data_plane;
 mod edge;
 mod faults;
 mod fuzz_corpus;

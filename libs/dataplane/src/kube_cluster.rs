@@ -39,6 +39,7 @@ impl KubeCluster {
 
     /// In a pod: its service account; elsewhere: the kubeconfig.
     pub async fn connect(field_manager: &'static str) -> anyhow::Result<Self> {
+        crate::install_crypto();
         Ok(KubeCluster::new(Client::try_default().await?, field_manager))
     }
 

@@ -15,6 +15,12 @@ pub use kube_cluster::KubeCluster;
 pub use lgp::Lgp;
 pub use local::LocalCluster;
 
+/// Selects rustls' ring provider for the Kubernetes client's TLS (several providers are
+/// compiled in, so rustls will not pick one itself). Idempotent.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Where the listener's objects go.
 #[derive(Clone)]
 pub enum Cluster {

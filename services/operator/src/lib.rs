@@ -112,6 +112,7 @@ pub async fn run(args: Vec<String>, shutdown: CancellationToken) -> anyhow::Resu
             tls: flag("TLS_ENABLED"),
             routing: routing_from_env()?,
         };
+        ironsmith_dataplane::install_crypto();
         let operator = kube::KubeOperator {
             client: ::kube::Client::try_default().await?,
             settings,

@@ -117,7 +117,8 @@ impl Stack {
         config.services.frontend.listen = std::net::SocketAddr::from(([127, 0, 0, 1], edge_port));
         config.public.ui_url = format!("http://127.0.0.1:{edge_port}").parse()?;
         config.public.api_url = format!("http://127.0.0.1:{edge_port}/api/v1").parse()?;
-        config.public.control_plane_url = format!("http://127.0.0.1:{edge_port}/api-host").parse()?;
+        config.public.control_plane_url =
+            format!("http://127.0.0.1:{edge_port}/api-host").parse()?;
         adjust(&mut config);
         let pool = ironsmith_db::connect(&config.postgres)?;
         let outcome = ironsmith_platform_backend::bootstrap::bootstrap(&pool, &config).await?;

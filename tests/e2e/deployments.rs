@@ -23,7 +23,10 @@ const DIGEST: &str = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2
 struct DataPlane {
     dir: tempfile::TempDir,
     operator: CancellationToken,
-    listeners: Vec<(CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>)>,
+    listeners: Vec<(
+        CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    )>,
 }
 
 impl DataPlane {
@@ -33,7 +36,10 @@ impl DataPlane {
         let config = LocalConfig {
             dir: dir.path().to_path_buf(),
             langgraph_bin: langgraph_bin(),
-            image_commands: images.iter().map(|(i, c)| ((*i).to_owned(), c.clone())).collect(),
+            image_commands: images
+                .iter()
+                .map(|(i, c)| ((*i).to_owned(), c.clone()))
+                .collect(),
             startup_timeout: Duration::from_secs(90),
             poll: Duration::from_millis(200),
         };
@@ -92,9 +98,13 @@ impl Drop for DataPlane {
 fn write_project(dir: &Path, reply: &str) -> anyhow::Result<()> {
     std::fs::write(
         dir.join("langgraph.json"),
-        json!({"dependencies": ["."], "graphs": {"agent": "./agent.py:graph"}, "env": ".env"}).to_string(),
+        json!({"dependencies": ["."], "graphs": {"agent": "./agent.py:graph"}, "env": ".env"})
+            .to_string(),
     )?;
-    std::fs::write(dir.join(".env"), "GREETING=hello from a deployment secret\n")?;
+    std::fs::write(
+        dir.join(".env"),
+        "GREETING=hello from a deployment secret\n",
+    )?;
     std::fs::write(
         dir.join("agent.py"),
         format!(
@@ -166,17 +176,28 @@ async fn deployment_named(api: &Client, name: &str) -> anyhow::Result<Value> {
 async fn settle(api: &Client, id: &str) -> anyhow::Result<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
     loop {
-        let deployment = api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?;
-        let revision = deployment["latest_revision_id"].as_str().unwrap_or_default().to_owned();
+        let deployment = api
+            .get(&format!("/api-host/v2/deployments/{id}"))
+            .await?
+            .expect(200)?;
+        let revision = deployment["latest_revision_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let rev = api
-            .get(&format!("/api-host/v2/deployments/{id}/revisions/{revision}"))
+            .get(&format!(
+                "/api-host/v2/deployments/{id}/revisions/{revision}"
+            ))
             .await?
             .expect(200)?;
         let status = rev["status"].as_str().unwrap_or_default();
         if ["DEPLOYED", "DEPLOY_FAILED", "SKIPPED", "INTERRUPTED"].contains(&status) {
             return Ok(rev);
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "revision {revision} stuck in {status}");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "revision {revision} stuck in {status}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
@@ -207,7 +228,10 @@ async fn ask(url: &str, question: &str) -> anyhow::Result<Value> {
 
 async fn deploy_logs(api: &Client, id: &str) -> anyhow::Result<Vec<String>> {
     let page = api
-        .post(&format!("/api-host/v1/projects/{id}/deploy_logs"), json!({"limit": 1000, "order": "asc"}))
+        .post(
+            &format!("/api-host/v1/projects/{id}/deploy_logs"),
+            json!({"limit": 1000, "order": "asc"}),
+        )
         .await?
         .expect(200)?;
     Ok(page["logs"]
@@ -228,7 +252,8 @@ fn enable(config: &mut ironsmith_config::Config) {
 }
 
 #[tokio::test]
-async fn langgraph_deploy_ships_a_graph_from_source_redeploys_it_and_deletes_it() -> anyhow::Result<()> {
+async fn langgraph_deploy_ships_a_graph_from_source_redeploys_it_and_deletes_it()
+-> anyhow::Result<()> {
     let stack = Stack::start_with(enable).await?;
     let mut plane = DataPlane::start(&[])?;
     plane.add_listener(&stack, "replica-a")?;
@@ -236,15 +261,26 @@ async fn langgraph_deploy_ships_a_graph_from_source_redeploys_it_and_deletes_it(
     let project = tempfile::tempdir()?;
     write_project(project.path(), "first")?;
 
-    cli(&stack, project.path(), &["--no-input", "--remote", "--name", "src-agent"]).await?;
+    cli(
+        &stack,
+        project.path(),
+        &["--no-input", "--remote", "--name", "src-agent"],
+    )
+    .await?;
     let deployment = deployment_named(&api, "src-agent").await?;
     let id = deployment["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(deployment["status"], "READY", "{deployment}");
     assert_eq!(deployment["source"], "internal_source");
-    assert_eq!(deployment["active_revision_id"], deployment["latest_revision_id"]);
+    assert_eq!(
+        deployment["active_revision_id"],
+        deployment["latest_revision_id"]
+    );
     // The CLI's `.env` arrived as a secret, shown to its owner.
     assert_eq!(deployment["secrets"][0]["name"], "GREETING", "{deployment}");
-    let url = deployment["source_config"]["custom_url"].as_str().unwrap_or_default().to_owned();
+    let url = deployment["source_config"]["custom_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{deployment}");
 
     let answer = ask(&url, "ping").await?;
@@ -252,7 +288,9 @@ async fn langgraph_deploy_ships_a_graph_from_source_redeploys_it_and_deletes_it(
     assert_eq!(answer["greeting"], "hello from a deployment secret");
 
     // The Agent Server traces into the deployment's project.
-    let runs = stack.wait_for_runs("src-agent", 1, Duration::from_secs(60)).await?;
+    let runs = stack
+        .wait_for_runs("src-agent", 1, Duration::from_secs(60))
+        .await?;
     assert!(!runs.is_empty());
 
     // The CLI lists it and reads its logs.
@@ -263,10 +301,24 @@ async fn langgraph_deploy_ships_a_graph_from_source_redeploys_it_and_deletes_it(
 
     // A changed project redeploys through the same URL, replacing the process.
     write_project(project.path(), "second")?;
-    cli(&stack, project.path(), &["--no-input", "--remote", "--name", "src-agent"]).await?;
-    let redeployed = api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?;
-    assert_ne!(redeployed["latest_revision_id"], deployment["latest_revision_id"]);
-    assert_eq!(redeployed["active_revision_id"], redeployed["latest_revision_id"]);
+    cli(
+        &stack,
+        project.path(),
+        &["--no-input", "--remote", "--name", "src-agent"],
+    )
+    .await?;
+    let redeployed = api
+        .get(&format!("/api-host/v2/deployments/{id}"))
+        .await?
+        .expect(200)?;
+    assert_ne!(
+        redeployed["latest_revision_id"],
+        deployment["latest_revision_id"]
+    );
+    assert_eq!(
+        redeployed["active_revision_id"],
+        redeployed["latest_revision_id"]
+    );
     assert_eq!(redeployed["source_config"]["custom_url"], url.as_str());
     assert_eq!(ask(&url, "pong").await?["answer"], "second: pong");
     let revisions = api
@@ -291,10 +343,16 @@ async fn langgraph_deploy_ships_a_graph_from_source_redeploys_it_and_deletes_it(
         if status == 404 {
             break;
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "deployment {id} never went away");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "deployment {id} never went away"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    assert!(ask(&url, "gone?").await.is_err(), "the Agent Server still answers after teardown");
+    assert!(
+        ask(&url, "gone?").await.is_err(),
+        "the Agent Server still answers after teardown"
+    );
     // The tracing project is kept.
     assert!(stack.project_id("src-agent").await?.is_some());
     plane.stop_listeners().await;
@@ -323,7 +381,8 @@ fn image_commands(dir: &Path) -> Vec<(&'static str, String)> {
 }
 
 #[tokio::test]
-async fn an_image_deploys_a_failing_one_keeps_the_old_revision_serving_and_an_older_one_redeploys() -> anyhow::Result<()> {
+async fn an_image_deploys_a_failing_one_keeps_the_old_revision_serving_and_an_older_one_redeploys()
+-> anyhow::Result<()> {
     let stack = Stack::start_with(enable).await?;
     let project = tempfile::tempdir()?;
     write_project(project.path(), "image")?;
@@ -333,14 +392,25 @@ async fn an_image_deploys_a_failing_one_keeps_the_old_revision_serving_and_an_ol
 
     // The CLI's image path: a digest-pinned reference, no build.
     let image = format!("registry.example.com/echo-agent@{DIGEST}");
-    cli(&stack, project.path(), &["--no-input", "--name", "img-agent", "--image-uri", &image]).await?;
+    cli(
+        &stack,
+        project.path(),
+        &["--no-input", "--name", "img-agent", "--image-uri", &image],
+    )
+    .await?;
     let deployment = deployment_named(&api, "img-agent").await?;
     let id = deployment["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(deployment["source"], "external_docker");
     assert_eq!(deployment["status"], "READY");
-    assert_eq!(deployment["source_revision_config"]["image_uri"], image.as_str());
+    assert_eq!(
+        deployment["source_revision_config"]["image_uri"],
+        image.as_str()
+    );
     let first = deployment["active_revision_id"].clone();
-    let url = deployment["source_config"]["custom_url"].as_str().unwrap_or_default().to_owned();
+    let url = deployment["source_config"]["custom_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(ask(&url, "a").await?["answer"], "image: a");
 
     // An image that cannot start: the revision fails with the reason, the deployment stays
@@ -355,13 +425,22 @@ async fn an_image_deploys_a_failing_one_keeps_the_old_revision_serving_and_an_ol
     let failed = settle(&api, &id).await?;
     assert_eq!(failed["status"], "DEPLOY_FAILED", "{failed}");
     let reason = failed["status_message"].as_str().unwrap_or_default();
-    assert!(reason.contains("exited") && reason.contains("cannot load graph agent"), "{reason}");
-    let after = api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?;
+    assert!(
+        reason.contains("exited") && reason.contains("cannot load graph agent"),
+        "{reason}"
+    );
+    let after = api
+        .get(&format!("/api-host/v2/deployments/{id}"))
+        .await?
+        .expect(200)?;
     assert_eq!(after["status"], "READY");
     assert_eq!(after["active_revision_id"], first);
     assert_eq!(ask(&url, "b").await?["answer"], "image: b");
     let logs = deploy_logs(&api, &id).await?;
-    assert!(logs.iter().any(|l| l.contains("Rollout failed")), "{logs:?}");
+    assert!(
+        logs.iter().any(|l| l.contains("Rollout failed")),
+        "{logs:?}"
+    );
 
     // An image the runtime has no command for fails too, saying so.
     api.patch(
@@ -372,29 +451,50 @@ async fn an_image_deploys_a_failing_one_keeps_the_old_revision_serving_and_an_ol
     .expect(200)?;
     let unknown = settle(&api, &id).await?;
     assert_eq!(unknown["status"], "DEPLOY_FAILED");
-    assert!(unknown["status_message"].as_str().unwrap_or_default().contains("LOCAL_IMAGE_COMMANDS"), "{unknown}");
+    assert!(
+        unknown["status_message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("LOCAL_IMAGE_COMMANDS"),
+        "{unknown}"
+    );
 
     // Redeploying the first revision makes a new revision with its image.
     let first_id = first.as_str().unwrap_or_default();
     let redeployed = api
-        .post(&format!("/api-host/v2/deployments/{id}/revisions/{first_id}/redeploy"), json!({}))
+        .post(
+            &format!("/api-host/v2/deployments/{id}/revisions/{first_id}/redeploy"),
+            json!({}),
+        )
         .await?
         .expect(200)?;
     assert_ne!(redeployed["latest_revision_id"], first);
-    assert_eq!(redeployed["source_revision_config"]["image_uri"], image.as_str());
+    assert_eq!(
+        redeployed["source_revision_config"]["image_uri"],
+        image.as_str()
+    );
     assert_eq!(settle(&api, &id).await?["status"], "DEPLOYED");
     assert_eq!(ask(&url, "c").await?["answer"], "image: c");
 
     // The newest clients call the main API host.
-    let listed = api.get("/api/v2/deployments?name_contains=img").await?.expect(200)?;
+    let listed = api
+        .get("/api/v2/deployments?name_contains=img")
+        .await?
+        .expect(200)?;
     assert_eq!(listed["resources"][0]["id"], id.as_str());
     let revisions = api
-        .get(&format!("/api/v2/deployments/{id}/revisions?status=DEPLOY_FAILED"))
+        .get(&format!(
+            "/api/v2/deployments/{id}/revisions?status=DEPLOY_FAILED"
+        ))
         .await?
         .expect(200)?;
     assert_eq!(revisions["resources"].as_array().map(Vec::len), Some(2));
 
-    api.delete(&format!("/api-host/v2/deployments/{id}?delete_tracing_project=true")).await?.expect(204)?;
+    api.delete(&format!(
+        "/api-host/v2/deployments/{id}?delete_tracing_project=true"
+    ))
+    .await?
+    .expect(204)?;
     plane.stop_listeners().await;
     stack.stop().await;
     Ok(())
@@ -404,22 +504,34 @@ async fn an_image_deploys_a_failing_one_keeps_the_old_revision_serving_and_an_ol
 async fn wait_for_status(api: &Client, id: &str, status: &str) -> anyhow::Result<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let deployment = api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?;
-        let revision = deployment["latest_revision_id"].as_str().unwrap_or_default().to_owned();
+        let deployment = api
+            .get(&format!("/api-host/v2/deployments/{id}"))
+            .await?
+            .expect(200)?;
+        let revision = deployment["latest_revision_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let rev = api
-            .get(&format!("/api-host/v2/deployments/{id}/revisions/{revision}"))
+            .get(&format!(
+                "/api-host/v2/deployments/{id}/revisions/{revision}"
+            ))
             .await?
             .expect(200)?;
         if rev["status"] == status {
             return Ok(rev);
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "revision never reached {status}: {rev}");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "revision never reached {status}: {rev}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 #[tokio::test]
-async fn two_listener_replicas_roll_out_once_and_a_restarted_listener_resumes_its_rollout() -> anyhow::Result<()> {
+async fn two_listener_replicas_roll_out_once_and_a_restarted_listener_resumes_its_rollout()
+-> anyhow::Result<()> {
     let stack = Stack::start_with(enable).await?;
     let project = tempfile::tempdir()?;
     write_project(project.path(), "raced")?;
@@ -448,7 +560,10 @@ async fn two_listener_replicas_roll_out_once_and_a_restarted_listener_resumes_it
     let logs = deploy_logs(&api, &id).await?;
     let claims = logs.iter().filter(|l| l.starts_with("Claimed by")).count();
     assert_eq!(claims, 1, "both replicas rolled out: {logs:?}");
-    let applied = logs.iter().filter(|l| l.contains("LGP default/raced applied")).count();
+    let applied = logs
+        .iter()
+        .filter(|l| l.contains("LGP default/raced applied"))
+        .count();
     assert_eq!(applied, 1, "{logs:?}");
 
     // One replica alone, stopped mid-rollout and started again under the same name: it
@@ -474,10 +589,18 @@ async fn two_listener_replicas_roll_out_once_and_a_restarted_listener_resumes_it
         )
         .await?;
     assert_eq!(other.status, 409, "{}", other.body);
-    assert!(other.body["detail"].as_str().unwrap_or_default().contains("another listener replica"));
+    assert!(
+        other.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("another listener replica")
+    );
     plane.add_listener(&stack, "replica-a")?;
     assert_eq!(settle(&api, &id).await?["status"], "DEPLOYED");
-    let url = api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?["source_config"]["custom_url"]
+    let url = api
+        .get(&format!("/api-host/v2/deployments/{id}"))
+        .await?
+        .expect(200)?["source_config"]["custom_url"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -489,7 +612,8 @@ async fn two_listener_replicas_roll_out_once_and_a_restarted_listener_resumes_it
 }
 
 #[tokio::test]
-async fn the_control_plane_validates_places_and_guards_deployments_and_listeners() -> anyhow::Result<()> {
+async fn the_control_plane_validates_places_and_guards_deployments_and_listeners()
+-> anyhow::Result<()> {
     let stack = Stack::start_with(enable).await?;
     let api = edge_client(&stack);
     let image = format!("registry.example.com/agent@{DIGEST}");
@@ -506,35 +630,109 @@ async fn the_control_plane_validates_places_and_guards_deployments_and_listeners
 
     // Bad input: a clear detail and the right status.
     for (body, status, detail) in [
-        (create("Bad_Name", json!({})), 400, "Invalid deployment name"),
-        (create("gh", json!({"source": "github"})), 400, "github is not supported"),
-        (create("tpl", json!({"source": "internal_template"})), 400, "internal_template is not supported"),
-        (create("reserved", json!({"secrets": [{"name": "POSTGRES_URI", "value": "x"}]})), 400, "reserved"),
-        (create("cpu", json!({"source_config": {"resource_spec": {"cpu": 64}}})), 400, "resource_spec.cpu"),
-        (create("mixed", json!({"source_revision_config": {"image_uri": image, "source_tarball_path": "x"}})), 400, "external_docker"),
+        (
+            create("Bad_Name", json!({})),
+            400,
+            "Invalid deployment name",
+        ),
+        (
+            create("gh", json!({"source": "github"})),
+            400,
+            "github is not supported",
+        ),
+        (
+            create("tpl", json!({"source": "internal_template"})),
+            400,
+            "internal_template is not supported",
+        ),
+        (
+            create(
+                "reserved",
+                json!({"secrets": [{"name": "POSTGRES_URI", "value": "x"}]}),
+            ),
+            400,
+            "reserved",
+        ),
+        (
+            create(
+                "cpu",
+                json!({"source_config": {"resource_spec": {"cpu": 64}}}),
+            ),
+            400,
+            "resource_spec.cpu",
+        ),
+        (
+            create(
+                "mixed",
+                json!({"source_revision_config": {"image_uri": image, "source_tarball_path": "x"}}),
+            ),
+            400,
+            "external_docker",
+        ),
     ] {
         let answer = api.post("/api-host/v2/deployments", body).await?;
         assert_eq!(answer.status, status, "{}", answer.body);
-        assert!(answer.body["detail"].as_str().unwrap_or_default().contains(detail), "{}", answer.body);
+        assert!(
+            answer.body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(detail),
+            "{}",
+            answer.body
+        );
     }
-    let unknown = api.post("/api-host/v2/deployments", create("x", json!({"source": "ftp"}))).await?;
+    let unknown = api
+        .post(
+            "/api-host/v2/deployments",
+            create("x", json!({"source": "ftp"})),
+        )
+        .await?;
     assert_eq!(unknown.status, 422);
     assert!(unknown.body["detail"].is_array(), "{}", unknown.body);
 
     // Created without a listener: bound to the default in-cluster listener.
-    let a = api.post("/api-host/v2/deployments", create("agent-a", json!({"secrets": [{"name": "OPENAI_API_KEY", "value": "sk-a"}]}))).await?.expect(201)?;
+    let a = api
+        .post(
+            "/api-host/v2/deployments",
+            create(
+                "agent-a",
+                json!({"secrets": [{"name": "OPENAI_API_KEY", "value": "sk-a"}]}),
+            ),
+        )
+        .await?
+        .expect(201)?;
     let id = a["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(a["status"], "AWAITING_DATABASE");
     assert!(a["active_revision_id"].is_null());
     assert_eq!(a["source_config"]["deployment_type"], "prod");
     assert_eq!(a["source_config"]["resource_spec"]["cpu_limit"], 4.0, "{a}");
-    let default_listener = api.get("/api-host/v2/listeners/default").await?.expect(200)?;
+    let default_listener = api
+        .get("/api-host/v2/listeners/default")
+        .await?
+        .expect(200)?;
     assert_eq!(a["source_config"]["listener_id"], default_listener["id"]);
     assert_eq!(default_listener["connection"], "NEVER_CONNECTED");
     // The same name again, or a tracing project's name: 409.
-    assert_eq!(api.post("/api-host/v2/deployments", create("agent-a", json!({}))).await?.status, 409);
-    stack.admin().post("/sessions", json!({"name": "taken-by-a-project"})).await?.expect(201)?;
-    assert_eq!(api.post("/api-host/v2/deployments", create("taken-by-a-project", json!({}))).await?.status, 409);
+    assert_eq!(
+        api.post("/api-host/v2/deployments", create("agent-a", json!({})))
+            .await?
+            .status,
+        409
+    );
+    stack
+        .admin()
+        .post("/sessions", json!({"name": "taken-by-a-project"}))
+        .await?
+        .expect(201)?;
+    assert_eq!(
+        api.post(
+            "/api-host/v2/deployments",
+            create("taken-by-a-project", json!({}))
+        )
+        .await?
+        .status,
+        409
+    );
 
     // Without an image: created, its first revision waits; an image in a PATCH makes a revision.
     let waiting = api
@@ -545,7 +743,10 @@ async fn the_control_plane_validates_places_and_guards_deployments_and_listeners
     assert_eq!(waiting["source_config"]["deployment_type"], "dev");
     let wid = waiting["id"].as_str().unwrap_or_default();
     let patched = api
-        .patch(&format!("/api-host/v2/deployments/{wid}"), json!({"source_revision_config": {"image_uri": image}}))
+        .patch(
+            &format!("/api-host/v2/deployments/{wid}"),
+            json!({"source_revision_config": {"image_uri": image}}),
+        )
         .await?
         .expect(200)?;
     assert_ne!(patched["latest_revision_id"], waiting["latest_revision_id"]);
@@ -557,12 +758,26 @@ async fn the_control_plane_validates_places_and_guards_deployments_and_listeners
         .await?
         .expect(200)?;
     assert_eq!(same["latest_revision_id"], a["latest_revision_id"]);
-    assert_eq!(same["secrets"], json!([{"name": "OPENAI_API_KEY", "value": "sk-a"}]));
-    assert_eq!(same["source_config"]["custom_url"], "https://agent-a.example.com");
-    let renamed = api.patch(&format!("/api-host/v2/deployments/{id}"), json!({"name": "other"})).await?;
+    assert_eq!(
+        same["secrets"],
+        json!([{"name": "OPENAI_API_KEY", "value": "sk-a"}])
+    );
+    assert_eq!(
+        same["source_config"]["custom_url"],
+        "https://agent-a.example.com"
+    );
+    let renamed = api
+        .patch(
+            &format!("/api-host/v2/deployments/{id}"),
+            json!({"name": "other"}),
+        )
+        .await?;
     assert_eq!(renamed.status, 400);
     let moved = api
-        .patch(&format!("/api-host/v2/deployments/{id}"), json!({"source_config": {"listener_config": {"k8s_namespace": "elsewhere"}}}))
+        .patch(
+            &format!("/api-host/v2/deployments/{id}"),
+            json!({"source_config": {"listener_config": {"k8s_namespace": "elsewhere"}}}),
+        )
         .await?;
     assert_eq!(moved.status, 400, "{}", moved.body);
     let masked = api
@@ -570,16 +785,43 @@ async fn the_control_plane_validates_places_and_guards_deployments_and_listeners
         .await?
         .expect(200)?;
     assert_ne!(masked["latest_revision_id"], a["latest_revision_id"]);
-    assert_eq!(masked["secrets"], json!([{"name": "OPENAI_API_KEY", "value": "sk-a"}, {"name": "B", "value": "b"}]));
+    assert_eq!(
+        masked["secrets"],
+        json!([{"name": "OPENAI_API_KEY", "value": "sk-a"}, {"name": "B", "value": "b"}])
+    );
 
     // A viewer reads, masked, and cannot change anything.
-    ironsmith_e2e::add_user(&stack.admin(), "viewer@example.com", "viewer-password-1",
-        ironsmith_auth::Role::OrganizationUser, &[(stack.workspace_id, ironsmith_auth::Role::WorkspaceViewer)]).await?;
-    let viewer = stack.admin().login("viewer@example.com", "viewer-password-1").await?;
-    let seen = viewer.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?;
+    ironsmith_e2e::add_user(
+        &stack.admin(),
+        "viewer@example.com",
+        "viewer-password-1",
+        ironsmith_auth::Role::OrganizationUser,
+        &[(stack.workspace_id, ironsmith_auth::Role::WorkspaceViewer)],
+    )
+    .await?;
+    let viewer = stack
+        .admin()
+        .login("viewer@example.com", "viewer-password-1")
+        .await?;
+    let seen = viewer
+        .get(&format!("/api-host/v2/deployments/{id}"))
+        .await?
+        .expect(200)?;
     assert_eq!(seen["secrets"][0]["value"], "********");
-    assert_eq!(viewer.post("/api-host/v2/deployments", create("by-viewer", json!({}))).await?.status, 403);
-    assert_eq!(viewer.delete(&format!("/api-host/v2/deployments/{id}")).await?.status, 403);
+    assert_eq!(
+        viewer
+            .post("/api-host/v2/deployments", create("by-viewer", json!({})))
+            .await?
+            .status,
+        403
+    );
+    assert_eq!(
+        viewer
+            .delete(&format!("/api-host/v2/deployments/{id}"))
+            .await?
+            .status,
+        403
+    );
     assert_eq!(
         viewer.post("/api-host/v2/listeners", json!({"compute_type": "k8s", "compute_id": "v", "compute_config": {"k8s_namespaces": ["v"]}})).await?.status,
         403
@@ -595,13 +837,21 @@ async fn the_control_plane_validates_places_and_guards_deployments_and_listeners
         .post("/api-host/v2/listeners", json!({"compute_type": "k8s", "compute_id": "prod-eu-01", "compute_config": {"k8s_namespaces": ["x"]}}))
         .await?;
     assert_eq!(dup.status, 409);
-    assert!(dup.body["detail"].as_str().unwrap_or_default().contains("prod-eu-01"));
+    assert!(
+        dup.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("prod-eu-01")
+    );
     let outside = api
         .post("/api-host/v2/deployments", create("outside", json!({"source_config": {"listener_id": l1_id, "listener_config": {"k8s_namespace": "team-z"}}})))
         .await?;
     assert_eq!(outside.status, 400);
     let no_ns = api
-        .post("/api-host/v2/deployments", create("no-ns", json!({"source_config": {"listener_id": l1_id}})))
+        .post(
+            "/api-host/v2/deployments",
+            create("no-ns", json!({"source_config": {"listener_id": l1_id}})),
+        )
         .await?;
     assert_eq!(no_ns.status, 400);
     let placed = api
@@ -614,59 +864,166 @@ async fn the_control_plane_validates_places_and_guards_deployments_and_listeners
         .await?
         .expect(201)?;
     let l2_id = l2["id"].as_str().unwrap_or_default().to_owned();
-    api.post(&format!("/api-host/v2/listeners/{l1_id}/heartbeat"), json!({"cluster_uid": "cluster-1", "watch_namespaces": ["team-a", "team-b"]}))
-        .await?
-        .expect(200)?;
+    api.post(
+        &format!("/api-host/v2/listeners/{l1_id}/heartbeat"),
+        json!({"cluster_uid": "cluster-1", "watch_namespaces": ["team-a", "team-b"]}),
+    )
+    .await?
+    .expect(200)?;
     let overlap = api
-        .post(&format!("/api-host/v2/listeners/{l2_id}/heartbeat"), json!({"cluster_uid": "cluster-1", "watch_namespaces": ["team-b"]}))
+        .post(
+            &format!("/api-host/v2/listeners/{l2_id}/heartbeat"),
+            json!({"cluster_uid": "cluster-1", "watch_namespaces": ["team-b"]}),
+        )
         .await?;
     assert_eq!(overlap.status, 409, "{}", overlap.body);
-    let connected = api.get(&format!("/api-host/v2/listeners/{l1_id}")).await?.expect(200)?;
+    let connected = api
+        .get(&format!("/api-host/v2/listeners/{l1_id}"))
+        .await?
+        .expect(200)?;
     assert_eq!(connected["connection"], "CONNECTED");
     assert_eq!(connected["cluster_uid"], "cluster-1");
     let in_use = api
-        .patch(&format!("/api-host/v2/listeners/{l1_id}"), json!({"compute_config": {"k8s_namespaces": ["team-a"]}}))
+        .patch(
+            &format!("/api-host/v2/listeners/{l1_id}"),
+            json!({"compute_config": {"k8s_namespaces": ["team-a"]}}),
+        )
         .await?;
     assert_eq!(in_use.status, 409);
-    assert_eq!(api.patch(&format!("/api-host/v2/listeners/{l1_id}"), json!({"compute_id": "renamed"})).await?.status, 400);
-    assert_eq!(api.patch(&format!("/api-host/v2/listeners/{l1_id}"), json!({"version": "1.1.0"})).await?.expect(200)?["version"], "1.1.0");
-    assert_eq!(api.delete(&format!("/api-host/v2/listeners/{l1_id}")).await?.status, 409);
-    let deployments_on_l1 = api.get(&format!("/api-host/v2/deployments?listener_id={l1_id}")).await?.expect(200)?;
-    assert_eq!(deployments_on_l1["resources"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        api.patch(
+            &format!("/api-host/v2/listeners/{l1_id}"),
+            json!({"compute_id": "renamed"})
+        )
+        .await?
+        .status,
+        400
+    );
+    assert_eq!(
+        api.patch(
+            &format!("/api-host/v2/listeners/{l1_id}"),
+            json!({"version": "1.1.0"})
+        )
+        .await?
+        .expect(200)?["version"],
+        "1.1.0"
+    );
+    assert_eq!(
+        api.delete(&format!("/api-host/v2/listeners/{l1_id}"))
+            .await?
+            .status,
+        409
+    );
+    let deployments_on_l1 = api
+        .get(&format!("/api-host/v2/deployments?listener_id={l1_id}"))
+        .await?
+        .expect(200)?;
+    assert_eq!(
+        deployments_on_l1["resources"].as_array().map(Vec::len),
+        Some(1)
+    );
 
     // Lists page with the offset they return.
-    let first = api.get("/api-host/v2/deployments?limit=2").await?.expect(200)?;
+    let first = api
+        .get("/api-host/v2/deployments?limit=2")
+        .await?
+        .expect(200)?;
     assert_eq!(first["resources"].as_array().map(Vec::len), Some(2));
     assert_eq!(first["offset"], 2);
-    let rest = api.get("/api-host/v2/deployments?limit=100&offset=2").await?.expect(200)?;
+    let rest = api
+        .get("/api-host/v2/deployments?limit=100&offset=2")
+        .await?
+        .expect(200)?;
     assert_eq!(rest["resources"].as_array().map(Vec::len), Some(1));
-    assert_eq!(api.get("/api-host/v2/deployments?limit=0").await?.status, 422);
-    let by_ids = api.get(&format!("/api-host/v2/deployments?deployment_ids={id},{placed_id}")).await?.expect(200)?;
+    assert_eq!(
+        api.get("/api-host/v2/deployments?limit=0").await?.status,
+        422
+    );
+    let by_ids = api
+        .get(&format!(
+            "/api-host/v2/deployments?deployment_ids={id},{placed_id}"
+        ))
+        .await?
+        .expect(200)?;
     assert_eq!(by_ids["resources"].as_array().map(Vec::len), Some(2));
     let missing = uuid::Uuid::new_v4();
-    let not_found = api.get(&format!("/api-host/v2/deployments/{missing}")).await?;
+    let not_found = api
+        .get(&format!("/api-host/v2/deployments/{missing}"))
+        .await?;
     assert_eq!(not_found.status, 404);
-    assert_eq!(not_found.body["detail"], format!("Deployment ID {missing} not found."));
+    assert_eq!(
+        not_found.body["detail"],
+        format!("Deployment ID {missing} not found.")
+    );
 
     // Delete: force refuses a live deployment; a plain delete is 204 and idempotent; force then
     // drops the row; bulk answers 207 when some ids fail.
-    assert_eq!(api.delete(&format!("/api-host/v2/deployments/{id}?force=true")).await?.status, 400);
-    assert_eq!(api.delete(&format!("/api-host/v2/deployments/{id}")).await?.status, 204);
-    assert_eq!(api.get(&format!("/api-host/v2/deployments/{id}")).await?.expect(200)?["status"], "AWAITING_DELETE");
-    assert_eq!(api.delete(&format!("/api-host/v2/deployments/{id}")).await?.status, 204);
-    assert_eq!(api.patch(&format!("/api-host/v2/deployments/{id}"), json!({"source_revision_config": {"image_uri": image}})).await?.status, 409);
-    assert_eq!(api.delete(&format!("/api-host/v2/deployments/{id}?force=true")).await?.status, 204);
-    assert_eq!(api.get(&format!("/api-host/v2/deployments/{id}")).await?.status, 404);
+    assert_eq!(
+        api.delete(&format!("/api-host/v2/deployments/{id}?force=true"))
+            .await?
+            .status,
+        400
+    );
+    assert_eq!(
+        api.delete(&format!("/api-host/v2/deployments/{id}"))
+            .await?
+            .status,
+        204
+    );
+    assert_eq!(
+        api.get(&format!("/api-host/v2/deployments/{id}"))
+            .await?
+            .expect(200)?["status"],
+        "AWAITING_DELETE"
+    );
+    assert_eq!(
+        api.delete(&format!("/api-host/v2/deployments/{id}"))
+            .await?
+            .status,
+        204
+    );
+    assert_eq!(
+        api.patch(
+            &format!("/api-host/v2/deployments/{id}"),
+            json!({"source_revision_config": {"image_uri": image}})
+        )
+        .await?
+        .status,
+        409
+    );
+    assert_eq!(
+        api.delete(&format!("/api-host/v2/deployments/{id}?force=true"))
+            .await?
+            .status,
+        204
+    );
+    assert_eq!(
+        api.get(&format!("/api-host/v2/deployments/{id}"))
+            .await?
+            .status,
+        404
+    );
     let bulk = api
-        .delete(&format!("/api-host/v2/deployments?deployment_ids={placed_id}&deployment_ids={missing}"))
+        .delete(&format!(
+            "/api-host/v2/deployments?deployment_ids={placed_id}&deployment_ids={missing}"
+        ))
         .await?;
     assert_eq!(bulk.status, 207, "{}", bulk.body);
     assert_eq!(bulk.body["results"][0]["status"], 204);
     assert_eq!(bulk.body["results"][1]["status"], 404);
     // The control plane is off unless enabled.
     let off = Stack::start_with(|c| c.deployment.enabled = false).await?;
-    assert_eq!(edge_client(&off).get("/api-host/v2/deployments").await?.status, 404);
-    assert_eq!(edge_client(&off).get("/api/v2/deployments").await?.status, 404);
+    assert_eq!(
+        edge_client(&off)
+            .get("/api-host/v2/deployments")
+            .await?
+            .status,
+        404
+    );
+    assert_eq!(
+        edge_client(&off).get("/api/v2/deployments").await?.status,
+        404
+    );
     off.stop().await;
     stack.stop().await;
     Ok(())
@@ -704,15 +1061,38 @@ async fn a_user_deploys_from_the_ui_in_chromium() -> anyhow::Result<()> {
     eprintln!("{out:#}");
     assert_eq!(out["listener_connection"], "NEVER_CONNECTED");
     let values = out["install_values"].as_str().unwrap_or_default();
-    assert!(values.contains(&format!("HOST_WORKER_TENANT_ID={}", stack.workspace_id)), "{values}");
-    assert!(values.contains("HOST_WORKER_LISTENER_ID=") && values.contains("WATCH_NAMESPACES=agents,agents-staging"), "{values}");
-    assert!(out["url"].as_str().unwrap_or_default().starts_with("http://127.0.0.1:"), "{out}");
+    assert!(
+        values.contains(&format!("HOST_WORKER_TENANT_ID={}", stack.workspace_id)),
+        "{values}"
+    );
+    assert!(
+        values.contains("HOST_WORKER_LISTENER_ID=")
+            && values.contains("WATCH_NAMESPACES=agents,agents-staging"),
+        "{values}"
+    );
+    assert!(
+        out["url"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("http://127.0.0.1:"),
+        "{out}"
+    );
     assert_eq!(out["revisions"], 3);
     assert_eq!(out["console_errors"], json!([]));
     // The deployment is gone, and so is its process.
     let id = out["deployment_id"].as_str().unwrap_or_default();
-    assert_eq!(edge_client(&stack).get(&format!("/api-host/v2/deployments/{id}")).await?.status, 404);
-    assert!(ask(out["url"].as_str().unwrap_or_default(), "gone?").await.is_err());
+    assert_eq!(
+        edge_client(&stack)
+            .get(&format!("/api-host/v2/deployments/{id}"))
+            .await?
+            .status,
+        404
+    );
+    assert!(
+        ask(out["url"].as_str().unwrap_or_default(), "gone?")
+            .await
+            .is_err()
+    );
     plane.stop_listeners().await;
     stack.stop().await;
     Ok(())

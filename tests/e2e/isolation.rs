@@ -431,18 +431,48 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         r#"{"dataset_id":"{dataset}","invoke":{"messages":[{"role":"user","content":"hi"}],"model_config_id":"{model_config}"}}"#,
     ),
     // The deployment control plane and the listener protocol.
-    (Workspace, "GET", "/api-host/v2/deployments/{deployment}", ""),
+    (
+        Workspace,
+        "GET",
+        "/api-host/v2/deployments/{deployment}",
+        "",
+    ),
     (
         Workspace,
         "PATCH",
         "/api-host/v2/deployments/{deployment}",
         r#"{"source_revision_config":{"image_uri":"registry.example.com/pwned@sha256:00"}}"#,
     ),
-    (Workspace, "DELETE", "/api-host/v2/deployments/{deployment}", ""),
-    (Workspace, "GET", "/api-host/v2/deployments/{deployment}/revisions", ""),
-    (Workspace, "GET", "/api-host/v2/deployments/{deployment}/revisions/{revision}", ""),
-    (Workspace, "POST", "/api-host/v2/deployments/{deployment}/revisions", "{}"),
-    (Workspace, "POST", "/api-host/v2/deployments/{deployment}/revisions/{revision}/redeploy", "{}"),
+    (
+        Workspace,
+        "DELETE",
+        "/api-host/v2/deployments/{deployment}",
+        "",
+    ),
+    (
+        Workspace,
+        "GET",
+        "/api-host/v2/deployments/{deployment}/revisions",
+        "",
+    ),
+    (
+        Workspace,
+        "GET",
+        "/api-host/v2/deployments/{deployment}/revisions/{revision}",
+        "",
+    ),
+    (
+        Workspace,
+        "POST",
+        "/api-host/v2/deployments/{deployment}/revisions",
+        "{}",
+    ),
+    (
+        Workspace,
+        "POST",
+        "/api-host/v2/deployments/{deployment}/revisions/{revision}/redeploy",
+        "{}",
+    ),
     (
         Workspace,
         "PATCH",
@@ -455,13 +485,43 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         "/api-host/v2/deployments/{deployment}/revisions/{revision}/logs",
         r#"{"kind":"deploy","lines":[{"timestamp":"2026-01-01T00:00:00Z","level":"INFO","message":"pwned"}]}"#,
     ),
-    (Workspace, "GET", "/api-host/v2/deployments/{deployment}/revisions/{revision}/logs?type=deploy", ""),
-    (Workspace, "POST", "/api-host/v1/projects/{deployment}/deploy_logs", "{}"),
-    (Workspace, "POST", "/api-host/v1/projects/{deployment}/revisions/{revision}/build_logs", "{}"),
-    (Workspace, "POST", "/api-host/v2/deployments/{deployment}/upload-url", "{}"),
-    (Workspace, "POST", "/api-host/v2/deployments/{deployment}/teardown-complete", ""),
+    (
+        Workspace,
+        "GET",
+        "/api-host/v2/deployments/{deployment}/revisions/{revision}/logs?type=deploy",
+        "",
+    ),
+    (
+        Workspace,
+        "POST",
+        "/api-host/v1/projects/{deployment}/deploy_logs",
+        "{}",
+    ),
+    (
+        Workspace,
+        "POST",
+        "/api-host/v1/projects/{deployment}/revisions/{revision}/build_logs",
+        "{}",
+    ),
+    (
+        Workspace,
+        "POST",
+        "/api-host/v2/deployments/{deployment}/upload-url",
+        "{}",
+    ),
+    (
+        Workspace,
+        "POST",
+        "/api-host/v2/deployments/{deployment}/teardown-complete",
+        "",
+    ),
     (Workspace, "GET", "/api-host/v2/listeners/{listener}", ""),
-    (Workspace, "PATCH", "/api-host/v2/listeners/{listener}", r#"{"version":"pwned"}"#),
+    (
+        Workspace,
+        "PATCH",
+        "/api-host/v2/listeners/{listener}",
+        r#"{"version":"pwned"}"#,
+    ),
     (Workspace, "DELETE", "/api-host/v2/listeners/{listener}", ""),
     (
         Workspace,
@@ -469,7 +529,12 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         "/api-host/v2/listeners/{listener}/heartbeat",
         r#"{"version":"pwned","cluster_uid":"pwned-cluster","watch_namespaces":["victim-ns"]}"#,
     ),
-    (Workspace, "GET", "/api-host/v2/listeners/{listener}/deployments/{deployment}/secrets", ""),
+    (
+        Workspace,
+        "GET",
+        "/api-host/v2/listeners/{listener}/deployments/{deployment}/secrets",
+        "",
+    ),
     (
         Workspace,
         "POST",
@@ -766,7 +831,10 @@ async fn furnish(
         )
         .await?
         .expect(201)?;
-    let revision = deployment["latest_revision_id"].as_str().unwrap_or_default().to_owned();
+    let revision = deployment["latest_revision_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let deployment = id(&deployment);
     Ok(Victim {
         workspace,

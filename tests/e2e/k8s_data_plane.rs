@@ -23,7 +23,14 @@ use serde_json::{Value, json};
 const DIGEST: &str = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945";
 
 /// A deployment and its revision as the control plane serves them to the listener.
-fn sample(resource_spec: Value, secrets: &[&str]) -> anyhow::Result<(Deployment, Revision, Vec<ironsmith_api_types::deployments::SecretEntry>)> {
+fn sample(
+    resource_spec: Value,
+    secrets: &[&str],
+) -> anyhow::Result<(
+    Deployment,
+    Revision,
+    Vec<ironsmith_api_types::deployments::SecretEntry>,
+)> {
     let now = "2026-12-01T00:00:00Z";
     let deployment: Deployment = serde_json::from_value(json!({
         "id": "0193a7c4-5b1e-7c20-9d8f-2b6a1e0c4d99", "tenant_id": "0193a7c4-5b1e-7c20-9d8f-2b6a1e0c4d98",
@@ -41,7 +48,10 @@ fn sample(resource_spec: Value, secrets: &[&str]) -> anyhow::Result<(Deployment,
     }))?;
     let secrets = secrets
         .iter()
-        .map(|name| ironsmith_api_types::deployments::SecretEntry { name: (*name).into(), value: "v".into() })
+        .map(|name| ironsmith_api_types::deployments::SecretEntry {
+            name: (*name).into(),
+            value: "v".into(),
+        })
         .collect();
     Ok((deployment, revision, secrets))
 }
@@ -67,13 +77,21 @@ fn gateway() -> Settings {
         root_domain: "agents.example.com".into(),
         base_path: "lgp".into(),
         tls: true,
-        routing: Routing::Gateway { name: "gw".into(), namespace: "gateway".into() },
+        routing: Routing::Gateway {
+            name: "gw".into(),
+            namespace: "gateway".into(),
+        },
     }
 }
 
 async fn validate(objects: Option<&std::path::Path>) -> anyhow::Result<Value> {
     let dir = objects.map(|p| p.display().to_string()).unwrap_or_default();
-    run_client(&python(), "tests/python/validate_k8s.py", &[("OBJECTS", &dir), ("K8S_VERSION", "1.33")]).await
+    run_client(
+        &python(),
+        "tests/python/validate_k8s.py",
+        &[("OBJECTS", &dir), ("K8S_VERSION", "1.33")],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -89,28 +107,53 @@ async fn every_manifest_and_every_object_the_data_plane_writes_validates() -> an
         "sidecars": [{"name": "proxy", "image": "envoyproxy/envoy:v1.31", "ports": [{"containerPort": 9901}]}],
     });
     let cases = [
-        ("autoscaled", lgp_of(full.clone(), &["OPENAI_API_KEY"])?, gateway()),
-        ("custom-stores", lgp_of(json!({}), &["POSTGRES_URI_CUSTOM", "REDIS_URI_CUSTOM"])?, gateway()),
+        (
+            "autoscaled",
+            lgp_of(full.clone(), &["OPENAI_API_KEY"])?,
+            gateway(),
+        ),
+        (
+            "custom-stores",
+            lgp_of(json!({}), &["POSTGRES_URI_CUSTOM", "REDIS_URI_CUSTOM"])?,
+            gateway(),
+        ),
         (
             "shared-ingress",
             lgp_of(json!({"min_scale": 2, "max_scale": 2}), &[])?,
             Settings {
                 keda: false,
-                routing: Routing::SharedIngress { name: "shared".into(), namespace: "ingress".into() },
+                routing: Routing::SharedIngress {
+                    name: "shared".into(),
+                    namespace: "ingress".into(),
+                },
                 ..gateway()
             },
         ),
     ];
     for (name, lgp, settings) in &cases {
         let mut objects = vec![lgp.manifest()];
-        objects.extend(render::objects(lgp, "6c1b5f0e-2f4e-4c1e-9a53-1f1c2d3e4f50", settings, "password"));
-        std::fs::write(dir.path().join(format!("{name}.json")), serde_json::to_vec_pretty(&objects)?)?;
+        objects.extend(render::objects(
+            lgp,
+            "6c1b5f0e-2f4e-4c1e-9a53-1f1c2d3e4f50",
+            settings,
+            "password",
+        ));
+        std::fs::write(
+            dir.path().join(format!("{name}.json")),
+            serde_json::to_vec_pretty(&objects)?,
+        )?;
     }
     let summary = validate(Some(dir.path())).await?;
     eprintln!("{summary}");
-    assert!(summary["kubernetes"].as_u64().unwrap_or(0) > 30, "{summary}");
+    assert!(
+        summary["kubernetes"].as_u64().unwrap_or(0) > 30,
+        "{summary}"
+    );
     assert_eq!(summary["lgp"], 3);
-    assert_eq!(summary["foreign"], 4, "two ScaledObjects and an HTTPRoute, and an HTTPRoute");
+    assert_eq!(
+        summary["foreign"], 4,
+        "two ScaledObjects and an HTTPRoute, and an HTTPRoute"
+    );
 
     // The check can fail: a Deployment with a field Kubernetes does not have is refused.
     let mut broken = render::objects(&cases[0].1, "uid", &gateway(), "pw");
@@ -151,18 +194,27 @@ fn status(code: u16, reason: &str) -> Response {
 async fn kube_api(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let query: BTreeMap<String, String> = url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let query: BTreeMap<String, String> =
+        url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let content_type = request
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let bytes: Bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
+    let bytes: Bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    server.seen.lock().expect("lock").push(Seen { method: method.clone(), path: path.clone(), query, content_type, body: body.clone() });
+    server.seen.lock().expect("lock").push(Seen {
+        method: method.clone(),
+        path: path.clone(),
+        query,
+        content_type,
+        body: body.clone(),
+    });
     let mut objects = server.objects.lock().expect("lock");
     match method {
         Method::GET if path == "/api/v1/namespaces/kube-system" => {
@@ -217,7 +269,9 @@ fn merge(into: &mut Value, patch: &Value) {
 
 async fn stand_in() -> anyhow::Result<(Arc<ApiServer>, kube::Client)> {
     let server = Arc::new(ApiServer::default());
-    let app = axum::Router::new().fallback(kube_api).with_state(server.clone());
+    let app = axum::Router::new()
+        .fallback(kube_api)
+        .with_state(server.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -230,10 +284,26 @@ fn applies(seen: &[Seen], manager: &str) -> Vec<String> {
     seen.iter()
         .filter(|s| s.method == Method::PATCH && s.content_type == "application/apply-patch+yaml")
         .inspect(|s| {
-            assert_eq!(s.query.get("fieldManager").map(String::as_str), Some(manager), "{} {}", s.method, s.path);
-            assert_eq!(s.query.get("force").map(String::as_str), Some("true"), "{}", s.path);
+            assert_eq!(
+                s.query.get("fieldManager").map(String::as_str),
+                Some(manager),
+                "{} {}",
+                s.method,
+                s.path
+            );
+            assert_eq!(
+                s.query.get("force").map(String::as_str),
+                Some("true"),
+                "{}",
+                s.path
+            );
             // The object names itself as the path does.
-            assert_eq!(s.body["metadata"]["name"].as_str(), s.path.rsplit('/').next(), "{}", s.path);
+            assert_eq!(
+                s.body["metadata"]["name"].as_str(),
+                s.path.rsplit('/').next(),
+                "{}",
+                s.path
+            );
             assert_eq!(s.body["metadata"]["namespace"], "agents", "{}", s.path);
         })
         .map(|s| s.path.clone())
@@ -241,27 +311,43 @@ fn applies(seen: &[Seen], manager: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn the_listener_and_operator_call_the_kubernetes_api_as_a_cluster_expects() -> anyhow::Result<()> {
+async fn the_listener_and_operator_call_the_kubernetes_api_as_a_cluster_expects()
+-> anyhow::Result<()> {
     let (server, client) = stand_in().await?;
     // The listener's calls: cluster identity, the Secret and the LGP by server-side apply, the
     // LGP read back, then a teardown.
     let cluster = KubeCluster::new(client.clone(), LISTENER_FIELD_MANAGER);
     assert_eq!(cluster.cluster_uid().await?, "cluster-uid-1");
     let lgp = lgp_of(json!({"min_scale": 1, "max_scale": 3}), &["OPENAI_API_KEY"])?;
-    cluster.apply_secret("agents", "agent", &BTreeMap::from([("OPENAI_API_KEY".to_owned(), "sk".to_owned())])).await?;
+    cluster
+        .apply_secret(
+            "agents",
+            "agent",
+            &BTreeMap::from([("OPENAI_API_KEY".to_owned(), "sk".to_owned())]),
+        )
+        .await?;
     assert_eq!(cluster.apply_lgp(&lgp).await?, 1);
-    let read = cluster.get_lgp("agents", "agent").await?.expect("the LGP reads back");
+    let read = cluster
+        .get_lgp("agents", "agent")
+        .await?
+        .expect("the LGP reads back");
     assert_eq!(read.spec, lgp.spec);
     {
         let seen = server.seen.lock().expect("lock").clone();
         assert_eq!(
             applies(&seen, LISTENER_FIELD_MANAGER),
-            ["/api/v1/namespaces/agents/secrets/agent", "/apis/apps.langchain.ai/v1alpha1/namespaces/agents/lgps/agent"]
+            [
+                "/api/v1/namespaces/agents/secrets/agent",
+                "/apis/apps.langchain.ai/v1alpha1/namespaces/agents/lgps/agent"
+            ]
         );
         let secret = &seen[1].body;
         assert_eq!(secret["kind"], "Secret");
         assert_eq!(secret["stringData"]["OPENAI_API_KEY"], "sk");
-        assert_eq!(seen[2].body["spec"]["serverSpec"]["image"], format!("registry.example.com/agent@{DIGEST}"));
+        assert_eq!(
+            seen[2].body["spec"]["serverSpec"]["image"],
+            format!("registry.example.com/agent@{DIGEST}")
+        );
     }
 
     // The operator on that LGP: its finalizer, every object by server-side apply under its own
@@ -275,11 +361,19 @@ async fn the_listener_and_operator_call_the_kubernetes_api_as_a_cluster_expects(
         leader_election: false,
     };
     let before = server.seen.lock().expect("lock").len();
-    operator.reconcile(&read, "6c1b5f0e-2f4e-4c1e-9a53-1f1c2d3e4f50", vec![]).await?;
+    operator
+        .reconcile(&read, "6c1b5f0e-2f4e-4c1e-9a53-1f1c2d3e4f50", vec![])
+        .await?;
     let seen: Vec<Seen> = server.seen.lock().expect("lock")[before..].to_vec();
     let finalizer = &seen[0];
-    assert_eq!((finalizer.method.clone(), finalizer.content_type.as_str()), (Method::PATCH, "application/merge-patch+json"));
-    assert_eq!(finalizer.body["metadata"]["finalizers"], json!(["ironsmith.dev/operator"]));
+    assert_eq!(
+        (finalizer.method.clone(), finalizer.content_type.as_str()),
+        (Method::PATCH, "application/merge-patch+json")
+    );
+    assert_eq!(
+        finalizer.body["metadata"]["finalizers"],
+        json!(["ironsmith.dev/operator"])
+    );
     let applied = applies(&seen, OPERATOR_FIELD_MANAGER);
     for expected in [
         "/apis/apps/v1/namespaces/agents/deployments/agent-api-server",
@@ -291,16 +385,37 @@ async fn the_listener_and_operator_call_the_kubernetes_api_as_a_cluster_expects(
         "/apis/keda.sh/v1alpha1/namespaces/agents/scaledobjects/agent-api-server",
         "/apis/gateway.networking.k8s.io/v1/namespaces/agents/httproutes/agent",
     ] {
-        assert!(applied.iter().any(|p| p == expected), "{expected} not applied: {applied:?}");
+        assert!(
+            applied.iter().any(|p| p == expected),
+            "{expected} not applied: {applied:?}"
+        );
     }
-    for s in seen.iter().filter(|s| s.content_type == "application/apply-patch+yaml") {
-        assert_eq!(s.body["metadata"]["ownerReferences"][0]["kind"], "LGP", "{}", s.path);
+    for s in seen
+        .iter()
+        .filter(|s| s.content_type == "application/apply-patch+yaml")
+    {
+        assert_eq!(
+            s.body["metadata"]["ownerReferences"][0]["kind"], "LGP",
+            "{}",
+            s.path
+        );
     }
     let status = seen.last().expect("a status patch");
-    assert_eq!(status.path, "/apis/apps.langchain.ai/v1alpha1/namespaces/agents/lgps/agent/status");
+    assert_eq!(
+        status.path,
+        "/apis/apps.langchain.ai/v1alpha1/namespaces/agents/lgps/agent/status"
+    );
     let conditions = &status.body["status"]["conditions"];
-    assert!(conditions.as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")), "{conditions}");
-    assert_eq!(status.body["status"]["endpoint"], "https://agents.example.com/lgp/agent");
+    assert!(
+        conditions.as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")),
+        "{conditions}"
+    );
+    assert_eq!(
+        status.body["status"]["endpoint"],
+        "https://agents.example.com/lgp/agent"
+    );
 
     // Teardown by the listener.
     cluster.delete_lgp("agents", "agent").await?;
@@ -308,8 +423,14 @@ async fn the_listener_and_operator_call_the_kubernetes_api_as_a_cluster_expects(
     cluster.delete_pvcs("agents", "agent").await?;
     assert!(cluster.get_lgp("agents", "agent").await?.is_none());
     let seen = server.seen.lock().expect("lock").clone();
-    let pvcs = seen.iter().find(|s| s.path.ends_with("/persistentvolumeclaims")).expect("a PVC deletion");
+    let pvcs = seen
+        .iter()
+        .find(|s| s.path.ends_with("/persistentvolumeclaims"))
+        .expect("a PVC deletion");
     assert_eq!(pvcs.method, Method::DELETE);
-    assert_eq!(pvcs.query.get("labelSelector").map(String::as_str), Some("ironsmith.dev/deployment=agent"));
+    assert_eq!(
+        pvcs.query.get("labelSelector").map(String::as_str),
+        Some("ironsmith.dev/deployment=agent")
+    );
     Ok(())
 }

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret};
+use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::Client;
 
 use crate::lgp::{self, Lgp};
 
@@ -40,7 +40,10 @@ impl KubeCluster {
     /// In a pod: its service account; elsewhere: the kubeconfig.
     pub async fn connect(field_manager: &'static str) -> anyhow::Result<Self> {
         crate::install_crypto();
-        Ok(KubeCluster::new(Client::try_default().await?, field_manager))
+        Ok(KubeCluster::new(
+            Client::try_default().await?,
+            field_manager,
+        ))
     }
 
     pub fn client(&self) -> &Client {
@@ -62,7 +65,12 @@ impl KubeCluster {
             .ok_or_else(|| anyhow::anyhow!("namespace kube-system has no uid"))
     }
 
-    pub async fn apply_secret(&self, ns: &str, name: &str, data: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    pub async fn apply_secret(
+        &self,
+        ns: &str,
+        name: &str,
+        data: &BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
         let manifest = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Secret",
@@ -94,7 +102,11 @@ impl KubeCluster {
     pub async fn apply_lgp(&self, lgp: &Lgp) -> anyhow::Result<i64> {
         let applied = self
             .lgps(&lgp.namespace)
-            .patch(&lgp.name, &self.apply_params(), &Patch::Apply(lgp.manifest()))
+            .patch(
+                &lgp.name,
+                &self.apply_params(),
+                &Patch::Apply(lgp.manifest()),
+            )
             .await?;
         Ok(applied.metadata.generation.unwrap_or_default())
     }
@@ -125,12 +137,22 @@ impl KubeCluster {
     }
 
     /// The last `lines` lines of the deployment's API-server pods.
-    pub async fn workload_logs(&self, ns: &str, name: &str, lines: usize) -> anyhow::Result<Vec<String>> {
+    pub async fn workload_logs(
+        &self,
+        ns: &str,
+        name: &str,
+        lines: usize,
+    ) -> anyhow::Result<Vec<String>> {
         let pods = Api::<Pod>::namespaced(self.client.clone(), ns);
-        let selector = format!("{}={name},app.kubernetes.io/component=api-server", lgp::LABEL_DEPLOYMENT);
+        let selector = format!(
+            "{}={name},app.kubernetes.io/component=api-server",
+            lgp::LABEL_DEPLOYMENT
+        );
         let mut out = Vec::new();
         for pod in pods.list(&ListParams::default().labels(&selector)).await? {
-            let Some(pod_name) = pod.metadata.name else { continue };
+            let Some(pod_name) = pod.metadata.name else {
+                continue;
+            };
             let params = LogParams {
                 tail_lines: Some(lines as i64),
                 container: Some("api-server".into()),

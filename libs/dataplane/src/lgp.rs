@@ -240,9 +240,15 @@ impl Lgp {
         Ok(Lgp {
             name: text("name"),
             namespace: text("namespace"),
-            generation: metadata.get("generation").and_then(Value::as_i64).unwrap_or(0),
+            generation: metadata
+                .get("generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
             annotations: serde_json::from_value(
-                metadata.get("annotations").cloned().unwrap_or_else(|| serde_json::json!({})),
+                metadata
+                    .get("annotations")
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({})),
             )?,
             spec: serde_json::from_value(object.get("spec").cloned().unwrap_or_default())?,
             status: object
@@ -250,7 +256,9 @@ impl Lgp {
                 .filter(|s| !s.is_null())
                 .map(|s| serde_json::from_value(s.clone()))
                 .transpose()?,
-            deleting: metadata.get("deletionTimestamp").is_some_and(|t| !t.is_null()),
+            deleting: metadata
+                .get("deletionTimestamp")
+                .is_some_and(|t| !t.is_null()),
         })
     }
 
@@ -285,16 +293,26 @@ mod tests {
         };
         let read = Lgp::from_object(&lgp.manifest()).unwrap_or_default();
         assert_eq!(read, lgp);
-        assert_eq!(lgp.manifest()["spec"]["serverSpec"]["image"], "registry/agent@sha256:abc");
+        assert_eq!(
+            lgp.manifest()["spec"]["serverSpec"]["image"],
+            "registry/agent@sha256:abc"
+        );
     }
 
     #[test]
     fn a_condition_keeps_its_transition_time_while_its_status_holds() {
         let mut status = LgpStatus::default();
         status.set("Ready", false, "Starting", "", 1);
-        let first = status.condition("Ready").map(|c| c.last_transition_time.clone());
+        let first = status
+            .condition("Ready")
+            .map(|c| c.last_transition_time.clone());
         status.set("Ready", false, "Starting", "still", 2);
-        assert_eq!(status.condition("Ready").map(|c| c.last_transition_time.clone()), first);
+        assert_eq!(
+            status
+                .condition("Ready")
+                .map(|c| c.last_transition_time.clone()),
+            first
+        );
         assert_eq!(status.conditions.len(), 1);
         status.set("Ready", true, "Running", "", 2);
         assert!(status.is_true("Ready"));

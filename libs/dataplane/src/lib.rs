@@ -36,7 +36,12 @@ impl Cluster {
         }
     }
 
-    pub async fn apply_secret(&self, ns: &str, name: &str, data: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    pub async fn apply_secret(
+        &self,
+        ns: &str,
+        name: &str,
+        data: &BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
         match self {
             Cluster::Kube(k) => k.apply_secret(ns, name, data).await,
             Cluster::Local(l) => l.apply_secret(ns, name, data),
@@ -79,7 +84,12 @@ impl Cluster {
         }
     }
 
-    pub async fn workload_logs(&self, ns: &str, name: &str, lines: usize) -> anyhow::Result<Vec<String>> {
+    pub async fn workload_logs(
+        &self,
+        ns: &str,
+        name: &str,
+        lines: usize,
+    ) -> anyhow::Result<Vec<String>> {
         match self {
             Cluster::Kube(k) => k.workload_logs(ns, name, lines).await,
             Cluster::Local(l) => l.workload_logs(ns, name, lines),

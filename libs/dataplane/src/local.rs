@@ -35,7 +35,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("object"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("object"),
         std::process::id()
     ));
     std::fs::write(&tmp, bytes)?;
@@ -97,7 +99,11 @@ impl LocalCluster {
 
     /// A folder the operator may use for the workload's files.
     pub fn work_dir(&self, ns: &str, name: &str) -> anyhow::Result<PathBuf> {
-        Ok(self.root.join(checked(ns)?).join("work").join(checked(name)?))
+        Ok(self
+            .root
+            .join(checked(ns)?)
+            .join("work")
+            .join(checked(name)?))
     }
 
     /// This "cluster"'s identity, made on first use (as a cluster's `kube-system` uid).
@@ -115,11 +121,20 @@ impl LocalCluster {
         Ok(uid)
     }
 
-    pub fn apply_secret(&self, ns: &str, name: &str, data: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    pub fn apply_secret(
+        &self,
+        ns: &str,
+        name: &str,
+        data: &BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
         write_atomic(&self.secret_path(ns, name)?, &serde_json::to_vec(data)?)
     }
 
-    pub fn read_secret(&self, ns: &str, name: &str) -> anyhow::Result<Option<BTreeMap<String, String>>> {
+    pub fn read_secret(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> anyhow::Result<Option<BTreeMap<String, String>>> {
         match std::fs::read(self.secret_path(ns, name)?) {
             Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -142,11 +157,16 @@ impl LocalCluster {
     /// Creates or updates an `LGP`; the generation moves when the spec or annotations change.
     pub fn apply_lgp(&self, lgp: &Lgp) -> anyhow::Result<i64> {
         let previous = self.read_stored(&lgp.namespace, &lgp.name)?;
-        if self.lgp_path(&lgp.namespace, &lgp.name, ".deleting")?.exists() {
+        if self
+            .lgp_path(&lgp.namespace, &lgp.name, ".deleting")?
+            .exists()
+        {
             anyhow::bail!("LGP {}/{} is being deleted", lgp.namespace, lgp.name);
         }
         let generation = match &previous {
-            Some(p) if p.spec == lgp.spec && p.annotations == lgp.annotations => return Ok(p.generation),
+            Some(p) if p.spec == lgp.spec && p.annotations == lgp.annotations => {
+                return Ok(p.generation);
+            }
             Some(p) => p.generation + 1,
             None => 1,
         };
@@ -203,7 +223,10 @@ impl LocalCluster {
             let ns_name = ns.file_name().to_string_lossy().into_owned();
             for entry in entries.flatten() {
                 let file = entry.file_name().to_string_lossy().into_owned();
-                let Some(name) = file.strip_suffix(".json").filter(|n| !n.ends_with(".status") && !n.starts_with('.')) else {
+                let Some(name) = file
+                    .strip_suffix(".json")
+                    .filter(|n| !n.ends_with(".status") && !n.starts_with('.'))
+                else {
                     continue;
                 };
                 if let Some(lgp) = self.get_lgp(&ns_name, name)? {

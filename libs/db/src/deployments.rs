@@ -217,7 +217,11 @@ pub async fn set_latest_revision(
     Ok(())
 }
 
-pub async fn set_display_name(db: impl PgExecutor<'_>, id: Uuid, name: &str) -> Result<(), DbError> {
+pub async fn set_display_name(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    name: &str,
+) -> Result<(), DbError> {
     sqlx::query!(
         "UPDATE deployments SET display_name = $2, updated_at = now() WHERE id = $1",
         id,

@@ -524,12 +524,19 @@ mod tests {
         assert_eq!(get("/api/v2/deployments"), Destination::NotFound);
         for (public, private) in [
             ("/api/v2/deployments", "/api-host/v2/deployments"),
-            ("/api/v2/deployments/x/revisions", "/api-host/v2/deployments/x/revisions"),
+            (
+                "/api/v2/deployments/x/revisions",
+                "/api-host/v2/deployments/x/revisions",
+            ),
             ("/api/v2/listeners/y", "/api-host/v2/listeners/y"),
             ("/v2/deployments", "/api-host/v2/deployments"),
             ("/v2/listeners", "/api-host/v2/listeners"),
         ] {
-            assert_eq!(route(&Method::GET, public, true), proxy(Backend, private), "{public}");
+            assert_eq!(
+                route(&Method::GET, public, true),
+                proxy(Backend, private),
+                "{public}"
+            );
         }
         assert_eq!(
             route(&Method::GET, "/api-host/v2/deployments", true),

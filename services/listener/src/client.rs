@@ -32,7 +32,9 @@ pub enum ClientError {
 impl ClientError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            ClientError::Status { status, .. } | ClientError::Denied { status, .. } => Some(*status),
+            ClientError::Status { status, .. } | ClientError::Denied { status, .. } => {
+                Some(*status)
+            }
             _ => None,
         }
     }
@@ -69,13 +71,13 @@ impl ControlPlane {
         path: &str,
         body: Option<&B>,
     ) -> Result<Option<T>, ClientError> {
-        let url = self
-            .base
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| ClientError::Status {
-                status: StatusCode::BAD_REQUEST,
-                body: e.to_string(),
-            })?;
+        let url =
+            self.base
+                .join(path.trim_start_matches('/'))
+                .map_err(|e| ClientError::Status {
+                    status: StatusCode::BAD_REQUEST,
+                    body: e.to_string(),
+                })?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -131,12 +133,16 @@ impl ControlPlane {
     }
 
     pub async fn heartbeat(&self, id: &str, beat: &Heartbeat) -> Result<HeartbeatAck, ClientError> {
-        self.call(Method::POST, &format!("v2/listeners/{id}/heartbeat"), Some(beat))
-            .await?
-            .ok_or_else(|| ClientError::Status {
-                status: StatusCode::NO_CONTENT,
-                body: "heartbeat answered no body".into(),
-            })
+        self.call(
+            Method::POST,
+            &format!("v2/listeners/{id}/heartbeat"),
+            Some(beat),
+        )
+        .await?
+        .ok_or_else(|| ClientError::Status {
+            status: StatusCode::NO_CONTENT,
+            body: "heartbeat answered no body".into(),
+        })
     }
 
     /// Every deployment bound to the listener, paging to the end.
@@ -158,17 +164,32 @@ impl ControlPlane {
         }
     }
 
-    pub async fn revision(&self, deployment: Uuid, revision: Uuid) -> Result<Revision, ClientError> {
+    pub async fn revision(
+        &self,
+        deployment: Uuid,
+        revision: Uuid,
+    ) -> Result<Revision, ClientError> {
         self.get(&format!("v2/deployments/{deployment}/revisions/{revision}"))
             .await
     }
 
-    pub async fn secrets(&self, listener: &str, deployment: Uuid) -> Result<Vec<SecretEntry>, ClientError> {
-        self.get(&format!("v2/listeners/{listener}/deployments/{deployment}/secrets"))
-            .await
+    pub async fn secrets(
+        &self,
+        listener: &str,
+        deployment: Uuid,
+    ) -> Result<Vec<SecretEntry>, ClientError> {
+        self.get(&format!(
+            "v2/listeners/{listener}/deployments/{deployment}/secrets"
+        ))
+        .await
     }
 
-    pub async fn source_url(&self, listener: &str, deployment: Uuid, revision: Uuid) -> Result<String, ClientError> {
+    pub async fn source_url(
+        &self,
+        listener: &str,
+        deployment: Uuid,
+        revision: Uuid,
+    ) -> Result<String, ClientError> {
         let url: Option<SourceUrl> = self
             .call::<(), SourceUrl>(
                 Method::POST,

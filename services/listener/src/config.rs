@@ -43,7 +43,10 @@ pub struct Config {
 }
 
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn required(name: &str) -> anyhow::Result<String> {
@@ -73,7 +76,9 @@ impl Config {
         let cluster = match var("LISTENER_CLUSTER").as_deref() {
             None | Some("kubernetes") => ClusterKind::Kubernetes,
             Some("local") => ClusterKind::Local(required("LOCAL_CLUSTER_DIR")?.into()),
-            Some(other) => anyhow::bail!("LISTENER_CLUSTER must be kubernetes or local, not {other:?}"),
+            Some(other) => {
+                anyhow::bail!("LISTENER_CLUSTER must be kubernetes or local, not {other:?}")
+            }
         };
         let instance_id = var("LISTENER_INSTANCE_ID")
             .or_else(|| var("HOSTNAME"))
@@ -87,10 +92,19 @@ impl Config {
                 .with_context(|| format!("HOST_WORKER_TENANT_ID {tenant:?} is not a UUID"))?,
             listener_id: var("HOST_WORKER_LISTENER_ID").unwrap_or_else(|| "default".into()),
             watch_namespaces: var("WATCH_NAMESPACES")
-                .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
             health_check: flag("ENABLE_LGP_DEPLOYMENT_HEALTH_CHECK", true)?,
-            port: var("PORT").map(|p| p.parse()).transpose().context("PORT")?.unwrap_or(8080),
+            port: var("PORT")
+                .map(|p| p.parse())
+                .transpose()
+                .context("PORT")?
+                .unwrap_or(8080),
             instance_id,
             cluster,
             deploy_timeout: Duration::from_secs(

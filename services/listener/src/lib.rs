@@ -36,7 +36,9 @@ use crate::reconcile::{Outcome, Reconciler};
 pub fn init_logging() {
     let filter = std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter.to_ascii_lowercase()))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            filter.to_ascii_lowercase(),
+        ))
         .try_init();
 }
 
@@ -47,10 +49,11 @@ pub fn shutdown_on_signal() -> CancellationToken {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return,
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(_) => return,
+                };
             tokio::select! {
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}
@@ -71,7 +74,11 @@ struct Health {
     queued: AtomicU64,
 }
 
-async fn serve_health(port: u16, health: Arc<Health>, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn serve_health(
+    port: u16,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let h1 = health.clone();
     let app = axum::Router::new()
         .route(
@@ -110,7 +117,9 @@ async fn serve_health(port: u16, health: Arc<Health>, shutdown: CancellationToke
 
 async fn connect(config: &Config) -> anyhow::Result<Cluster> {
     Ok(match &config.cluster {
-        ClusterKind::Kubernetes => Cluster::Kube(KubeCluster::connect(LISTENER_FIELD_MANAGER).await?),
+        ClusterKind::Kubernetes => {
+            Cluster::Kube(KubeCluster::connect(LISTENER_FIELD_MANAGER).await?)
+        }
         ClusterKind::Local(dir) => Cluster::Local(LocalCluster::new(dir)),
     })
 }
@@ -202,7 +211,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 health.queued.store(queued, Ordering::Relaxed);
             }
             Err(e) => {
-                if let Some(reason) = fatal(&e).filter(|_| matches!(e, ClientError::Denied { .. })) {
+                if let Some(reason) = fatal(&e).filter(|_| matches!(e, ClientError::Denied { .. }))
+                {
                     *health.stopped.write().await = Some(reason);
                 }
                 tracing::warn!(error = %e, "listing deployments failed");

@@ -58,7 +58,11 @@ fn contested(error: &ClientError) -> bool {
 }
 
 impl Reconciler {
-    pub async fn pass(&self, deployment: &Deployment, watched: &[String]) -> Result<Outcome, ClientError> {
+    pub async fn pass(
+        &self,
+        deployment: &Deployment,
+        watched: &[String],
+    ) -> Result<Outcome, ClientError> {
         let Some(ns) = namespace(deployment) else {
             return Ok(Outcome::Settled);
         };
@@ -99,50 +103,91 @@ impl Reconciler {
         }
     }
 
-    async fn claim(&self, deployment: &Deployment, revision: &Revision) -> Result<Outcome, ClientError> {
+    async fn claim(
+        &self,
+        deployment: &Deployment,
+        revision: &Revision,
+    ) -> Result<Outcome, ClientError> {
         if !Self::deployable(revision) {
             return Ok(Outcome::Settled);
         }
         self.control
-            .report(deployment.id, revision.id, RevisionStatus::AwaitingDeploy, None, None)
+            .report(
+                deployment.id,
+                revision.id,
+                RevisionStatus::AwaitingDeploy,
+                None,
+                None,
+            )
             .await?;
         self.control
             .log(
                 deployment.id,
                 revision.id,
                 "INFO",
-                vec![format!("Claimed by listener replica {}", self.control.instance_id)],
+                vec![format!(
+                    "Claimed by listener replica {}",
+                    self.control.instance_id
+                )],
             )
             .await;
         tracing::info!(deployment = %deployment.name, revision = %revision.id, "rollout claimed");
         Ok(Outcome::Pending)
     }
 
-    async fn fail(&self, deployment: &Deployment, revision: &Revision, ns: &str, reason: String) -> Result<Outcome, ClientError> {
+    async fn fail(
+        &self,
+        deployment: &Deployment,
+        revision: &Revision,
+        ns: &str,
+        reason: String,
+    ) -> Result<Outcome, ClientError> {
         tracing::warn!(deployment = %deployment.name, revision = %revision.id, %reason, "rollout failed");
         let mut lines = vec![format!("Rollout failed: {reason}")];
         lines.extend(self.workload_logs(ns, &deployment.name).await);
-        self.control.log(deployment.id, revision.id, "ERROR", lines).await;
         self.control
-            .report(deployment.id, revision.id, RevisionStatus::DeployFailed, Some(reason), None)
+            .log(deployment.id, revision.id, "ERROR", lines)
+            .await;
+        self.control
+            .report(
+                deployment.id,
+                revision.id,
+                RevisionStatus::DeployFailed,
+                Some(reason),
+                None,
+            )
             .await?;
         Ok(Outcome::Settled)
     }
 
     /// Writes the Secret and the `LGP` of the revision.
-    async fn apply(&self, deployment: &Deployment, revision: &Revision, ns: &str) -> Result<Outcome, ClientError> {
+    async fn apply(
+        &self,
+        deployment: &Deployment,
+        revision: &Revision,
+        ns: &str,
+    ) -> Result<Outcome, ClientError> {
         // Renewing the claim first: a replica that does not hold the rollout stops here (409)
         // before touching the cluster.
         self.control
             .report(deployment.id, revision.id, revision.status, None, None)
             .await?;
-        let secrets = self.control.secrets(&self.listener_path, deployment.id).await?;
-        let mut data: BTreeMap<String, String> =
-            secrets.iter().map(|s| (s.name.clone(), s.value.clone())).collect();
+        let secrets = self
+            .control
+            .secrets(&self.listener_path, deployment.id)
+            .await?;
+        let mut data: BTreeMap<String, String> = secrets
+            .iter()
+            .map(|s| (s.name.clone(), s.value.clone()))
+            .collect();
         data.entry("LANGSMITH_API_KEY".into())
             .or_insert_with(|| self.config.api_key.clone());
         let source_url = match revision.source_revision_config.source_tarball_path {
-            Some(_) => Some(self.control.source_url(&self.listener_path, deployment.id, revision.id).await?),
+            Some(_) => Some(
+                self.control
+                    .source_url(&self.listener_path, deployment.id, revision.id)
+                    .await?,
+            ),
             None => None,
         };
         let cx = Context {
@@ -156,12 +201,26 @@ impl Reconciler {
             Err(e) => return self.fail(deployment, revision, ns, format!("{e:#}")).await,
         };
         if let Err(e) = self.cluster.apply_secret(ns, &deployment.name, &data).await {
-            return self.fail(deployment, revision, ns, format!("writing Secret {ns}/{}: {e:#}", deployment.name)).await;
+            return self
+                .fail(
+                    deployment,
+                    revision,
+                    ns,
+                    format!("writing Secret {ns}/{}: {e:#}", deployment.name),
+                )
+                .await;
         }
         let generation = match self.cluster.apply_lgp(&lgp).await {
             Ok(generation) => generation,
             Err(e) => {
-                return self.fail(deployment, revision, ns, format!("writing LGP {ns}/{}: {e:#}", deployment.name)).await;
+                return self
+                    .fail(
+                        deployment,
+                        revision,
+                        ns,
+                        format!("writing LGP {ns}/{}: {e:#}", deployment.name),
+                    )
+                    .await;
             }
         };
         let what = lgp
@@ -176,30 +235,60 @@ impl Reconciler {
                 revision.id,
                 "INFO",
                 vec![
-                    format!("Secret {ns}/{} written ({} values)", deployment.name, data.len()),
-                    format!("LGP {ns}/{} applied at generation {generation}: {what}", deployment.name),
+                    format!(
+                        "Secret {ns}/{} written ({} values)",
+                        deployment.name,
+                        data.len()
+                    ),
+                    format!(
+                        "LGP {ns}/{} applied at generation {generation}: {what}",
+                        deployment.name
+                    ),
                 ],
             )
             .await;
         self.control
-            .report(deployment.id, revision.id, RevisionStatus::Deploying, None, None)
+            .report(
+                deployment.id,
+                revision.id,
+                RevisionStatus::Deploying,
+                None,
+                None,
+            )
             .await?;
         Ok(Outcome::Pending)
     }
 
     async fn healthy(&self, endpoint: &str) -> Result<(), String> {
         let url = format!("{}/ok", endpoint.trim_end_matches('/'));
-        match self.http.get(&url).timeout(Duration::from_secs(5)).send().await {
+        match self
+            .http
+            .get(&url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+        {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("GET {url} answered {}", r.status())),
             Err(e) => Err(format!("GET {url} failed: {e}")),
         }
     }
 
-    async fn check(&self, deployment: &Deployment, revision: &Revision, ns: &str) -> Result<Outcome, ClientError> {
+    async fn check(
+        &self,
+        deployment: &Deployment,
+        revision: &Revision,
+        ns: &str,
+    ) -> Result<Outcome, ClientError> {
         // Only the replica holding the rollout goes on (409 for any other).
         self.control
-            .report(deployment.id, revision.id, RevisionStatus::Deploying, None, None)
+            .report(
+                deployment.id,
+                revision.id,
+                RevisionStatus::Deploying,
+                None,
+                None,
+            )
             .await?;
         let lgp = match self.cluster.get_lgp(ns, &deployment.name).await {
             Ok(lgp) => lgp,
@@ -216,7 +305,9 @@ impl Reconciler {
             // write it again.
             return self.apply(deployment, revision, ns).await;
         };
-        let elapsed = (Utc::now() - revision.updated_at).to_std().unwrap_or_default();
+        let elapsed = (Utc::now() - revision.updated_at)
+            .to_std()
+            .unwrap_or_default();
         if let Some(status) = lgp.status.as_ref().filter(|_| lgp.observed()) {
             if status.is_true("Degraded") {
                 let reason = status
@@ -229,11 +320,20 @@ impl Reconciler {
                 let endpoint = status.endpoint.clone();
                 if self.config.health_check {
                     let Some(url) = endpoint.as_deref() else {
-                        return self.fail(deployment, revision, ns, "the LGP is ready but reports no endpoint to check".into()).await;
+                        return self
+                            .fail(
+                                deployment,
+                                revision,
+                                ns,
+                                "the LGP is ready but reports no endpoint to check".into(),
+                            )
+                            .await;
                     };
                     if let Err(reason) = self.healthy(url).await {
                         if elapsed > self.config.deploy_timeout {
-                            return self.fail(deployment, revision, ns, format!("health check: {reason}")).await;
+                            return self
+                                .fail(deployment, revision, ns, format!("health check: {reason}"))
+                                .await;
                         }
                         tracing::debug!(deployment = %deployment.name, %reason, "not healthy yet");
                         return self.renew(deployment, revision).await;
@@ -242,12 +342,24 @@ impl Reconciler {
                 let mut lines = vec![format!(
                     "Ready at {}{}",
                     endpoint.as_deref().unwrap_or("(no endpoint)"),
-                    if self.config.health_check { "; GET /ok answered 200" } else { "" }
+                    if self.config.health_check {
+                        "; GET /ok answered 200"
+                    } else {
+                        ""
+                    }
                 )];
                 lines.extend(self.workload_logs(ns, &deployment.name).await);
-                self.control.log(deployment.id, revision.id, "INFO", lines).await;
                 self.control
-                    .report(deployment.id, revision.id, RevisionStatus::Deployed, None, endpoint)
+                    .log(deployment.id, revision.id, "INFO", lines)
+                    .await;
+                self.control
+                    .report(
+                        deployment.id,
+                        revision.id,
+                        RevisionStatus::Deployed,
+                        None,
+                        endpoint,
+                    )
                     .await?;
                 tracing::info!(deployment = %deployment.name, revision = %revision.id, "deployed");
                 return Ok(Outcome::Settled);
@@ -255,7 +367,12 @@ impl Reconciler {
         }
         if elapsed > self.config.deploy_timeout {
             return self
-                .fail(deployment, revision, ns, format!("not ready after {} s", self.config.deploy_timeout.as_secs()))
+                .fail(
+                    deployment,
+                    revision,
+                    ns,
+                    format!("not ready after {} s", self.config.deploy_timeout.as_secs()),
+                )
                 .await;
         }
         self.renew(deployment, revision).await
@@ -274,9 +391,19 @@ impl Reconciler {
     }
 
     /// Keeps the rollout's lease while waiting.
-    async fn renew(&self, deployment: &Deployment, revision: &Revision) -> Result<Outcome, ClientError> {
+    async fn renew(
+        &self,
+        deployment: &Deployment,
+        revision: &Revision,
+    ) -> Result<Outcome, ClientError> {
         self.control
-            .report(deployment.id, revision.id, RevisionStatus::Deploying, None, None)
+            .report(
+                deployment.id,
+                revision.id,
+                RevisionStatus::Deploying,
+                None,
+                None,
+            )
             .await?;
         Ok(Outcome::Pending)
     }
@@ -332,6 +459,9 @@ mod tests {
 
     #[test]
     fn colour_codes_are_stripped() {
-        assert_eq!(strip_ansi("\u{1b}[2m2026\u{1b}[0m [\u{1b}[32minfo\u{1b}[0m] ok"), "2026 [info] ok");
+        assert_eq!(
+            strip_ansi("\u{1b}[2m2026\u{1b}[0m [\u{1b}[32minfo\u{1b}[0m] ok"),
+            "2026 [info] ok"
+        );
     }
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use ironsmith_api_types::deployments::{Deployment, ResourceSpec, Revision, SecretEntry};
 use ironsmith_dataplane::lgp::{
-    ANNOTATION_DEPLOYMENT_ID, ANNOTATION_REVISION_ID, Autoscaling, Database, Ingress, Lgp,
-    LgpSpec, Redis, ServerSpec, Source,
+    ANNOTATION_DEPLOYMENT_ID, ANNOTATION_REVISION_ID, Autoscaling, Database, Ingress, Lgp, LgpSpec,
+    Redis, ServerSpec, Source,
 };
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ResourceRequirements, SecretKeySelector};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -55,7 +55,12 @@ fn memory(mb: Option<i64>) -> Option<Quantity> {
     mb.map(|m| Quantity(format!("{m}Mi")))
 }
 
-fn resources(cpu_req: Option<f64>, cpu_lim: Option<f64>, mem_req: Option<i64>, mem_lim: Option<i64>) -> Option<ResourceRequirements> {
+fn resources(
+    cpu_req: Option<f64>,
+    cpu_lim: Option<f64>,
+    mem_req: Option<i64>,
+    mem_lim: Option<i64>,
+) -> Option<ResourceRequirements> {
     let pair = |c: Option<Quantity>, m: Option<Quantity>| {
         let mut map = BTreeMap::new();
         if let Some(c) = c {
@@ -75,20 +80,29 @@ fn resources(cpu_req: Option<f64>, cpu_lim: Option<f64>, mem_req: Option<i64>, m
     })
 }
 
-fn typed<T: serde::de::DeserializeOwned>(field: &str, values: &Option<Vec<serde_json::Value>>) -> anyhow::Result<Vec<T>> {
+fn typed<T: serde::de::DeserializeOwned>(
+    field: &str,
+    values: &Option<Vec<serde_json::Value>>,
+) -> anyhow::Result<Vec<T>> {
     values
         .iter()
         .flatten()
         .map(|v| {
-            serde_json::from_value(v.clone())
-                .map_err(|e| anyhow::anyhow!("resource_spec.{field} is not a valid Kubernetes object: {e}"))
+            serde_json::from_value(v.clone()).map_err(|e| {
+                anyhow::anyhow!("resource_spec.{field} is not a valid Kubernetes object: {e}")
+            })
         })
         .collect()
 }
 
-/// The `LGP` that deploys `revision` of `deployment` with `secrets` (names only are used:
-/// values go in the Secret named after the deployment).
-pub fn lgp(deployment: &Deployment, revision: &Revision, secrets: &[SecretEntry], cx: &Context<'_>) -> anyhow::Result<Lgp> {
+/// The Agent Server's environment: what it needs to trace into the deployment's project, and
+/// every secret by reference to the deployment's Secret.
+fn environment(
+    deployment: &Deployment,
+    revision: &Revision,
+    secrets: &[SecretEntry],
+    cx: &Context<'_>,
+) -> Vec<EnvVar> {
     let name = &deployment.name;
     let mut env = vec![
         plain("LANGSMITH_ENDPOINT", cx.langsmith_endpoint),
@@ -106,9 +120,30 @@ pub fn lgp(deployment: &Deployment, revision: &Revision, secrets: &[SecretEntry]
         env.push(from_secret(&secret.name, name, &secret.name));
     }
     for reference in deployment.secret_references.iter().flatten() {
-        env.push(from_secret(&reference.name, &reference.secret_name, &reference.secret_key));
+        env.push(from_secret(
+            &reference.name,
+            &reference.secret_name,
+            &reference.secret_key,
+        ));
     }
-    let spec: ResourceSpec = deployment.source_config.resource_spec.clone().unwrap_or_default();
+    env
+}
+
+/// The `LGP` that deploys `revision` of `deployment` with `secrets` (names only are used:
+/// values go in the Secret named after the deployment).
+pub fn lgp(
+    deployment: &Deployment,
+    revision: &Revision,
+    secrets: &[SecretEntry],
+    cx: &Context<'_>,
+) -> anyhow::Result<Lgp> {
+    let name = &deployment.name;
+    let env = environment(deployment, revision, secrets, cx);
+    let spec: ResourceSpec = deployment
+        .source_config
+        .resource_spec
+        .clone()
+        .unwrap_or_default();
     let has = |key: &str| secrets.iter().any(|s| s.name == key);
     let config = &revision.source_revision_config;
     let source = match (&cx.source_url, &config.source_tarball_path) {
@@ -128,7 +163,10 @@ pub fn lgp(deployment: &Deployment, revision: &Revision, secrets: &[SecretEntry]
         namespace: cx.namespace.to_owned(),
         generation: 0,
         annotations: BTreeMap::from([
-            (ANNOTATION_DEPLOYMENT_ID.to_owned(), deployment.id.to_string()),
+            (
+                ANNOTATION_DEPLOYMENT_ID.to_owned(),
+                deployment.id.to_string(),
+            ),
             (ANNOTATION_REVISION_ID.to_owned(), revision.id.to_string()),
         ]),
         spec: LgpSpec {
@@ -136,9 +174,19 @@ pub fn lgp(deployment: &Deployment, revision: &Revision, secrets: &[SecretEntry]
                 image: config.image_uri.clone(),
                 replicas: Some(min),
                 env,
-                resources: resources(spec.cpu, spec.cpu_limit, spec.memory_mb, spec.memory_limit_mb),
+                resources: resources(
+                    spec.cpu,
+                    spec.cpu_limit,
+                    spec.memory_mb,
+                    spec.memory_limit_mb,
+                ),
                 queue_enabled: true,
-                queue_resources: resources(spec.queue_cpu, spec.queue_cpu_limit, spec.queue_memory_mb, spec.queue_memory_limit_mb),
+                queue_resources: resources(
+                    spec.queue_cpu,
+                    spec.queue_cpu_limit,
+                    spec.queue_memory_mb,
+                    spec.queue_memory_limit_mb,
+                ),
                 num_jobs_per_worker: Some(10),
                 image_pull_secrets: typed("image_pull_secrets", &spec.image_pull_secrets)?,
                 service_account_name: spec.service_account_name.clone(),
@@ -162,11 +210,21 @@ pub fn lgp(deployment: &Deployment, revision: &Revision, secrets: &[SecretEntry]
                 secret_name: Some("postgres-credentials".into()),
                 storage_size_gi: spec.db_storage_gi.or(Some(10)),
                 max_connections: spec.db_max_connections.or(Some(100)),
-                resources: resources(spec.db_cpu, spec.db_cpu_limit, spec.db_memory_mb, spec.db_memory_limit_mb),
+                resources: resources(
+                    spec.db_cpu,
+                    spec.db_cpu_limit,
+                    spec.db_memory_mb,
+                    spec.db_memory_limit_mb,
+                ),
             }),
             redis: Some(Redis {
                 enabled: !has(REDIS_CUSTOM),
-                resources: resources(spec.redis_cpu, spec.redis_cpu_limit, spec.redis_memory_mb, spec.redis_memory_limit_mb),
+                resources: resources(
+                    spec.redis_cpu,
+                    spec.redis_cpu_limit,
+                    spec.redis_memory_mb,
+                    spec.redis_memory_limit_mb,
+                ),
             }),
             ingress: Ingress { enabled: true },
             source,

@@ -10,9 +10,9 @@ use ironsmith_dataplane::lgp::{self, Lgp, LgpStatus, OPERATOR_FIELD_MANAGER};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::Client;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -35,8 +35,8 @@ pub struct KubeOperator {
 
 /// The resource of a rendered object, from its apiVersion and kind.
 fn resource_of(object: &Value) -> anyhow::Result<ApiResource> {
-    let api_version = object["apiVersion"].as_str().unwrap_or_default();
-    let kind = object["kind"].as_str().unwrap_or_default();
+    let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or_default();
+    let (api_version, kind) = (text("apiVersion"), text("kind"));
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let plural = match kind {
         "Deployment" => "deployments",
@@ -48,7 +48,10 @@ fn resource_of(object: &Value) -> anyhow::Result<ApiResource> {
         "Ingress" => "ingresses",
         other => anyhow::bail!("no resource for kind {other}"),
     };
-    Ok(ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural))
+    Ok(ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(group, version, kind),
+        plural,
+    ))
 }
 
 fn random_password() -> String {
@@ -77,12 +80,15 @@ impl KubeOperator {
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), &self.lease_namespace);
         let now = Utc::now();
         let current = leases.get_opt(LEASE_NAME).await?;
-        let held_by_other = current.as_ref().and_then(|l| l.spec.as_ref()).is_some_and(|s| {
-            let holder = s.holder_identity.as_deref().unwrap_or_default();
-            let renewed = s.renew_time.as_ref().map(|t| t.0).unwrap_or_default();
-            let ttl = i64::from(s.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
-            holder != self.identity && (now.timestamp() - renewed.as_second()) < ttl
-        });
+        let held_by_other = current
+            .as_ref()
+            .and_then(|l| l.spec.as_ref())
+            .is_some_and(|s| {
+                let holder = s.holder_identity.as_deref().unwrap_or_default();
+                let renewed = s.renew_time.as_ref().map(|t| t.0).unwrap_or_default();
+                let ttl = i64::from(s.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
+                holder != self.identity && (now.timestamp() - renewed.as_second()) < ttl
+            });
         if held_by_other {
             return Ok(false);
         }
@@ -102,7 +108,9 @@ impl KubeOperator {
                 let mut lease: Lease = serde_json::from_value(body)?;
                 lease.metadata.resource_version = existing.metadata.resource_version;
                 // A replace carrying the version we read: two replicas cannot both win.
-                leases.replace(LEASE_NAME, &PostParams::default(), &lease).await?;
+                leases
+                    .replace(LEASE_NAME, &PostParams::default(), &lease)
+                    .await?;
             }
         }
         Ok(true)
@@ -122,7 +130,11 @@ impl KubeOperator {
             for object in api.list(&ListParams::default()).await? {
                 let uid = object.metadata.uid.clone().unwrap_or_default();
                 let finalizers = object.metadata.finalizers.clone().unwrap_or_default();
-                found.push((Lgp::from_object(&serde_json::to_value(&object)?)?, uid, finalizers));
+                found.push((
+                    Lgp::from_object(&serde_json::to_value(&object)?)?,
+                    uid,
+                    finalizers,
+                ));
             }
         }
         Ok(found)
@@ -131,14 +143,16 @@ impl KubeOperator {
     async fn postgres_password(&self, lgp: &Lgp) -> anyhow::Result<String> {
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &lgp.namespace);
         let existing = secrets.get_opt(&format!("{}-postgres", lgp.name)).await?;
-        let kept = existing
-            .and_then(|s| s.data)
-            .and_then(|d| d.get("password").map(|b| String::from_utf8_lossy(&b.0).into_owned()));
+        let kept = existing.and_then(|s| s.data).and_then(|d| {
+            d.get("password")
+                .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+        });
         Ok(kept.unwrap_or_else(random_password))
     }
 
     async fn set_finalizers(&self, lgp: &Lgp, finalizers: Vec<String>) -> anyhow::Result<()> {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &lgp.namespace, &lgp_resource());
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &lgp.namespace, &lgp_resource());
         api.patch(
             &lgp.name,
             &PatchParams::default(),
@@ -149,21 +163,35 @@ impl KubeOperator {
     }
 
     async fn write_status(&self, lgp: &Lgp, status: &LgpStatus) -> anyhow::Result<()> {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &lgp.namespace, &lgp_resource());
-        api.patch_status(&lgp.name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
-            .await?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &lgp.namespace, &lgp_resource());
+        api.patch_status(
+            &lgp.name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await?;
         Ok(())
     }
 
     /// One `LGP`: its objects, its status, and on deletion its volumes and finalizer.
-    pub async fn reconcile(&self, lgp: &Lgp, uid: &str, finalizers: Vec<String>) -> anyhow::Result<()> {
+    pub async fn reconcile(
+        &self,
+        lgp: &Lgp,
+        uid: &str,
+        finalizers: Vec<String>,
+    ) -> anyhow::Result<()> {
         if lgp.deleting {
             // Owned objects are garbage-collected; volume claims of the StatefulSet are not
             // owned by the LGP, so they go here.
             Api::<PersistentVolumeClaim>::namespaced(self.client.clone(), &lgp.namespace)
                 .delete_collection(
                     &DeleteParams::default(),
-                    &ListParams::default().labels(&format!("{}={}", lgp::LABEL_DEPLOYMENT, lgp.name)),
+                    &ListParams::default().labels(&format!(
+                        "{}={}",
+                        lgp::LABEL_DEPLOYMENT,
+                        lgp.name
+                    )),
                 )
                 .await?;
             let rest: Vec<String> = finalizers.into_iter().filter(|f| f != FINALIZER).collect();
@@ -185,14 +213,36 @@ impl KubeOperator {
         let password = self.postgres_password(lgp).await?;
         for object in render::objects(lgp, uid, &self.settings, &password) {
             let resource = resource_of(&object)?;
-            let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-            let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &lgp.namespace, &resource);
-            api.patch(&name, &self.apply(), &Patch::Apply(&object)).await?;
+            let name = object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), &lgp.namespace, &resource);
+            api.patch(&name, &self.apply(), &Patch::Apply(&object))
+                .await?;
         }
+        self.observe(lgp, &mut status).await?;
+        self.write_status(lgp, &status).await
+    }
+
+    /// The `LGP`'s status from its API-server Deployment's rollout.
+    async fn observe(&self, lgp: &Lgp, status: &mut LgpStatus) -> anyhow::Result<()> {
+        let generation = lgp.generation;
         let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), &lgp.namespace);
-        let server = deployments.get_opt(&format!("{}-api-server", lgp.name)).await?;
-        let d_status = server.as_ref().and_then(|d| d.status.clone()).unwrap_or_default();
-        let wanted = server.as_ref().and_then(|d| d.spec.as_ref()).and_then(|s| s.replicas).unwrap_or(1);
+        let server = deployments
+            .get_opt(&format!("{}-api-server", lgp.name))
+            .await?;
+        let d_status = server
+            .as_ref()
+            .and_then(|d| d.status.clone())
+            .unwrap_or_default();
+        let wanted = server
+            .as_ref()
+            .and_then(|d| d.spec.as_ref())
+            .and_then(|s| s.replicas)
+            .unwrap_or(1);
         let observed = server
             .as_ref()
             .is_some_and(|d| d_status.observed_generation >= d.metadata.generation);
@@ -211,17 +261,35 @@ impl KubeOperator {
             "lastUpdateTime": Utc::now().to_rfc3339(),
         }));
         if let Some(c) = stalled {
-            status.set("Degraded", true, "ProgressDeadlineExceeded", c.message.as_deref().unwrap_or_default(), generation);
-            status.set("Progressing", false, "ProgressDeadlineExceeded", "", generation);
+            status.set(
+                "Degraded",
+                true,
+                "ProgressDeadlineExceeded",
+                c.message.as_deref().unwrap_or_default(),
+                generation,
+            );
+            status.set(
+                "Progressing",
+                false,
+                "ProgressDeadlineExceeded",
+                "",
+                generation,
+            );
         } else if observed && ready >= 1 && updated >= wanted.min(1) {
             status.set("Ready", true, "MinimumReplicasAvailable", "", generation);
             status.set("Progressing", false, "RolledOut", "", generation);
             status.set("Degraded", false, "RolledOut", "", generation);
         } else {
-            status.set("Ready", false, "RollingOut", "Waiting for the API server pods", generation);
+            status.set(
+                "Ready",
+                false,
+                "RollingOut",
+                "Waiting for the API server pods",
+                generation,
+            );
             status.set("Progressing", true, "RollingOut", "", generation);
         }
-        self.write_status(lgp, &status).await
+        Ok(())
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {

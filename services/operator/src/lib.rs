@@ -27,7 +27,10 @@ use tokio_util::sync::CancellationToken;
 use crate::render::{Routing, Settings};
 
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn flag(name: &str) -> bool {
@@ -37,7 +40,9 @@ fn flag(name: &str) -> bool {
 pub fn init_logging() {
     let filter = var("LOG_LEVEL").unwrap_or_else(|| "info".into());
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter.to_ascii_lowercase()))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            filter.to_ascii_lowercase(),
+        ))
         .try_init();
 }
 
@@ -57,17 +62,26 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 
 /// Exactly one routing mode.
 pub fn routing_from_env() -> anyhow::Result<Routing> {
-    match (var("GATEWAY_NAME"), var("SHARED_INGRESS_NAME"), var("ISTIO_GATEWAY_NAME")) {
+    match (
+        var("GATEWAY_NAME"),
+        var("SHARED_INGRESS_NAME"),
+        var("ISTIO_GATEWAY_NAME"),
+    ) {
         (Some(name), None, None) => Ok(Routing::Gateway {
             name,
-            namespace: var("GATEWAY_NAMESPACE").context("GATEWAY_NAMESPACE is required with GATEWAY_NAME")?,
+            namespace: var("GATEWAY_NAMESPACE")
+                .context("GATEWAY_NAMESPACE is required with GATEWAY_NAME")?,
         }),
         (None, Some(name), None) => Ok(Routing::SharedIngress {
             name,
             namespace: var("SHARED_INGRESS_NAMESPACE").unwrap_or_default(),
         }),
-        (None, None, Some(_)) => anyhow::bail!("Istio routing is not supported yet: use the Gateway API (GATEWAY_NAME) or a shared Ingress"),
-        _ => anyhow::bail!("set exactly one routing mode: GATEWAY_NAME (Gateway API) or SHARED_INGRESS_NAME"),
+        (None, None, Some(_)) => anyhow::bail!(
+            "Istio routing is not supported yet: use the Gateway API (GATEWAY_NAME) or a shared Ingress"
+        ),
+        _ => anyhow::bail!(
+            "set exactly one routing mode: GATEWAY_NAME (Gateway API) or SHARED_INGRESS_NAME"
+        ),
     }
 }
 
@@ -75,7 +89,11 @@ async fn serve_probes(address: String, shutdown: CancellationToken) -> anyhow::R
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }));
-    let address = if address.starts_with(':') { format!("0.0.0.0{address}") } else { address };
+    let address = if address.starts_with(':') {
+        format!("0.0.0.0{address}")
+    } else {
+        address
+    };
     let listener = tokio::net::TcpListener::bind(&address).await?;
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -87,19 +105,32 @@ pub async fn run(args: Vec<String>, shutdown: CancellationToken) -> anyhow::Resu
     let probes = arg(&args, "--health-probe-bind-address").unwrap_or_else(|| ":8081".into());
     let probe_task = tokio::spawn(serve_probes(probes, shutdown.clone()));
     let namespaces: Vec<String> = var("WATCH_NAMESPACE")
-        .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let result = if var("OPERATOR_RUNTIME").as_deref() == Some("local") {
         let image_commands = match var("LOCAL_IMAGE_COMMANDS") {
-            Some(json) => serde_json::from_str(&json).context("LOCAL_IMAGE_COMMANDS must be a JSON object of image → command")?,
+            Some(json) => serde_json::from_str(&json)
+                .context("LOCAL_IMAGE_COMMANDS must be a JSON object of image → command")?,
             None => Default::default(),
         };
         let config = local::LocalConfig {
-            dir: var("LOCAL_CLUSTER_DIR").context("LOCAL_CLUSTER_DIR is required with OPERATOR_RUNTIME=local")?.into(),
-            langgraph_bin: var("LANGGRAPH_BIN").unwrap_or_else(|| "langgraph".into()).into(),
+            dir: var("LOCAL_CLUSTER_DIR")
+                .context("LOCAL_CLUSTER_DIR is required with OPERATOR_RUNTIME=local")?
+                .into(),
+            langgraph_bin: var("LANGGRAPH_BIN")
+                .unwrap_or_else(|| "langgraph".into())
+                .into(),
             image_commands,
             startup_timeout: Duration::from_secs(
-                var("LOCAL_STARTUP_TIMEOUT_SECONDS").map(|v| v.parse()).transpose()?.unwrap_or(120),
+                var("LOCAL_STARTUP_TIMEOUT_SECONDS")
+                    .map(|v| v.parse())
+                    .transpose()?
+                    .unwrap_or(120),
             ),
             poll: Duration::from_millis(500),
         };
@@ -119,7 +150,9 @@ pub async fn run(args: Vec<String>, shutdown: CancellationToken) -> anyhow::Resu
             namespaces,
             identity: var("HOSTNAME").unwrap_or_else(|| format!("operator-{}", std::process::id())),
             lease_namespace: var("POD_NAMESPACE").unwrap_or_else(|| "default".into()),
-            leader_election: args.iter().any(|a| a == "--leader-elect" || a == "--leader-elect=true"),
+            leader_election: args
+                .iter()
+                .any(|a| a == "--leader-elect" || a == "--leader-elect=true"),
         };
         operator.run(shutdown).await
     };

@@ -71,19 +71,24 @@ fn selector(lgp: &Lgp, component: &str) -> Value {
     })
 }
 
+/// The `LGP` as the owner of an object: deleting it collects the object.
+fn owner_references(lgp: &Lgp, uid: &str) -> Value {
+    json!([{
+        "apiVersion": lgp::API_VERSION,
+        "kind": lgp::KIND,
+        "name": lgp.name,
+        "uid": uid,
+        "controller": true,
+        "blockOwnerDeletion": true,
+    }])
+}
+
 fn metadata(lgp: &Lgp, name: &str, component: &str, uid: &str) -> Value {
     json!({
         "name": name,
         "namespace": lgp.namespace,
         "labels": labels(lgp, component),
-        "ownerReferences": [{
-            "apiVersion": lgp::API_VERSION,
-            "kind": lgp::KIND,
-            "name": lgp.name,
-            "uid": uid,
-            "controller": true,
-            "blockOwnerDeletion": true,
-        }],
+        "ownerReferences": owner_references(lgp, uid),
     })
 }
 
@@ -108,9 +113,7 @@ fn postgres_name(lgp: &Lgp) -> String {
 /// deployment's Secret.
 fn store_env(lgp: &Lgp) -> Vec<Value> {
     let mut env = Vec::new();
-    let from_secret = |name: &str, secret: &str, key: &str| {
-        json!({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
-    };
+    let from_secret = |name: &str, secret: &str, key: &str| json!({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}});
     match &lgp.spec.database {
         Some(db) if db.enabled => {
             let secret = postgres_name(lgp);
@@ -118,8 +121,16 @@ fn store_env(lgp: &Lgp) -> Vec<Value> {
             env.push(from_secret("DATABASE_URI", &secret, "uri"));
         }
         _ => {
-            env.push(from_secret("POSTGRES_URI", &lgp.name, "POSTGRES_URI_CUSTOM"));
-            env.push(from_secret("DATABASE_URI", &lgp.name, "POSTGRES_URI_CUSTOM"));
+            env.push(from_secret(
+                "POSTGRES_URI",
+                &lgp.name,
+                "POSTGRES_URI_CUSTOM",
+            ));
+            env.push(from_secret(
+                "DATABASE_URI",
+                &lgp.name,
+                "POSTGRES_URI_CUSTOM",
+            ));
         }
     }
     match &lgp.spec.redis {
@@ -145,7 +156,11 @@ fn server_deployment(lgp: &Lgp, uid: &str, component: &str, queue: bool) -> Valu
         env.push(json!({"name": "LANGGRAPH_RUNTIME_ROLE", "value": "queue"}));
     }
     env.extend(store_env(lgp));
-    let resources = if queue { &spec.queue_resources } else { &spec.resources };
+    let resources = if queue {
+        &spec.queue_resources
+    } else {
+        &spec.resources
+    };
     let mut container = json!({
         "name": "api-server",
         "image": spec.image.clone().unwrap_or_default(),
@@ -160,7 +175,11 @@ fn server_deployment(lgp: &Lgp, uid: &str, component: &str, queue: bool) -> Valu
         c.insert("livenessProbe".into(), probe("/ok"));
     }
     let mut containers = vec![container];
-    containers.extend(spec.sidecars.iter().filter_map(|c| serde_json::to_value(c).ok()));
+    containers.extend(
+        spec.sidecars
+            .iter()
+            .filter_map(|c| serde_json::to_value(c).ok()),
+    );
     let mut pod = json!({
         "enableServiceLinks": false,
         "containers": containers,
@@ -322,7 +341,7 @@ fn scaled_object(lgp: &Lgp, uid: &str, component: &str, min: i32, max: i32) -> V
             "namespace": lgp.namespace,
             "labels": labels(lgp, component),
             "annotations": {"scaledobject.keda.sh/transfer-hpa-ownership": "true"},
-            "ownerReferences": metadata(lgp, &target, component, uid)["ownerReferences"],
+            "ownerReferences": owner_references(lgp, uid),
         },
         "spec": {
             "scaleTargetRef": {"name": target},
@@ -370,7 +389,7 @@ fn route(lgp: &Lgp, uid: &str, settings: &Settings) -> Value {
                 "namespace": lgp.namespace,
                 "labels": labels(lgp, "api-server"),
                 "annotations": {"lgp-operator.io/shared-ingress": "true", "lgp-operator.io/shared-ingress-name": name},
-                "ownerReferences": metadata(lgp, &lgp.name, "api-server", uid)["ownerReferences"],
+                "ownerReferences": owner_references(lgp, uid),
             },
             "spec": {"rules": [{"host": settings.root_domain, "http": {"paths": [{
                 "path": prefix,
@@ -383,7 +402,10 @@ fn route(lgp: &Lgp, uid: &str, settings: &Settings) -> Value {
 
 /// Every object of the `LGP` whose uid is `uid`.
 pub fn objects(lgp: &Lgp, uid: &str, settings: &Settings, postgres_password: &str) -> Vec<Value> {
-    let mut out = vec![server_deployment(lgp, uid, "api-server", false), service(lgp, uid)];
+    let mut out = vec![
+        server_deployment(lgp, uid, "api-server", false),
+        service(lgp, uid),
+    ];
     let auto = &lgp.spec.autoscaling;
     if lgp.spec.server_spec.queue_enabled {
         out.push(server_deployment(lgp, uid, "queue", true));
@@ -395,7 +417,10 @@ pub fn objects(lgp: &Lgp, uid: &str, settings: &Settings, postgres_password: &st
         out.extend(postgres(lgp, uid, postgres_password));
     }
     if auto.enabled && settings.keda {
-        let (min, max) = (auto.min_replicas.unwrap_or(1), auto.max_replicas.unwrap_or(1));
+        let (min, max) = (
+            auto.min_replicas.unwrap_or(1),
+            auto.max_replicas.unwrap_or(1),
+        );
         out.push(scaled_object(lgp, uid, "api-server", min, max));
         if lgp.spec.server_spec.queue_enabled {
             out.push(scaled_object(
@@ -435,8 +460,14 @@ mod tests {
                     max_replicas: Some(5),
                     ..Default::default()
                 },
-                database: Some(Database { enabled: true, ..Default::default() }),
-                redis: Some(Redis { enabled: true, resources: None }),
+                database: Some(Database {
+                    enabled: true,
+                    ..Default::default()
+                }),
+                redis: Some(Redis {
+                    enabled: true,
+                    resources: None,
+                }),
                 ingress: Ingress { enabled: true },
                 source: None,
             },
@@ -450,7 +481,10 @@ mod tests {
             root_domain: "agents.example.com".into(),
             base_path: "lgp".into(),
             tls: true,
-            routing: Routing::Gateway { name: "gw".into(), namespace: "infra".into() },
+            routing: Routing::Gateway {
+                name: "gw".into(),
+                namespace: "infra".into(),
+            },
         }
     }
 
@@ -460,19 +494,46 @@ mod tests {
         let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
         assert_eq!(
             kinds,
-            ["Deployment", "Service", "Deployment", "Deployment", "Service", "Secret", "StatefulSet", "Service", "ScaledObject", "ScaledObject", "HTTPRoute"]
+            [
+                "Deployment",
+                "Service",
+                "Deployment",
+                "Deployment",
+                "Service",
+                "Secret",
+                "StatefulSet",
+                "Service",
+                "ScaledObject",
+                "ScaledObject",
+                "HTTPRoute"
+            ]
         );
         for o in &objects {
-            assert_eq!(o["metadata"]["ownerReferences"][0]["uid"], "uid-1", "{}", o["kind"]);
+            assert_eq!(
+                o["metadata"]["ownerReferences"][0]["uid"], "uid-1",
+                "{}",
+                o["kind"]
+            );
         }
         // KEDA owns the replica count.
         assert!(objects[0]["spec"].get("replicas").is_none());
         let container = &objects[0]["spec"]["template"]["spec"]["containers"][0];
-        assert_eq!(container["startupProbe"]["httpGet"]["path"], "/ok?check_db=1");
-        let env: Vec<&str> = container["env"].as_array().into_iter().flatten().filter_map(|e| e["name"].as_str()).collect();
+        assert_eq!(
+            container["startupProbe"]["httpGet"]["path"],
+            "/ok?check_db=1"
+        );
+        let env: Vec<&str> = container["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["name"].as_str())
+            .collect();
         for name in ["DATABASE_URI", "POSTGRES_URI", "REDIS_URI", "PORT"] {
             assert!(env.contains(&name), "{name}");
         }
-        assert_eq!(settings().endpoint("agent"), "https://agents.example.com/lgp/agent");
+        assert_eq!(
+            settings().endpoint("agent"),
+            "https://agents.example.com/lgp/agent"
+        );
     }
 }

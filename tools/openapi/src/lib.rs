@@ -117,12 +117,17 @@ fn split_nullable_formats(value: &mut serde_json::Value) {
             // `"default": null` on a nullable property says nothing more, but makes TypeScript
             // generators treat the property as always present in request bodies.
             let null_variant = |key: &str| {
-                map.get(key).and_then(serde_json::Value::as_array).is_some_and(|variants| {
-                    variants.iter().any(|v| v.get("type").is_some_and(|t| t == "null"))
-                })
+                map.get(key)
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|variants| {
+                        variants
+                            .iter()
+                            .any(|v| v.get("type").is_some_and(|t| t == "null"))
+                    })
             };
             let nullable = map.get("type").is_some_and(|kind| {
-                kind.as_array().is_some_and(|kinds| kinds.iter().any(|k| k == "null"))
+                kind.as_array()
+                    .is_some_and(|kinds| kinds.iter().any(|k| k == "null"))
             }) || null_variant("oneOf")
                 || null_variant("anyOf");
             if nullable && map.get("default").is_some_and(serde_json::Value::is_null) {

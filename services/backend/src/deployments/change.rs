@@ -48,7 +48,11 @@ fn merged_source_config(
     let Some(sent) = sent else {
         return Ok((config, false));
     };
-    unchangeable("integration_id", &stored.integration_id, &sent.integration_id)?;
+    unchangeable(
+        "integration_id",
+        &stored.integration_id,
+        &sent.integration_id,
+    )?;
     unchangeable("repo_url", &stored.repo_url, &sent.repo_url)?;
     unchangeable("listener_id", &stored.listener_id, &sent.listener_id)?;
     let namespace = |c: &Option<ironsmith_api_types::deployments::ListenerConfig>| {
@@ -86,15 +90,31 @@ fn revision_source(
                 "an external_docker revision takes an image_uri, not a source_tarball_path".into(),
             ))
         }
-        DeploymentSource::InternalSource if config.image_uri.is_some() => Err(ApiError::BadRequest(
-            "an internal_source revision takes a source_tarball_path, not an image_uri".into(),
-        )),
+        DeploymentSource::InternalSource if config.image_uri.is_some() => {
+            Err(ApiError::BadRequest(
+                "an internal_source revision takes a source_tarball_path, not an image_uri".into(),
+            ))
+        }
         DeploymentSource::ExternalDocker | DeploymentSource::InternalSource => Ok(source),
         other => Err(ApiError::BadRequest(format!(
             "revision_source {} is not supported by this control plane",
             other.as_str()
         ))),
     }
+}
+
+/// A deployment being deleted can no longer change (409).
+pub fn ensure_changeable(row: &rows::Deployment) -> Result<(), ApiError> {
+    if matches!(
+        DeploymentStatus::parse(&row.status),
+        Some(DeploymentStatus::AwaitingDelete | DeploymentStatus::AwaitingFinalDelete)
+    ) {
+        return Err(ApiError::Conflict(format!(
+            "Deployment ID {} is being deleted and can no longer change",
+            row.id
+        )));
+    }
+    Ok(())
 }
 
 /// Applies `change` to the locked deployment `row`; returns the revision it made, if any.
@@ -106,16 +126,9 @@ pub async fn apply(
     change: Change,
     always: bool,
 ) -> Result<Option<rows::Revision>, ApiError> {
-    if matches!(
-        DeploymentStatus::parse(&row.status),
-        Some(DeploymentStatus::AwaitingDelete | DeploymentStatus::AwaitingFinalDelete)
-    ) {
-        return Err(ApiError::Conflict(format!(
-            "Deployment ID {} is being deleted and can no longer change",
-            row.id
-        )));
-    }
-    let stored_source = DeploymentSource::parse(&row.source).unwrap_or(DeploymentSource::ExternalDocker);
+    ensure_changeable(row)?;
+    let stored_source =
+        DeploymentSource::parse(&row.source).unwrap_or(DeploymentSource::ExternalDocker);
     let (source_config, mut revision) =
         merged_source_config(state, &source_config_of(row), change.source_config)?;
 

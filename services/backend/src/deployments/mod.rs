@@ -6,9 +6,9 @@
 pub mod change;
 pub mod ops;
 pub mod resources;
-pub mod uploads;
 pub mod secrets;
 pub mod status;
+pub mod uploads;
 
 use chrono::{DateTime, Utc};
 use ironsmith_api_types::deployments::{
@@ -168,7 +168,10 @@ pub fn render(
 }
 
 /// How recently the listener was heard from, at `now`.
-pub fn connection(last_heartbeat_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> ListenerConnection {
+pub fn connection(
+    last_heartbeat_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> ListenerConnection {
     match last_heartbeat_at {
         None => ListenerConnection::NeverConnected,
         Some(at)
@@ -260,7 +263,14 @@ mod tests {
         for good in ["a", "my-agent", "agent2"] {
             assert!(validate_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "1agent", "My-Agent", "agent_x", "agent-", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "1agent",
+            "My-Agent",
+            "agent_x",
+            "agent-",
+            &"a".repeat(64),
+        ] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }

@@ -25,7 +25,11 @@ pub fn envelope(state: &AppState) -> Envelope {
 }
 
 /// The deployment of the caller's workspace, or the control plane's 404.
-pub async fn load(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<rows::Deployment, ApiError> {
+pub async fn load(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<rows::Deployment, ApiError> {
     rows::get(&state.stores.postgres, tenant_id, id)
         .await?
         .ok_or_else(|| deployment_not_found(id))
@@ -111,7 +115,9 @@ pub async fn place(
         .and_then(|c| c.k8s_namespace.clone());
     let listener = match config.listener_id {
         Some(id) => {
-            if source != DeploymentSource::ExternalDocker && source != DeploymentSource::InternalSource {
+            if source != DeploymentSource::ExternalDocker
+                && source != DeploymentSource::InternalSource
+            {
                 return Err(ApiError::BadRequest(format!(
                     "source_config.listener_id is only allowed for external_docker deployments, not {}",
                     source.as_str()
@@ -126,7 +132,8 @@ pub async fn place(
                 })?;
             if namespace.is_none() {
                 return Err(ApiError::BadRequest(
-                    "source_config.listener_config.k8s_namespace is required with a listener_id".into(),
+                    "source_config.listener_config.k8s_namespace is required with a listener_id"
+                        .into(),
                 ));
             }
             listener
@@ -177,7 +184,10 @@ pub fn merge_revision_config(
             .clone()
             .or(base.langgraph_config_path),
         image_uri: sent.image_uri.clone().or(base.image_uri),
-        source_tarball_path: sent.source_tarball_path.clone().or(base.source_tarball_path),
+        source_tarball_path: sent
+            .source_tarball_path
+            .clone()
+            .or(base.source_tarball_path),
         // Read-only: set by a build, never by a client.
         repo_commit_sha: None,
     }
@@ -194,4 +204,20 @@ pub fn sets_revision_fields(sent: &SourceRevisionConfig) -> bool {
 /// Seconds since the epoch, for signed URLs.
 pub fn now_secs() -> i64 {
     Utc::now().timestamp()
+}
+
+/// Deletes the deployment's uploaded source tarballs (best effort: a failure is logged, and the
+/// objects are orphans nothing refers to).
+pub async fn delete_sources(state: &AppState, tenant_id: Uuid, deployment_id: Uuid) {
+    let owners = std::collections::HashSet::from([deployment_id]);
+    let prefix = format!("deployments/{tenant_id}");
+    match state.stores.storage.delete_owned(&prefix, &owners).await {
+        Ok(0) => {}
+        Ok(count) => {
+            tracing::info!(%deployment_id, count, "deleted the deployment's source tarballs")
+        }
+        Err(error) => {
+            tracing::warn!(%deployment_id, %error, "could not delete the deployment's source tarballs")
+        }
+    }
 }

@@ -16,7 +16,12 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-fn check_cpu(field: &str, value: Option<f64>, range: (f64, f64), capped: bool) -> Result<Option<f64>, ApiError> {
+fn check_cpu(
+    field: &str,
+    value: Option<f64>,
+    range: (f64, f64),
+    capped: bool,
+) -> Result<Option<f64>, ApiError> {
     let Some(v) = value else { return Ok(None) };
     let v = round1(v);
     if !v.is_finite() || v < range.0 || (capped && v > range.1) {
@@ -28,7 +33,12 @@ fn check_cpu(field: &str, value: Option<f64>, range: (f64, f64), capped: bool) -
     Ok(Some(v))
 }
 
-fn check_int(field: &str, value: Option<i64>, range: (i64, i64), capped: bool) -> Result<(), ApiError> {
+fn check_int(
+    field: &str,
+    value: Option<i64>,
+    range: (i64, i64),
+    capped: bool,
+) -> Result<(), ApiError> {
     match value {
         Some(v) if v < range.0 || (capped && v > range.1) => Err(ApiError::BadRequest(format!(
             "resource_spec.{field} must be between {} and {}",
@@ -44,9 +54,19 @@ pub fn validate(mut spec: ResourceSpec, capped: bool) -> Result<ResourceSpec, Ap
     spec.cpu = check_cpu("cpu", spec.cpu, CPU_RANGE, capped)?;
     spec.cpu_limit = check_cpu("cpu_limit", spec.cpu_limit, CPU_LIMIT_RANGE, capped)?;
     spec.queue_cpu = check_cpu("queue_cpu", spec.queue_cpu, CPU_RANGE, capped)?;
-    spec.queue_cpu_limit = check_cpu("queue_cpu_limit", spec.queue_cpu_limit, CPU_LIMIT_RANGE, capped)?;
+    spec.queue_cpu_limit = check_cpu(
+        "queue_cpu_limit",
+        spec.queue_cpu_limit,
+        CPU_LIMIT_RANGE,
+        capped,
+    )?;
     spec.redis_cpu = check_cpu("redis_cpu", spec.redis_cpu, CPU_RANGE, capped)?;
-    spec.redis_cpu_limit = check_cpu("redis_cpu_limit", spec.redis_cpu_limit, CPU_LIMIT_RANGE, capped)?;
+    spec.redis_cpu_limit = check_cpu(
+        "redis_cpu_limit",
+        spec.redis_cpu_limit,
+        CPU_LIMIT_RANGE,
+        capped,
+    )?;
     spec.db_cpu = check_cpu("db_cpu", spec.db_cpu, CPU_RANGE, capped)?;
     spec.db_cpu_limit = check_cpu("db_cpu_limit", spec.db_cpu_limit, CPU_LIMIT_RANGE, capped)?;
     for (field, value) in [
@@ -74,7 +94,12 @@ pub fn validate(mut spec: ResourceSpec, capped: bool) -> Result<ResourceSpec, Ap
         check_int(field, value, (0, MAX_SCALE), capped)?;
     }
     check_int("db_storage_gi", spec.db_storage_gi, (1, 1024), capped)?;
-    check_int("db_max_connections", spec.db_max_connections, (10, 5000), capped)?;
+    check_int(
+        "db_max_connections",
+        spec.db_max_connections,
+        (10, 5000),
+        capped,
+    )?;
     if let (Some(min), Some(max)) = (spec.min_scale, spec.max_scale)
         && min > max
     {
@@ -93,7 +118,9 @@ pub fn materialise(spec: Option<ResourceSpec>, deployment_type: Option<&str>) ->
     let dev = deployment_type.is_some_and(|t| t.starts_with("dev"));
     let (cpu, memory, max_scale) = if dev { (1.0, 1024, 1) } else { (2.0, 2048, 10) };
     s.min_scale = s.min_scale.or(Some(1));
-    s.max_scale = s.max_scale.or(Some(max_scale.max(s.min_scale.unwrap_or(1))));
+    s.max_scale = s
+        .max_scale
+        .or(Some(max_scale.max(s.min_scale.unwrap_or(1))));
     s.cpu = s.cpu.or(Some(cpu));
     s.cpu_limit = s.cpu_limit.or(s.cpu.map(|c| round1(c * 2.0)));
     s.memory_mb = s.memory_mb.or(Some(memory));
@@ -142,10 +169,44 @@ mod tests {
 
     #[test]
     fn cpu_is_rounded_and_capped_unless_uncapped() {
-        let spec = validate(ResourceSpec { cpu: Some(1.26), ..Default::default() }, true).unwrap();
+        let spec = validate(
+            ResourceSpec {
+                cpu: Some(1.26),
+                ..Default::default()
+            },
+            true,
+        )
+        .unwrap();
         assert_eq!(spec.cpu, Some(1.3));
-        assert!(validate(ResourceSpec { cpu: Some(9.0), ..Default::default() }, true).is_err());
-        assert!(validate(ResourceSpec { cpu: Some(9.0), ..Default::default() }, false).is_ok());
-        assert!(validate(ResourceSpec { cpu: Some(0.01), ..Default::default() }, false).is_err());
+        assert!(
+            validate(
+                ResourceSpec {
+                    cpu: Some(9.0),
+                    ..Default::default()
+                },
+                true
+            )
+            .is_err()
+        );
+        assert!(
+            validate(
+                ResourceSpec {
+                    cpu: Some(9.0),
+                    ..Default::default()
+                },
+                false
+            )
+            .is_ok()
+        );
+        assert!(
+            validate(
+                ResourceSpec {
+                    cpu: Some(0.01),
+                    ..Default::default()
+                },
+                false
+            )
+            .is_err()
+        );
     }
 }

@@ -49,12 +49,17 @@ const RESERVED: &[&str] = &[
 ];
 
 /// Refuses invalid, duplicate and reserved names.
-pub fn validate(secrets: &[SecretEntry], references: Option<&[SecretReference]>) -> Result<(), ApiError> {
+pub fn validate(
+    secrets: &[SecretEntry],
+    references: Option<&[SecretReference]>,
+) -> Result<(), ApiError> {
     let mut seen = BTreeSet::new();
-    let names = secrets
-        .iter()
-        .map(|s| s.name.as_str())
-        .chain(references.unwrap_or_default().iter().map(|r| r.name.as_str()));
+    let names = secrets.iter().map(|s| s.name.as_str()).chain(
+        references
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.name.as_str()),
+    );
     for name in names {
         if !crate::workspace_secrets::valid_key(name) {
             return Err(ApiError::BadRequest(format!(
@@ -132,7 +137,10 @@ pub fn open(
 }
 
 /// A new list replacing `stored`: a value sent back masked keeps the stored value of that name.
-pub fn replace(stored: &[SecretEntry], sent: Vec<SecretEntry>) -> Result<Vec<SecretEntry>, ApiError> {
+pub fn replace(
+    stored: &[SecretEntry],
+    sent: Vec<SecretEntry>,
+) -> Result<Vec<SecretEntry>, ApiError> {
     let old: BTreeMap<&str, &str> = stored
         .iter()
         .map(|s| (s.name.as_str(), s.value.as_str()))

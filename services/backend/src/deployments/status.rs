@@ -24,8 +24,14 @@ pub fn listener_may_move(from: RevisionStatus, to: RevisionStatus) -> bool {
 
 /// Statuses of a revision still waiting to be rolled out, which a newer revision reaching
 /// `DEPLOYING` supersedes.
-pub const PENDING: [RevisionStatus; 6] =
-    [Queued, AwaitingBuild, Building, AwaitingDeploy, Deploying, Creating];
+pub const PENDING: [RevisionStatus; 6] = [
+    Queued,
+    AwaitingBuild,
+    Building,
+    AwaitingDeploy,
+    Deploying,
+    Creating,
+];
 
 pub fn pending_names() -> Vec<String> {
     PENDING.iter().map(|s| s.as_str().to_owned()).collect()

@@ -72,7 +72,14 @@ impl TarballSigner {
     }
 
     /// Whether a request for `op` on `path` is genuine and unexpired at `now`.
-    pub fn verify(&self, op: Op, path: &str, expires: i64, signature: &str, now: i64) -> Result<(), &'static str> {
+    pub fn verify(
+        &self,
+        op: Op,
+        path: &str,
+        expires: i64,
+        signature: &str,
+        now: i64,
+    ) -> Result<(), &'static str> {
         let given = hex::decode(signature).map_err(|_| "The link is invalid")?;
         self.mac(op, path, expires)
             .verify_slice(&given)
@@ -91,15 +98,39 @@ mod tests {
     #[test]
     fn a_url_verifies_only_for_its_operation_path_and_lifetime() {
         let signer = TarballSigner::new("secret", &"http://h/api-host".parse().unwrap());
-        let url: url::Url = signer.url(Op::Upload, "deployments/a/b/sources/x.tar.gz", 100).parse().unwrap();
+        let url: url::Url = signer
+            .url(Op::Upload, "deployments/a/b/sources/x.tar.gz", 100)
+            .parse()
+            .unwrap();
         assert_eq!(url.path(), "/api-host/v2/sources/upload");
         let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         let (path, sig) = (&q["path"], &q["signature"]);
         let expires: i64 = q["expires"].parse().unwrap();
         assert!(signer.verify(Op::Upload, path, expires, sig, 100).is_ok());
-        assert!(signer.verify(Op::Download, path, expires, sig, 100).is_err());
-        assert!(signer.verify(Op::Upload, "deployments/a/b/sources/y.tar.gz", expires, sig, 100).is_err());
-        assert!(signer.verify(Op::Upload, path, expires + 1, sig, 100).is_err());
-        assert_eq!(signer.verify(Op::Upload, path, expires, sig, expires + 1), Err("The link has expired"));
+        assert!(
+            signer
+                .verify(Op::Download, path, expires, sig, 100)
+                .is_err()
+        );
+        assert!(
+            signer
+                .verify(
+                    Op::Upload,
+                    "deployments/a/b/sources/y.tar.gz",
+                    expires,
+                    sig,
+                    100
+                )
+                .is_err()
+        );
+        assert!(
+            signer
+                .verify(Op::Upload, path, expires + 1, sig, 100)
+                .is_err()
+        );
+        assert_eq!(
+            signer.verify(Op::Upload, path, expires, sig, expires + 1),
+            Err("The link has expired")
+        );
     }
 }

@@ -30,7 +30,9 @@ impl Forwarder {
                     _ = s.cancelled() => return,
                     accepted = listener.accept() => accepted,
                 };
-                let Ok((mut inbound, _)) = accepted else { continue };
+                let Ok((mut inbound, _)) = accepted else {
+                    continue;
+                };
                 let to = t.load(Ordering::Acquire);
                 tokio::spawn(async move {
                     if to == 0 {

@@ -60,6 +60,90 @@ fn previous_port(lgp: &Lgp) -> u16 {
         .unwrap_or(0)
 }
 
+/// Writes the `LGP`'s status as `update` changes it.
+fn write_status(
+    cluster: &LocalCluster,
+    lgp: &Lgp,
+    update: impl FnOnce(&mut LgpStatus),
+) -> anyhow::Result<()> {
+    let mut status = lgp.status.clone().unwrap_or_default();
+    update(&mut status);
+    cluster.write_status(&lgp.namespace, &lgp.name, &status)
+}
+
+/// A finished rollout: the new process serves (the old one stops), or the old one keeps
+/// serving and the `LGP` is `Degraded` with the reason.
+async fn settle(
+    cluster: &LocalCluster,
+    w: &mut Workload,
+    lgp: &Lgp,
+    generation: i64,
+    outcome: Result<Started, String>,
+    endpoint: String,
+) -> anyhow::Result<()> {
+    let serving_before = w.current.is_some();
+    match outcome {
+        Ok(started) => {
+            w.forwarder.point_at(started.port);
+            if let Some(mut old) = w.current.replace(started.child) {
+                let _ = old.kill().await;
+            }
+            w.served = Some(generation);
+            w.failed = None;
+            tracing::info!(lgp = %key(lgp), generation, port = started.port, "rolled out");
+            write_status(cluster, lgp, |s| {
+                s.observed_generation = generation;
+                s.endpoint = Some(endpoint);
+                s.set(
+                    "Ready",
+                    true,
+                    "Running",
+                    "The Agent Server answers GET /ok",
+                    generation,
+                );
+                s.set("Progressing", false, "RolledOut", "", generation);
+                s.set("Degraded", false, "Running", "", generation);
+                s.deployment_status = Some(
+                    serde_json::json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1}),
+                );
+            })
+        }
+        Err(reason) => {
+            w.failed = Some(generation);
+            tracing::warn!(lgp = %key(lgp), generation, %reason, "rollout failed");
+            let ready_reason = if serving_before {
+                "ServingPreviousGeneration"
+            } else {
+                "RolloutFailed"
+            };
+            write_status(cluster, lgp, |s| {
+                s.observed_generation = generation;
+                s.set("Degraded", true, "RolloutFailed", &reason, generation);
+                s.set("Progressing", false, "RolloutFailed", "", generation);
+                s.set("Ready", serving_before, ready_reason, "", generation);
+            })
+        }
+    }
+}
+
+/// A process that exited since its rollout: said once, as `Degraded` (the listener reports a
+/// rollout that never got ready).
+fn check_exit(cluster: &LocalCluster, w: &mut Workload, lgp: &Lgp) -> anyhow::Result<()> {
+    let exited = match w.current.as_mut().map(Child::try_wait) {
+        Some(Ok(Some(status))) => status.to_string(),
+        _ => return Ok(()),
+    };
+    w.current = None;
+    w.served = None;
+    w.failed = Some(lgp.generation);
+    let generation = lgp.generation;
+    let message = format!("The Agent Server exited ({exited})");
+    write_status(cluster, lgp, |s| {
+        s.set("Ready", false, "ProcessExited", &message, generation);
+        s.set("Degraded", true, "ProcessExited", &message, generation);
+    })
+}
+
 pub struct Runtime {
     config: LocalConfig,
     cluster: LocalCluster,
@@ -89,12 +173,6 @@ impl Runtime {
         // Children are killed when dropped.
         self.workloads.clear();
         Ok(())
-    }
-
-    fn write_status(&self, lgp: &Lgp, update: impl FnOnce(&mut LgpStatus)) -> anyhow::Result<()> {
-        let mut status = lgp.status.clone().unwrap_or_default();
-        update(&mut status);
-        self.cluster.write_status(&lgp.namespace, &lgp.name, &status)
     }
 
     async fn pass(&mut self) -> anyhow::Result<()> {
@@ -151,66 +229,16 @@ impl Runtime {
         let endpoint = format!("http://127.0.0.1:{}", w.forwarder.port);
         let finished = w.rollout.as_ref().is_some_and(|(_, h)| h.is_finished());
         if finished && let Some((generation, handle)) = w.rollout.take() {
-            let outcome = handle.await.unwrap_or_else(|e| Err(format!("the rollout task failed: {e}")));
-            let serving_before = w.current.is_some();
-            match outcome {
-                Ok(started) => {
-                    w.forwarder.point_at(started.port);
-                    if let Some(mut old) = w.current.replace(started.child) {
-                        let _ = old.kill().await;
-                    }
-                    w.served = Some(generation);
-                    w.failed = None;
-                    tracing::info!(lgp = %k, generation, port = started.port, "rolled out");
-                    let ep = endpoint.clone();
-                    self.write_status(lgp, |s| {
-                        s.observed_generation = generation;
-                        s.endpoint = Some(ep);
-                        s.set("Ready", true, "Running", "The Agent Server answers GET /ok", generation);
-                        s.set("Progressing", false, "RolledOut", "", generation);
-                        s.set("Degraded", false, "Running", "", generation);
-                        s.deployment_status = Some(serde_json::json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1}));
-                    })?;
-                }
-                Err(reason) => {
-                    w.failed = Some(generation);
-                    tracing::warn!(lgp = %k, generation, %reason, "rollout failed");
-                    self.write_status(lgp, |s| {
-                        s.observed_generation = generation;
-                        s.set("Degraded", true, "RolloutFailed", &reason, generation);
-                        s.set("Progressing", false, "RolloutFailed", "", generation);
-                        s.set(
-                            "Ready",
-                            serving_before,
-                            if serving_before { "ServingPreviousGeneration" } else { "RolloutFailed" },
-                            "",
-                            generation,
-                        );
-                    })?;
-                }
-            }
-            return Ok(());
+            let outcome = handle
+                .await
+                .unwrap_or_else(|e| Err(format!("the rollout task failed: {e}")));
+            return settle(&self.cluster, w, lgp, generation, outcome, endpoint).await;
         }
         if w.rollout.is_some() {
             return Ok(());
         }
         if w.served == Some(lgp.generation) || w.failed == Some(lgp.generation) {
-            // Crashed since: say so once (the listener reports a rollout that never got ready).
-            let exited = match w.current.as_mut().map(Child::try_wait) {
-                Some(Ok(Some(status))) => Some(status.to_string()),
-                _ => None,
-            };
-            if let Some(status) = exited {
-                w.current = None;
-                w.served = None;
-                w.failed = Some(lgp.generation);
-                let generation = lgp.generation;
-                self.write_status(lgp, |s| {
-                    s.set("Ready", false, "ProcessExited", &format!("The Agent Server exited ({status})"), generation);
-                    s.set("Degraded", true, "ProcessExited", &format!("The Agent Server exited ({status})"), generation);
-                })?;
-            }
-            return Ok(());
+            return check_exit(&self.cluster, w, lgp);
         }
         let generation = lgp.generation;
         let serving = w.current.is_some();
@@ -223,11 +251,23 @@ impl Runtime {
         };
         w.rollout = Some((generation, tokio::spawn(process::roll_out(plan))));
         let ep = endpoint;
-        self.write_status(lgp, |s| {
+        write_status(&self.cluster, lgp, |s| {
             s.observed_generation = generation;
             s.endpoint = Some(ep);
-            s.set("Progressing", true, "RollingOut", "Starting the Agent Server", generation);
-            s.set("Ready", false, if serving { "RollingOut" } else { "Starting" }, "", generation);
+            s.set(
+                "Progressing",
+                true,
+                "RollingOut",
+                "Starting the Agent Server",
+                generation,
+            );
+            s.set(
+                "Ready",
+                false,
+                if serving { "RollingOut" } else { "Starting" },
+                "",
+                generation,
+            );
             s.set("Degraded", false, "RollingOut", "", generation);
         })
     }

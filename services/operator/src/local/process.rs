@@ -78,7 +78,11 @@ fn environment(plan: &Plan) -> Result<BTreeMap<String, String>, String> {
             env.insert(var.name.clone(), value.clone());
             continue;
         }
-        let Some(selector) = var.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) else {
+        let Some(selector) = var
+            .value_from
+            .as_ref()
+            .and_then(|v| v.secret_key_ref.as_ref())
+        else {
             continue;
         };
         if !secrets.contains_key(&selector.name) {
@@ -89,7 +93,10 @@ fn environment(plan: &Plan) -> Result<BTreeMap<String, String>, String> {
                 .unwrap_or_default();
             secrets.insert(selector.name.clone(), data);
         }
-        match secrets.get(&selector.name).and_then(|d| d.get(&selector.key)) {
+        match secrets
+            .get(&selector.name)
+            .and_then(|d| d.get(&selector.key))
+        {
             Some(value) => {
                 env.insert(var.name.clone(), value.clone());
             }
@@ -126,13 +133,24 @@ async fn unpack(plan: &Plan, url: &str) -> Result<PathBuf, String> {
         .await
         .map_err(|e| format!("downloading the source: {e}"))?;
     if !response.status().is_success() {
-        return Err(format!("downloading the source answered {}", response.status()));
+        return Err(format!(
+            "downloading the source answered {}",
+            response.status()
+        ));
     }
-    let bytes = response.bytes().await.map_err(|e| format!("downloading the source: {e}"))?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| format!("downloading the source: {e}"))?;
     if bytes.len() > MAX_TARBALL_BYTES {
-        return Err(format!("the source tarball is larger than {MAX_TARBALL_BYTES} bytes"));
+        return Err(format!(
+            "the source tarball is larger than {MAX_TARBALL_BYTES} bytes"
+        ));
     }
-    let dir = plan.work.join(format!("g{}", plan.lgp.generation)).join("src");
+    let dir = plan
+        .work
+        .join(format!("g{}", plan.lgp.generation))
+        .join("src");
     let target = dir.clone();
     tokio::task::spawn_blocking(move || -> Result<(), String> {
         if target.exists() {
@@ -143,7 +161,9 @@ async fn unpack(plan: &Plan, url: &str) -> Result<PathBuf, String> {
         let mut archive = tar::Archive::new(decoder);
         archive.set_preserve_permissions(false);
         // `unpack` refuses entries that would land outside `target`.
-        archive.unpack(&target).map_err(|e| format!("unpacking the source: {e}"))
+        archive
+            .unpack(&target)
+            .map_err(|e| format!("unpacking the source: {e}"))
     })
     .await
     .map_err(|e| e.to_string())??;
@@ -163,11 +183,18 @@ async fn command(plan: &Plan, port: u16) -> Result<Command, String> {
         }
         let folder = config.parent().unwrap_or(&project).to_path_buf();
         let mut cmd = Command::new(&plan.config.langgraph_bin);
-        cmd.args(["dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port"])
-            .arg(port.to_string())
-            .arg("--config")
-            .arg(&config)
-            .current_dir(folder);
+        cmd.args([
+            "dev",
+            "--no-browser",
+            "--no-reload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+        ])
+        .arg(port.to_string())
+        .arg("--config")
+        .arg(&config)
+        .current_dir(folder);
         return Ok(cmd);
     }
     let image = plan
@@ -226,7 +253,9 @@ pub async fn roll_out(plan: Plan) -> Result<Started, String> {
         .stdout(log)
         .stderr(log_err)
         .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| format!("starting the Agent Server: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("starting the Agent Server: {e}"))?;
     if let Some(pid) = child.id() {
         let pids = pid_dir(&plan.work);
         let _ = std::fs::create_dir_all(&pids);
@@ -238,9 +267,15 @@ pub async fn roll_out(plan: Plan) -> Result<Started, String> {
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let output = tail_since(&log_path, started_at);
-            return Err(format!("the Agent Server exited ({status}) before answering GET /ok:\n{output}"));
+            return Err(format!(
+                "the Agent Server exited ({status}) before answering GET /ok:\n{output}"
+            ));
         }
-        if let Ok(r) = client.get(&url).timeout(Duration::from_secs(2)).send().await
+        if let Ok(r) = client
+            .get(&url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
             && r.status().is_success()
         {
             return Ok(Started { child, port });
@@ -277,8 +312,14 @@ mod tests {
 
     #[test]
     fn image_repositories_drop_tags_and_digests_but_keep_registry_ports() {
-        assert_eq!(image_repository("registry:5000/team/agent:1.2@sha256:abc"), "registry:5000/team/agent");
-        assert_eq!(image_repository("registry:5000/team/agent"), "registry:5000/team/agent");
+        assert_eq!(
+            image_repository("registry:5000/team/agent:1.2@sha256:abc"),
+            "registry:5000/team/agent"
+        );
+        assert_eq!(
+            image_repository("registry:5000/team/agent"),
+            "registry:5000/team/agent"
+        );
         assert_eq!(image_repository("agent@sha256:abc"), "agent");
         assert_eq!(image_repository("agent:latest"), "agent");
     }

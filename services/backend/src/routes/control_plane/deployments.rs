@@ -9,7 +9,9 @@ use ironsmith_api_types::deployments::{
     DeploymentPatch, DeploymentSource, DeploymentStatus, RevisionStatus,
 };
 use ironsmith_auth::RequirePermission;
-use ironsmith_auth::perm::{DeploymentsCreate, DeploymentsDelete, DeploymentsRead, DeploymentsUpdate};
+use ironsmith_auth::perm::{
+    DeploymentsCreate, DeploymentsDelete, DeploymentsRead, DeploymentsUpdate,
+};
 use ironsmith_db::deployments::{self as rows, Filter, NewDeployment};
 use ironsmith_db::projects::{self, NewProject};
 use ironsmith_http::{ApiError, PathUuid, QueryPairs};
@@ -71,12 +73,17 @@ async fn list(
 ) -> Result<Json<DeploymentPage>, ApiError> {
     let (offset, limit) = query.page(20)?;
     let statuses = csv(&query, "status");
-    if let Some(bad) = statuses.iter().find(|s| DeploymentStatus::parse(s).is_none()) {
-        return Err(ApiError::Unprocessable(vec![ironsmith_http::ValidationIssue {
-            loc: vec!["query".into(), "status".into()],
-            msg: format!("`{bad}` is not a deployment status"),
-            kind: "enum".into(),
-        }]));
+    if let Some(bad) = statuses
+        .iter()
+        .find(|s| DeploymentStatus::parse(s).is_none())
+    {
+        return Err(ApiError::Unprocessable(vec![
+            ironsmith_http::ValidationIssue {
+                loc: vec!["query".into(), "status".into()],
+                msg: format!("`{bad}` is not a deployment status"),
+                kind: "enum".into(),
+            },
+        ]));
     }
     let filter = Filter {
         name: query.get("name").map(str::to_owned),
@@ -114,7 +121,9 @@ fn check_source_fields(source: DeploymentSource, body: &DeploymentCreate) -> Res
             ));
         }
         DeploymentSource::InternalTemplate => {
-            return Err(ApiError::BadRequest("source internal_template is not supported".into()));
+            return Err(ApiError::BadRequest(
+                "source internal_template is not supported".into(),
+            ));
         }
         DeploymentSource::ExternalDocker | DeploymentSource::InternalSource => {}
     }
@@ -173,7 +182,10 @@ async fn create(
     source_config.listener_config = Some(ironsmith_api_types::deployments::ListenerConfig {
         k8s_namespace: Some(namespace.clone()),
     });
-    if projects::get_by_name(&mut *tx, tenant_id, &body.name).await?.is_some() {
+    if projects::get_by_name(&mut *tx, tenant_id, &body.name)
+        .await?
+        .is_some()
+    {
         return Err(ApiError::Conflict(format!(
             "A tracing project named {:?} already exists: a deployment creates its own tracing project, so pick another name",
             body.name
@@ -231,7 +243,10 @@ async fn create(
         .ok_or_else(|| deployment_not_found(id))?;
     tx.commit().await?;
     tracing::info!(deployment_id = %id, name = %body.name, source = body.source.as_str(), "deployment created");
-    Ok((StatusCode::CREATED, Json(ops::show(&state, &caller, row).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(ops::show(&state, &caller, row).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/v2/deployments/{deployment_id}", operation_id = "read_deployment", tag = "deployments",
@@ -246,7 +261,11 @@ async fn read(
 }
 
 /// `same` unless `sent` names another value: immutable fields accept only what they hold.
-fn immutable<T: PartialEq + std::fmt::Debug>(field: &str, stored: &T, sent: Option<&T>) -> Result<(), ApiError> {
+fn immutable<T: PartialEq + std::fmt::Debug>(
+    field: &str,
+    stored: &T,
+    sent: Option<&T>,
+) -> Result<(), ApiError> {
     match sent {
         Some(v) if v != stored => Err(ApiError::BadRequest(format!(
             "{field} cannot be changed after creation (it is {stored:?})"
@@ -282,7 +301,9 @@ async fn patch(
     if let Some(name) = body.display_name.as_deref()
         && name.trim().is_empty()
     {
-        return Err(ApiError::BadRequest("display_name must not be empty".into()));
+        return Err(ApiError::BadRequest(
+            "display_name must not be empty".into(),
+        ));
     }
     let applied = crate::deployments::change::apply(&state, &mut tx, &row, change, false).await?;
     if let Some(name) = body.display_name.as_deref() {
@@ -322,6 +343,9 @@ async fn delete_one(
             )));
         }
         rows::remove(&mut *tx, id).await?;
+        tx.commit().await?;
+        ops::delete_sources(state, tenant_id, id).await;
+        return Ok(());
     } else if !awaiting {
         rows::set_status(&mut *tx, id, DeploymentStatus::AwaitingDelete.as_str()).await?;
         rows::settle_pending_revisions(
@@ -377,17 +401,21 @@ async fn bulk_delete(
 ) -> Result<Response, ApiError> {
     let raw = csv(&query, "deployment_ids");
     if raw.is_empty() || raw.len() > 100 {
-        return Err(ApiError::Unprocessable(vec![ironsmith_http::ValidationIssue {
-            loc: vec!["query".into(), "deployment_ids".into()],
-            msg: "give between 1 and 100 deployment ids".into(),
-            kind: "value_error".into(),
-        }]));
+        return Err(ApiError::Unprocessable(vec![
+            ironsmith_http::ValidationIssue {
+                loc: vec!["query".into(), "deployment_ids".into()],
+                msg: "give between 1 and 100 deployment ids".into(),
+                kind: "value_error".into(),
+            },
+        ]));
     }
     let delete_project = query.bool("delete_tracing_project")?.unwrap_or(false);
     let mut results = Vec::with_capacity(raw.len());
     for value in raw {
         let outcome = match Uuid::try_parse(value) {
-            Err(_) => Err(ApiError::NotFound(format!("Deployment ID {value} not found."))),
+            Err(_) => Err(ApiError::NotFound(format!(
+                "Deployment ID {value} not found."
+            ))),
             Ok(id) => delete_one(&state, caller.workspace_id, id, delete_project, false).await,
         };
         results.push(match outcome {
@@ -405,6 +433,10 @@ async fn bulk_delete(
         });
     }
     let all = results.iter().all(|r| r.status == 204);
-    let status = if all { StatusCode::OK } else { StatusCode::MULTI_STATUS };
+    let status = if all {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
     Ok((status, Json(BulkDeleteResults { results })).into_response())
 }

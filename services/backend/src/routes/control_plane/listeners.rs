@@ -97,7 +97,10 @@ async fn create(
         )),
         other => other,
     })?;
-    Ok((StatusCode::CREATED, Json(render_listener(created, Utc::now()))))
+    Ok((
+        StatusCode::CREATED,
+        Json(render_listener(created, Utc::now())),
+    ))
 }
 
 #[utoipa::path(get, path = "/v2/listeners/{listener_id}", operation_id = "read_listener", tag = "listeners",
@@ -122,8 +125,14 @@ async fn patch(
     ironsmith_http::Json(body): ironsmith_http::Json<ListenerPatch>,
 ) -> Result<Json<Listener>, ApiError> {
     let listener = listener_by_path(&state, caller.workspace_id, &id).await?;
-    if body.compute_id.as_ref().is_some_and(|c| *c != listener.compute_id)
-        || body.compute_type.as_ref().is_some_and(|c| *c != listener.compute_type)
+    if body
+        .compute_id
+        .as_ref()
+        .is_some_and(|c| *c != listener.compute_id)
+        || body
+            .compute_type
+            .as_ref()
+            .is_some_and(|c| *c != listener.compute_type)
     {
         return Err(ApiError::BadRequest(
             "compute_id and compute_type cannot change: only version and compute_config may".into(),
@@ -134,7 +143,8 @@ async fn patch(
             let mut namespaces = config.k8s_namespaces;
             namespaces.dedup();
             validate_namespaces(&namespaces)?;
-            let in_use = deployment_rows::namespaces_in_use(&state.stores.postgres, listener.id).await?;
+            let in_use =
+                deployment_rows::namespaces_in_use(&state.stores.postgres, listener.id).await?;
             if let Some(ns) = in_use.iter().find(|ns| !namespaces.contains(ns)) {
                 return Err(ApiError::Conflict(format!(
                     "Namespace {ns:?} still holds deployments of listener {}: delete them before removing it",
@@ -142,9 +152,13 @@ async fn patch(
                 )));
             }
             if let Some(cluster) = listener.cluster_uid.as_deref() {
-                let clashes =
-                    deployment_listeners::overlapping(&state.stores.postgres, cluster, &namespaces, listener.id)
-                        .await?;
+                let clashes = deployment_listeners::overlapping(
+                    &state.stores.postgres,
+                    cluster,
+                    &namespaces,
+                    listener.id,
+                )
+                .await?;
                 if !clashes.is_empty() {
                     return Err(overlap_error(&listener.compute_id, &clashes));
                 }
@@ -173,7 +187,8 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let listener = listener_by_path(&state, caller.workspace_id, &id).await?;
-    let bound = deployment_rows::count_bound_to_listener(&state.stores.postgres, listener.id).await?;
+    let bound =
+        deployment_rows::count_bound_to_listener(&state.stores.postgres, listener.id).await?;
     if bound > 0 {
         return Err(ApiError::Conflict(format!(
             "Listener {} still has {bound} deployment(s): delete them first",
@@ -184,10 +199,12 @@ async fn remove(
         .await
         .map_err(|e| match ApiError::from(e) {
             // A deployment bound to it in the meantime.
-            ApiError::NotFound(_) | ApiError::Conflict(_) | ApiError::Rejected(_) => ApiError::Conflict(format!(
-                "Listener {} still has deployments: delete them first",
-                listener.compute_id
-            )),
+            ApiError::NotFound(_) | ApiError::Conflict(_) | ApiError::Rejected(_) => {
+                ApiError::Conflict(format!(
+                    "Listener {} still has deployments: delete them first",
+                    listener.compute_id
+                ))
+            }
             other => other,
         })?;
     Ok(StatusCode::NO_CONTENT)

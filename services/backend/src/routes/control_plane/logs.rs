@@ -60,7 +60,10 @@ async fn page(
         .offset
         .as_deref()
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<i64>().map_err(|_| invalid("offset", "is not an offset this API returned")))
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| invalid("offset", "is not an offset this API returned"))
+        })
         .transpose()?;
     let lines = rows::logs(
         &state.stores.postgres,
@@ -132,7 +135,15 @@ async fn v2_logs(
         end_time: time(&query, "end_time")?,
     };
     Ok(Json(
-        page(&state, caller.workspace_id, deployment_id, Some(revision_id), &kind, q).await?,
+        page(
+            &state,
+            caller.workspace_id,
+            deployment_id,
+            Some(revision_id),
+            &kind,
+            q,
+        )
+        .await?,
     ))
 }
 
@@ -146,7 +157,15 @@ async fn build_logs(
     ironsmith_http::Json(q): ironsmith_http::Json<LogQuery>,
 ) -> Result<Json<LogPage>, ApiError> {
     Ok(Json(
-        page(&state, caller.workspace_id, deployment_id, Some(revision_id), "build", q).await?,
+        page(
+            &state,
+            caller.workspace_id,
+            deployment_id,
+            Some(revision_id),
+            "build",
+            q,
+        )
+        .await?,
     ))
 }
 
@@ -160,7 +179,15 @@ async fn deploy_logs(
     ironsmith_http::Json(q): ironsmith_http::Json<LogQuery>,
 ) -> Result<Json<LogPage>, ApiError> {
     Ok(Json(
-        page(&state, caller.workspace_id, deployment_id, None, "deploy", q).await?,
+        page(
+            &state,
+            caller.workspace_id,
+            deployment_id,
+            None,
+            "deploy",
+            q,
+        )
+        .await?,
     ))
 }
 
@@ -174,6 +201,14 @@ async fn revision_deploy_logs(
     ironsmith_http::Json(q): ironsmith_http::Json<LogQuery>,
 ) -> Result<Json<LogPage>, ApiError> {
     Ok(Json(
-        page(&state, caller.workspace_id, deployment_id, Some(revision_id), "deploy", q).await?,
+        page(
+            &state,
+            caller.workspace_id,
+            deployment_id,
+            Some(revision_id),
+            "deploy",
+            q,
+        )
+        .await?,
     ))
 }

@@ -25,8 +25,8 @@ use crate::AppState;
 use crate::deployments::ops::{self, listener_by_path, now_secs};
 use crate::deployments::uploads::{Op, TarballSigner};
 use crate::deployments::{
-    HEARTBEAT_INTERVAL_SECS, POLL_INTERVAL_SECS, deployment_not_found, is_deployable, overlap_error,
-    render_revision, revision_not_found, secrets, status,
+    HEARTBEAT_INTERVAL_SECS, POLL_INTERVAL_SECS, deployment_not_found, is_deployable,
+    overlap_error, render_revision, revision_not_found, secrets, status,
 };
 
 /// Log lines one report may carry, and how many of a kind a revision keeps.
@@ -185,7 +185,9 @@ async fn report_status(
         Some(DeploymentStatus::AwaitingDelete | DeploymentStatus::AwaitingFinalDelete)
     );
     if deleting && from != to && to != RevisionStatus::DeployFailed {
-        return Err(conflict(format!("Deployment ID {deployment_id} is being deleted")));
+        return Err(conflict(format!(
+            "Deployment ID {deployment_id} is being deleted"
+        )));
     }
     let now = Utc::now();
     if !status::may_hold(
@@ -205,7 +207,8 @@ async fn report_status(
                 "Revision {revision_id} has been superseded by a newer revision"
             )));
         }
-        let source = DeploymentSource::parse(&revision.source).unwrap_or(DeploymentSource::ExternalDocker);
+        let source =
+            DeploymentSource::parse(&revision.source).unwrap_or(DeploymentSource::ExternalDocker);
         let config: SourceRevisionConfig =
             serde_json::from_value(revision.source_revision_config.clone()).unwrap_or_default();
         if !is_deployable(source, &config) {
@@ -223,7 +226,12 @@ async fn report_status(
             message: report.message.as_deref(),
             endpoint: report.endpoint.as_deref(),
             lease_holder: holder,
-            lease_secs: Some(report.lease_seconds.unwrap_or(DEFAULT_LEASE_SECS).clamp(5, 3600)),
+            lease_secs: Some(
+                report
+                    .lease_seconds
+                    .unwrap_or(DEFAULT_LEASE_SECS)
+                    .clamp(5, 3600),
+            ),
         },
     )
     .await?;
@@ -323,6 +331,7 @@ async fn teardown_complete(
     }
     rows::remove(&mut *tx, deployment_id).await?;
     tx.commit().await?;
+    ops::delete_sources(&state, caller.workspace_id, deployment_id).await;
     tracing::info!(%deployment_id, "deployment torn down and removed");
     Ok(StatusCode::NO_CONTENT)
 }

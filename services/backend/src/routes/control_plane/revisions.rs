@@ -17,9 +17,11 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::deployments::change::{Change, apply};
+use crate::deployments::change::{Change, apply, ensure_changeable};
 use crate::deployments::ops::{self, add_revision};
-use crate::deployments::{deployment_not_found, is_deployable, render_revision, revision_not_found};
+use crate::deployments::{
+    deployment_not_found, is_deployable, render_revision, revision_not_found,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -41,13 +43,20 @@ async fn list(
     let (offset, limit) = query.page(20)?;
     let row = ops::load(&state, caller.workspace_id, deployment_id).await?;
     let mut statuses = Vec::new();
-    for s in query.all("status").flat_map(|v| v.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
+    for s in query
+        .all("status")
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         if RevisionStatus::parse(s).is_none() {
-            return Err(ApiError::Unprocessable(vec![ironsmith_http::ValidationIssue {
-                loc: vec!["query".into(), "status".into()],
-                msg: format!("`{s}` is not a revision status"),
-                kind: "enum".into(),
-            }]));
+            return Err(ApiError::Unprocessable(vec![
+                ironsmith_http::ValidationIssue {
+                    loc: vec!["query".into(), "status".into()],
+                    msg: format!("`{s}` is not a revision status"),
+                    kind: "enum".into(),
+                },
+            ]));
         }
         statuses.push(s.to_owned());
     }
@@ -122,7 +131,8 @@ async fn redeploy(
     let target = rows::get_revision(&mut *tx, row.id, revision_id)
         .await?
         .ok_or_else(|| revision_not_found(revision_id))?;
-    let source = DeploymentSource::parse(&target.source).unwrap_or(DeploymentSource::ExternalDocker);
+    let source =
+        DeploymentSource::parse(&target.source).unwrap_or(DeploymentSource::ExternalDocker);
     let config: SourceRevisionConfig =
         serde_json::from_value(target.source_revision_config).unwrap_or_default();
     if !is_deployable(source, &config) {
@@ -132,7 +142,7 @@ async fn redeploy(
     }
     // The history stays append-only: redeploying copies the target into a new revision, which
     // runs with the deployment's current secrets.
-    apply(&state, &mut tx, &row, Change::default(), false).await?;
+    ensure_changeable(&row)?;
     let created = add_revision(&mut tx, row.id, source, &config).await?;
     rows::set_latest_revision(&mut *tx, row.id, created.id).await?;
     let row = rows::get(&mut *tx, caller.workspace_id, deployment_id)

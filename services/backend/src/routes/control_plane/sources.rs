@@ -66,15 +66,20 @@ async fn upload_url(
     Ok(Json(UploadUrl {
         upload_url,
         object_path,
-        upload_headers: BTreeMap::from([("Content-Type".to_owned(), "application/gzip".to_owned())]),
+        upload_headers: BTreeMap::from([(
+            "Content-Type".to_owned(),
+            "application/gzip".to_owned(),
+        )]),
     }))
 }
 
 /// The object path of a signed request, checked.
 fn verified(state: &AppState, op: Op, query: &QueryPairs) -> Result<String, ApiError> {
-    let (Some(path), Some(expires), Some(signature)) =
-        (query.get("path"), query.int("expires")?, query.get("signature"))
-    else {
+    let (Some(path), Some(expires), Some(signature)) = (
+        query.get("path"),
+        query.int("expires")?,
+        query.get("signature"),
+    ) else {
         return Err(ApiError::Forbidden("The link is invalid".into()));
     };
     signer(state)
@@ -119,6 +124,9 @@ async fn download(State(state): State<AppState>, query: QueryPairs) -> Result<Re
         }
     })?;
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, "application/gzip".parse().map_err(ApiError::internal)?);
+    headers.insert(
+        header::CONTENT_TYPE,
+        "application/gzip".parse().map_err(ApiError::internal)?,
+    );
     Ok((headers, bytes).into_response())
 }

@@ -539,7 +539,7 @@ async fn two_listener_replicas_roll_out_once_and_a_restarted_listener_resumes_it
     let mut commands = image_commands(project.path());
     commands.push((
         "registry.example.com/slow-agent",
-        format!("sleep 3 && {}", commands[0].1),
+        format!("sleep 8 && {}", commands[0].1),
     ));
     let mut plane = DataPlane::start(&commands)?;
     plane.add_listener(&stack, "replica-a")?;

@@ -1011,6 +1011,26 @@ async fn the_control_plane_validates_places_and_guards_deployments_and_listeners
     assert_eq!(bulk.status, 207, "{}", bulk.body);
     assert_eq!(bulk.body["results"][0]["status"], 204);
     assert_eq!(bulk.body["results"][1]["status"], 404);
+    // What Cloud clients also call: no GitHub app here, no registry to push to.
+    assert_eq!(
+        api.get("/api-host/v1/integrations/github/install")
+            .await?
+            .expect(200)?,
+        json!([])
+    );
+    let push = api
+        .post(
+            &format!("/api-host/v2/deployments/{placed_id}/push-token"),
+            json!({}),
+        )
+        .await?;
+    assert_eq!(push.status, 400);
+    assert!(
+        push.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--image-uri")
+    );
     // The control plane is off unless enabled.
     let off = Stack::start_with(|c| c.deployment.enabled = false).await?;
     assert_eq!(

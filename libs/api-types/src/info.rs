@@ -39,6 +39,8 @@ pub struct InstanceFlags {
     pub examples_multipart_enabled: bool,
     pub ch_query_enabled: bool,
     pub sdb_query_enabled: bool,
+    /// The deployment control plane runs (`/api-host`), so the UI shows its pages.
+    pub deployments_enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

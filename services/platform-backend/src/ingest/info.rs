@@ -35,6 +35,7 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
             examples_multipart_enabled: true,
             ch_query_enabled: true,
             sdb_query_enabled: false,
+            deployments_enabled: config.deployment.enabled,
         },
         region: config.stack.region.as_str().to_owned(),
         ingest_limits: IngestLimits {

@@ -4,6 +4,7 @@
 //! there, where the newest clients call it); otherwise `/api-host/*` is 404.
 
 mod deployments;
+mod integrations;
 mod listeners;
 mod logs;
 mod protocol;
@@ -25,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(protocol::router())
         .merge(logs::router())
         .merge(sources::router())
+        .merge(integrations::router())
 }
 
 /// Every route under `/api-host`, with upstream's health path kept for gateways.

@@ -24,3 +24,12 @@ export function usePermissions(workspaceId: string): Set<string> {
   });
   return new Set(me.data?.current_workspace?.permissions ?? []);
 }
+
+/** Whether the installation runs the deployment control plane (its pages show only then). */
+export function useHostEnabled() {
+  return useQuery({
+    queryKey: ["host-enabled"],
+    queryFn: async () => (await call(api.GET("/api/v1/info"))).instance_flags.deployments_enabled,
+    staleTime: 300_000,
+  });
+}

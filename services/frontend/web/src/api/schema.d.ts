@@ -4,6 +4,22 @@
  */
 
 export interface paths {
+    "/api-host/v1/integrations/github/install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_github_installations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api-host/v1/projects/{deployment_id}/deploy_logs": {
         parameters: {
             query?: never;
@@ -82,6 +98,22 @@ export interface paths {
         options?: never;
         head?: never;
         patch: operations["update_deployment"];
+        trace?: never;
+    };
+    "/api-host/v2/deployments/{deployment_id}/push-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["create_push_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api-host/v2/deployments/{deployment_id}/revisions": {
@@ -3131,6 +3163,13 @@ export interface components {
             arguments: string;
             name: string;
         };
+        /** @description One installation of the GitHub app (none here). */
+        GithubInstallation: {
+            id: string;
+            /** Format: int64 */
+            installation_id: number;
+            name: string;
+        };
         GroupBody: {
             end_time?: string | number | null;
             filter?: string | null;
@@ -3214,6 +3253,8 @@ export interface components {
         InstanceFlags: {
             ch_query_enabled: boolean;
             dataset_examples_multipart_enabled: boolean;
+            /** @description The deployment control plane runs (`/api-host`), so the UI shows its pages. */
+            deployments_enabled: boolean;
             examples_multipart_enabled: boolean;
             gzip_body_enabled: boolean;
             sdb_query_enabled: boolean;
@@ -4708,6 +4749,35 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_github_installations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description always empty: GitHub deployments are LangSmith Cloud's */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GithubInstallation"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     query_deploy_logs: {
         parameters: {
             query?: never;
@@ -5083,6 +5153,33 @@ export interface operations {
                 };
                 content?: never;
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    create_push_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

@@ -2,7 +2,7 @@ import { useEffect } from "react";
 import { NavLink, Outlet, useNavigate, useParams, useLocation } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, setWorkspace } from "../api/client";
-import { useMe } from "../api/hooks";
+import { useHostEnabled, useMe } from "../api/hooks";
 import { ErrorBox, Loading } from "./common";
 
 /** The signed-in frame: navigation, the workspace switcher and the user menu. */
@@ -11,12 +11,7 @@ export function Shell() {
   const me = useMe();
   // The organisations the user belongs to; a switcher shows when there is more than one.
   const orgs = useQuery({ queryKey: ["my-orgs", workspaceId], queryFn: () => call(api.GET("/api/v1/orgs")), staleTime: 60_000 });
-  // The deployment pages show when the installation runs the control plane (`/api-host` answers).
-  const hostEnabled = useQuery({
-    queryKey: ["host-enabled"],
-    queryFn: async () => (await fetch("/api-host/ok", { credentials: "same-origin" })).ok,
-    staleTime: 300_000,
-  });
+  const hostEnabled = useHostEnabled();
   const navigate = useNavigate();
   const location = useLocation();
   const queries = useQueryClient();

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Schemas } from "../api/client";
-import { usePermissions } from "../api/hooks";
+import { useHostEnabled, usePermissions } from "../api/hooks";
 import { Crumbs, Empty, ErrorBox, Loading, TabBar, ago, useTitle, when } from "../components/common";
 
 type Deployment = Schemas["Deployment"];
@@ -160,6 +160,20 @@ type Tab = "revisions" | "logs" | "secrets" | "settings";
 
 /** `/o/{workspace}/host/deployments/{id}`, the link `langgraph deploy` prints. */
 export function Deployment() {
+  const enabled = useHostEnabled();
+  if (enabled.data === false) {
+    return (
+      <div className="page">
+        <header className="page-head"><h1>Deployment</h1></header>
+        <Empty>This installation does not run the deployment control plane (an operator turns it on with <code>deployment.enabled</code>).</Empty>
+      </div>
+    );
+  }
+  if (!enabled.data) return <Loading what="the deployment" />;
+  return <DeploymentPage />;
+}
+
+function DeploymentPage() {
   const { workspaceId = "", deploymentId = "" } = useParams();
   const [tab, setTab] = useState<Tab>("revisions");
   const [logsOf, setLogsOf] = useState<string | null>(null);

@@ -33,7 +33,9 @@ async fn github_installations(
 }
 
 #[utoipa::path(post, path = "/v2/deployments/{deployment_id}/push-token", operation_id = "create_push_token", tag = "deployments",
-    params(("deployment_id" = uuid::Uuid, Path)), responses((status = 400)))]
+    params(("deployment_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "registry credentials, on LangSmith Cloud only: never answered here"),
+        (status = 400, description = "always: this control plane has no image registry")))]
 async fn push_token(
     _caller: RequirePermission<DeploymentsUpdate>,
     PathUuid(_id): PathUuid,

@@ -5168,6 +5168,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description registry credentials, on LangSmith Cloud only: never answered here */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description always: this control plane has no image registry */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -1,6 +1,6 @@
 """Validates the data plane's Kubernetes objects offline.
 
-Every manifest under k8s/crds and k8s/data-plane, and every object the listener and operator
+Every manifest under k8s/crds, k8s/data-plane and k8s/base, and every object the listener and operator
 would send (JSON files in $OBJECTS, written by the Rust test), is checked against the official
 Kubernetes schemas (kubernetes-validate, strict: unknown fields fail) for $K8S_VERSION. LGPs
 are also checked against the CRD's own openAPIV3Schema. Objects of other projects' CRDs
@@ -78,7 +78,7 @@ def check(obj, where, lgp_schema, summary):
 def main():
     lgp_schema = strip_extensions(crd_schema())
     summary = {"kubernetes": 0, "lgp": 0, "foreign": 0, "files": 0}
-    for folder in ("k8s/crds", "k8s/data-plane"):
+    for folder in ("k8s/crds", "k8s/data-plane", "k8s/base"):
         for path in sorted((ROOT / folder).glob("*.yaml")):
             if path.name == "kustomization.yaml":
                 continue

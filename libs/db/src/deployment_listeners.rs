@@ -51,6 +51,29 @@ pub async fn create(db: impl PgExecutor<'_>, new: &NewListener<'_>) -> Result<Li
     .await?)
 }
 
+/// Registers the workspace's in-cluster default listener unless it (or a listener with its
+/// compute_id) exists; never fails on a concurrent creation, so it is safe inside a transaction.
+pub async fn create_default_if_absent(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    tenant_id: Uuid,
+    compute_id: &str,
+    k8s_namespaces: &[String],
+) -> Result<(), DbError> {
+    sqlx::query!(
+        "INSERT INTO deployment_listeners (id, tenant_id, compute_id, k8s_namespaces, is_default)
+         VALUES ($1, $2, $3, $4, true)
+         ON CONFLICT DO NOTHING",
+        id,
+        tenant_id,
+        compute_id,
+        k8s_namespaces,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn list(
     db: impl PgExecutor<'_>,
     tenant_id: Uuid,

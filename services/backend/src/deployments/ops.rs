@@ -8,7 +8,7 @@ use ironsmith_api_types::deployments::{
 };
 use ironsmith_auth::AuthContext;
 use ironsmith_auth::permissions::Permission;
-use ironsmith_db::deployment_listeners::{self, Listener, NewListener};
+use ironsmith_db::deployment_listeners::{self, Listener};
 use ironsmith_db::deployments as rows;
 use ironsmith_http::ApiError;
 use ironsmith_secrets::Envelope;
@@ -58,30 +58,22 @@ pub async fn default_listener(
     if let Some(listener) = deployment_listeners::get_default(&mut *db, tenant_id).await? {
         return Ok(listener);
     }
-    let created = deployment_listeners::create(
+    // A concurrent first use creates it too: ON CONFLICT keeps the transaction usable.
+    deployment_listeners::create_default_if_absent(
         &mut *db,
-        &NewListener {
-            id: Uuid::new_v4(),
-            tenant_id,
-            compute_id: DEFAULT_COMPUTE_ID,
-            k8s_namespaces: &[DEFAULT_NAMESPACE.to_owned()],
-            version: None,
-            is_default: true,
-        },
+        Uuid::new_v4(),
+        tenant_id,
+        DEFAULT_COMPUTE_ID,
+        &[DEFAULT_NAMESPACE.to_owned()],
     )
-    .await;
-    match created {
-        Ok(listener) => Ok(listener),
-        // Created concurrently, or a user listener already took the name `default`.
-        Err(e) if e.is_unique_violation() => deployment_listeners::get_default(&mut *db, tenant_id)
-            .await?
-            .ok_or_else(|| {
-                ApiError::Conflict(format!(
-                    "A listener with compute_id {DEFAULT_COMPUTE_ID:?} exists: give this deployment a listener_id"
-                ))
-            }),
-        Err(e) => Err(e.into()),
-    }
+    .await?;
+    deployment_listeners::get_default(&mut *db, tenant_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "A listener with compute_id {DEFAULT_COMPUTE_ID:?} exists: give this deployment a listener_id"
+            ))
+        })
 }
 
 /// A listener by the id a path names: a UUID, or `default` for the workspace's in-cluster

@@ -19,6 +19,7 @@ mod ingest;
 mod ingest_faults;
 mod isolation;
 mod k8s_data_plane;
+mod k8s_overlays;
 mod live;
 mod oidc;
 mod playground;

@@ -204,8 +204,12 @@ pub struct ClickHouseConfig {
 pub enum StorageEngine {
     /// A folder on the local filesystem: the default when no bucket is configured.
     Local,
-    /// Any S3-compatible service (AWS S3, GCS interoperability, MinIO, s3s-fs).
+    /// Any S3-compatible service (AWS S3, GCS interoperability, MinIO, s3s-fs). Without keys
+    /// it uses the AWS credential chain: IRSA's web identity token, ECS, then the instance's.
     S3,
+    /// Google Cloud Storage's JSON API with ambient credentials (GKE Workload Identity, the
+    /// metadata server, or `GOOGLE_APPLICATION_CREDENTIALS`): no HMAC keys.
+    Gcs,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

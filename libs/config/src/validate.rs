@@ -76,8 +76,11 @@ fn stores_and_services(config: &Config) -> Result<(), ConfigError> {
 
 fn object_storage(storage: &ObjectStorageConfig) -> Result<(), ConfigError> {
     match storage.engine {
-        StorageEngine::S3 if storage.bucket.trim().is_empty() => {
-            return invalid("object_storage.bucket", "the s3 engine needs a bucket");
+        StorageEngine::S3 | StorageEngine::Gcs if storage.bucket.trim().is_empty() => {
+            return invalid(
+                "object_storage.bucket",
+                "the s3 and gcs engines need a bucket",
+            );
         }
         StorageEngine::Local if storage.local_path.as_os_str().is_empty() => {
             return invalid(

@@ -39,7 +39,13 @@ fn every_region_file_models_a_whole_stack() {
             Region::Us,
             "billing lives in the US only"
         );
-        assert_eq!(config.object_storage.engine, StorageEngine::S3);
+        // GCS with workload identity on GCP, S3 with IRSA on AWS: no keys either way.
+        let engine = match provider {
+            CloudProvider::Aws => StorageEngine::S3,
+            _ => StorageEngine::Gcs,
+        };
+        assert_eq!(config.object_storage.engine, engine, "{name}");
+        assert!(config.object_storage.access_key_id.expose().is_empty());
         assert!(
             config.public.api_url.as_str().ends_with("/api/v1"),
             "{name}"

@@ -1,7 +1,8 @@
 //! Object storage for large payloads and attachments, behind `object_store`.
 //!
 //! With no bucket configured (`engine = "local"`) objects live in a folder on this machine; the
-//! `s3` engine speaks to any S3-compatible service. A configured prefix scopes every key, which
+//! `s3` engine speaks to any S3-compatible service, the `gcs` engine to Google Cloud Storage with
+//! ambient credentials. A configured prefix scopes every key, which
 //! is also how tests isolate themselves inside one bucket.
 
 // Tests may expect and index: a panic there is a failing test.
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use ironsmith_config::{ObjectStorageConfig, StorageEngine};
 use object_store::aws::AmazonS3Builder;
+use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
@@ -75,7 +77,9 @@ impl ObjectStorage {
                 Arc::new(LocalFileSystem::new_with_prefix(&config.local_path)?)
             }
             StorageEngine::S3 => {
-                let mut builder = AmazonS3Builder::new()
+                // From the environment first, so the AWS credential chain applies when no keys
+                // are configured (IRSA sets AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE).
+                let mut builder = AmazonS3Builder::from_env()
                     .with_bucket_name(&config.bucket)
                     .with_region(&config.region)
                     .with_virtual_hosted_style_request(!config.path_style);
@@ -91,6 +95,11 @@ impl ObjectStorage {
                 }
                 Arc::new(builder.build()?)
             }
+            StorageEngine::Gcs => Arc::new(
+                GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(&config.bucket)
+                    .build()?,
+            ),
         };
         let store: Arc<dyn ObjectStore> = if config.prefix.is_empty() {
             store

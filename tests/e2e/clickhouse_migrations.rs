@@ -26,10 +26,10 @@ async fn applies_in_order_once_and_refuses_edited_files() -> anyhow::Result<()> 
         "CREATE TABLE IF NOT EXISTS names (id UUID, name String) ENGINE = ReplacingMergeTree() ORDER BY id;\n",
     );
 
-    let report = run(&server, &client, db, &[second.clone(), first.clone()]).await?;
+    let report = run(&server, &client, db, "", &[second.clone(), first.clone()]).await?;
     assert_eq!(report.applied, ["0001_fixture", "0002_fixture"]);
 
-    let again = run(&server, &client, db, &[first.clone(), second.clone()]).await?;
+    let again = run(&server, &client, db, "", &[first.clone(), second.clone()]).await?;
     assert!(again.applied.is_empty());
     assert_eq!(again.already_applied, 2);
 
@@ -44,7 +44,7 @@ async fn applies_in_order_once_and_refuses_edited_files() -> anyhow::Result<()> 
         2,
         "CREATE TABLE IF NOT EXISTS labels (id UUID) ENGINE = ReplacingMergeTree() ORDER BY id;\n",
     );
-    match run(&server, &client, db, &[first, edited]).await {
+    match run(&server, &client, db, "", &[first, edited]).await {
         Err(AnalyticsError::EditedMigration { name, .. }) => assert_eq!(name, "0002_fixture"),
         other => panic!("an edited migration must be refused, got {other:?}"),
     }
@@ -64,12 +64,12 @@ async fn a_half_applied_migration_completes_on_the_next_run() -> anyhow::Result<
         5,
         "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = Memory;\nCREATE TABLE b (y UInt8) ENGINE = NoSuchEngine;\n",
     );
-    assert!(run(&server, &client, db, &[broken]).await.is_err());
+    assert!(run(&server, &client, db, "", &[broken]).await.is_err());
     let fixed = fixture(
         5,
         "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = Memory;\nCREATE TABLE IF NOT EXISTS b (y UInt8) ENGINE = Memory;\n",
     );
-    let report = run(&server, &client, db, &[fixed]).await?;
+    let report = run(&server, &client, db, "", &[fixed]).await?;
     assert_eq!(report.applied, ["0005_fixture"]);
     Ok(())
 }

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Sends `requests` batches of `per_request` root runs to `project`; every one must be 202.
-async fn ingest(
+pub(crate) async fn ingest(
     stack: &Stack,
     project: &str,
     requests: usize,
@@ -54,7 +54,7 @@ async fn ingest(
 }
 
 /// How many distinct runs the project shows, as every read must count them.
-async fn visible(stack: &Stack, project: &str) -> anyhow::Result<u64> {
+pub(crate) async fn visible(stack: &Stack, project: &str) -> anyhow::Result<u64> {
     let Some(id) = stack.project_id(project).await? else {
         return Ok(0);
     };
@@ -62,7 +62,7 @@ async fn visible(stack: &Stack, project: &str) -> anyhow::Result<u64> {
 }
 
 /// Waits until exactly `ids` are visible, each once, and the stream is drained.
-async fn all_exactly_once(
+pub(crate) async fn all_exactly_once(
     stack: &Stack,
     project: &str,
     ids: &[Uuid],
@@ -215,16 +215,16 @@ async fn load(
 }
 
 /// What each sender of a load sends.
-struct Load<'a> {
-    base: &'a str,
-    key: &'a str,
-    project: &'static str,
-    per_request: usize,
-    payload_bytes: usize,
+pub(crate) struct Load<'a> {
+    pub base: &'a str,
+    pub key: &'a str,
+    pub project: &'static str,
+    pub per_request: usize,
+    pub payload_bytes: usize,
 }
 
 /// Starts `senders` concurrent loads (see `load`) that run until `stop`.
-fn start_loads(
+pub(crate) fn start_loads(
     senders: usize,
     shape: Load<'_>,
     stop: &CancellationToken,
@@ -244,7 +244,7 @@ fn start_loads(
 }
 
 /// Gathers what the loads got acknowledged.
-async fn gather(
+pub(crate) async fn gather(
     loads: Vec<tokio::task::JoinHandle<anyhow::Result<Vec<Uuid>>>>,
 ) -> anyhow::Result<Vec<Uuid>> {
     let mut ids = Vec::new();

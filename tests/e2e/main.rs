@@ -6,6 +6,7 @@
 #![allow(clippy::indexing_slicing, clippy::expect_used, clippy::too_many_lines)]
 
 mod auth;
+mod clickhouse_cluster;
 mod clickhouse_migrations;
 mod compose;
 mod datasets_feedback;

@@ -6,6 +6,7 @@
 // Tests may expect and index: a panic there is a failing test.
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
+pub mod cluster;
 pub mod feedback;
 pub mod migrate;
 pub mod run_filter;
@@ -92,7 +93,7 @@ pub fn client(config: &ClickHouseConfig) -> Client {
 /// A client without a database, for creating one.
 pub fn server_client(config: &ClickHouseConfig) -> Client {
     let url = config.url.as_str().trim_end_matches('/');
-    Client::default()
+    let client = Client::default()
         .with_url(url)
         .with_user(&config.user)
         .with_password(config.password.expose())
@@ -100,7 +101,16 @@ pub fn server_client(config: &ClickHouseConfig) -> Client {
         .with_option(
             "max_execution_time",
             config.request_timeout_secs.to_string(),
-        )
+        );
+    if config.cluster.is_empty() {
+        return client;
+    }
+    // On a cluster an insert is acknowledged once a replica of its shard holds it (not when
+    // the node it reached has queued it), and `IN (SELECT …)` over Distributed tables reads
+    // each subquery once, cluster-wide.
+    client
+        .with_option("insert_distributed_sync", "1")
+        .with_option("distributed_product_mode", "global")
 }
 
 /// Readiness: ClickHouse answers a query in the configured database.

@@ -91,6 +91,14 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Where applied migrations are recorded.
+const SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt64,
+    name String,
+    checksum String,
+    applied_at_us Int64
+) ENGINE = MergeTree() ORDER BY version";
+
 #[derive(Debug, Deserialize, clickhouse::Row)]
 struct Applied {
     version: u64,
@@ -105,29 +113,49 @@ pub struct MigrationReport {
 }
 
 /// Creates `database` if needed, then applies every migration not yet recorded, in version order.
-/// `server` must be a client without a database, `client` one bound to `database`.
+/// `server` must be a client without a database, `client` one bound to `database`. With a
+/// `cluster` (empty: one server), each statement is rewritten for it
+/// ([`crate::cluster::statements_for_cluster`]) and runs `ON CLUSTER`.
 pub async fn run(
     server: &Client,
     client: &Client,
     database: &str,
+    cluster: &str,
     migrations: &[Migration],
 ) -> Result<MigrationReport, AnalyticsError> {
-    // `database` is a validated identifier (config crate); DDL cannot bind identifiers.
+    // `database` and `cluster` are validated identifiers (config crate); DDL cannot bind them.
+    let on_cluster = if cluster.is_empty() {
+        String::new()
+    } else {
+        format!(" ON CLUSTER {cluster}")
+    };
     server
-        .query(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
+        .query(&format!(
+            "CREATE DATABASE IF NOT EXISTS {database}{on_cluster}"
+        ))
         .execute()
         .await?;
-    client
-        .query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version UInt64,
-                name String,
-                checksum String,
-                applied_at_us Int64
-            ) ENGINE = MergeTree() ORDER BY version",
-        )
-        .execute()
-        .await?;
+    let keys = crate::cluster::shard_keys(
+        std::iter::once(SCHEMA_MIGRATIONS).chain(
+            migrations
+                .iter()
+                .flat_map(|m| m.statements.iter().map(String::as_str)),
+        ),
+    );
+    let execute = |statement: &str| {
+        let statements = if cluster.is_empty() {
+            Ok(vec![statement.to_owned()])
+        } else {
+            crate::cluster::statements_for_cluster(statement, cluster, database, &keys)
+        };
+        async move {
+            for statement in statements? {
+                client.query(&statement).execute().await?;
+            }
+            Ok::<(), AnalyticsError>(())
+        }
+    };
+    execute(SCHEMA_MIGRATIONS).await?;
     let applied: Vec<Applied> = client
         .query("SELECT version, any(checksum) AS checksum FROM schema_migrations GROUP BY version")
         .fetch_all()
@@ -150,7 +178,7 @@ pub async fn run(
         }
         tracing::info!(migration = %migration.name, "applying ClickHouse migration");
         for statement in &migration.statements {
-            client.query(statement).execute().await?;
+            execute(statement).await?;
         }
         client
             .query(

@@ -8,6 +8,7 @@ use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::cluster::mutation_target;
 use crate::{AnalyticsError, InList};
 
 /// One version of a run, every column of `runs`.
@@ -539,6 +540,8 @@ async fn mutation_room(
 /// ids of the project's runs, whose objects the caller removes.
 pub async fn delete_project(
     client: &Client,
+    cluster: &str,
+    database: &str,
     tenant_id: Uuid,
     session_id: Uuid,
     max_pending: u64,
@@ -554,15 +557,15 @@ pub async fn delete_project(
         .map(|row| row.0)
         .collect();
     for chunk in run_ids.chunks(IDS_PER_QUERY) {
-        for statement in [
-            "ALTER TABLE feedback DELETE WHERE tenant_id = ? AND run_id IN ?",
-            "ALTER TABLE run_payloads DELETE WHERE tenant_id = ? AND id IN ?",
-        ] {
+        for (table, column) in [("feedback", "run_id"), ("run_payloads", "id")] {
             if !mutation_room(client, max_pending, patience).await? {
                 return Err(AnalyticsError::Busy);
             }
+            let target = mutation_target(table, cluster, database);
             client
-                .query(statement)
+                .query(&format!(
+                    "ALTER TABLE {target} DELETE WHERE tenant_id = ? AND {column} IN ?"
+                ))
                 .bind(tenant_id)
                 .bind(InList(chunk))
                 .execute()
@@ -573,9 +576,10 @@ pub async fn delete_project(
         if !mutation_room(client, max_pending, patience).await? {
             return Err(AnalyticsError::Busy);
         }
+        let target = mutation_target(table, cluster, database);
         client
             .query(&format!(
-                "ALTER TABLE {table} DELETE WHERE tenant_id = ? AND session_id = ?"
+                "ALTER TABLE {target} DELETE WHERE tenant_id = ? AND session_id = ?"
             ))
             .bind(tenant_id)
             .bind(session_id)

@@ -193,6 +193,9 @@ pub struct ClickHouseConfig {
     pub user: String,
     pub password: Secret,
     pub database: String,
+    /// A cluster of the servers' `remote_servers` to run on (replicated tables under a
+    /// `Distributed` layer, DDL `ON CLUSTER`); empty for one server.
+    pub cluster: String,
     pub request_timeout_secs: u64,
     /// Deletion mutations (project and dataset deletes) wait while this many mutations are
     /// unfinished in the database, so deletes cannot flood ClickHouse's mutation queue.

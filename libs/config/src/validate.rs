@@ -48,6 +48,9 @@ fn stores_and_services(config: &Config) -> Result<(), ConfigError> {
     url_with_scheme("redis.url", config.redis.url.expose(), &["redis", "rediss"])?;
     scheme("clickhouse.url", &config.clickhouse.url, &["http", "https"])?;
     identifier("clickhouse.database", &config.clickhouse.database)?;
+    if !config.clickhouse.cluster.is_empty() {
+        identifier("clickhouse.cluster", &config.clickhouse.cluster)?;
+    }
     key_prefix("redis.key_prefix", &config.redis.key_prefix)?;
     key_prefix("object_storage.prefix", &config.object_storage.prefix)?;
     positive(

@@ -98,6 +98,7 @@ pub async fn migrate_all(
         &ironsmith_analytics::server_client(&config.clickhouse),
         &ironsmith_analytics::client(&config.clickhouse),
         &config.clickhouse.database,
+        &config.clickhouse.cluster,
         &ironsmith_analytics::migrate::embedded()?,
     )
     .await?;

@@ -211,6 +211,81 @@ impl Drop for PrivateStore {
     }
 }
 
+/// A ClickHouse cluster of its own (ZooKeeper and two 18.16 servers, the two replicas of one
+/// shard of cluster `ironsmith`), started with `scripts/stores start-cluster`. Stopped when
+/// dropped.
+pub struct PrivateCluster {
+    dir: tempfile_dir::Dir,
+    /// `[zookeeper, node1 http, node1 tcp, node1 interserver, node2 http, node2 tcp, node2 interserver]`.
+    ports: [u16; 7],
+}
+
+impl PrivateCluster {
+    pub const NAME: &'static str = "ironsmith";
+
+    pub fn start() -> anyhow::Result<Self> {
+        let mut ports = [0; 7];
+        for port in &mut ports {
+            *port = free_port()?;
+        }
+        let cluster = PrivateCluster {
+            dir: tempfile_dir::Dir::new("clickhouse-cluster")?,
+            ports,
+        };
+        cluster.stores("start-cluster", None)?;
+        Ok(cluster)
+    }
+
+    /// The HTTP URL of `node` (1 or 2).
+    pub fn url(&self, node: usize) -> String {
+        let http = if node == 1 {
+            self.ports[1]
+        } else {
+            self.ports[4]
+        };
+        format!("http://127.0.0.1:{http}")
+    }
+
+    /// Stops `name` (`node1`, `node2` or `zookeeper`) with SIGTERM, as an orderly shutdown.
+    pub fn down(&self, name: &str) -> anyhow::Result<()> {
+        self.stores("stop-cluster-one", Some(name))
+    }
+
+    pub fn up(&self, name: &str) -> anyhow::Result<()> {
+        self.stores("start-cluster-one", Some(name))
+    }
+
+    fn stores(&self, action: &str, name: Option<&str>) -> anyhow::Result<()> {
+        let mut command = Command::new(repo_root().join("scripts/stores"));
+        command.arg(action);
+        if let Some(name) = name {
+            command.arg(name);
+        }
+        command.arg(self.dir.path());
+        command.args(self.ports.iter().map(u16::to_string));
+        let output = command.output().context("running scripts/stores")?;
+        if !output.status.success() {
+            bail!(
+                "scripts/stores {action} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let output = Command::new(repo_root().join("scripts/stores"))
+            .arg("stop-cluster")
+            .arg(self.dir.path())
+            .output();
+        if let Err(error) = output {
+            eprintln!("could not stop the private ClickHouse cluster: {error}");
+        }
+    }
+}
+
 mod tempfile_dir {
     //! A directory removed on drop, under the system temp dir.
     use std::path::{Path, PathBuf};

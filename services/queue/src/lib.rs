@@ -31,6 +31,9 @@ pub struct TaskHandler {
     stores: Stores,
     /// See `clickhouse.max_pending_mutations`.
     max_pending_mutations: u64,
+    /// See `clickhouse.cluster` and `clickhouse.database`.
+    cluster: String,
+    database: String,
     /// See `object_storage.orphan_grace_secs`.
     orphan_grace_secs: u64,
     /// Shards of the ingestion stream (to tell whether runs are waiting).
@@ -50,6 +53,8 @@ impl TaskHandler {
         TaskHandler {
             stores,
             max_pending_mutations: config.clickhouse.max_pending_mutations,
+            cluster: config.clickhouse.cluster.clone(),
+            database: config.clickhouse.database.clone(),
             orphan_grace_secs: config.object_storage.orphan_grace_secs,
             ingest_shards: config.ingest.shards,
             http: ironsmith_hub::webhooks::client(
@@ -80,6 +85,8 @@ impl Handler for TaskHandler {
             } => {
                 let runs = ironsmith_analytics::runs::delete_project(
                     &self.stores.clickhouse,
+                    &self.cluster,
+                    &self.database,
                     tenant_id,
                     session_id,
                     self.max_pending_mutations,

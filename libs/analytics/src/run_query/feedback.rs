@@ -76,9 +76,10 @@ fn feedback_of_runs(tenant_id: Uuid, runs: &Sql) -> Sql {
     sql.append(runs)
         .push(") WHERE fb_run IN (SELECT fb_run FROM ")
         .append(&feedback)
-        .push(")) ALL INNER JOIN ")
+        // Current ClickHouse requires an alias on each joined subquery.
+        .push(")) AS fb_runs ALL INNER JOIN ")
         .append(&feedback)
-        .push(" USING fb_run GROUP BY group_id, key, value");
+        .push(" AS fb USING fb_run GROUP BY group_id, key, value");
     sql
 }
 

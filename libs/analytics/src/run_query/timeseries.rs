@@ -106,8 +106,9 @@ pub async fn feedback_timeseries(
         .append(&matching(query))
         .push(" AND id IN (SELECT fb_run FROM ")
         .append(&feedback)
-        .push(")) ALL INNER JOIN ")
+        // Current ClickHouse requires an alias on each joined subquery.
+        .push(")) AS fb_runs ALL INNER JOIN ")
         .append(&feedback)
-        .push(" USING fb_run GROUP BY bucket_start, key ORDER BY bucket_start, key");
+        .push(" AS fb USING fb_run GROUP BY bucket_start, key ORDER BY bucket_start, key");
     Ok(sql.query(client).fetch_all::<FeedbackPoint>().await?)
 }

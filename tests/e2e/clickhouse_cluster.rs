@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
+
 use ironsmith_e2e::Stack;
 use ironsmith_test_support::{PrivateCluster, migrate};
 use tokio_util::sync::CancellationToken;
@@ -70,7 +72,9 @@ async fn a_clickhouse_cluster_keeps_every_acknowledged_run_through_replica_resta
         false,
     )
     .await?;
-    migrate(&stack.config).await?;
+    migrate(&stack.config)
+        .await
+        .context("migrating ON CLUSTER")?;
     // The migrations ran ON CLUSTER: both nodes have the replicated and Distributed tables.
     for node in [1, 2] {
         let client = ironsmith_analytics::clickhouse::Client::default().with_url(cluster.url(node));
@@ -78,7 +82,8 @@ async fn a_clickhouse_cluster_keeps_every_acknowledged_run_through_replica_resta
             .query("SELECT name, engine FROM system.tables WHERE database = ? AND name LIKE 'runs%' ORDER BY name")
             .bind(&stack.config.clickhouse.database)
             .fetch_all()
-            .await?;
+            .await
+            .with_context(|| format!("the tables on node{node}"))?;
         assert!(
             engines.contains(&("runs".into(), "Distributed".into())),
             "node{node}: {engines:?}"
@@ -92,7 +97,9 @@ async fn a_clickhouse_cluster_keeps_every_acknowledged_run_through_replica_resta
     let worker = ironsmith_queue_worker::start(stack.config.clone(), shutdown.clone()).await?;
 
     let mut ids = ingest(&stack, "cluster", 5, 100).await?;
-    all_exactly_once(&stack, "cluster", &ids, Duration::from_secs(60)).await?;
+    all_exactly_once(&stack, "cluster", &ids, Duration::from_secs(60))
+        .await
+        .context("before any node stopped")?;
     let project = stack
         .project_id("cluster")
         .await?
@@ -119,10 +126,14 @@ async fn a_clickhouse_cluster_keeps_every_acknowledged_run_through_replica_resta
         cluster.up(node)?;
         tokio::time::sleep(Duration::from_secs(3)).await;
         stop.cancel();
-        let acknowledged = gather(loads).await?;
+        let acknowledged = gather(loads)
+            .await
+            .with_context(|| format!("sending while {node} restarted"))?;
         assert!(!acknowledged.is_empty());
         ids.extend(acknowledged);
-        all_exactly_once(&stack, "cluster", &ids, Duration::from_secs(180)).await?;
+        all_exactly_once(&stack, "cluster", &ids, Duration::from_secs(180))
+            .await
+            .with_context(|| format!("after {node} restarted"))?;
         // Both replicas hold every run, and the Distributed table answers the same on node2.
         replica_holds(&cluster, 1, &stack, project, ids.len() as u64).await?;
         replica_holds(&cluster, 2, &stack, project, ids.len() as u64).await?;
@@ -133,7 +144,8 @@ async fn a_clickhouse_cluster_keeps_every_acknowledged_run_through_replica_resta
             stack.workspace_id,
             project,
         )
-        .await?;
+        .await
+        .context("counting through node2")?;
         assert_eq!(counted, ids.len() as u64, "after {node} restarted");
     }
     shutdown.cancel();

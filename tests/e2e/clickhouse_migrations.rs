@@ -73,3 +73,35 @@ async fn a_half_applied_migration_completes_on_the_next_run() -> anyhow::Result<
     assert_eq!(report.applied, ["0005_fixture"]);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_added_column_applied_but_not_recorded_is_not_added_twice() -> anyhow::Result<()> {
+    let mut config = isolated_config().await?;
+    config.clickhouse.database = format!("{}_fixtures", config.clickhouse.database);
+    let server = ironsmith_analytics::server_client(&config.clickhouse);
+    let client = ironsmith_analytics::client(&config.clickhouse);
+    let db = &config.clickhouse.database;
+    let table = fixture(
+        1,
+        "CREATE TABLE IF NOT EXISTS t (id UUID) ENGINE = MergeTree() ORDER BY id;\n",
+    );
+    run(&server, &client, db, "", std::slice::from_ref(&table)).await?;
+    // The run that added `a` was killed before it recorded the migration.
+    client
+        .query("ALTER TABLE t ADD COLUMN a String")
+        .execute()
+        .await?;
+    let alter = fixture(
+        2,
+        "ALTER TABLE t\n    ADD COLUMN a String,\n    ADD COLUMN b Array(String) AFTER a;\n",
+    );
+    let report = run(&server, &client, db, "", &[table, alter]).await?;
+    assert_eq!(report.applied, ["0002_fixture"]);
+    let columns: Vec<String> = client
+        .query("SELECT name FROM system.columns WHERE database = ? AND table = 't' ORDER BY name")
+        .bind(db.as_str())
+        .fetch_all()
+        .await?;
+    assert_eq!(columns, ["a", "b", "id"]);
+    Ok(())
+}

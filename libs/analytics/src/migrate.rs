@@ -1,7 +1,8 @@
 //! A small versioned migration runner for ClickHouse.
 //!
 //! ClickHouse DDL is not transactional, so the unit of safety is the statement: every statement
-//! is idempotent (see `migrations/clickhouse/README.md`), a migration is recorded in
+//! is idempotent (see `migrations/clickhouse/README.md`; `ADD COLUMN` is made so by adding only
+//! missing columns), a statement whose connection fails is sent again, a migration is recorded in
 //! `schema_migrations` only after all its statements succeed, and re-running one that was killed
 //! halfway simply repeats its statements. Concurrent runs are harmless for the same reason.
 
@@ -150,7 +151,7 @@ pub async fn run(
         };
         async move {
             for statement in statements? {
-                client.query(&statement).execute().await?;
+                execute_statement(client, database, &statement).await?;
             }
             Ok::<(), AnalyticsError>(())
         }
@@ -195,9 +196,142 @@ pub async fn run(
     Ok(report)
 }
 
+/// How often a statement is sent again after the connection to ClickHouse failed.
+const NETWORK_ATTEMPTS: u32 = 5;
+
+/// Runs one statement, sending it again (up to [`NETWORK_ATTEMPTS`] times, with a growing pause)
+/// when the connection fails: a node restarting, or a kept-alive connection the server closed
+/// as the statement went out. A statement that reached the server before the connection broke
+/// may have run, so each must be safe to repeat; an `ALTER TABLE … ADD COLUMN` (ClickHouse 18.16
+/// has no `IF NOT EXISTS` for it) is made so by adding only the columns the table lacks.
+async fn execute_statement(
+    client: &Client,
+    database: &str,
+    statement: &str,
+) -> Result<(), AnalyticsError> {
+    let mut attempt = 1;
+    loop {
+        let result = match add_columns(statement) {
+            Some(alter) => {
+                let (db, table) = match alter.table.split_once('.') {
+                    Some((db, table)) => (db, table),
+                    None => (database, alter.table),
+                };
+                let existing: Vec<String> = client
+                    .query("SELECT name FROM system.columns WHERE database = ? AND table = ?")
+                    .bind(db)
+                    .bind(table)
+                    .fetch_all()
+                    .await?;
+                match alter.without(&existing) {
+                    Some(statement) => client.query(&statement).execute().await,
+                    None => Ok(()),
+                }
+            }
+            None => client.query(statement).execute().await,
+        };
+        match result {
+            Err(clickhouse::error::Error::Network(error)) if attempt < NETWORK_ATTEMPTS => {
+                tracing::warn!(%error, attempt, "ClickHouse connection failed during a migration; sending the statement again");
+                tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
+                attempt += 1;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// An `ALTER TABLE t [ON CLUSTER c] ADD COLUMN …, ADD COLUMN …` statement, taken apart.
+#[derive(Debug, PartialEq)]
+struct AddColumns<'a> {
+    /// `ALTER TABLE t [ON CLUSTER c]`.
+    head: &'a str,
+    table: &'a str,
+    /// Each `ADD COLUMN name …` clause, with its column's name.
+    clauses: Vec<(&'a str, &'a str)>,
+}
+
+impl AddColumns<'_> {
+    /// The statement adding only the columns not in `existing`, or `None` when it adds none.
+    fn without(&self, existing: &[String]) -> Option<String> {
+        let clauses: Vec<&str> = self
+            .clauses
+            .iter()
+            .filter(|(name, _)| !existing.iter().any(|e| e == name))
+            .map(|(_, clause)| *clause)
+            .collect();
+        (!clauses.is_empty()).then(|| format!("{}\n    {}", self.head, clauses.join(",\n    ")))
+    }
+}
+
+/// Parses `statement` when it is an ALTER made only of `ADD COLUMN` clauses.
+fn add_columns(statement: &str) -> Option<AddColumns<'_>> {
+    let rest = statement.strip_prefix("ALTER TABLE ")?;
+    let first = rest.find("ADD COLUMN ")?;
+    let head = statement
+        .get(..statement.len() - rest.len() + first)?
+        .trim_end();
+    let table = rest.split_whitespace().next()?;
+    // Split the clauses at commas outside parentheses (types such as `Tuple(a, b)`).
+    let body = rest.get(first..)?;
+    let (mut depth, mut start, mut clauses) = (0i32, 0, Vec::new());
+    for (at, c) in body
+        .char_indices()
+        .chain(std::iter::once((body.len(), ',')))
+    {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                let clause = body.get(start..at)?.trim();
+                let name = clause
+                    .strip_prefix("ADD COLUMN ")?
+                    .split_whitespace()
+                    .next()?;
+                clauses.push((name, clause));
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    Some(AddColumns {
+        head,
+        table,
+        clauses,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn added_columns_that_exist_are_left_out() {
+        let statement = "ALTER TABLE db.runs_local ON CLUSTER c1\n    ADD COLUMN a Array(String) AFTER m,\n    ADD COLUMN b Tuple(String, UInt8) AFTER a,\n    ADD COLUMN c String AFTER b";
+        let alter = add_columns(statement).unwrap_or_else(|| unreachable!("parses"));
+        assert_eq!(alter.table, "db.runs_local");
+        assert_eq!(alter.head, "ALTER TABLE db.runs_local ON CLUSTER c1");
+        let names: Vec<&str> = alter.clauses.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(alter.without(&[]).as_deref(), Some(statement));
+        assert_eq!(
+            alter.without(&["a".into(), "c".into()]).as_deref(),
+            Some(
+                "ALTER TABLE db.runs_local ON CLUSTER c1\n    ADD COLUMN b Tuple(String, UInt8) AFTER a"
+            )
+        );
+        assert_eq!(alter.without(&["a".into(), "b".into(), "c".into()]), None);
+        // Other statements, and ALTERs doing more than adding columns, run as written.
+        assert_eq!(
+            add_columns("CREATE TABLE IF NOT EXISTS t (a UInt8) ENGINE = Log"),
+            None
+        );
+        assert_eq!(
+            add_columns("ALTER TABLE t ADD COLUMN a UInt8, DROP COLUMN b"),
+            None
+        );
+        assert_eq!(add_columns("ALTER TABLE t DELETE WHERE 1"), None);
+    }
 
     #[test]
     fn statements_split_at_line_ending_semicolons() {

@@ -199,6 +199,15 @@ async fn load(
             {
                 Ok(answer) if answer.status() == 202 => break,
                 Ok(answer) if answer.status() == 503 => {}
+                // Over the tenant's rate limit: the SDKs wait as told and send again.
+                Ok(answer) if answer.status() == 429 => {
+                    let wait = answer
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+                        .unwrap_or(1);
+                    tokio::time::sleep(Duration::from_secs(wait.min(10))).await;
+                }
                 Ok(answer) => anyhow::bail!(
                     "a batch was answered {}: {}",
                     answer.status(),

@@ -25,6 +25,7 @@ mod live;
 mod oidc;
 mod playground;
 mod queue;
+mod redis_cluster;
 mod runs_read;
 mod sdk_compat;
 mod sdk_evaluate;

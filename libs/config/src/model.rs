@@ -181,6 +181,8 @@ pub struct PostgresConfig {
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
     pub url: Secret,
+    /// `url` is a node of a Redis Cluster (the others are discovered from it).
+    pub cluster: bool,
     /// Prepended to every key and stream name, so several stacks (or tests) share one Redis.
     pub key_prefix: String,
 }

@@ -4,6 +4,9 @@
 //! time, because the worker folds each into the run's latest stored row. So:
 //! - A stream is split into `shards` Redis Streams; producers put each run's operations on the
 //!   shard its id hashes to, all shards of one request in one `MULTI` (accepted whole or not).
+//!   On a Redis Cluster the shards live in different slots, so each shard's part is its own
+//!   `MULTI`: a request that fails part-way is answered with an error and sent again, and the
+//!   worker's fold makes a run's repeated operations land once.
 //! - A shard is consumed under a lease (`SET NX PX`, renewed while working). The holder reads
 //!   as the consumer named after the shard, so whoever takes a shard over after a crash reads
 //!   the dead holder's unacknowledged entries first (`XREADGROUP … 0`), in order.
@@ -116,17 +119,26 @@ impl ShardedStream {
             return Ok(());
         }
         let mut conn = self.redis.connection().await?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        // One transaction for all on one server; one per shard (a slot each) on a cluster.
+        let cluster = self.redis.is_cluster();
+        let mut groups: std::collections::BTreeMap<u16, Vec<(u16, &[u8])>> =
+            std::collections::BTreeMap::new();
         for (shard, body) in entries {
-            pipe.xadd(
-                self.stream_key(*shard % self.shards),
-                "*",
-                &[(FIELD_BODY, body.as_slice())],
-            )
-            .ignore();
+            let shard = *shard % self.shards;
+            groups
+                .entry(if cluster { shard } else { 0 })
+                .or_default()
+                .push((shard, body.as_slice()));
         }
-        pipe.query_async::<()>(&mut conn).await?;
+        for group in groups.values() {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for (shard, body) in group {
+                pipe.xadd(self.stream_key(*shard), "*", &[(FIELD_BODY, *body)])
+                    .ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await?;
+        }
         Ok(())
     }
 
@@ -179,7 +191,7 @@ impl ShardedStream {
     /// up to `block_ms` (0: no wait). Blocking reads need a dedicated connection.
     pub async fn read(
         &self,
-        conn: &mut redis::aio::ConnectionManager,
+        conn: &mut ironsmith_redis::Connection,
         shard: u16,
         pending: bool,
         count: usize,
@@ -234,19 +246,21 @@ impl ShardedStream {
         let mut conn = self.redis.connection().await?;
         let key = self.stream_key(shard);
         let shard_text = shard.to_string();
-        redis::pipe()
-            .atomic()
-            .xadd(
-                self.dead_key(),
-                "*",
-                &[
-                    (FIELD_BODY, entry.body.as_slice()),
-                    (FIELD_ERROR, error.as_bytes()),
-                    (FIELD_SHARD, shard_text.as_bytes()),
-                ],
-            )
-            .ignore()
-            .xack(&key, GROUP, &[&entry.id])
+        let fields = [
+            (FIELD_BODY, entry.body.as_slice()),
+            (FIELD_ERROR, error.as_bytes()),
+            (FIELD_SHARD, shard_text.as_bytes()),
+        ];
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if self.redis.is_cluster() {
+            // Another slot: copy first, then acknowledge. A crash in between leaves the entry
+            // to be handled (and dead-lettered) again, never lost.
+            let _: String = conn.xadd(self.dead_key(), "*", &fields).await?;
+        } else {
+            pipe.xadd(self.dead_key(), "*", &fields).ignore();
+        }
+        pipe.xack(&key, GROUP, &[&entry.id])
             .ignore()
             .xdel(&key, &[&entry.id])
             .ignore()
@@ -278,13 +292,18 @@ impl ShardedStream {
         let letters = self.dead_letters(count).await?;
         let mut conn = self.redis.connection().await?;
         for letter in &letters {
+            let shard = self.stream_key(letter.shard % self.shards);
+            let body = [(FIELD_BODY, letter.body.as_slice())];
+            if self.redis.is_cluster() {
+                // Different slots: back onto the shard first, then out of the dead letters (a
+                // crash in between redrives it twice; the fold lands it once).
+                let _: String = conn.xadd(&shard, "*", &body).await?;
+                let _: u64 = conn.xdel(self.dead_key(), &[&letter.id]).await?;
+                continue;
+            }
             redis::pipe()
                 .atomic()
-                .xadd(
-                    self.stream_key(letter.shard % self.shards),
-                    "*",
-                    &[(FIELD_BODY, letter.body.as_slice())],
-                )
+                .xadd(&shard, "*", &body)
                 .ignore()
                 .xdel(self.dead_key(), &[&letter.id])
                 .ignore()

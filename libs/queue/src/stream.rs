@@ -117,7 +117,7 @@ impl Queue {
     /// `conn` should be a dedicated connection when blocking.
     pub async fn read(
         &self,
-        conn: &mut redis::aio::ConnectionManager,
+        conn: &mut ironsmith_redis::Connection,
         consumer: &str,
         count: usize,
         block_ms: u64,
@@ -282,7 +282,7 @@ impl Queue {
 /// How many entries of `stream` were handed to `group`'s consumers and not acknowledged; 0
 /// when the group does not exist yet (nothing was ever delivered).
 pub(crate) async fn pending_count(
-    conn: &mut redis::aio::ConnectionManager,
+    conn: &mut ironsmith_redis::Connection,
     stream: &str,
     group: &str,
 ) -> Result<u64, QueueError> {

@@ -182,7 +182,7 @@ pub async fn run_worker<H: Handler>(
     let options = Arc::new(options);
     let semaphore = Arc::new(Semaphore::new(options.concurrency));
     let mut in_flight = JoinSet::new();
-    let mut reader: Option<redis::aio::ConnectionManager> = None;
+    let mut reader: Option<ironsmith_redis::Connection> = None;
     let reclaim_every = Duration::from_millis((options.reclaim_idle_ms / 2).max(1000));
     let mut last_reclaim: Option<Instant> = None;
     let mut group_ready = false;

@@ -2,6 +2,12 @@
 //! down, report it in readiness, and recover when it returns (the connection manager reconnects
 //! on its own). Every key carries the configured prefix ([`Redis::key`]); the names of the keys
 //! themselves are built in [`keys`].
+//!
+//! With `redis.cluster` on, the same handle speaks to a Redis Cluster (any node of it as the
+//! seed `redis.url`). Key names carry hash tags (`{…}`) so that keys used together share a slot:
+//! a stream shard with its lease, a task queue with its dead letters, a cached principal with
+//! its tombstone, one tenant's ingestion bookkeeping. On a single server the braces are left
+//! out, so key names there are what they always were.
 
 pub mod keys;
 
@@ -9,7 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ironsmith_config::RedisConfig;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::sync::OnceCell;
 
 /// `redis.url` is not a Redis URL.
@@ -20,9 +29,15 @@ pub struct InvalidUrl(#[source] pub redis::RedisError);
 pub use redis::RedisError;
 
 #[derive(Clone)]
+enum Client {
+    Single(redis::Client),
+    Cluster(String),
+}
+
+#[derive(Clone)]
 pub struct Redis {
-    client: redis::Client,
-    shared: Arc<OnceCell<ConnectionManager>>,
+    client: Client,
+    shared: Arc<OnceCell<Connection>>,
     prefix: String,
 }
 
@@ -40,7 +55,22 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Redis {
     pub fn new(config: &RedisConfig) -> Result<Self, InvalidUrl> {
-        let client = redis::Client::open(config.url.expose()).map_err(InvalidUrl)?;
+        let client = if config.cluster {
+            // Checked here, connected (and the cluster's nodes discovered) on first use. A
+            // cluster has database 0 only: another would be silently ignored.
+            let info = redis::IntoConnectionInfo::into_connection_info(config.url.expose())
+                .map_err(InvalidUrl)?;
+            if info.redis.db != 0 {
+                return Err(InvalidUrl(redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "a Redis Cluster has only database 0",
+                ))));
+            }
+            ClusterClient::new(vec![config.url.expose()]).map_err(InvalidUrl)?;
+            Client::Cluster(config.url.expose().to_owned())
+        } else {
+            Client::Single(redis::Client::open(config.url.expose()).map_err(InvalidUrl)?)
+        };
         Ok(Redis {
             client,
             shared: Arc::new(OnceCell::new()),
@@ -48,13 +78,24 @@ impl Redis {
         })
     }
 
-    /// The configured key prefix applied to `name`.
+    /// The configured key prefix applied to `name`; `name`'s hash tag is kept on a cluster and
+    /// left out on a single server.
     pub fn key(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+        if self.is_cluster() {
+            format!("{}{name}", self.prefix)
+        } else {
+            format!("{}{}", self.prefix, name.replace(['{', '}'], ""))
+        }
+    }
+
+    /// Whether this is a Redis Cluster: commands and transactions must then stay within one
+    /// slot.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.client, Client::Cluster(_))
     }
 
     /// The shared multiplexed connection. Never send blocking commands on it.
-    pub async fn connection(&self) -> Result<ConnectionManager, RedisError> {
+    pub async fn connection(&self) -> Result<Connection, RedisError> {
         let manager = self
             .shared
             .get_or_try_init(|| self.open(RESPONSE_TIMEOUT))
@@ -66,16 +107,30 @@ impl Redis {
     pub async fn dedicated_connection(
         &self,
         response_timeout: Duration,
-    ) -> Result<ConnectionManager, RedisError> {
+    ) -> Result<Connection, RedisError> {
         self.open(response_timeout).await
     }
 
-    async fn open(&self, response_timeout: Duration) -> Result<ConnectionManager, RedisError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(CONNECT_TIMEOUT)
-            .set_response_timeout(response_timeout)
-            .set_number_of_retries(1);
-        ConnectionManager::new_with_config(self.client.clone(), config).await
+    async fn open(&self, response_timeout: Duration) -> Result<Connection, RedisError> {
+        match &self.client {
+            Client::Single(client) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(CONNECT_TIMEOUT)
+                    .set_response_timeout(response_timeout)
+                    .set_number_of_retries(1);
+                Ok(Connection::Single(
+                    ConnectionManager::new_with_config(client.clone(), config).await?,
+                ))
+            }
+            Client::Cluster(url) => {
+                let client = ClusterClientBuilder::new(vec![url.as_str()])
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(response_timeout)
+                    .retries(2)
+                    .build()?;
+                Ok(Connection::Cluster(client.get_async_connection().await?))
+            }
+        }
     }
 
     /// Readiness: Redis answers PING.
@@ -86,8 +141,41 @@ impl Redis {
     }
 }
 
-/// A Redis connection as handed out by [`Redis::connection`].
-pub type Connection = ConnectionManager;
+/// A Redis connection as handed out by [`Redis::connection`]: to one server, or to a cluster
+/// (each command routed to the node holding its key's slot).
+#[derive(Clone)]
+pub enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
 
 /// `SET key value EX seconds`.
 pub async fn set_ex(
@@ -104,4 +192,41 @@ pub async fn set_ex(
         .query_async::<()>(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(cluster: bool) -> RedisConfig {
+        RedisConfig {
+            url: ironsmith_config::Secret::new("redis://127.0.0.1:6379/0"),
+            cluster,
+            key_prefix: "p:".into(),
+        }
+    }
+
+    #[test]
+    fn hash_tags_are_kept_on_a_cluster_and_dropped_on_one_server() {
+        let name = keys::stream_shard("ingest", 3);
+        let single = Redis::new(&config(false))
+            .map_err(|e| e.0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cluster = Redis::new(&config(true))
+            .map_err(|e| e.0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The single-server names are the ones earlier releases wrote.
+        assert_eq!(single.key(&name), "p:stream:ingest:3");
+        assert_eq!(cluster.key(&name), "p:stream:{ingest:3}");
+        assert!(!single.is_cluster() && cluster.is_cluster());
+    }
+
+    #[test]
+    fn a_cluster_url_naming_another_database_is_refused() {
+        let mut on_db_2 = config(true);
+        on_db_2.url = ironsmith_config::Secret::new("redis://127.0.0.1:6379/2");
+        assert!(Redis::new(&on_db_2).is_err());
+        on_db_2.cluster = false;
+        assert!(Redis::new(&on_db_2).is_ok());
+    }
 }

@@ -211,51 +211,40 @@ impl Drop for PrivateStore {
     }
 }
 
-/// A ClickHouse cluster of its own (ZooKeeper and two 18.16 servers, the two replicas of one
-/// shard of cluster `ironsmith`), started with `scripts/stores start-cluster`. Stopped when
-/// dropped.
-pub struct PrivateCluster {
+/// Store processes of a test's own in a temporary directory, run by `scripts/stores`
+/// `start-KIND`, `stop-KIND`, `start-KIND-one NAME` and `stop-KIND-one NAME` on `N` free ports.
+/// Stopped when dropped.
+struct ScriptedStores<const N: usize> {
+    kind: &'static str,
     dir: tempfile_dir::Dir,
-    /// `[zookeeper, node1 http, node1 tcp, node1 interserver, node2 http, node2 tcp, node2 interserver]`.
-    ports: [u16; 7],
+    ports: [u16; N],
 }
 
-impl PrivateCluster {
-    pub const NAME: &'static str = "ironsmith";
-
-    pub fn start() -> anyhow::Result<Self> {
-        let mut ports = [0; 7];
+impl<const N: usize> ScriptedStores<N> {
+    fn start(kind: &'static str) -> anyhow::Result<Self> {
+        let mut ports = [0; N];
         for port in &mut ports {
             *port = free_port()?;
         }
-        let cluster = PrivateCluster {
-            dir: tempfile_dir::Dir::new("clickhouse-cluster")?,
+        let stores = ScriptedStores {
+            kind,
+            dir: tempfile_dir::Dir::new(kind)?,
             ports,
         };
-        cluster.stores("start-cluster", None)?;
-        Ok(cluster)
+        stores.run(&format!("start-{kind}"), None)?;
+        Ok(stores)
     }
 
-    /// The HTTP URL of `node` (1 or 2).
-    pub fn url(&self, node: usize) -> String {
-        let http = if node == 1 {
-            self.ports[1]
-        } else {
-            self.ports[4]
-        };
-        format!("http://127.0.0.1:{http}")
+    /// Stops one process (SIGTERM, an orderly shutdown).
+    fn down(&self, name: &str) -> anyhow::Result<()> {
+        self.run(&format!("stop-{}-one", self.kind), Some(name))
     }
 
-    /// Stops `name` (`node1`, `node2` or `zookeeper`) with SIGTERM, as an orderly shutdown.
-    pub fn down(&self, name: &str) -> anyhow::Result<()> {
-        self.stores("stop-cluster-one", Some(name))
+    fn up(&self, name: &str) -> anyhow::Result<()> {
+        self.run(&format!("start-{}-one", self.kind), Some(name))
     }
 
-    pub fn up(&self, name: &str) -> anyhow::Result<()> {
-        self.stores("start-cluster-one", Some(name))
-    }
-
-    fn stores(&self, action: &str, name: Option<&str>) -> anyhow::Result<()> {
+    fn run(&self, action: &str, name: Option<&str>) -> anyhow::Result<()> {
         let mut command = Command::new(repo_root().join("scripts/stores"));
         command.arg(action);
         if let Some(name) = name {
@@ -274,15 +263,73 @@ impl PrivateCluster {
     }
 }
 
-impl Drop for PrivateCluster {
+impl<const N: usize> Drop for ScriptedStores<N> {
     fn drop(&mut self) {
         let output = Command::new(repo_root().join("scripts/stores"))
-            .arg("stop-cluster")
+            .arg(format!("stop-{}", self.kind))
             .arg(self.dir.path())
             .output();
         if let Err(error) = output {
-            eprintln!("could not stop the private ClickHouse cluster: {error}");
+            eprintln!("could not stop the private {}: {error}", self.kind);
         }
+    }
+}
+
+/// A ClickHouse cluster of its own (ZooKeeper and two 18.16 servers, the two replicas of one
+/// shard of cluster `ironsmith`), started with `scripts/stores start-cluster`. Stopped when
+/// dropped. Its ports: `[zookeeper, node1 http, node1 tcp, node1 interserver, node2 http, node2
+/// tcp, node2 interserver]`.
+pub struct PrivateCluster(ScriptedStores<7>);
+
+impl PrivateCluster {
+    pub const NAME: &'static str = "ironsmith";
+
+    pub fn start() -> anyhow::Result<Self> {
+        Ok(PrivateCluster(ScriptedStores::start("cluster")?))
+    }
+
+    /// The HTTP URL of `node` (1 or 2).
+    pub fn url(&self, node: usize) -> String {
+        let http = if node == 1 {
+            self.0.ports[1]
+        } else {
+            self.0.ports[4]
+        };
+        format!("http://127.0.0.1:{http}")
+    }
+
+    /// Stops `name` (`node1`, `node2` or `zookeeper`) with SIGTERM, as an orderly shutdown.
+    pub fn down(&self, name: &str) -> anyhow::Result<()> {
+        self.0.down(name)
+    }
+
+    pub fn up(&self, name: &str) -> anyhow::Result<()> {
+        self.0.up(name)
+    }
+}
+
+/// A Redis Cluster of its own (three masters, AOF fsync always), started with
+/// `scripts/stores start-redis-cluster`. Stopped when dropped.
+pub struct PrivateRedisCluster(ScriptedStores<3>);
+
+impl PrivateRedisCluster {
+    pub fn start() -> anyhow::Result<Self> {
+        Ok(PrivateRedisCluster(ScriptedStores::start("redis-cluster")?))
+    }
+
+    /// The URL of `master` (1 to 3): any one is a seed for the cluster client.
+    pub fn url(&self, master: usize) -> String {
+        let port = self.0.ports[master.clamp(1, 3) - 1];
+        format!("redis://127.0.0.1:{port}/0")
+    }
+
+    /// Stops `master1`, `master2` or `master3` (SIGTERM; its AOF keeps what it acknowledged).
+    pub fn down(&self, name: &str) -> anyhow::Result<()> {
+        self.0.down(name)
+    }
+
+    pub fn up(&self, name: &str) -> anyhow::Result<()> {
+        self.0.up(name)
     }
 }
 
@@ -309,6 +356,11 @@ mod tempfile_dir {
 
     impl Drop for Dir {
         fn drop(&mut self) {
+            // For looking at a failed run's store logs afterwards.
+            if std::env::var_os("KEEP_TEST_DIRS").is_some() {
+                eprintln!("kept {}", self.0.display());
+                return;
+            }
             if let Err(error) = std::fs::remove_dir_all(&self.0) {
                 eprintln!("could not remove {}: {error}", self.0.display());
             }

@@ -55,18 +55,19 @@ impl Authenticator {
         if cache_keys.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        // Each entry with its tombstone in one transaction (they share a slot on a cluster).
+        let mut conn = self.inner.redis.connection().await.map_err(unavailable)?;
         for key in cache_keys {
-            pipe.set_ex(self.inner.redis.key(&tombstone(key)), 1, TOMBSTONE_SECS)
+            redis::pipe()
+                .atomic()
+                .set_ex(self.inner.redis.key(&tombstone(key)), 1, TOMBSTONE_SECS)
                 .ignore()
                 .del(self.inner.redis.key(key))
-                .ignore();
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)?;
         }
-        let mut conn = self.inner.redis.connection().await.map_err(unavailable)?;
-        pipe.query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)?;
         Ok(())
     }
 

@@ -187,15 +187,22 @@ impl IngestWorker {
         }
         let redis = self.stream.redis();
         let mut conn = redis.connection().await?;
-        for chunk in touched.chunks(5000) {
-            let mut pipe = redis::pipe();
-            for (tenant_id, id) in chunk {
-                pipe.set_ex(redis.key(&touched_key(*tenant_id, *id)), 1u8, 6 * 3600)
-                    .ignore();
+        // One pipeline per tenant: a tenant's marks share a slot on a Redis Cluster.
+        let mut by_tenant: std::collections::BTreeMap<Uuid, Vec<Uuid>> = Default::default();
+        for (tenant_id, id) in touched {
+            by_tenant.entry(*tenant_id).or_default().push(*id);
+        }
+        for (tenant_id, ids) in by_tenant {
+            for chunk in ids.chunks(5000) {
+                let mut pipe = redis::pipe();
+                for id in chunk {
+                    pipe.set_ex(redis.key(&touched_key(tenant_id, *id)), 1u8, 6 * 3600)
+                        .ignore();
+                }
+                pipe.query_async::<()>(&mut conn)
+                    .await
+                    .map_err(QueueError::from)?;
             }
-            pipe.query_async::<()>(&mut conn)
-                .await
-                .map_err(QueueError::from)?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use super::*;
 
 impl IngestWorker {
     pub(super) async fn shard_loop(self: Arc<Self>, shard: u16, cancel: CancellationToken) {
-        let mut reader: Option<redis::aio::ConnectionManager> = None;
+        let mut reader: Option<ironsmith_redis::Connection> = None;
         let mut held = false;
         let mut groups_ready = false;
         while !cancel.is_cancelled() {
@@ -67,7 +67,7 @@ impl IngestWorker {
     /// `batch_rows` operations or `linger` time have gathered.
     pub(super) async fn gather(
         &self,
-        conn: &mut redis::aio::ConnectionManager,
+        conn: &mut ironsmith_redis::Connection,
         shard: u16,
     ) -> Result<Vec<ShardEntry>, QueueError> {
         let pending = self.stream.read(conn, shard, true, 100, 0).await?;

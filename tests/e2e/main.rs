@@ -24,6 +24,7 @@ mod k8s_overlays;
 mod live;
 mod oidc;
 mod playground;
+mod postgres_replica;
 mod queue;
 mod redis_cluster;
 mod runs_read;

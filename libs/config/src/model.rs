@@ -173,6 +173,10 @@ pub struct HttpConfig {
 #[serde(deny_unknown_fields)]
 pub struct PostgresConfig {
     pub url: Secret,
+    /// A streaming read replica of `url`, or empty for none: reads that tolerate a moment of
+    /// replication lag go there, and fall back to `url` when it is down or does not hold the
+    /// row yet.
+    pub replica_url: Secret,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
 }

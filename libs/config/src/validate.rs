@@ -45,6 +45,13 @@ fn stores_and_services(config: &Config) -> Result<(), ConfigError> {
         config.postgres.url.expose(),
         &["postgres", "postgresql"],
     )?;
+    if !config.postgres.replica_url.is_empty() {
+        url_with_scheme(
+            "postgres.replica_url",
+            config.postgres.replica_url.expose(),
+            &["postgres", "postgresql"],
+        )?;
+    }
     url_with_scheme("redis.url", config.redis.url.expose(), &["redis", "rediss"])?;
     scheme("clickhouse.url", &config.clickhouse.url, &["http", "https"])?;
     identifier("clickhouse.database", &config.clickhouse.database)?;

@@ -23,6 +23,7 @@ pub mod model_prices;
 pub mod organizations;
 pub mod projects;
 pub mod prompt_webhooks;
+pub mod replica;
 pub mod run_shares;
 pub mod stack_metadata;
 pub mod users;
@@ -36,6 +37,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+pub use replica::Replica;
 pub use sqlx::PgConnection;
 pub use sqlx::PgExecutor;
 pub use sqlx::PgPool as Pool;

@@ -32,6 +32,8 @@ impl StoreSet {
 #[derive(Clone)]
 pub struct Stores {
     pub postgres: Pool,
+    /// The streaming read replica, when configured: see [`ironsmith_db::Replica`].
+    pub postgres_replica: Option<ironsmith_db::Replica>,
     pub redis: Redis,
     pub clickhouse: clickhouse::Client,
     pub storage: ObjectStorage,
@@ -43,6 +45,7 @@ impl Stores {
     pub fn connect(config: &Config) -> anyhow::Result<Self> {
         Ok(Stores {
             postgres: ironsmith_db::connect(&config.postgres)?,
+            postgres_replica: ironsmith_db::Replica::connect(&config.postgres)?,
             redis: Redis::new(&config.redis)?,
             clickhouse: ironsmith_analytics::client(&config.clickhouse),
             storage: ObjectStorage::from_config(&config.object_storage)?,

@@ -333,6 +333,37 @@ impl PrivateRedisCluster {
     }
 }
 
+/// A Postgres primary and a streaming replica of it (a hot standby replaying the primary's
+/// WAL), started with `scripts/stores start-postgres-replica`. Stopped when dropped.
+pub struct PrivatePostgresReplica(ScriptedStores<2>);
+
+impl PrivatePostgresReplica {
+    pub fn start() -> anyhow::Result<Self> {
+        Ok(PrivatePostgresReplica(ScriptedStores::start(
+            "postgres-replica",
+        )?))
+    }
+
+    /// The URL of the `ironsmith` database on `primary` or `replica`.
+    pub fn url(&self, name: &str) -> String {
+        let port = if name == "primary" {
+            self.0.ports[0]
+        } else {
+            self.0.ports[1]
+        };
+        format!("postgres://ironsmith@127.0.0.1:{port}/ironsmith")
+    }
+
+    /// Stops `primary` or `replica` (a fast shutdown).
+    pub fn down(&self, name: &str) -> anyhow::Result<()> {
+        self.0.down(name)
+    }
+
+    pub fn up(&self, name: &str) -> anyhow::Result<()> {
+        self.0.up(name)
+    }
+}
+
 mod tempfile_dir {
     //! A directory removed on drop, under the system temp dir.
     use std::path::{Path, PathBuf};

@@ -16,7 +16,7 @@ use ironsmith_db::examples::{self, ExampleFilter};
 use ironsmith_db::projects::{self, ProjectFilter};
 use ironsmith_db::run_shares::{self, RunShare};
 use ironsmith_http::Path;
-use ironsmith_http::{ApiError, QueryPairs};
+use ironsmith_http::{ApiError, QueryPairs, replica_first};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -198,9 +198,16 @@ async fn shared_dataset(
     token: &str,
 ) -> Result<Json<resources::Dataset>, ApiError> {
     let (tenant_id, dataset_id) = dataset_share(state, token).await?;
-    let found = datasets::get(&state.stores.postgres, tenant_id, dataset_id)
-        .await?
-        .ok_or_else(unknown_token)?;
+    let found = replica_first(
+        &state.stores.postgres,
+        state.stores.postgres_replica.as_ref(),
+        |pg| async move {
+            datasets::get(&pg, tenant_id, dataset_id)
+                .await?
+                .ok_or_else(unknown_token)
+        },
+    )
+    .await?;
     Ok(Json(render_dataset(&found)))
 }
 
@@ -213,24 +220,27 @@ async fn shared_examples(
 ) -> Result<Json<Vec<resources::Example>>, ApiError> {
     let (tenant_id, dataset_id) = dataset_share(state, token).await?;
     let (offset, limit) = query.page(100)?;
-    let found = examples::list(
+    let filter = &ExampleFilter {
+        dataset: Some(dataset_id),
+        ids: query.uuids("id")?,
+        as_of: resolve_version(
+            state,
+            tenant_id,
+            Some(dataset_id),
+            query.get("as_of"),
+            "as_of",
+        )
+        .await?,
+        offset,
+        limit,
+        ..ExampleFilter::default()
+    };
+    // Copying a public dataset reads every example: from the replica when there is one (an
+    // example added a moment ago may be missing until it is replayed).
+    let found = replica_first(
         &state.stores.postgres,
-        tenant_id,
-        &ExampleFilter {
-            dataset: Some(dataset_id),
-            ids: query.uuids("id")?,
-            as_of: resolve_version(
-                state,
-                tenant_id,
-                Some(dataset_id),
-                query.get("as_of"),
-                "as_of",
-            )
-            .await?,
-            offset,
-            limit,
-            ..ExampleFilter::default()
-        },
+        state.stores.postgres_replica.as_ref(),
+        |pg| async move { Ok(examples::list(&pg, tenant_id, filter).await?) },
     )
     .await?;
     Ok(Json(

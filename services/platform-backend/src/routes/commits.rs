@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use ironsmith_api_types::hub::{CommitCreate, CommitCreated, CommitsPage, PulledCommit};
 use ironsmith_auth::{MaybeAuth, Permission, RequirePermission, perm};
 use ironsmith_db::hub as store;
-use ironsmith_http::{ApiError, Path, QueryPairs};
+use ironsmith_http::{ApiError, Path, QueryPairs, replica_first};
 use ironsmith_hub::{self as hub, Viewer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -38,9 +38,17 @@ async fn list(
     let viewer = Viewer::of(caller.as_ref(), Permission::PromptsRead)?;
     let (offset, limit) = query.page(100)?;
     let include_model = query.bool("include_model")?.unwrap_or(false);
-    let pg = &state.stores.postgres;
-    let found = hub::find_repo(pg, &viewer, &owner, &repo).await?;
-    let commits = store::list_commits(pg, found.repo.id, offset, limit).await?;
+    let (viewer, owner, repo) = (&viewer, &owner, &repo);
+    let (found, commits) = replica_first(
+        &state.stores.postgres,
+        state.stores.postgres_replica.as_ref(),
+        move |pg| async move {
+            let found = hub::find_repo(&pg, viewer, owner, repo).await?;
+            let commits = store::list_commits(&pg, found.repo.id, offset, limit).await?;
+            Ok((found, commits))
+        },
+    )
+    .await?;
     let mut out = Vec::with_capacity(commits.len());
     for commit in &commits {
         let manifest = hub::load_manifest(&state.stores.storage, commit).await?;
@@ -97,11 +105,22 @@ async fn pull(
 ) -> Result<Json<PulledCommit>, ApiError> {
     let viewer = Viewer::of(caller.as_ref(), Permission::PromptsRead)?;
     let include_model = query.bool("include_model")?.unwrap_or(false);
-    let pg = &state.stores.postgres;
-    let found = hub::find_repo(pg, &viewer, &owner, &repo).await?;
-    let commit = hub::resolve_ref(pg, &found.repo, &reference).await?;
+    // Pulls are the hub's hot path (applications pull prompts at run time): they read from the
+    // replica when there is one. A commit pushed a moment ago is found on the primary; `latest`
+    // may name the one before it until the replica has replayed the push.
+    let (viewer, owner, repo, reference) = (&viewer, &owner, &repo, &reference);
+    let (found, commit) = replica_first(
+        &state.stores.postgres,
+        state.stores.postgres_replica.as_ref(),
+        move |pg| async move {
+            let found = hub::find_repo(&pg, viewer, owner, repo).await?;
+            let commit = hub::resolve_ref(&pg, &found.repo, reference).await?;
+            Ok((found, commit))
+        },
+    )
+    .await?;
     let manifest = hub::load_manifest(&state.stores.storage, &commit).await?;
-    store::count_use(pg, found.repo.id, Some(commit.id), true).await?;
+    store::count_use(&state.stores.postgres, found.repo.id, Some(commit.id), true).await?;
     // With the model: its provider and settings apart too (what the playground selects a
     // model configuration by).
     let model = include_model.then(|| hub::model_of(&manifest)).flatten();

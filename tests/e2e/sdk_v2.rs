@@ -3,7 +3,8 @@
 //! run types, only the id without selects, cursor pages followed by the SDK's own iterator,
 //! `runs.retrieve_v2`, sharing and unsharing a trace, the run's UI URL, `traces.query` (root
 //! runs with trace-wide tokens), `traces.list_runs`, and `threads.query`, `threads.list_traces`
-//! and `threads.stats`, and `datasets.experiment_runs.query` after an `evaluate()`.
+//! and `threads.stats`, `threads.aggregate_stats` (every statistic, feedback, a time series, a
+//! trace filter), and `datasets.experiment_runs.query` after an `evaluate()`.
 
 use ironsmith_e2e::{Stack, python, run_client};
 use serde_json::json;
@@ -78,6 +79,58 @@ async fn v2_run_reads_answer_the_generated_client() -> anyhow::Result<()> {
         "a conversation's turns, oldest first"
     );
     assert_eq!(out["thread_stats"], json!([2, 12]));
+    // Statistics over the conversations: two threads of three traces of 6 tokens (4 + 2) each,
+    // none errored or streamed, no costs known, and the feedback on conv-1's two turns.
+    let aggregate = &out["aggregate"];
+    for (field, value) in [
+        ("thread_count", json!(2)),
+        ("trace_count", json!(3)),
+        ("total_tokens", json!(18)),
+        ("prompt_tokens", json!(12)),
+        ("completion_tokens", json!(6)),
+        ("median_tokens", json!(6)),
+        ("error_rate", json!(0.0)),
+        ("streaming_rate", json!(0.0)),
+        ("prompt_token_details", json!({})),
+        ("completion_cost_details", json!({})),
+    ] {
+        assert_eq!(aggregate[field], value, "{field} in {aggregate}");
+    }
+    for absent in ["total_cost", "first_token_p50_seconds", "buckets"] {
+        assert!(aggregate.get(absent).is_none(), "{absent} in {aggregate}");
+    }
+    let (p50, p99) = (
+        aggregate["latency_p50_seconds"].as_f64().unwrap_or(-1.0),
+        aggregate["latency_p99_seconds"].as_f64().unwrap_or(-1.0),
+    );
+    assert!((0.0..60.0).contains(&p50) && p50 <= p99, "{aggregate}");
+    let helpful = &aggregate["thread_feedback_stats"]["helpful"];
+    assert_eq!(
+        (&helpful["n"], &helpful["avg"]),
+        (&json!(2), &json!(0.5)),
+        "{aggregate}"
+    );
+    let series = out["series"].as_array().expect("buckets");
+    assert_eq!(
+        series.len(),
+        4,
+        "three hours and a minute in hours: {series:?}"
+    );
+    assert!(series.iter().all(|b| b[2] == true));
+    let summed = |i: usize| {
+        series
+            .iter()
+            .map(|b| b[i].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    assert_eq!((summed(0), summed(1)), (2, 3), "each thread in one bucket");
+    assert_eq!(out["series_total"], json!([2, 3]));
+    assert_eq!(
+        out["narrowed"],
+        json!([1, 1]),
+        "only conv-2 has a matching trace"
+    );
+    assert_eq!(out["thread_filter"], 422);
     assert_eq!(
         out["experiment_rows"],
         json!([["x", [{"answer": "X"}], true], ["y", [{"answer": "Y"}], true]]),

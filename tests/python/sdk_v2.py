@@ -4,6 +4,7 @@ SmithDB read mode), as the newest SDK generates them: UPPERCASE selects and run 
 cursor pages. Traces first, configured by LANGSMITH_ENDPOINT, LANGSMITH_API_KEY and
 LANGSMITH_PROJECT. Prints what it read as JSON for the Rust test."""
 
+import datetime
 import json
 import os
 import sys
@@ -92,6 +93,44 @@ turns = list(api.threads.list_traces("conv-1", project_id=threads_project))
 out["turns"] = [[t.name, t.inputs, t.thread_id] for t in turns]
 stats = api.threads.stats("conv-1", session_id=threads_project, selects=["TURNS", "TOTAL_TOKENS"])
 out["thread_stats"] = [stats.turns, stats.total_tokens]
+
+# Statistics over all the project's conversations: every statistic, once with feedback on the
+# first conversation's turns (read back once the feedback is stored), then as a time series,
+# narrowed by a trace filter, and a thread_filter (not supported here: a 422).
+EVERY_STAT = [
+    "THREAD_COUNT", "TRACE_COUNT", "TOTAL_TOKENS", "TOTAL_COST", "ERROR_RATE", "STREAMING_RATE",
+    "LATENCY_P50", "LATENCY_P99", "MEDIAN_TOKENS", "FIRST_TOKEN_P50", "FIRST_TOKEN_P99",
+    "PROMPT_TOKENS", "COMPLETION_TOKENS", "PROMPT_COST", "COMPLETION_COST", "PROMPT_TOKEN_DETAILS",
+    "COMPLETION_TOKEN_DETAILS", "PROMPT_COST_DETAILS", "COMPLETION_COST_DETAILS", "THREAD_FEEDBACK_STATS",
+]
+for score, turn in zip([1.0, 0.0], turns):
+    client.create_feedback(turn.trace_id, key="helpful", score=score, trace_id=turn.trace_id)
+deadline = time.time() + 60
+while True:
+    aggregate = api.threads.aggregate_stats(project_id=threads_project, select=EVERY_STAT)
+    if (aggregate.thread_feedback_stats or {}).get("helpful") or time.time() > deadline:
+        break
+    time.sleep(0.5)
+out["aggregate"] = aggregate.to_dict()
+now = datetime.datetime.now(datetime.timezone.utc)
+series = api.threads.aggregate_stats(
+    project_id=threads_project,
+    select=["THREAD_COUNT", "TRACE_COUNT"],
+    min_start_time=now - datetime.timedelta(hours=3),
+    max_start_time=now + datetime.timedelta(minutes=1),
+    stride={"unit": "HOUR", "value": 1},
+)
+out["series"] = [[b.thread_count, b.trace_count, b.bucket_start_time is not None] for b in series.buckets]
+out["series_total"] = [series.thread_count, series.trace_count]
+narrowed = api.threads.aggregate_stats(
+    project_id=threads_project, select=["THREAD_COUNT", "TRACE_COUNT"], trace_filter='eq(thread_id, "conv-2")'
+)
+out["narrowed"] = [narrowed.thread_count, narrowed.trace_count]
+try:
+    api.threads.aggregate_stats(project_id=threads_project, select=["THREAD_COUNT"], thread_filter="gt(turns, 1)")
+    out["thread_filter"] = "accepted"
+except Exception as error:  # the generated client raises its status error
+    out["thread_filter"] = getattr(error, "status_code", repr(error))
 
 root = roots[0]
 token = api.runs.share.create(root.id, session_id=project_id, trace_id=root.id).share_token

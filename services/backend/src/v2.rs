@@ -67,6 +67,12 @@ pub fn selects(given: &[String]) -> Result<Vec<String>, ironsmith_http::ApiError
 }
 
 /// Where a v2 read's time window starts when it names none: a day ago.
+/// A time as the v2 resources write it: RFC 3339 in UTC.
+pub fn time(us: i64) -> String {
+    use ironsmith_api_types::timestamp;
+    format!("{}Z", timestamp::format(&timestamp::from_micros(us)))
+}
+
 pub fn a_day_ago() -> i64 {
     (chrono::Utc::now() - chrono::Duration::days(1)).timestamp_micros()
 }

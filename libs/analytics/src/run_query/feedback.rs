@@ -26,6 +26,19 @@ impl FeedbackStat {
         (self.scored > 0).then(|| self.score_sum / self.scored as f64)
     }
 
+    /// Adds one group of feedback records sharing a key and value: `n` records, `scored` of
+    /// them with a score; the unscored ones count towards `value` (categorical feedback).
+    pub(super) fn add(&mut self, value: String, n: u64, scored: u64, sum: f64, squares: f64) {
+        self.n += n;
+        self.scored += scored;
+        self.score_sum += sum;
+        self.score_squares += squares;
+        let unscored = n - scored;
+        if unscored > 0 && !value.is_empty() && value != "null" {
+            *self.values.entry(value).or_default() += unscored;
+        }
+    }
+
     pub fn stdev(&self) -> Option<f64> {
         let avg = self.avg()?;
         Some(
@@ -96,7 +109,7 @@ pub(super) fn latest_run_feedback(tenant_id: Uuid) -> Sql {
     feedback
 }
 
-const FEEDBACK_AGGREGATE: &str = "key, value, count() AS n, countIf(score IS NOT NULL) AS scored, \
+pub(super) const FEEDBACK_AGGREGATE: &str = "key, value, count() AS n, countIf(score IS NOT NULL) AS scored, \
     sum(ifNull(score, 0)) AS score_sum, sum(ifNull(score, 0) * ifNull(score, 0)) AS score_squares";
 
 pub async fn feedback_stats(
@@ -171,21 +184,48 @@ pub async fn feedback_stats(
         }
     }
     let groups: Vec<FeedbackGroup> = sql.query(client).fetch_all().await?;
-    let mut out: BTreeMap<Uuid, BTreeMap<String, FeedbackStat>> = BTreeMap::new();
-    for group in groups {
-        let stat = out
-            .entry(group.group_id)
+    Ok(fold(groups.into_iter().map(|g| {
+        (
+            g.group_id,
+            Counted {
+                key: g.key,
+                value: g.value,
+                n: g.n,
+                scored: g.scored,
+                score_sum: g.score_sum,
+                score_squares: g.score_squares,
+            },
+        )
+    })))
+}
+
+/// One row of a [`FEEDBACK_AGGREGATE`] query: the records of a group sharing a key and value.
+pub(super) struct Counted {
+    pub key: String,
+    pub value: String,
+    pub n: u64,
+    pub scored: u64,
+    pub score_sum: f64,
+    pub score_squares: f64,
+}
+
+/// Folds aggregate rows into statistics per group and key.
+pub(super) fn fold<G: Ord>(
+    rows: impl IntoIterator<Item = (G, Counted)>,
+) -> BTreeMap<G, BTreeMap<String, FeedbackStat>> {
+    let mut out: BTreeMap<G, BTreeMap<String, FeedbackStat>> = BTreeMap::new();
+    for (group, row) in rows {
+        out.entry(group)
             .or_default()
-            .entry(group.key)
-            .or_default();
-        stat.n += group.n;
-        stat.scored += group.scored;
-        stat.score_sum += group.score_sum;
-        stat.score_squares += group.score_squares;
-        let unscored = group.n - group.scored;
-        if unscored > 0 && !group.value.is_empty() && group.value != "null" {
-            *stat.values.entry(group.value).or_default() += unscored;
-        }
+            .entry(row.key)
+            .or_default()
+            .add(
+                row.value,
+                row.n,
+                row.scored,
+                row.score_sum,
+                row.score_squares,
+            );
     }
-    Ok(out)
+    out
 }

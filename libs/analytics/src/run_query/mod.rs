@@ -26,12 +26,16 @@ use crate::{AnalyticsError, run_filter};
 mod feedback;
 mod stats;
 mod tail;
+mod thread_stats;
 mod threads;
 mod timeseries;
 
 pub use feedback::{FeedbackScope, FeedbackStat, feedback_stats};
 pub use stats::{Counting, RunStats, TraceMember, TraceTotals, stats, trace_members, trace_totals};
 pub use tail::{Written, written_after};
+pub use thread_stats::{
+    BucketDetails, Bucketing, ThreadBucket, thread_details, thread_feedback_stats, thread_stats,
+};
 pub use threads::{ThreadGroup, thread_groups};
 pub use timeseries::{FeedbackPoint, SeriesGroup, SeriesPoint, feedback_timeseries, timeseries};
 

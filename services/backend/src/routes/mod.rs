@@ -18,5 +18,6 @@ pub mod secrets;
 pub mod settings;
 pub mod v2_datasets;
 pub mod v2_runs;
+pub mod v2_thread_stats;
 pub mod v2_threads;
 pub mod v2_traces;

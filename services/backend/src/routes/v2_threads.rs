@@ -9,7 +9,6 @@ use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ironsmith_analytics::run_query::{self, Counting};
-use ironsmith_api_types::timestamp;
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::RunsRead;
 use ironsmith_http::{ApiError, Path, QueryPairs};
@@ -32,10 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn time(us: i64) -> Value {
-    json!(format!(
-        "{}Z",
-        timestamp::format(&timestamp::from_micros(us))
-    ))
+    json!(v2::time(us))
 }
 
 /// The filter selecting one thread's runs, and-ed with the caller's.

@@ -2303,6 +2303,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/threads/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["thread_aggregate_stats_v2"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/threads/{thread_id}/stats": {
         parameters: {
             query?: never;
@@ -4386,6 +4402,14 @@ export interface components {
             message?: string | null;
             status: components["schemas"]["RevisionStatus"];
         };
+        /** @description Statistics as a time series: buckets `value` `unit`s wide from `min_start_time`. */
+        Stride: {
+            unit: components["schemas"]["StrideUnit"];
+            /** Format: int64 */
+            value: number;
+        };
+        /** @enum {string} */
+        StrideUnit: "SECOND" | "MINUTE" | "HOUR" | "DAY";
         Submission: {
             comment?: string | null;
             correction?: unknown;
@@ -4403,6 +4427,48 @@ export interface components {
         TenantHandle: {
             /** @description Lower-case letters, digits, `-` and `_`, starting with a letter or digit. */
             tenant_handle: string;
+        };
+        /**
+         * @description A statistic to compute.
+         * @enum {string}
+         */
+        ThreadStat: "THREAD_COUNT" | "TRACE_COUNT" | "TOTAL_TOKENS" | "TOTAL_COST" | "ERROR_RATE" | "STREAMING_RATE" | "LATENCY_P50" | "LATENCY_P99" | "MEDIAN_TOKENS" | "FIRST_TOKEN_P50" | "FIRST_TOKEN_P99" | "PROMPT_TOKENS" | "COMPLETION_TOKENS" | "PROMPT_COST" | "COMPLETION_COST" | "PROMPT_TOKEN_DETAILS" | "COMPLETION_TOKEN_DETAILS" | "PROMPT_COST_DETAILS" | "COMPLETION_COST_DETAILS" | "THREAD_FEEDBACK_STATS";
+        /** @description The window's statistics and, with a stride, the time series. */
+        ThreadStatsResponse: components["schemas"]["ThreadStatsValues"] & {
+            buckets?: components["schemas"]["ThreadStatsValues"][] | null;
+        };
+        /** @description The statistics of a window or of one bucket of it; only the selected fields are present. */
+        ThreadStatsValues: {
+            bucket_start_time?: string | null;
+            completion_cost?: number | null;
+            completion_cost_details?: {
+                [key: string]: number;
+            } | null;
+            completion_token_details?: {
+                [key: string]: number;
+            } | null;
+            completion_tokens?: number | null;
+            error_rate?: number | null;
+            first_token_p50_seconds?: number | null;
+            first_token_p99_seconds?: number | null;
+            latency_p50_seconds?: number | null;
+            latency_p99_seconds?: number | null;
+            median_tokens?: number | null;
+            prompt_cost?: number | null;
+            prompt_cost_details?: {
+                [key: string]: number;
+            } | null;
+            prompt_token_details?: {
+                [key: string]: number;
+            } | null;
+            prompt_tokens?: number | null;
+            streaming_rate?: number | null;
+            thread_count?: number | null;
+            /** @description Feedback on the threads' traces, by key. */
+            thread_feedback_stats?: Record<string, unknown> | null;
+            total_cost?: number | null;
+            total_tokens?: number | null;
+            trace_count?: number | null;
         };
         TimeseriesBody: {
             end_time?: string | number | null;
@@ -4561,6 +4627,24 @@ export interface components {
             page_size?: number | null;
             /** Format: uuid */
             project_id: string;
+        };
+        /** @description `POST /v2/threads/stats`. */
+        V2ThreadStatsQuery: {
+            /** @description Conditions on the traces' root runs (the older name of `trace_filter`). */
+            filter?: string | null;
+            max_start_time?: string | number | null;
+            min_start_time?: string | number | null;
+            /** Format: uuid */
+            project_id: string;
+            /** @description What to compute; at least one. */
+            select: components["schemas"]["ThreadStat"][];
+            stride?: null | components["schemas"]["Stride"];
+            /** @description Conditions on a thread's summary: not supported here (refused with a 422). */
+            thread_filter?: string | null;
+            /** @description Threads with a trace whose root run meets this filter. */
+            trace_filter?: string | null;
+            /** @description Threads with a trace holding any run that meets this filter. */
+            tree_filter?: string | null;
         };
         /** @description A page of a conversation's turns. */
         V2ThreadTraces: {
@@ -11733,6 +11817,50 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    thread_aggregate_stats_v2: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["V2ThreadStatsQuery"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadStatsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such project in the workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description No statistic selected, an unknown one, a bad window or stride, or a thread_filter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

@@ -4,7 +4,8 @@
 //! `runs.retrieve_v2`, sharing and unsharing a trace, the run's UI URL, `traces.query` (root
 //! runs with trace-wide tokens), `traces.list_runs`, and `threads.query`, `threads.list_traces`
 //! and `threads.stats`, `threads.aggregate_stats` (every statistic, feedback, a time series, a
-//! trace filter), and `datasets.experiment_runs.query` after an `evaluate()`.
+//! trace filter), and `datasets.experiment_runs.query` after an `evaluate()` (cursor pages,
+//! per-experiment feedback filters, sorting by a feedback score).
 
 use ironsmith_e2e::{Stack, python, run_client};
 use serde_json::json;
@@ -135,6 +136,21 @@ async fn v2_run_reads_answer_the_generated_client() -> anyhow::Result<()> {
         out["experiment_rows"],
         json!([["x", [{"answer": "X"}], true], ["y", [{"answer": "Y"}], true]]),
         "each example with the experiment's run on it, over two cursor pages"
+    );
+    assert_eq!(out["sorted_asc"], json!(["y", "x"]), "worst score first");
+    assert_eq!(
+        out["sorted_desc"],
+        json!(["x", "y"]),
+        "best first, one example per page"
+    );
+    assert_eq!(
+        out["filtered"],
+        json!(["x"]),
+        "only the example whose run passed"
+    );
+    assert_eq!(
+        out["bad_filter"], 400,
+        "a filter that does not parse, as on /runs/query"
     );
     assert!(out["share_token"].as_str().is_some_and(|t| t.len() == 36));
     assert_eq!(

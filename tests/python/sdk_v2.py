@@ -158,7 +158,14 @@ client.create_examples(
     dataset_id=dataset.id,
     examples=[{"inputs": {"q": "x"}, "outputs": {"answer": "X"}}, {"inputs": {"q": "y"}, "outputs": {"answer": "Y"}}],
 )
-results = evaluate(lambda inputs: {"answer": inputs["q"].upper()}, data=dataset.name, experiment_prefix="v2-exp")
+def correct(inputs: dict, outputs: dict) -> dict:
+    # Scores x right and y wrong, so the examples can be sorted and filtered by it.
+    return {"key": "correct", "score": 1.0 if inputs["q"] == "x" else 0.0}
+
+
+results = evaluate(
+    lambda inputs: {"answer": inputs["q"].upper()}, data=dataset.name, evaluators=[correct], experiment_prefix="v2-exp"
+)
 experiment = client.read_project(project_name=results.experiment_name)
 client.flush()
 deadline = time.time() + 60
@@ -175,5 +182,33 @@ out["experiment_rows"] = sorted(
     [r.inputs["q"], [run.outputs for run in r.runs], all(run.reference_example_id == r.id for run in r.runs)]
     for r in rows
 )
+
+# Filtered to the examples whose run meets a feedback filter, and sorted by a feedback score
+# (once the evaluator's feedback is stored).
+experiment_id = str(experiment.id)
+deadline = time.time() + 60
+while True:
+    ascending = api.datasets.experiment_runs.query(
+        str(dataset.id), experiment_ids=[experiment_id], sort={"by": "feedback.correct", "order": "ASC"}
+    )
+    out["sorted_asc"] = [r.inputs["q"] for r in ascending]
+    if out["sorted_asc"] == ["y", "x"] or time.time() > deadline:
+        break
+    time.sleep(0.5)
+descending = api.datasets.experiment_runs.query(
+    str(dataset.id), experiment_ids=[experiment_id], sort={"by": "correct"}, page_size=1
+)
+out["sorted_desc"] = [r.inputs["q"] for r in descending]
+passing = api.datasets.experiment_runs.query(
+    str(dataset.id),
+    experiment_ids=[experiment_id],
+    filters={experiment_id: ['and(eq(feedback_key, "correct"), eq(feedback_score, 1))']},
+)
+out["filtered"] = [r.inputs["q"] for r in passing]
+try:
+    list(api.datasets.experiment_runs.query(str(dataset.id), experiment_ids=[experiment_id], filters={experiment_id: ["eq(nope"]}))
+    out["bad_filter"] = "accepted"
+except Exception as error:
+    out["bad_filter"] = getattr(error, "status_code", repr(error))
 
 json.dump(out, sys.stdout, default=str)

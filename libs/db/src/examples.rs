@@ -126,6 +126,8 @@ fn push_condition(query: &mut QueryBuilder<'_, Postgres>, condition: &MetadataCo
 pub struct ExampleFilter {
     pub dataset: Option<Uuid>,
     pub ids: Vec<Uuid>,
+    /// None of these.
+    pub exclude_ids: Vec<Uuid>,
     pub as_of: Option<DateTime<Utc>>,
     /// In any of these splits (`base` = no split).
     pub splits: Vec<String>,
@@ -151,6 +153,12 @@ fn push_filter(query: &mut QueryBuilder<'_, Postgres>, tenant_id: Uuid, filter: 
             .push(" AND id = ANY(")
             .push_bind(filter.ids.clone())
             .push(")");
+    }
+    if !filter.exclude_ids.is_empty() {
+        query
+            .push(" AND NOT (id = ANY(")
+            .push_bind(filter.exclude_ids.clone())
+            .push("))");
     }
     if !filter.splits.is_empty() {
         query

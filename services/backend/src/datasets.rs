@@ -126,6 +126,96 @@ pub struct ExperimentRuns {
     pub example_ids: Vec<Uuid>,
     /// A dataset version (timestamp or tag).
     pub as_of: Option<String>,
+    /// Only these examples (those whose runs met the experiments' filters), when set.
+    pub only_examples: Option<Vec<Uuid>>,
+    /// These examples first, in this order (sorted by a score), then the rest in creation
+    /// order, when set.
+    pub ranked: Option<Vec<Uuid>>,
+}
+
+/// The page of examples [`examples_with_runs`] shows: in creation order, or ranked first.
+async fn page_of_examples(
+    db: &ironsmith_db::Pool,
+    tenant_id: Uuid,
+    params: &ExperimentRuns,
+    base: ExampleFilter,
+) -> Result<Vec<ironsmith_db::examples::Example>, ApiError> {
+    let mut base = base;
+    if let Some(only) = &params.only_examples {
+        base.ids = if base.ids.is_empty() {
+            only.clone()
+        } else {
+            base.ids
+                .into_iter()
+                .filter(|id| only.contains(id))
+                .collect()
+        };
+        if base.ids.is_empty() {
+            return Ok(Vec::new());
+        }
+    }
+    let (offset, limit) = (params.offset.max(0), params.limit);
+    let Some(ranked) = &params.ranked else {
+        return Ok(examples::list(
+            db,
+            tenant_id,
+            &ExampleFilter {
+                offset,
+                limit,
+                ..base
+            },
+        )
+        .await?);
+    };
+    let ranked: Vec<Uuid> = if base.ids.is_empty() {
+        ranked.clone()
+    } else {
+        ranked
+            .iter()
+            .filter(|id| base.ids.contains(id))
+            .copied()
+            .collect()
+    };
+    let mut first = if ranked.is_empty() {
+        Vec::new()
+    } else {
+        examples::list(
+            db,
+            tenant_id,
+            &ExampleFilter {
+                ids: ranked.clone(),
+                offset: 0,
+                limit: ranked.len() as i64,
+                ..base.clone()
+            },
+        )
+        .await?
+    };
+    let rank: BTreeMap<Uuid, usize> = ranked.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    first.sort_by_key(|e| rank.get(&e.id).copied().unwrap_or(usize::MAX));
+    let ranked_count = first.len() as i64;
+    let mut page: Vec<_> = first
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
+    let wanted = limit - page.len() as i64;
+    if wanted > 0 {
+        page.extend(
+            examples::list(
+                db,
+                tenant_id,
+                &ExampleFilter {
+                    exclude_ids: ranked,
+                    offset: (offset - ranked_count).max(0),
+                    limit: wanted,
+                    ..base
+                },
+            )
+            .await?,
+        );
+    }
+    Ok(page)
 }
 
 /// A page of the dataset's examples, each with the root runs the given experiments made on it
@@ -156,15 +246,14 @@ pub async fn examples_with_runs(
     let db = &state.stores.postgres;
     let as_of =
         resolve_version(state, tenant_id, Some(id), params.as_of.as_deref(), "as_of").await?;
-    let page = examples::list(
+    let page = page_of_examples(
         db,
         tenant_id,
-        &ExampleFilter {
+        params,
+        ExampleFilter {
             dataset: Some(id),
             ids: params.example_ids.clone(),
             as_of,
-            offset: params.offset.max(0),
-            limit,
             ..ExampleFilter::default()
         },
     )

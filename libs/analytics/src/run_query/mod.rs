@@ -23,6 +23,7 @@ use crate::runs::RunRow;
 use crate::sql::{Param, Sql, join};
 use crate::{AnalyticsError, run_filter};
 
+mod experiments;
 mod feedback;
 mod stats;
 mod tail;
@@ -30,6 +31,7 @@ mod thread_stats;
 mod threads;
 mod timeseries;
 
+pub use experiments::{ExampleScore, example_scores, referenced_examples};
 pub use feedback::{FeedbackScope, FeedbackStat, feedback_stats};
 pub use stats::{Counting, RunStats, TraceMember, TraceTotals, stats, trace_members, trace_totals};
 pub use tail::{Written, written_after};

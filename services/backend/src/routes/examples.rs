@@ -280,6 +280,7 @@ async fn filter_from(
         metadata,
         full_text: query.get("full_text_contains").map(str::to_owned),
         condition: None,
+        exclude_ids: Vec::new(),
         offset,
         limit,
     };

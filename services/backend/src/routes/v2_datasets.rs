@@ -1,11 +1,15 @@
 //! `POST /v2/datasets/{dataset_id}/experiment-runs`: a page of a dataset's examples, each with
 //! the runs the given experiments made on it, runs in the v2 shape (only the selected
-//! fields). The same examples and runs as `POST /datasets/{id}/runs`.
+//! fields). The same examples and runs as `POST /datasets/{id}/runs`, narrowed to the examples
+//! whose runs meet per-experiment filters, and ordered by a feedback score when asked.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ironsmith_analytics::run_query::{self, RunQuery};
 use ironsmith_auth::RequirePermission;
 use ironsmith_auth::perm::{DatasetsRead, ProjectsRead};
 use ironsmith_http::{ApiError, Path};
@@ -17,7 +21,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::datasets::{ExperimentRuns, examples_with_runs};
-use crate::runs::body::invalid;
+use crate::runs::body::{QueryBody, invalid};
+use crate::runs::{query_from, scope};
 use crate::v2;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -31,16 +36,15 @@ pub struct V2ExperimentRunsQuery {
     experiment_ids: Vec<Uuid>,
     #[serde(default)]
     example_ids: Option<Vec<Uuid>>,
-    /// Per-experiment run filters: not supported yet (refused rather than ignored).
+    /// Per experiment (its id as the key), filter expressions its root runs must all meet:
+    /// only examples with a run meeting them in every experiment named are shown.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    filters: Option<Value>,
+    filters: Option<BTreeMap<Uuid, Vec<String>>>,
     #[serde(default)]
     selects: Option<Vec<String>>,
-    /// Examples come in creation order; another order is refused rather than ignored.
+    /// By a feedback key's score (one experiment only), else in creation order.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    sort: Option<Value>,
+    sort: Option<ExperimentSort>,
     /// Accepted; the comparative experiment's feedback is not added to the runs yet.
     #[serde(default)]
     #[allow(dead_code)]
@@ -50,6 +54,17 @@ pub struct V2ExperimentRunsQuery {
     page_size: Option<i64>,
     #[serde(default)]
     cursor: Option<String>,
+}
+
+/// The order of the examples: `by` a feedback key (`feedback.correctness`, or `correctness`),
+/// `order` `ASC` or `DESC` (the default); examples without a score come last. `created_at`
+/// (the default) is creation order.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct ExperimentSort {
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    order: Option<String>,
 }
 
 /// A page of examples with their runs.
@@ -76,14 +91,118 @@ fn decode_offset(cursor: Option<&str>) -> Result<i64, ApiError> {
         })
 }
 
-fn empty(value: Option<&Value>) -> bool {
-    match value {
-        None | Some(Value::Null) => true,
-        Some(Value::Object(map)) => map
-            .values()
-            .all(|v| v.is_null() || v == &Value::Array(vec![])),
-        Some(_) => false,
+/// The root runs of one experiment meeting `filter` (when given).
+async fn experiment_query(
+    state: &AppState,
+    tenant_id: Uuid,
+    experiment: Uuid,
+    filter: Option<String>,
+) -> Result<RunQuery, ApiError> {
+    let body = QueryBody {
+        session: Some(vec![experiment]),
+        is_root: Some(true),
+        filter,
+        ..QueryBody::default()
+    };
+    let mut query = query_from(tenant_id, &body, Default::default())?;
+    if !scope(state, tenant_id, &body, &mut query).await? {
+        return Err(ApiError::NotFound(format!(
+            "Experiment {experiment} not found"
+        )));
     }
+    Ok(query)
+}
+
+/// The examples whose runs meet every experiment's filters, or `None` without filters.
+async fn filtered_examples(
+    state: &AppState,
+    tenant_id: Uuid,
+    body: &V2ExperimentRunsQuery,
+) -> Result<Option<Vec<Uuid>>, ApiError> {
+    let mut only: Option<BTreeSet<Uuid>> = None;
+    for (experiment, filters) in body.filters.iter().flatten() {
+        let filters: Vec<&String> = filters.iter().filter(|f| !f.trim().is_empty()).collect();
+        if filters.is_empty() {
+            continue;
+        }
+        if !body.experiment_ids.contains(experiment) {
+            return Err(invalid(
+                "filters",
+                format!("{experiment} is not one of experiment_ids"),
+            ));
+        }
+        let filter = match filters.as_slice() {
+            [one] => (*one).clone(),
+            many => format!(
+                "and({})",
+                many.iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let query = experiment_query(state, tenant_id, *experiment, Some(filter)).await?;
+        let matched: BTreeSet<Uuid> =
+            run_query::referenced_examples(&state.stores.clickhouse, &query)
+                .await?
+                .into_iter()
+                .collect();
+        only = Some(match only {
+            None => matched,
+            Some(so_far) => so_far.intersection(&matched).copied().collect(),
+        });
+    }
+    Ok(only.map(|set| set.into_iter().collect()))
+}
+
+/// The examples with a score of the sort's feedback key, best first (by `order`), or `None`
+/// for creation order.
+async fn ranked_examples(
+    state: &AppState,
+    tenant_id: Uuid,
+    body: &V2ExperimentRunsQuery,
+) -> Result<Option<Vec<Uuid>>, ApiError> {
+    let Some(sort) = &body.sort else {
+        return Ok(None);
+    };
+    let by = sort.by.as_deref().map(str::trim).unwrap_or_default();
+    if by.is_empty() || by == "created_at" {
+        return Ok(None);
+    }
+    let key = by.strip_prefix("feedback.").unwrap_or(by);
+    let descending = match sort
+        .order
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        None | Some("DESC") => true,
+        Some("ASC") => false,
+        Some(other) => {
+            return Err(invalid(
+                "sort",
+                format!("order `{other}` is not ASC or DESC"),
+            ));
+        }
+    };
+    let [experiment] = body.experiment_ids.as_slice() else {
+        return Err(invalid(
+            "sort",
+            "sorting by feedback needs exactly one experiment in experiment_ids".into(),
+        ));
+    };
+    let query = experiment_query(state, tenant_id, *experiment, None).await?;
+    let mut scores = run_query::example_scores(&state.stores.clickhouse, &query, key).await?;
+    scores.sort_by(|a, b| {
+        let by_score = a.score.total_cmp(&b.score);
+        (if descending {
+            by_score.reverse()
+        } else {
+            by_score
+        })
+        .then(a.example.cmp(&b.example))
+    });
+    Ok(Some(scores.into_iter().map(|s| s.example).collect()))
 }
 
 #[utoipa::path(post, path = "/v2/datasets/{dataset_id}/experiment-runs", operation_id = "query_experiment_runs_v2", tag = "datasets",
@@ -97,25 +216,9 @@ async fn experiment_runs(
     ironsmith_http::Json(body): ironsmith_http::Json<V2ExperimentRunsQuery>,
 ) -> Result<Json<V2ExperimentRunsPage>, ApiError> {
     let selects = v2::selects(body.selects.as_deref().unwrap_or_default())?;
-    if !empty(body.filters.as_ref()) {
-        return Err(invalid(
-            "filters",
-            "per-experiment filters are not supported yet".into(),
-        ));
-    }
-    let sort_is_default = match body.sort.as_ref() {
-        None | Some(Value::Null) => true,
-        Some(sort) => sort
-            .get("by")
-            .and_then(Value::as_str)
-            .is_none_or(|by| by == "created_at"),
-    };
-    if !sort_is_default {
-        return Err(invalid(
-            "sort",
-            "examples come in creation order (`created_at`) only".into(),
-        ));
-    }
+    let tenant_id = caller.workspace_id;
+    let only_examples = filtered_examples(&state, tenant_id, &body).await?;
+    let ranked = ranked_examples(&state, tenant_id, &body).await?;
     let limit = body.page_size.unwrap_or(100);
     if !(1..=100).contains(&limit) {
         return Err(invalid("page_size", "must be between 1 and 100".into()));
@@ -123,7 +226,7 @@ async fn experiment_runs(
     let offset = decode_offset(body.cursor.as_deref())?;
     let examples = examples_with_runs(
         &state,
-        caller.workspace_id,
+        tenant_id,
         dataset_id,
         &ExperimentRuns {
             session_ids: body.experiment_ids,
@@ -132,6 +235,8 @@ async fn experiment_runs(
             preview: false,
             example_ids: body.example_ids.unwrap_or_default(),
             as_of: None,
+            only_examples,
+            ranked,
         },
     )
     .await?;

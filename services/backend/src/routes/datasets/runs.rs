@@ -42,6 +42,8 @@ pub(super) async fn examples_with_runs(
             preview: body.preview.unwrap_or(false),
             example_ids: body.example_ids.unwrap_or_default(),
             as_of: body.as_of,
+            only_examples: None,
+            ranked: None,
         },
     )
     .await

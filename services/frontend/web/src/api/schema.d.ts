@@ -3010,6 +3010,15 @@ export interface components {
             /** @enum {string} */
             type: "error";
         };
+        /**
+         * @description The order of the examples: `by` a feedback key (`feedback.correctness`, or `correctness`),
+         *     `order` `ASC` or `DESC` (the default); examples without a score come last. `created_at`
+         *     (the default) is creation order.
+         */
+        ExperimentSort: {
+            by?: string | null;
+            order?: string | null;
+        };
         ExpiresIn: {
             /** Format: int64 */
             days?: number;
@@ -4565,12 +4574,16 @@ export interface components {
             cursor?: string | null;
             example_ids?: string[] | null;
             experiment_ids?: string[];
-            /** @description Per-experiment run filters: not supported yet (refused rather than ignored). */
-            filters?: Record<string, unknown> | null;
+            /**
+             * @description Per experiment (its id as the key), filter expressions its root runs must all meet:
+             *     only examples with a run meeting them in every experiment named are shown.
+             */
+            filters?: {
+                [key: string]: string[];
+            } | null;
             page_size?: number | null;
             selects?: string[] | null;
-            /** @description Examples come in creation order; another order is refused rather than ignored. */
-            sort?: Record<string, unknown> | null;
+            sort?: null | components["schemas"]["ExperimentSort"];
         };
         /** @description `POST /v2/runs/query`. */
         V2Query: {

@@ -337,6 +337,12 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
     ),
     (
         Workspace,
+        "PATCH",
+        "/platform/datasets/{dataset}/examples/metadata",
+        r#"{"example_ids":["{example}"],"operations":[{"key":"dataset_split","operation":"ARRAY_ADD","values":["stolen"]}]}"#,
+    ),
+    (
+        Workspace,
         "POST",
         "/platform/datasets/examples/delete",
         r#"{"example_ids":["{example}"],"hard_delete":true}"#,

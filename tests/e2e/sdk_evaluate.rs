@@ -162,6 +162,22 @@ async fn js_evaluate_reads_back() -> anyhow::Result<()> {
     assert_eq!(out["stats"]["exact"]["n"], 3);
     let avg = out["stats"]["exact"]["avg"].as_f64().unwrap_or_default();
     assert!((avg - 2.0 / 3.0).abs() < 1e-9, "{avg}");
+    let splits = &out["splits"];
+    assert_eq!(splits["listed"], json!(["base", "test"]));
+    assert_eq!(
+        splits["in_test"], splits["expected_in_test"],
+        "added to two, removed from one"
+    );
+    assert_eq!(splits["bulk_status"], 207);
+    assert_eq!(
+        splits["bulk"]["statuses"],
+        json!([
+            {"id": splits["third"], "status": "UPDATED"},
+            {"id": splits["missing"], "status": "NOT_FOUND",
+             "description": "not an example of this dataset, or deleted"},
+        ])
+    );
+    assert_eq!(splits["reviewed"], json!({"by": "js"}));
     Ok(())
 }
 

@@ -57,8 +57,47 @@ for await (const run of client.listRuns({ projectName: results.experimentName, i
   read[run.reference_example_id] = { exact: feedback };
 }
 
+// Splits through updateDatasetSplits (the bulk metadata route; the SDK falls back to the
+// older splits route only when that one is missing), then the bulk route itself.
+const exampleIds = [];
+for await (const example of client.listExamples({ datasetId: dataset.id })) {
+  exampleIds.push(example.id);
+}
+exampleIds.sort();
+await client.updateDatasetSplits({ datasetId: dataset.id, splitName: "test", exampleIds: exampleIds.slice(0, 2) });
+await client.updateDatasetSplits({
+  datasetId: dataset.id,
+  splitName: "test",
+  exampleIds: exampleIds.slice(0, 1),
+  remove: true,
+});
+const inTest = [];
+for await (const example of client.listExamples({ datasetId: dataset.id, splits: ["test"] })) {
+  inTest.push(example.id);
+}
+const missing = "00000000-0000-4000-8000-000000000000";
+const bulk = await fetch(`${process.env.LANGSMITH_ENDPOINT}/platform/datasets/${dataset.id}/examples/metadata`, {
+  method: "PATCH",
+  headers: { "x-api-key": process.env.LANGSMITH_API_KEY, "content-type": "application/json" },
+  body: JSON.stringify({
+    example_ids: [exampleIds[2], missing],
+    operations: [{ key: "reviewed", operation: "SET", value: { by: "js" } }],
+  }),
+});
+const splits = {
+  listed: (await client.listDatasetSplits({ datasetId: dataset.id })).sort(),
+  in_test: inTest,
+  expected_in_test: [exampleIds[1]],
+  bulk_status: bulk.status,
+  bulk: await bulk.json(),
+  reviewed: (await client.readExample(exampleIds[2])).metadata?.reviewed,
+  missing,
+  third: exampleIds[2],
+};
+
 console.log(
   JSON.stringify({
+    splits,
     name: results.experimentName,
     local,
     read,

@@ -8,5 +8,6 @@ pub mod schema;
 pub mod write;
 
 pub use write::{
-    AttachmentOps, ExampleChange, Mode, NewAttachment, WriteError, Written, delete, write,
+    AttachmentOps, ExampleChange, MetadataOp, Mode, NewAttachment, WriteError, Written, delete,
+    write,
 };

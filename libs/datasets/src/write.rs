@@ -88,6 +88,52 @@ pub struct AttachmentOps {
     pub retain: Vec<String>,
 }
 
+/// A change to one top-level metadata key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetadataOp {
+    /// Replaces the value at the key.
+    Set { key: String, value: Value },
+    /// Adds the values not yet in the list at the key.
+    ArrayAdd { key: String, values: Vec<String> },
+    /// Removes the values from the list at the key.
+    ArrayRemove { key: String, values: Vec<String> },
+}
+
+impl MetadataOp {
+    /// Applies the change to `metadata`. A list operation on a value that is not a list
+    /// starts from an empty list, except on `dataset_split`, which starts from `["base"]` (an
+    /// example without splits is in the base split).
+    pub fn apply(&self, metadata: &mut Map<String, Value>) {
+        let list = |metadata: &Map<String, Value>, key: &str| -> Vec<Value> {
+            match metadata.get(key) {
+                Some(Value::Array(items)) => items.clone(),
+                _ if key == "dataset_split" => vec![json!("base")],
+                _ => Vec::new(),
+            }
+        };
+        match self {
+            MetadataOp::Set { key, value } => {
+                metadata.insert(key.clone(), value.clone());
+            }
+            MetadataOp::ArrayAdd { key, values } => {
+                let mut items = list(metadata, key);
+                for value in values {
+                    let value = json!(value);
+                    if !items.contains(&value) {
+                        items.push(value);
+                    }
+                }
+                metadata.insert(key.clone(), Value::Array(items));
+            }
+            MetadataOp::ArrayRemove { key, values } => {
+                let mut items = list(metadata, key);
+                items.retain(|item| !values.iter().any(|v| item.as_str() == Some(v)));
+                metadata.insert(key.clone(), Value::Array(items));
+            }
+        }
+    }
+}
+
 /// What a client sends for one example. On update, `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
 pub struct ExampleChange {
@@ -102,6 +148,10 @@ pub struct ExampleChange {
     pub created_at: Option<DateTime<Utc>>,
     pub attachments: Vec<NewAttachment>,
     pub attachment_ops: Option<AttachmentOps>,
+    /// Changes to single metadata keys, applied in order after `metadata` and `split`, to the
+    /// example's state as the write's transaction reads it (so concurrent changes to other
+    /// keys, or other values of a list, are kept).
+    pub metadata_ops: Vec<MetadataOp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,6 +377,16 @@ fn merge(
         map.insert("dataset_split".into(), json!(split));
         metadata = Some(Value::Object(map));
     }
+    if !change.metadata_ops.is_empty() {
+        let mut map = match metadata {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        for op in &change.metadata_ops {
+            op.apply(&mut map);
+        }
+        metadata = Some(Value::Object(map));
+    }
     let old = existing
         .and_then(|e| e.attachments.as_object().cloned())
         .unwrap_or_default();
@@ -425,6 +485,50 @@ mod tests {
             created_at: Utc::now(),
             modified_at: Utc::now(),
         }
+    }
+
+    #[test]
+    fn metadata_operations_change_one_key_each_in_order() {
+        let mut metadata = json!({"keep": 1, "tags": ["a"], "dataset_split": ["train"]})
+            .as_object()
+            .cloned()
+            .expect("an object");
+        let ops = [
+            MetadataOp::ArrayAdd {
+                key: "tags".into(),
+                values: vec!["a".into(), "b".into()],
+            },
+            MetadataOp::ArrayRemove {
+                key: "dataset_split".into(),
+                values: vec!["train".into()],
+            },
+            MetadataOp::Set {
+                key: "note".into(),
+                value: json!({"x": [1]}),
+            },
+            // Not a list yet: from empty, and for splits from the base split.
+            MetadataOp::ArrayAdd {
+                key: "keep".into(),
+                values: vec!["k".into()],
+            },
+        ];
+        for op in &ops {
+            op.apply(&mut metadata);
+        }
+        assert_eq!(
+            Value::Object(metadata),
+            json!({"keep": ["k"], "tags": ["a", "b"], "dataset_split": [], "note": {"x": [1]}})
+        );
+        let mut fresh = Map::new();
+        MetadataOp::ArrayAdd {
+            key: "dataset_split".into(),
+            values: vec!["test".into()],
+        }
+        .apply(&mut fresh);
+        assert_eq!(
+            Value::Object(fresh),
+            json!({"dataset_split": ["base", "test"]})
+        );
     }
 
     #[test]

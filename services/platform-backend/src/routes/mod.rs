@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod auth_session;
 pub mod commits;
 pub mod directories;
+pub mod example_metadata;
 pub mod examples;
 pub mod members;
 pub mod oidc;
@@ -28,6 +29,7 @@ pub fn public() -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(oidc::router())
         .merge(examples::router())
+        .merge(example_metadata::router())
         .merge(commits::router())
         .merge(directories::router())
         .merge(playground_experiments::router())

@@ -1474,6 +1474,22 @@ export interface paths {
         patch: operations["update_examples_multipart"];
         trace?: never;
     };
+    "/api/v1/platform/datasets/{id}/examples/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch: operations["update_examples_metadata"];
+        trace?: never;
+    };
     "/api/v1/platform/examples/multipart": {
         parameters: {
             query?: never;
@@ -3501,6 +3517,24 @@ export interface components {
         Message: {
             message: string;
         };
+        MetadataStatus: {
+            description?: string | null;
+            /** Format: uuid */
+            id: string;
+            status: components["schemas"]["MetadataStatusKind"];
+        };
+        /** @enum {string} */
+        MetadataStatusKind: "UPDATED" | "NOT_FOUND";
+        /** @description One status per submitted id, in request order. */
+        MetadataStatuses: {
+            statuses: components["schemas"]["MetadataStatus"][];
+        };
+        MetadataUpdate: {
+            /** @description At most 10 000. */
+            example_ids: string[];
+            /** @description At most 50, of which at most 10 array operations. */
+            operations: components["schemas"]["Operation"][];
+        };
         /** @description A saved model configuration of a workspace. */
         ModelConfig: components["schemas"]["ModelConfigFields"] & {
             created_at: string;
@@ -3578,6 +3612,20 @@ export interface components {
          * @enum {string}
          */
         OpenAiApi: "chat" | "responses";
+        /**
+         * @description One change: `SET` replaces the value at `key`; `ARRAY_ADD` / `ARRAY_REMOVE` add `values` to
+         *     or remove them from the list at `key` (a missing or non-list value starts empty, except
+         *     `dataset_split`, which starts as the base split). Operation names in either case.
+         */
+        Operation: {
+            key: string;
+            /** @example ARRAY_ADD */
+            operation: string;
+            /** @description The new value of a `SET`; any JSON value. */
+            value?: unknown;
+            /** @description The values of an array operation. */
+            values?: string[] | null;
+        };
         /** @description An organisation's overrides of the stack's limits; absent fields take the stack default. */
         OrgLimits: {
             /** @description 0 = unlimited. */
@@ -9432,6 +9480,53 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    update_examples_metadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetadataUpdate"];
+            };
+        };
+        responses: {
+            /** @description UPDATED or NOT_FOUND per submitted id */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetadataStatuses"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such dataset */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Too many ids or operations, or a bad operation */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

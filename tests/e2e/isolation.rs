@@ -25,7 +25,7 @@ use Level::{Org, Workspace};
 
 /// `(level, method, path, body)`. Placeholders: `{ws}` the victim's workspace, `{member}` an
 /// organisation membership, `{ws_member}` a workspace membership, `{service_key}`, `{pat}`,
-/// `{invite}`, `{session}`, `{project}` and `{project_name}` a tracing project, `{run}` a run
+/// `{invite}`, `{session}`, `{project}` and `{project_name}` a tracing project, `{thread}` a conversation in it, `{run}` a run
 /// (the root of its trace), `{dataset}` a dataset with the example `{example}`, `{feedback}`
 /// feedback on the run, `{queue}` an annotation queue holding the run.
 ///
@@ -153,6 +153,30 @@ const MATRIX: &[(Level, &str, &str, &str)] = &[
         r#"{"run_id":"{run}"}"#,
     ),
     (Workspace, "DELETE", "/runs/{run}/share", ""),
+    (
+        Workspace,
+        "POST",
+        "/v2/threads/{thread}/share",
+        r#"{"project_id":"{project}"}"#,
+    ),
+    (
+        Workspace,
+        "GET",
+        "/v2/threads/{thread}/share?project_id={project}",
+        "",
+    ),
+    (
+        Workspace,
+        "DELETE",
+        "/v2/threads/{thread}/share?project_id={project}",
+        "",
+    ),
+    (
+        Workspace,
+        "POST",
+        "/v2/threads/stats",
+        r#"{"project_id":"{project}","select":["THREAD_COUNT","THREAD_FEEDBACK_STATS"]}"#,
+    ),
     (Org, "GET", "/me", ""),
     (Org, "GET", "/orgs", ""),
     (Org, "GET", "/orgs/current", ""),
@@ -855,6 +879,7 @@ async fn furnish(
             ("{project_name}", project_name.clone()),
             ("{project}", project.clone()),
             ("{run}", run.to_string()),
+            ("{thread}", format!("{label}-thread")),
             ("{dataset}", dataset.clone()),
             ("{example}", example.clone()),
             ("{feedback}", feedback.clone()),

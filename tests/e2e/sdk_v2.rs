@@ -8,7 +8,7 @@
 //! per-experiment feedback filters, sorting by a feedback score).
 
 use ironsmith_e2e::{Stack, python, run_client};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn v2_run_reads_answer_the_generated_client() -> anyhow::Result<()> {
@@ -80,6 +80,26 @@ async fn v2_run_reads_answer_the_generated_client() -> anyhow::Result<()> {
         "a conversation's turns, oldest first"
     );
     assert_eq!(out["thread_stats"], json!([2, 12]));
+    // A shared conversation.
+    assert_eq!(
+        (&out["thread_share_kept"], &out["thread_share_read"]),
+        (&json!(true), &json!(true)),
+        "sharing again keeps the token, and reading it returns it"
+    );
+    assert_eq!(
+        out["thread_shared_runs"],
+        json!([
+            ["model", "hi"],
+            ["model", "how are you"],
+            ["pipeline", "hi"],
+            ["pipeline", "how are you"]
+        ]),
+        "every run of the conversation's traces, without a key"
+    );
+    assert_eq!(out["thread_share_other"], 404);
+    assert_eq!(out["thread_share_unknown"], 404);
+    assert_eq!(out["thread_unshared"], Value::Null);
+    assert_eq!(out["thread_after_unshare"], 404);
     // Statistics over the conversations: two threads of three traces of 6 tokens (4 + 2) each,
     // none errored or streamed, no costs known, and the feedback on conv-1's two turns.
     let aggregate = &out["aggregate"];

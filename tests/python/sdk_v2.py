@@ -94,6 +94,34 @@ out["turns"] = [[t.name, t.inputs, t.thread_id] for t in turns]
 stats = api.threads.stats("conv-1", session_id=threads_project, selects=["TURNS", "TOTAL_TOKENS"])
 out["thread_stats"] = [stats.turns, stats.total_tokens]
 
+# A conversation shared by a public link: its traces' runs read without a key, nothing of
+# another conversation, and nothing once unshared.
+thread_token = api.threads.share.create("conv-1", project_id=threads_project).share_token
+out["thread_share_kept"] = api.threads.share.create("conv-1", project_id=threads_project).share_token == thread_token
+out["thread_share_read"] = api.threads.share.retrieve("conv-1", project_id=threads_project).share_token == thread_token
+shared_thread = api.public.runs.query(thread_token, selects=["NAME", "INPUTS"])
+out["thread_shared_runs"] = sorted([r.name, (r.inputs or {}).get("q")] for r in shared_thread.items)
+other_turn = list(api.threads.list_traces("conv-2", project_id=threads_project))[0]
+try:
+    api.public.runs.retrieve(
+        other_turn.trace_id, share_token=thread_token, selects=["NAME"], start_time=other_turn.start_time
+    )
+    out["thread_share_other"] = "readable"
+except Exception as error:
+    out["thread_share_other"] = getattr(error, "status_code", repr(error))
+try:
+    api.threads.share.create("no-such-conversation", project_id=threads_project)
+    out["thread_share_unknown"] = "shared"
+except Exception as error:
+    out["thread_share_unknown"] = getattr(error, "status_code", repr(error))
+api.threads.share.delete("conv-1", project_id=threads_project)
+out["thread_unshared"] = api.threads.share.retrieve("conv-1", project_id=threads_project).share_token
+try:
+    api.public.runs.query(thread_token, selects=["NAME"])
+    out["thread_after_unshare"] = "readable"
+except Exception as error:
+    out["thread_after_unshare"] = getattr(error, "status_code", repr(error))
+
 # Statistics over all the project's conversations: every statistic, once with feedback on the
 # first conversation's turns (read back once the feedback is stored), then as a time series,
 # narrowed by a trace filter, and a thread_filter (not supported here: a 422).

@@ -26,6 +26,7 @@ pub mod prompt_webhooks;
 pub mod replica;
 pub mod run_shares;
 pub mod stack_metadata;
+pub mod thread_shares;
 pub mod users;
 pub mod workspace_secrets;
 pub mod workspaces;

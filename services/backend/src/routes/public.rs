@@ -15,6 +15,7 @@ use ironsmith_db::datasets;
 use ironsmith_db::examples::{self, ExampleFilter};
 use ironsmith_db::projects::{self, ProjectFilter};
 use ironsmith_db::run_shares::{self, RunShare};
+use ironsmith_db::thread_shares::{self, ThreadShare};
 use ironsmith_http::Path;
 use ironsmith_http::{ApiError, QueryPairs, replica_first};
 use utoipa_axum::router::OpenApiRouter;
@@ -63,6 +64,49 @@ async fn shared_root(
         .await?
         .map(Json)
         .ok_or_else(unknown_token)
+}
+
+/// What a v2 public token opens: a shared trace, or a shared thread (its traces).
+enum Link {
+    Trace(RunShare),
+    Thread(ThreadShare),
+}
+
+impl Link {
+    fn tenant_id(&self) -> Uuid {
+        match self {
+            Link::Trace(share) => share.tenant_id,
+            Link::Thread(share) => share.tenant_id,
+        }
+    }
+}
+
+async fn link_of(state: &AppState, token: &str) -> Result<Link, ApiError> {
+    let token = Uuid::try_parse(token).map_err(|_| unknown_token())?;
+    if let Some(share) = run_shares::by_token(&state.stores.postgres, token).await? {
+        return Ok(Link::Trace(share));
+    }
+    thread_shares::by_token(&state.stores.postgres, token)
+        .await?
+        .map(Link::Thread)
+        .ok_or_else(unknown_token)
+}
+
+/// A page of the runs `link` opens.
+async fn link_page(state: &AppState, link: &Link, body: QueryBody) -> Result<RunsPage, ApiError> {
+    match link {
+        Link::Trace(share) => shared_page(state, share, body).await,
+        Link::Thread(share) => {
+            crate::sharing::thread_runs(
+                state,
+                share.tenant_id,
+                share.session_id,
+                &share.thread_id,
+                body,
+            )
+            .await
+        }
+    }
 }
 
 /// Which of `ids` belong to the shared trace.
@@ -336,15 +380,25 @@ async fn shared_run_v2(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let given: Vec<String> = query.all("selects").map(str::to_owned).collect();
     let selects = crate::v2::selects(&given)?;
-    let share = share_of(&state, &token).await?;
+    let link = link_of(&state, &token).await?;
     let run_id =
         Uuid::try_parse(&run_id).map_err(|_| ApiError::NotFound("Run not found".into()))?;
-    if in_trace(&state, &share, &[run_id]).await?.is_empty() {
+    let member = link_page(
+        &state,
+        &link,
+        QueryBody {
+            id: Some(vec![run_id]),
+            select: Some(vec!["id".into()]),
+            ..QueryBody::default()
+        },
+    )
+    .await?;
+    if member.runs.is_empty() {
         return Err(ApiError::NotFound(
-            "That run is not part of the shared trace".into(),
+            "That run is not part of what is shared".into(),
         ));
     }
-    let run = render_one(&state, share.tenant_id, run_id)
+    let run = render_one(&state, link.tenant_id(), run_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Run not found".into()))?;
     let v1 = serde_json::to_value(&run).map_err(ApiError::internal)?;
@@ -383,7 +437,7 @@ async fn shared_query_v2(
 ) -> Result<Json<SharedRunsV2>, ApiError> {
     let body = body.unwrap_or_default();
     let selects = crate::v2::selects(body.selects.as_deref().unwrap_or_default())?;
-    let share = share_of(&state, &token).await?;
+    let link = link_of(&state, &token).await?;
     let ui = state.config.public.ui_url.as_str();
     let fields = crate::v2::v1_fields(&selects);
     let mut cursor: Option<String> = None;
@@ -396,7 +450,7 @@ async fn shared_query_v2(
             cursor: cursor.take(),
             ..QueryBody::default()
         };
-        let page = shared_page(&state, &share, page_body).await?;
+        let page = link_page(&state, &link, page_body).await?;
         for run in &page.runs {
             let v1 = serde_json::to_value(run).map_err(ApiError::internal)?;
             items.push(crate::v2::run(&v1, &selects, ui));

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ironsmith_analytics::run_query::{self, Counting};
 use ironsmith_auth::RequirePermission;
-use ironsmith_auth::perm::RunsRead;
+use ironsmith_auth::perm::{RunsRead, RunsShare};
 use ironsmith_http::{ApiError, Path, QueryPairs};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(query))
         .routes(routes!(traces))
         .routes(routes!(stats))
+        .routes(routes!(share, share_token, unshare))
 }
 
 fn time(us: i64) -> Value {
@@ -267,4 +268,89 @@ async fn stats(
         "first_start_time": has.then(|| time(stats.first_start_us)),
         "last_start_time": has.then(|| time(stats.last_start_us)),
     })))
+}
+
+/// `POST /v2/threads/{thread_id}/share`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ThreadShareBody {
+    project_id: Uuid,
+}
+
+/// A thread's public link token; absent when the thread is not shared.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ThreadShareToken {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share_token: Option<Uuid>,
+}
+
+fn project_param(query: &QueryPairs) -> Result<Uuid, ApiError> {
+    query
+        .uuid("project_id")?
+        .ok_or_else(|| invalid("project_id", "is required".into()))
+}
+
+#[utoipa::path(post, path = "/v2/threads/{thread_id}/share", operation_id = "share_thread_v2", tag = "runs",
+    params(("thread_id" = String, Path)), request_body = ThreadShareBody,
+    responses((status = 200, body = ThreadShareToken),
+        (status = 403, description = "Public sharing is disabled for the organisation"),
+        (status = 404, description = "No such thread in the project")))]
+async fn share(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsShare>,
+    Path(thread_id): Path<String>,
+    ironsmith_http::Json(body): ironsmith_http::Json<ThreadShareBody>,
+) -> Result<Json<ThreadShareToken>, ApiError> {
+    let token = crate::sharing::share_thread(
+        &state,
+        caller.workspace_id,
+        caller.user_id(),
+        body.project_id,
+        &thread_id,
+    )
+    .await?;
+    Ok(Json(ThreadShareToken {
+        share_token: Some(token),
+    }))
+}
+
+#[utoipa::path(get, path = "/v2/threads/{thread_id}/share", operation_id = "read_thread_share_v2", tag = "runs",
+    params(("thread_id" = String, Path), ("project_id" = Uuid, Query)),
+    responses((status = 200, body = ThreadShareToken)))]
+async fn share_token(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsShare>,
+    Path(thread_id): Path<String>,
+    query: QueryPairs,
+) -> Result<Json<ThreadShareToken>, ApiError> {
+    let project = project_param(&query)?;
+    let found = ironsmith_db::thread_shares::of_thread(
+        &state.stores.postgres,
+        caller.workspace_id,
+        project,
+        &thread_id,
+    )
+    .await?;
+    Ok(Json(ThreadShareToken {
+        share_token: found.map(|s| s.share_token),
+    }))
+}
+
+#[utoipa::path(delete, path = "/v2/threads/{thread_id}/share", operation_id = "unshare_thread_v2", tag = "runs",
+    params(("thread_id" = String, Path), ("project_id" = Uuid, Query)),
+    responses((status = 204, description = "Not shared (any more)")))]
+async fn unshare(
+    State(state): State<AppState>,
+    caller: RequirePermission<RunsShare>,
+    Path(thread_id): Path<String>,
+    query: QueryPairs,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let project = project_param(&query)?;
+    ironsmith_db::thread_shares::unshare(
+        &state.stores.postgres,
+        caller.workspace_id,
+        project,
+        &thread_id,
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@
 
 use ironsmith_e2e::{Stack, node, python, run_client};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 /// A second workspace of the same organisation and a key scoped to it.
 async fn other_workspace(stack: &Stack) -> anyhow::Result<String> {
@@ -469,6 +470,55 @@ async fn webhook_targets_inside_the_stack_are_refused_by_default() -> anyhow::Re
         let answer = admin.post("/prompt-webhooks", json!({"url": url})).await?;
         assert_eq!(answer.status, 422, "{url}: {}", answer.body);
     }
+    stack.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_delivery_left_pending_without_a_task_is_queued_again() -> anyhow::Result<()> {
+    let stack = Stack::start_with(|config| {
+        config.hub.allow_private_webhook_targets = true;
+        config.hub.webhook_redelivery_interval_secs = 1;
+        config.hub.webhook_stale_secs = 2;
+    })
+    .await?;
+    let admin = stack.admin();
+    let (url, received) = receiver(200).await?;
+    let webhook = admin
+        .post("/prompt-webhooks", json!({"url": url}))
+        .await?
+        .expect(200)?;
+    let webhook_id: Uuid = webhook["id"].as_str().unwrap_or_default().parse()?;
+    // A commit's delivery saved while its task could not be queued (Redis was down then).
+    let delivery = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO prompt_webhook_deliveries (id, webhook_id, tenant_id, event, payload, created_at, updated_at)
+         VALUES ($1, $2, $3, 'commit', '{\"event\":\"commit\",\"left\":\"behind\"}', now() - interval '1 hour', now() - interval '1 hour')",
+    )
+    .bind(delivery)
+    .bind(webhook_id)
+    .bind(stack.workspace_id)
+    .execute(&stack.pool()?)
+    .await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let deliveries = admin
+            .get(&format!("/prompt-webhooks/{webhook_id}/deliveries"))
+            .await?
+            .expect(200)?;
+        if deliveries[0]["status"] == "delivered" {
+            assert_eq!(deliveries[0]["attempts"], 1, "{deliveries}");
+            break;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "never delivered: {deliveries}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let seen = received.lock().map(|r| r.clone()).unwrap_or_default();
+    assert_eq!(seen.len(), 1, "delivered once");
+    assert_eq!(seen[0].1, r#"{"event":"commit","left":"behind"}"#);
     stack.stop().await;
     Ok(())
 }

@@ -495,6 +495,12 @@ pub struct HubConfig {
     pub allow_private_webhook_targets: bool,
     /// How long one webhook delivery may take, seconds.
     pub webhook_timeout_secs: u64,
+    /// How often the worker looks for deliveries left pending with no task to send them (their
+    /// task was never queued, or was lost), seconds; 0 turns the look off.
+    pub webhook_redelivery_interval_secs: u64,
+    /// A pending delivery untouched this long is queued again, seconds. Longer than a
+    /// delivery's retries take, so one still being retried is left alone.
+    pub webhook_stale_secs: u64,
 }
 
 /// Workspace secrets (`[secrets]`): provider API keys and the like, encrypted at rest.

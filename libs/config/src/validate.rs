@@ -15,6 +15,9 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     ingest(config)?;
     secrets(config)?;
     positive("http.max_connections", config.http.max_connections as u64)?;
+    // A pending delivery counts as left behind only after this long: 0 would queue again the
+    // ones being sent or retried.
+    positive("hub.webhook_stale_secs", config.hub.webhook_stale_secs)?;
     positive(
         "http.header_read_timeout_secs",
         config.http.header_read_timeout_secs,

@@ -182,6 +182,29 @@ pub async fn add_delivery(
     .await?)
 }
 
+/// Pending deliveries untouched for `stale_secs` (their task was never queued, or was lost),
+/// at most `limit`: each is touched now and returned as `(tenant, delivery)`, so the next look
+/// and a concurrent one skip it.
+pub async fn claim_stale(
+    db: impl PgExecutor<'_>,
+    stale_secs: i64,
+    limit: i64,
+) -> Result<Vec<(Uuid, Uuid)>, DbError> {
+    let rows = sqlx::query!(
+        "UPDATE prompt_webhook_deliveries SET updated_at = clock_timestamp()
+         WHERE id IN (SELECT id FROM prompt_webhook_deliveries
+                      WHERE status = 'pending'
+                        AND updated_at < clock_timestamp() - make_interval(secs => $1)
+                      ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING tenant_id, id",
+        stale_secs as f64,
+        limit
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.tenant_id, r.id)).collect())
+}
+
 pub async fn get_delivery(
     db: impl PgExecutor<'_>,
     tenant_id: Uuid,

@@ -237,6 +237,51 @@ async fn sweep_periodically(stores: Stores, interval: Duration, shutdown: Cancel
     }
 }
 
+/// Every `interval`, queues again the prompt webhook deliveries left pending with no task to
+/// send them (`stale` untouched): a commit whose delivery could not be queued (Redis down at
+/// that moment) is still delivered, once Redis is back.
+async fn redeliver_periodically(
+    stores: Stores,
+    interval: Duration,
+    stale: Duration,
+    shutdown: CancellationToken,
+) {
+    let queue = Queue::new(stores.redis.clone(), DEFAULT_QUEUE);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        let result: Result<usize, HandlerError> = async {
+            let stale_secs = i64::try_from(stale.as_secs()).unwrap_or(i64::MAX);
+            let claimed =
+                ironsmith_db::prompt_webhooks::claim_stale(&stores.postgres, stale_secs, 1000)
+                    .await?;
+            for &(tenant_id, delivery_id) in &claimed {
+                queue
+                    .enqueue(&Task::DeliverPromptWebhook {
+                        tenant_id,
+                        delivery_id,
+                    })
+                    .await?;
+            }
+            Ok(claimed.len())
+        }
+        .await;
+        match result {
+            Ok(0) => {}
+            Ok(queued) => {
+                tracing::warn!(
+                    queued,
+                    "queued prompt webhook deliveries that were left pending"
+                )
+            }
+            // Claimed but not queued: untouched again for `stale`, they are claimed again.
+            Err(error) => tracing::warn!(%error, "could not queue left-behind webhook deliveries"),
+        }
+    }
+}
+
 /// Deletes `tenant_id`'s example attachments (older than `grace_secs`) whose example is gone
 /// from every revision.
 async fn sweep_example_objects(
@@ -330,6 +375,14 @@ pub async fn start(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::
         tokio::spawn(sweep_periodically(
             stores.clone(),
             Duration::from_secs(config.object_storage.sweep_interval_secs),
+            shutdown.clone(),
+        ));
+    }
+    if config.hub.webhook_redelivery_interval_secs > 0 {
+        tokio::spawn(redeliver_periodically(
+            stores.clone(),
+            Duration::from_secs(config.hub.webhook_redelivery_interval_secs),
+            Duration::from_secs(config.hub.webhook_stale_secs),
             shutdown.clone(),
         ));
     }

@@ -193,15 +193,19 @@ async fn sweep_run_objects(
     Ok(stores.storage.delete_objects(doomed).await?)
 }
 
+/// Waits `interval`; false when the worker shuts down first.
+async fn tick(interval: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(interval) => true,
+    }
+}
+
 /// Every `interval`, one worker of the installation (whichever takes the lock) asks for a sweep
 /// of every workspace's objects.
 async fn sweep_periodically(stores: Stores, interval: Duration, shutdown: CancellationToken) {
     let queue = Queue::new(stores.redis.clone(), DEFAULT_QUEUE);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
-        }
+    while tick(interval, &shutdown).await {
         let result: Result<usize, HandlerError> = async {
             let mut conn = stores.redis.connection().await?;
             let taken: Option<String> = redis::cmd("SET")
@@ -247,11 +251,7 @@ async fn redeliver_periodically(
     shutdown: CancellationToken,
 ) {
     let queue = Queue::new(stores.redis.clone(), DEFAULT_QUEUE);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
-        }
+    while tick(interval, &shutdown).await {
         let result: Result<usize, HandlerError> = async {
             let stale_secs = i64::try_from(stale.as_secs()).unwrap_or(i64::MAX);
             let claimed =

@@ -97,6 +97,15 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         ]),
         "the CSV's columns as assigned in the upload form"
     );
+    assert_eq!(
+        out["examples_after_edits"],
+        json!([{"country": "France", "continent": "Europe"}]),
+        "one example edited in the table, the other deleted"
+    );
+    assert_eq!(
+        out["ui_project"],
+        json!({"name": format!("from-browser-{suffix}"), "description": "created from the browser"})
+    );
     assert_eq!(out["added_example"], json!({"input": "What is 2+2?"}));
     assert!(
         out["regressions"].as_u64().is_some_and(|n| n >= 1),

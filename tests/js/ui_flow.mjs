@@ -1,7 +1,8 @@
 // The web UI in Debian's Chromium, driven by Playwright, against a real stack fed by the real JS
 // SDK: sign in → open a project → filter by metadata and by feedback (and see a refused filter's
 // reason) → open a trace → add feedback → add the run to a dataset → evaluate() twice from the
-// SDK → compare the two experiments → review an annotation queue item → create an API key in
+// SDK → compare the two experiments → upload a CSV dataset, edit and delete its examples →
+// create a project → review an annotation queue item → create an API key in
 // Settings, use it from the SDK, revoke it and see the SDK refused; then every link the SDK
 // printed, and the public pages without signing in. Every page is checked with axe-core (no
 // serious or critical violation) and must leave the console free of errors. Configured by the
@@ -298,6 +299,41 @@ try {
   out.uploaded = uploaded.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   await page.getByRole("tab", { name: "Schema" }).click();
   await check("dataset-schema");
+
+  // Edit one uploaded example and delete the other, in the examples table.
+  await page.getByRole("tab", { name: "Examples" }).click();
+  const examplesTable = page.getByRole("table", { name: "Examples" });
+  const franceRow = examplesTable.getByRole("row").filter({ hasText: "France" });
+  await franceRow.getByRole("button", { name: "Edit" }).click();
+  const editForm = page.getByRole("form", { name: "Edit example" });
+  await editForm.getByLabel("Inputs (JSON)").fill('{"country": "France", "continent": "Europe"}');
+  await editForm.getByRole("button", { name: "Save" }).click();
+  await examplesTable.getByRole("row").filter({ hasText: "Europe" }).waitFor();
+  // The edited row grew: the rows below it move down rather than overlap it.
+  await until("the rows laid out without overlap", async () => {
+    const boxes = await examplesTable.locator(".examples-row").evaluateAll((rows) =>
+      rows.map((r) => [r.getBoundingClientRect().top, r.getBoundingClientRect().bottom]).sort((a, b) => a[0] - b[0]),
+    );
+    return boxes.every((box, i) => i === 0 || box[0] >= boxes[i - 1][1] - 1);
+  }, 5_000);
+  await check("dataset-example-edited");
+  await examplesTable.getByRole("row").filter({ hasText: "Japan" }).getByRole("button", { name: "Delete" }).click();
+  await until("the deleted example gone", async () => (await examplesTable.getByRole("row").filter({ hasText: "Japan" }).count()) === 0);
+  const afterEdits = [];
+  for await (const e of client.listExamples({ datasetName: `capitals-${SUFFIX}` })) afterEdits.push(e.inputs);
+  out.examples_after_edits = afterEdits;
+
+  // A project made in the UI, then traced into from the SDK.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Tracing projects" }).click();
+  await page.getByRole("button", { name: "New project" }).click();
+  const projectForm = page.getByRole("form", { name: "New project" });
+  await projectForm.getByLabel("Name").fill(`from-browser-${SUFFIX}`);
+  await projectForm.getByLabel("Description").fill("created from the browser");
+  await check("projects-new");
+  await projectForm.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("link", { name: `from-browser-${SUFFIX}` }).waitFor();
+  const made = await client.readProject({ projectName: `from-browser-${SUFFIX}` });
+  out.ui_project = { name: made.name, description: made.description };
 
   // An annotation queue: create it, add the trace's run, review it with the keyboard.
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Annotation queues" }).click();

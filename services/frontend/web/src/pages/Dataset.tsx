@@ -71,6 +71,8 @@ function Examples({ datasetId, asOf }: { datasetId: string; asOf: string | null 
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => 96,
+    // Measured heights follow the example, not its position, when rows are edited or deleted.
+    getItemKey: (index) => rows[index]?.id ?? index,
     overscan: 6,
   });
   const items = virtual.getVirtualItems();
@@ -161,7 +163,7 @@ function ExampleRow({
     <div role="row" ref={ref} data-index={index} className="examples-row" style={placed}>
       <div role="cell"><Json value={example.inputs} /></div>
       <div role="cell"><Json value={example.outputs} /></div>
-      <div role="cell"><Json value={example.metadata} /></div>
+      <div role="cell">{example.metadata && Object.keys(example.metadata).length > 0 ? <Json value={example.metadata} /> : <span className="muted">–</span>}</div>
       <div role="cell">{ago(example.modified_at)}</div>
       <div role="cell">
         {!readOnly && (

@@ -144,7 +144,7 @@ function NewProject({ onDone }: { onDone: () => void }) {
     create.mutate();
   };
   return (
-    <form className="card inline-form" onSubmit={submit}>
+    <form className="card inline-form" onSubmit={submit} aria-label="New project">
       <label>
         Name <input required value={name} onChange={(e) => setName(e.target.value)} />
       </label>

@@ -58,6 +58,12 @@ async fn the_newest_python_sdk_calls_answer_as_upstream() -> anyhow::Result<()> 
         "one per key: the first"
     );
 
+    let insights = out["insights"].as_str().unwrap_or_default();
+    assert!(
+        insights.contains("501") && insights.contains("not available on this server"),
+        "{insights}"
+    );
+
     let js = run_client(
         &node(),
         "tests/js/sdk_compat.mjs",

@@ -169,4 +169,15 @@ out["links"] = {
     "shared_dataset": client.share_dataset(dataset.id)["url"],
 }
 
+# Insights need LangSmith's hosted clustering job: the server says so plainly (501), and the
+# SDK raises with that reason.
+try:
+    client.generate_insights(
+        chat_histories=[[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]],
+        openai_api_key="sk-not-used-by-this-server",
+    )
+    out["insights"] = "generated"
+except Exception as error:  # the SDK's LangSmithError
+    out["insights"] = str(error)
+
 json.dump(out, sys.stdout, default=str)

@@ -49,12 +49,20 @@ def normalise(path: str) -> str:
     return "/api/v1" + path
 
 
-def documented() -> list:
-    """The document's paths as patterns: a parameter is one segment."""
+def documented(offered: bool = True) -> list:
+    """The document's paths as patterns: a parameter is one segment. `offered`: the paths with an
+    operation that can succeed; otherwise the paths whose every operation answers 501 and no
+    success (a feature the server says it does not offer)."""
     spec = json.loads((ROOT / "docs/openapi.json").read_text())
+
+    def not_offered(item: dict) -> bool:
+        operations = [op.get("responses", {}) for op in item.values() if isinstance(op, dict)]
+        return all("501" in codes and not any(c.startswith("2") for c in codes) for codes in operations)
+
     return [
         re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(p.rstrip("/"))) + "$")
-        for p in spec["paths"]
+        for p, item in spec["paths"].items()
+        if not_offered(item) != offered
     ]
 
 
@@ -148,7 +156,7 @@ def callers(directory: str, suffix: str, name: str) -> list:
     )
 
 
-def table(methods: dict, known: set, directory: str, suffix: str) -> list:
+def table(methods: dict, known: set, refused: list, directory: str, suffix: str) -> list:
     rows = ["| Method | Endpoints | Status | Driven by |", "|---|---|---|---|"]
     counts = {"yes": 0, "partly": 0, "no": 0}
     for name in sorted(methods):
@@ -159,7 +167,14 @@ def table(methods: dict, known: set, directory: str, suffix: str) -> list:
         status = "yes" if not missing else ("no" if len(missing) == len(paths) else "partly")
         counts[status] += 1
         shown = ", ".join(f"`{p}`" for p in sorted(paths))
-        note = status if not missing else f"{status}: missing " + ", ".join(f"`{p}`" for p in missing)
+        not_offered = [p for p in missing if answered(p, refused)]
+        gaps = [p for p in missing if p not in not_offered]
+        note = status + "".join(
+            f"{': ' if i == 0 else '; '}{label} " + ", ".join(f"`{p}`" for p in group)
+            for i, (label, group) in enumerate(
+                [(label, group) for label, group in [("missing", gaps), ("not offered (501)", not_offered)] if group]
+            )
+        )
         tests = ", ".join(f"`{t}`" for t in callers(directory, suffix, name)) or "—"
         rows.append(f"| `{name}` | {shown} | {note} | {tests} |")
     rows.append("")
@@ -172,6 +187,7 @@ def table(methods: dict, known: set, directory: str, suffix: str) -> list:
 
 def main() -> None:
     known = documented()
+    refused = documented(offered=False)
     out = [
         "# SDK methods",
         "",
@@ -182,16 +198,17 @@ def main() -> None:
         "`docs/openapi.json` has every one (**yes**), some (**partly**) or none (**no**), and",
         "which end-to-end client scripts call it (`tests/python/*.py`, `tests/js/*.mjs`, run by",
         "the Rust tests in `tests/e2e/`). An endpoint Ironsmith does not have answers 404 with a",
-        '`{"detail": …}` body, which the SDKs raise as their not-found error. The endpoint table',
+        '`{"detail": …}` body, which the SDKs raise as their not-found error; one it does not offer',
+        "(a feature that needs a hosted service) answers 501 with the reason. The endpoint table",
         "in [sdk-compatibility.md](sdk-compatibility.md) says which issue adds what is missing.",
         "",
         "## Python `Client`",
         "",
-        *table(python_methods(), known, "tests/python", ".py"),
+        *table(python_methods(), known, refused, "tests/python", ".py"),
         "",
         "## JS `Client`",
         "",
-        *table(js_methods(), known, "tests/js", ".mjs"),
+        *table(js_methods(), known, refused, "tests/js", ".mjs"),
         "",
     ]
     (ROOT / "docs/sdk-methods.md").write_text("\n".join(out))

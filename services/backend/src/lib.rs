@@ -81,6 +81,7 @@ pub fn public_routes() -> OpenApiRouter<AppState> {
         .merge(routes::v2_traces::router())
         .merge(routes::v2_threads::router())
         .merge(routes::v2_thread_stats::router())
+        .merge(routes::insights::router())
         .merge(routes::v2_datasets::router())
         .merge(routes::model_prices::router())
         .merge(routes::model_configs::router())

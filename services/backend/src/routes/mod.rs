@@ -6,6 +6,7 @@ pub mod datasets;
 pub mod examples;
 pub mod feedback;
 pub mod hub;
+pub mod insights;
 pub mod live;
 pub mod model_configs;
 pub mod model_prices;

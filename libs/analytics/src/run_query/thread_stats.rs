@@ -100,11 +100,10 @@ fn eligible_traces(query: &RunQuery) -> Sql {
 
 /// One row per eligible thread: its last trace's start, trace count, and per-trace arrays.
 fn per_thread(query: &RunQuery) -> Sql {
-    // Per trace first: the runs of the eligible traces, grouped by trace.
+    // Per trace first: the runs of the eligible traces, grouped by trace; a trace's thread is
+    // its root run's.
     let mut traces = Sql::new(
-        "SELECT t_thread, t_trace, t_root, t_start, t_completed, t_streamed, t_error, t_latency, \
-         t_first_token, t_total_tokens, t_prompt_tokens, t_completion_tokens, t_total_cost, \
-         t_prompt_cost, t_completion_cost, t_costed FROM (SELECT trace_id AS t_trace, \
+        "SELECT trace_id AS t_trace, anyIf(thread_id, parent_run_id IS NULL) AS t_thread, \
          anyIf(id, parent_run_id IS NULL) AS t_root, \
          minIf(start_time_us, parent_run_id IS NULL) AS t_start, \
          countIf(parent_run_id IS NULL AND end_time_us IS NOT NULL) > 0 AS t_completed, \
@@ -120,14 +119,11 @@ fn per_thread(query: &RunQuery) -> Sql {
          sum(ifNull(completion_cost, 0)) AS t_completion_cost, \
          countIf(total_cost IS NOT NULL) AS t_costed FROM ",
     );
-    let eligible = eligible_traces(query);
     traces
         .append(&window_runs(query, FILTER_COLUMNS))
         .push(" AND trace_id IN (SELECT t_trace FROM (")
-        .append(&eligible)
-        .push(")) GROUP BY trace_id) AS trace_rows ALL INNER JOIN (")
-        .append(&eligible)
-        .push(") AS trace_threads USING t_trace");
+        .append(&eligible_traces(query))
+        .push(")) GROUP BY trace_id");
     let mut sql = Sql::new(
         "SELECT t_thread, max(t_start) AS th_last, count() AS th_traces, \
          groupArray(t_root) AS th_roots, groupArray(t_trace) AS th_trace_ids, \

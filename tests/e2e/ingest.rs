@@ -899,3 +899,138 @@ async fn a_workspace_prices_its_own_models() -> anyhow::Result<()> {
     stack.stop().await;
     Ok(())
 }
+
+/// Multipart feedback answers to its key's configuration as `POST /feedback` does: a part that
+/// breaks the configuration refuses the whole request (the runs beside it are not half taken),
+/// a key without one takes the configuration a part carries, and feedback that fits lands.
+#[tokio::test]
+async fn multipart_feedback_answers_to_its_keys_configuration() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin = stack.admin();
+    admin
+        .post(
+            "/feedback-configs",
+            json!({"feedback_key": "accuracy",
+                   "feedback_config": {"type": "continuous", "min": 0, "max": 1}}),
+        )
+        .await?
+        .expect(200)?;
+    let boundary = Uuid::new_v4().simple().to_string();
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let trace = |project: &str| {
+        let root = Uuid::now_v7();
+        let dotted = segment("20250301T101500123456Z", root);
+        let part = json_part(
+            format!("post.{root}"),
+            &json!({"id": root, "trace_id": root, "dotted_order": dotted, "name": "answer",
+                    "run_type": "chain", "session_name": project,
+                    "start_time": "2025-03-01T10:15:00.123456Z"}),
+        );
+        (root, part)
+    };
+    let feedback = |trace: Uuid, key: &str, extra: Value| {
+        let id = Uuid::now_v7();
+        let mut body = json!({"id": id, "trace_id": trace, "run_id": trace, "key": key});
+        for (field, value) in extra.as_object().into_iter().flatten() {
+            body[field] = value.clone();
+        }
+        (id, json_part(format!("feedback.{id}"), &body))
+    };
+
+    // Out of the configured range: 422 naming the feedback and the field; its run is not kept.
+    let (refused_root, run_part) = trace("feedback-configs-e2e");
+    let (bad, bad_part) = feedback(refused_root, "accuracy", json!({"score": 7}));
+    let (status, answer) = send(
+        &stack,
+        "/runs/multipart",
+        &content_type,
+        None,
+        multipart(&boundary, &[run_part, bad_part]),
+    )
+    .await?;
+    assert_eq!(status, 422, "{answer}");
+    let message = answer["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&bad.to_string()) && message.contains("outside the range"),
+        "{message}"
+    );
+
+    // A key without a configuration takes the one its part carries; a second part of that
+    // key in the same request is held to it.
+    let (root, run_part) = trace("feedback-configs-e2e");
+    let grade = json!({"type": "categorical",
+        "categories": [{"value": 1, "label": "pass"}, {"value": 0, "label": "fail"}]});
+    let (_, carried) = feedback(root, "grade", json!({"score": 1, "feedback_config": grade}));
+    let (_, off_scale) = feedback(root, "grade", json!({"score": 0.5}));
+    let (status, answer) = send(
+        &stack,
+        "/runs/multipart",
+        &content_type,
+        None,
+        multipart(&boundary, &[run_part.clone(), carried.clone(), off_scale]),
+    )
+    .await?;
+    assert_eq!(status, 422, "{answer}");
+    let configs = admin
+        .get("/feedback-configs?key=grade")
+        .await?
+        .expect(200)?;
+    assert_eq!(
+        configs,
+        json!([]),
+        "nothing is created by a refused request"
+    );
+
+    let (fits, fitting) = feedback(root, "accuracy", json!({"score": 0.75}));
+    let (status, answer) = send(
+        &stack,
+        "/runs/multipart",
+        &content_type,
+        None,
+        multipart(&boundary, &[run_part, carried, fitting]),
+    )
+    .await?;
+    assert_eq!(status, 202, "{answer}");
+    let configs = admin
+        .get("/feedback-configs?key=grade")
+        .await?
+        .expect(200)?;
+    assert_eq!(
+        configs[0]["feedback_config"]["type"], "categorical",
+        "{configs}"
+    );
+
+    // Feedback through `POST /feedback` is now held to the carried configuration too.
+    let refused = admin
+        .post(
+            "/feedback",
+            json!({"run_id": root, "key": "grade", "score": 0.5}),
+        )
+        .await?;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+
+    stack.wait_for_runs("feedback-configs-e2e", 1, WAIT).await?;
+    let mut stored = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while stored.len() < 2 && tokio::time::Instant::now() < deadline {
+        stored = stack.wait_for_feedback(root, WAIT).await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut keys: Vec<(&str, Option<f64>)> =
+        stored.iter().map(|f| (f.key.as_str(), f.score)).collect();
+    keys.sort_by(|a, b| a.0.cmp(b.0));
+    assert_eq!(keys, [("accuracy", Some(0.75)), ("grade", Some(1.0))]);
+    assert!(stored.iter().any(|f| f.id == fits));
+    assert!(
+        stack
+            .wait_for_feedback(refused_root, Duration::ZERO)
+            .await?
+            .is_empty(),
+        "the refused request's feedback was not stored"
+    );
+    let runs = stack.wait_for_runs("feedback-configs-e2e", 1, WAIT).await?;
+    assert_eq!(runs.len(), 1, "only the accepted request's run is stored");
+    assert_eq!(runs[0].id, root);
+    stack.stop().await;
+    Ok(())
+}

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod normalize;
 pub mod operator;
 mod replica;
+mod rule_errors;
 pub mod server;
 pub mod stack;
 mod store_errors;

@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod dotted_order;
+pub mod feedback;
 pub mod merge;
 pub mod op;
 pub mod pricing;

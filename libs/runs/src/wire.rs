@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::dotted_order::{self, Claims};
+use crate::feedback::{Anchor, FeedbackWire};
 use crate::op::{FeedbackOp, OpKind, Payload, RunOp};
 
 /// The seven run types; anything else is refused.
@@ -368,43 +369,6 @@ pub fn apply_field(op: &mut RunOp, field: &str, bytes: &[u8]) -> Result<(), Wire
     Ok(())
 }
 
-/// Feedback as the SDKs send it.
-#[derive(Debug, Deserialize)]
-struct FeedbackWire {
-    #[serde(default)]
-    id: Option<Uuid>,
-    #[serde(default)]
-    run_id: Option<Uuid>,
-    #[serde(default)]
-    trace_id: Option<Uuid>,
-    #[serde(default)]
-    session_id: Option<Uuid>,
-    #[serde(default)]
-    key: Option<String>,
-    #[serde(default, deserialize_with = "lenient_score")]
-    score: Option<f64>,
-    #[serde(default)]
-    value: Option<Box<RawValue>>,
-    #[serde(default)]
-    comment: Option<String>,
-    #[serde(default)]
-    correction: Option<Box<RawValue>>,
-    #[serde(default)]
-    feedback_source: Option<Box<RawValue>>,
-    #[serde(default, alias = "feedbackConfig")]
-    feedback_config: Option<Box<RawValue>>,
-    #[serde(default)]
-    comparative_experiment_id: Option<Uuid>,
-    #[serde(default)]
-    feedback_group_id: Option<Uuid>,
-    #[serde(default)]
-    extra: Option<Box<RawValue>>,
-    #[serde(default, deserialize_with = "lenient_time")]
-    created_at: Option<i64>,
-    #[serde(default, deserialize_with = "lenient_time")]
-    modified_at: Option<i64>,
-}
-
 /// Parses a `feedback.<id>` part. `now_us` dates feedback that carries no time.
 pub fn parse_feedback(bytes: &[u8], id: Uuid, now_us: i64) -> Result<FeedbackOp, WireError> {
     let invalid = |field: &str, message: String| WireError::Invalid {
@@ -415,35 +379,8 @@ pub fn parse_feedback(bytes: &[u8], id: Uuid, now_us: i64) -> Result<FeedbackOp,
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     let wire: FeedbackWire = serde_path_to_error::deserialize(deserializer)
         .map_err(|e| invalid(&e.path().to_string(), e.into_inner().to_string()))?;
-    let key = wire
-        .key
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| invalid("key", "is required".into()))?;
-    let trace_id = wire.trace_id.or(wire.run_id).ok_or_else(|| {
-        invalid(
-            "trace_id",
-            "is required on a multipart feedback part".into(),
-        )
-    })?;
-    let created = wire.created_at.unwrap_or(now_us);
-    Ok(FeedbackOp {
-        id: wire.id.unwrap_or(id),
-        trace_id,
-        run_id: wire.run_id,
-        session_id: wire.session_id,
-        key,
-        score: wire.score,
-        value: wire.value,
-        comment: wire.comment,
-        correction: wire.correction,
-        feedback_source: wire.feedback_source,
-        feedback_config: wire.feedback_config,
-        comparative_experiment_id: wire.comparative_experiment_id,
-        feedback_group_id: wire.feedback_group_id,
-        extra: wire.extra,
-        created_at_us: created,
-        modified_at_us: wire.modified_at.unwrap_or(created),
-    })
+    wire.into_op(id, now_us, Anchor::Trace)
+        .map_err(|rule| invalid(rule.field, rule.message))
 }
 
 /// A timestamp in any form the SDKs send, as µs since the epoch.
@@ -471,21 +408,6 @@ pub fn lenient_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
 }
 
 /// A feedback score: a number or a boolean (true = 1).
-fn lenient_score<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Score {
-        Number(f64),
-        Flag(bool),
-    }
-    Ok(
-        Option::<Score>::deserialize(deserializer)?.map(|s| match s {
-            Score::Number(n) => n,
-            Score::Flag(b) => f64::from(u8::from(b)),
-        }),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,9 +70,20 @@ impl From<ironsmith_storage::StorageError> for IngestError {
     }
 }
 
+impl From<ironsmith_runs::feedback::EnforceError> for IngestError {
+    fn from(error: ironsmith_runs::feedback::EnforceError) -> Self {
+        match error {
+            rule @ ironsmith_runs::feedback::EnforceError::Rule { .. } => {
+                IngestError::Unprocessable(rule.to_string())
+            }
+            ironsmith_runs::feedback::EnforceError::Db(error) => error.into(),
+        }
+    }
+}
+
 impl From<ironsmith_db::DbError> for IngestError {
     fn from(error: ironsmith_db::DbError) -> Self {
-        tracing::error!(%error, "cannot resolve a project");
+        tracing::error!(%error, "cannot read projects or feedback configurations");
         IngestError::Unavailable("the database is unreachable; retry shortly".into())
     }
 }

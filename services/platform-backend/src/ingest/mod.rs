@@ -66,6 +66,7 @@ pub struct Ingestor {
     stream: ShardedStream,
     storage: ObjectStorage,
     redis: Redis,
+    postgres: ironsmith_db::Pool,
     projects: ProjectCache,
     auth: Authenticator,
     decode_budget: body::DecodeBudget,
@@ -81,6 +82,7 @@ impl Ingestor {
             stream: ShardedStream::new(stores.redis.clone(), INGEST_STREAM, config.ingest.shards),
             storage: stores.storage.clone(),
             redis: stores.redis.clone(),
+            postgres: stores.postgres.clone(),
             projects: ProjectCache::new(stores.postgres.clone()),
             decode_budget: body::DecodeBudget::new(&config.ingest),
             config,
@@ -137,6 +139,16 @@ impl Ingestor {
                     limits.max_payload_bytes
                 )));
             }
+        }
+        if !request.feedback.is_empty() {
+            // Feedback answers to its key's configuration as `POST /feedback` does: one that
+            // breaks it refuses the request, like any other invalid part.
+            ironsmith_runs::feedback::enforce_configs(
+                &self.postgres,
+                auth.workspace_id,
+                &request.feedback,
+            )
+            .await?;
         }
         self.resolve_projects(auth.workspace_id, &mut request.ops)
             .await?;

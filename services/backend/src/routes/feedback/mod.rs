@@ -22,8 +22,11 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::feedback::{NewFeedback, check_against, check_config, record, render};
+use crate::feedback::{raw_json, record, render};
 use crate::runs::body::{invalid, lenient_time};
+use ironsmith_runs::feedback::{
+    FeedbackWire, check_against, check_config, lenient_score, score_of, score_schema,
+};
 
 mod configs;
 mod tokens;
@@ -42,102 +45,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
 }
 
-/// A score: a number, or a boolean (true = 1).
-fn score_of(value: Option<&Value>) -> Result<Option<f64>, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(f64::from(u8::from(*b)))),
-        Some(Value::Number(n)) => Ok(n.as_f64()),
-        Some(other) => Err(invalid(
-            "score",
-            format!("{other} is not a number or a boolean"),
-        )),
-    }
-}
-
-/// A score: a number or a boolean (or absent).
-fn score_schema() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
-    Schema::OneOf(
-        OneOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::Number))
-            .item(ObjectBuilder::new().schema_type(Type::Boolean))
-            .item(ObjectBuilder::new().schema_type(Type::Null))
-            .build(),
-    )
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-struct FeedbackBody {
-    #[serde(default)]
-    id: Option<Uuid>,
-    #[serde(default)]
-    run_id: Option<Uuid>,
-    #[serde(default)]
-    trace_id: Option<Uuid>,
-    #[serde(default)]
-    session_id: Option<Uuid>,
-    #[serde(default)]
-    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
-    key: Option<String>,
-    #[serde(default)]
-    #[schema(schema_with = score_schema)]
-    score: Option<Value>,
-    #[serde(default)]
-    value: Option<Value>,
-    #[serde(default)]
-    comment: Option<String>,
-    #[serde(default)]
-    correction: Option<Value>,
-    #[serde(default)]
-    feedback_source: Option<Value>,
-    #[serde(default, alias = "feedbackConfig")]
-    #[schema(value_type = Option<ironsmith_api_types::bodies::FeedbackConfig>)]
-    feedback_config: Option<Value>,
-    #[serde(default)]
-    comparative_experiment_id: Option<Uuid>,
-    #[serde(default)]
-    feedback_group_id: Option<Uuid>,
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    extra: Option<Value>,
-    #[serde(default, deserialize_with = "lenient_time")]
-    #[schema(schema_with = ironsmith_api_types::timestamp::lenient_schema)]
-    created_at: Option<i64>,
-}
-
 #[utoipa::path(post, path = "/feedback", operation_id = "create_feedback", tag = "feedback",
-    request_body = FeedbackBody, responses((status = 200, body = resources::Feedback)))]
+    request_body = FeedbackWire, responses((status = 200, body = resources::Feedback)))]
 async fn create(
     State(state): State<AppState>,
     caller: RequirePermission<FeedbackCreate>,
-    ironsmith_http::Json(body): ironsmith_http::Json<FeedbackBody>,
+    ironsmith_http::Json(mut body): ironsmith_http::Json<FeedbackWire>,
 ) -> Result<Json<resources::Feedback>, ApiError> {
     crate::references::project(&state, caller.workspace_id, body.session_id).await?;
-    let row = record(
-        &state,
-        caller.workspace_id,
-        NewFeedback {
-            id: body.id.unwrap_or_else(Uuid::now_v7),
-            key: body.key.unwrap_or_default(),
-            run_id: body.run_id,
-            trace_id: body.trace_id,
-            session_id: body.session_id,
-            score: score_of(body.score.as_ref())?,
-            value: body.value.unwrap_or(Value::Null),
-            comment: body.comment,
-            correction: body.correction.unwrap_or(Value::Null),
-            feedback_source: body
-                .feedback_source
-                .unwrap_or_else(|| json!({"type": "api", "metadata": {}})),
-            feedback_config: body.feedback_config,
-            comparative_experiment_id: body.comparative_experiment_id,
-            feedback_group_id: body.feedback_group_id,
-            extra: body.extra.unwrap_or(Value::Null),
-            created_at_us: body.created_at,
-        },
-    )
-    .await?;
+    if body.feedback_source.is_none() {
+        body.feedback_source = raw_json(&json!({"type": "api", "metadata": {}}));
+    }
+    let row = record(&state, caller.workspace_id, body).await?;
     Ok(Json(render(&row)))
 }
 
@@ -190,9 +109,9 @@ async fn list(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct FeedbackChange {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_score")]
     #[schema(schema_with = score_schema)]
-    score: Option<Value>,
+    score: Option<f64>,
     #[serde(default)]
     value: Option<Value>,
     #[serde(default)]
@@ -215,7 +134,7 @@ async fn update(
     let mut row = feedback_store::get(clickhouse, tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Feedback not found".into()))?;
-    if let Some(score) = score_of(body.score.as_ref())? {
+    if let Some(score) = body.score {
         row.score = Some(score);
     }
     if let Some(value) = body.value.filter(|v| !v.is_null()) {

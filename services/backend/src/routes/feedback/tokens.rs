@@ -210,21 +210,20 @@ async fn submit(
     crate::feedback::record_batched(
         state,
         token.tenant_id,
-        NewFeedback {
-            id: Uuid::now_v7(),
-            key: token.feedback_key.clone(),
+        FeedbackWire {
+            key: Some(token.feedback_key.clone()),
             run_id: Some(token.run_id),
-            score: score_of(submission.score.as_ref())?,
-            value: submission.value.unwrap_or(Value::Null),
+            score: score_of(submission.score.as_ref().unwrap_or(&Value::Null))?,
+            value: submission.value.as_ref().and_then(raw_json),
             comment: submission.comment,
-            correction: submission.correction.unwrap_or(Value::Null),
-            feedback_source: json!({
+            correction: submission.correction.as_ref().and_then(raw_json),
+            feedback_source: raw_json(&json!({
                 "type": "app",
                 "metadata": submission.metadata.unwrap_or_else(|| json!({})),
-            }),
-            feedback_config: token.feedback_config.clone(),
-            extra: json!({"feedback_token_id": token.id}),
-            ..NewFeedback::default()
+            })),
+            feedback_config: token.feedback_config.as_ref().and_then(raw_json),
+            extra: raw_json(&json!({"feedback_token_id": token.id})),
+            ..FeedbackWire::default()
         },
     )
     .await?;

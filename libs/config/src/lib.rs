@@ -15,6 +15,7 @@
 #![cfg_attr(test, allow(clippy::expect_used, clippy::indexing_slicing))]
 
 mod model;
+mod secret;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
 pub use model::*;
+pub use secret::{EncryptionKey, Secret, SecretsConfig};
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]

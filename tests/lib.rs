@@ -7,6 +7,7 @@
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod providers;
+mod typed;
 
 use std::sync::Arc;
 

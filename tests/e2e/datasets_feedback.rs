@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use ironsmith_api_types::resources::Feedback;
 use ironsmith_e2e::{Client, Stack};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -77,10 +78,13 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
         422
     );
     let dataset = admin
-        .post("/datasets", json!({"name": "docs", "data_type": "kv"}))
-        .await?
-        .expect(200)?;
-    let dataset_id = id(&dataset);
+        .create_dataset(json!({"name": "docs", "data_type": "kv"}))
+        .await?;
+    let dataset_id = dataset.id;
+    assert_eq!(
+        (dataset.data_type.as_str(), dataset.example_count),
+        ("kv", 0)
+    );
     assert_eq!(
         admin
             .post("/datasets", json!({"name": "docs"}))
@@ -231,22 +235,19 @@ async fn examples_attachments_uploads_versions_and_links() -> anyhow::Result<()>
         .expect(200)?;
     assert_eq!(patched["inputs"], json!({"q": "one"}));
     assert_eq!(patched["metadata"], json!({"n": 2}));
-    let other = admin
-        .post("/datasets", json!({"name": "other"}))
-        .await?
-        .expect(200)?;
+    let other = admin.create_dataset(json!({"name": "other"})).await?;
     let stranger = admin
-        .post(
-            "/examples",
-            json!({"dataset_id": id(&other), "inputs": {"x": 1}}),
-        )
-        .await?
-        .expect(200)?;
+        .create_example(json!({"dataset_id": other.id, "inputs": {"x": 1}}))
+        .await?;
+    assert_eq!(
+        admin.examples(other.id, "").await?,
+        std::slice::from_ref(&stranger)
+    );
     assert_eq!(
         admin
             .patch(
                 "/examples/bulk",
-                json!([{"id": one, "inputs": {"q": 1}}, {"id": id(&stranger), "inputs": {"q": 2}}]),
+                json!([{"id": one, "inputs": {"q": 1}}, {"id": stranger.id, "inputs": {"q": 2}}]),
             )
             .await?
             .status,
@@ -474,43 +475,40 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
 
     // Feedback CRUD; feedback for a run not ingested yet is accepted.
     let created = admin
-        .post(
-            "/feedback",
+        .create_feedback(
             json!({"run_id": run, "key": "quality", "score": true, "comment": "good",
                    "feedback_source": {"type": "model", "metadata": {"m": 1}}}),
         )
-        .await?
-        .expect(200)?;
-    let feedback = id(&created);
-    assert_eq!(created["trace_id"], json!(run));
-    let read = admin
+        .await?;
+    let feedback = created.id;
+    assert_eq!(created.trace_id, Some(run));
+    let read: Feedback = admin
         .get(&format!("/feedback/{feedback}"))
         .await?
-        .expect(200)?;
-    assert_eq!(read["score"], 1.0);
-    assert_eq!(read["comment"], "good");
-    let by_source = admin
+        .expect_as(200)?;
+    assert_eq!(read.score, Some(1.0));
+    assert_eq!(read.comment.as_deref(), Some("good"));
+    let by_source: Vec<Feedback> = admin
         .get(&format!(
             "/feedback?run={run}&source=FeedbackSourceType.MODEL"
         ))
         .await?
-        .expect(200)?;
-    assert_eq!(by_source.as_array().map(Vec::len), Some(1));
-    let patched = admin
+        .expect_as(200)?;
+    assert_eq!(by_source.len(), 1);
+    let patched: Feedback = admin
         .patch(
             &format!("/feedback/{feedback}"),
             json!({"score": 0.5, "value": "meh"}),
         )
         .await?
-        .expect(200)?;
-    assert_eq!(patched["score"], 0.5);
-    assert_eq!(
-        admin
-            .get(&format!("/feedback/{feedback}"))
-            .await?
-            .expect(200)?["value"],
-        "meh"
-    );
+        .expect_as(200)?;
+    assert_eq!(patched.score, Some(0.5));
+    let reread: Feedback = admin
+        .get(&format!("/feedback/{feedback}"))
+        .await?
+        .expect_as(200)?;
+    assert_eq!(reread.value, "meh");
+    assert_eq!(admin.feedback_on(run).await?, [reread]);
     admin
         .delete(&format!("/feedback/{feedback}"))
         .await?
@@ -520,12 +518,8 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
         404
     );
     admin
-        .post(
-            "/feedback",
-            json!({"run_id": Uuid::now_v7(), "key": "early", "score": 1}),
-        )
-        .await?
-        .expect(200)?;
+        .create_feedback(json!({"run_id": Uuid::now_v7(), "key": "early", "score": 1}))
+        .await?;
     assert_eq!(
         admin
             .post("/feedback", json!({"run_id": run}))
@@ -543,9 +537,9 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
         .fetch_one()
         .await?;
     assert!(upgraded >= 1);
-    let read_run = admin.get(&format!("/runs/{run}")).await?.expect(200)?;
-    assert_eq!(read_run["trace_upgrade"], true);
-    assert_eq!(read_run["trace_tier"], "longlived");
+    let read_run = admin.run(run).await?;
+    assert!(read_run.trace_upgrade);
+    assert_eq!(read_run.trace_tier.as_deref(), Some("longlived"));
 
     // Configurations: idempotent re-create, a changed one added next to the first (which
     // feedback is still checked against), validation, soft delete.
@@ -713,14 +707,11 @@ async fn feedback_configs_tokens_upgrades_and_queues() -> anyhow::Result<()> {
 
     // Annotation queue: add, next item for me, mark done, completed, remove by run id, delete.
     let queue = admin
-        .post(
-            "/annotation-queues",
-            json!({"name": "review", "rubric_instructions": "be fair",
-                   "rubric_items": [{"feedback_key": "quality", "description": "is it good"}]}),
-        )
-        .await?
-        .expect(200)?;
-    let queue_id = id(&queue);
+        .create_annotation_queue(json!({"name": "review", "rubric_instructions": "be fair",
+                   "rubric_items": [{"feedback_key": "quality", "description": "is it good"}]}))
+        .await?;
+    let queue_id = queue.id.to_string();
+    assert_eq!(queue.name, "review");
     assert_eq!(
         admin
             .post(

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use ironsmith_api_types::runs::Project;
 use ironsmith_e2e::{Client, Stack};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -323,34 +324,21 @@ async fn projects_runs_filters_stats_and_sharing() -> anyhow::Result<()> {
     assert_eq!(ids(&ascending), vec![t.root.id, t.llm.id, t.tool.id]);
 
     // One run: children, ancestors, derived fields.
-    let root = admin
-        .get(&format!("/runs/{}", t.root.id))
-        .await?
-        .expect(200)?;
+    let root = admin.run(t.root.id).await?;
     assert_eq!(
-        root["child_run_ids"],
-        json!([t.llm.id, t.tool.id, t.leaf.id])
+        root.child_run_ids,
+        Some(vec![t.llm.id, t.tool.id, t.leaf.id])
     );
-    assert_eq!(root["direct_child_run_ids"], json!([t.llm.id, t.tool.id]));
-    assert_eq!(root["thread_id"], "t-1");
-    assert_eq!(root["status"], "success");
-    assert_eq!(root["outputs"]["answer"], "forty-two");
-    let leaf = admin
-        .get(&format!("/runs/{}", t.leaf.id))
-        .await?
-        .expect(200)?;
-    assert_eq!(leaf["parent_run_ids"], json!([t.root.id, t.tool.id]));
-    let llm = admin
-        .get(&format!("/runs/{}", t.llm.id))
-        .await?
-        .expect(200)?;
+    assert_eq!(root.direct_child_run_ids, Some(vec![t.llm.id, t.tool.id]));
+    assert_eq!(root.thread_id.as_deref(), Some("t-1"));
+    assert_eq!(root.status, "success");
+    assert_eq!(root.outputs.expect("outputs")["answer"], "forty-two");
+    let leaf = admin.run(t.leaf.id).await?;
+    assert_eq!(leaf.parent_run_ids, [t.root.id, t.tool.id]);
+    let llm = admin.run(t.llm.id).await?;
     assert_eq!(
-        (
-            llm["prompt_tokens"].clone(),
-            llm["completion_tokens"].clone(),
-            llm["total_cost"].clone()
-        ),
-        (json!(100), json!(20), json!(0.5))
+        (llm.prompt_tokens, llm.completion_tokens, llm.total_cost),
+        (100, 20, Some(0.5))
     );
     assert_eq!(
         admin
@@ -502,11 +490,12 @@ async fn project_crud_follows_the_spec() -> anyhow::Result<()> {
     let first = admin.get("/sessions?limit=1").await?.expect(200)?;
     assert_eq!(first[0]["tenant_id"], json!(stack.workspace_id));
 
-    let created = admin
+    let created: Project = admin
         .post("/sessions", json!({"name": "exp-1", "description": "first", "extra": {"metadata": {"model": "a", "k": 1}}}))
         .await?
-        .expect(201)?;
-    let id = created["id"].as_str().expect("id").to_owned();
+        .expect_as(201)?;
+    assert_eq!(created.description.as_deref(), Some("first"));
+    let id = created.id.to_string();
     let duplicate = admin.post("/sessions", json!({"name": "exp-1"})).await?;
     assert_eq!(duplicate.status, 409);
     assert!(
@@ -514,21 +503,19 @@ async fn project_crud_follows_the_spec() -> anyhow::Result<()> {
             .as_str()
             .is_some_and(|d| d.contains("already exists"))
     );
-    let upserted = admin
+    let upserted: Project = admin
         .post(
             "/sessions?upsert=true",
             json!({"name": "exp-1", "description": "again"}),
         )
         .await?
-        .expect(200)?;
+        .expect_as(200)?;
     assert_eq!(
-        (upserted["id"].as_str(), upserted["description"].as_str()),
-        (Some(id.as_str()), Some("again"))
+        (upserted.id.to_string(), upserted.description.as_deref()),
+        (id.clone(), Some("again"))
     );
-    admin
-        .post("/sessions", json!({"name": "other-thing"}))
-        .await?
-        .expect(201)?;
+    let other = admin.create_project("other-thing").await?;
+    assert_eq!(admin.project(other.id).await?.name, "other-thing");
     assert_eq!(
         admin.post("/sessions", json!({"name": "  "})).await?.status,
         422

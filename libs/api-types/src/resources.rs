@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::timestamp;
 
 /// A dataset, with its counts.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Dataset {
     pub id: Uuid,
     /// The workspace.
@@ -22,16 +22,26 @@ pub struct Dataset {
     pub description: Option<String>,
     /// `kv`, `llm` or `chat`.
     pub data_type: String,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub modified_at: DateTime<Utc>,
     pub example_count: i64,
     /// Experiments run on it.
     pub session_count: i64,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub last_session_start_time: Option<DateTime<Utc>>,
     /// A JSON Schema every example's inputs must satisfy.
@@ -47,14 +57,14 @@ pub struct Dataset {
 }
 
 /// A signed link to one of an example's attachments.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttachmentUrl {
     pub presigned_url: String,
     pub mime_type: Option<String>,
 }
 
 /// An example of a dataset, as of the version read.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Example {
     pub id: Uuid,
     pub dataset_id: Uuid,
@@ -64,10 +74,16 @@ pub struct Example {
     pub outputs: Option<Value>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub modified_at: DateTime<Utc>,
     pub source_run_id: Option<Uuid>,
@@ -76,7 +92,7 @@ pub struct Example {
 }
 
 /// An example with the runs of the compared experiments on it.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExampleWithRuns {
     #[serde(flatten)]
     pub example: Example,
@@ -86,7 +102,7 @@ pub struct ExampleWithRuns {
 }
 
 /// A piece of feedback on a run, a trace or a project.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Feedback {
     pub id: Uuid,
     pub key: String,
@@ -101,10 +117,18 @@ pub struct Feedback {
     /// Always null: upstream's run start time, not recorded with feedback here.
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub start_time: Option<String>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub modified_at: Option<DateTime<Utc>>,
     /// Who or what gave it: `{"type": "api" | "app" | "model", "metadata": {…}, …}`.
@@ -120,7 +144,7 @@ pub struct Feedback {
 }
 
 /// The price of a model's tokens, matched by name.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelPrice {
     pub id: Uuid,
     /// The workspace; null for the stack's defaults.
@@ -133,21 +157,30 @@ pub struct ModelPrice {
     pub completion_cost_per_million: f64,
     /// Higher wins when several patterns match.
     pub priority: i32,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
 }
 
 /// An annotation queue.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnnotationQueue {
     pub id: Uuid,
     pub name: String,
     pub description: Option<String>,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub updated_at: DateTime<Utc>,
     pub tenant_id: Uuid,
@@ -162,37 +195,47 @@ pub struct AnnotationQueue {
 }
 
 /// A run in an annotation queue.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnnotationQueueItem {
     pub id: Uuid,
     pub run_id: Uuid,
     pub queue_id: Uuid,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub added_at: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub last_reviewed_time: Option<DateTime<Utc>>,
 }
 
 /// What a delete answers.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Deleted {
     pub id: Uuid,
     pub deleted: bool,
 }
 
 /// A dataset's public link.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetShare {
     pub dataset_id: Uuid,
     pub share_token: Uuid,
 }
 
 /// A version of a dataset: the time of a change, with the tags naming it.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetVersion {
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub as_of: DateTime<Utc>,
     /// Null when the version has no tag.
@@ -200,7 +243,7 @@ pub struct DatasetVersion {
 }
 
 /// What changed between two versions of a dataset.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetDiff {
     pub examples_added: Vec<Uuid>,
     pub examples_modified: Vec<Uuid>,
@@ -208,24 +251,30 @@ pub struct DatasetDiff {
 }
 
 /// Examples a bulk write or delete touched.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExampleIds {
     pub count: usize,
     pub example_ids: Vec<Uuid>,
 }
 
 /// A pairwise comparison of experiments on a dataset.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ComparativeExperiment {
     pub id: Uuid,
     pub name: String,
     pub description: Option<String>,
     /// The workspace.
     pub tenant_id: Uuid,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub modified_at: DateTime<Utc>,
     pub reference_dataset_id: Uuid,
@@ -235,18 +284,21 @@ pub struct ComparativeExperiment {
 }
 
 /// How many items an annotation queue holds.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueSize {
     pub size: i64,
 }
 
 /// A presigned link that records feedback on a run without an API key.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeedbackToken {
     pub id: Uuid,
     /// `GET` (with the feedback in the query) or `POST` (with a JSON body) records feedback.
     pub url: String,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub expires_at: DateTime<Utc>,
     pub feedback_key: String,
@@ -254,7 +306,7 @@ pub struct FeedbackToken {
 }
 
 /// How feedback of one key is given and scored.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeedbackKeyConfig {
     /// This configuration (a key can have more than one).
     pub id: Uuid,
@@ -263,7 +315,10 @@ pub struct FeedbackKeyConfig {
     pub feedback_config: Value,
     /// The workspace.
     pub tenant_id: Uuid,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub modified_at: DateTime<Utc>,
     pub is_lower_score_better: Option<bool>,
@@ -277,17 +332,20 @@ pub struct FeedbackKeyConfig {
 }
 
 /// A confirmation.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     pub message: String,
 }
 
 /// The current workspace's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkspaceSettings {
     pub id: Uuid,
     pub display_name: String,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
     /// The handle public prompts are listed under.
@@ -295,7 +353,7 @@ pub struct WorkspaceSettings {
 }
 
 /// One feedback token, or a list of them: the answer has the shape of the request.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum FeedbackTokens {
     One(FeedbackToken),
@@ -303,12 +361,16 @@ pub enum FeedbackTokens {
 }
 
 /// Examples a multipart write created or updated, and the dataset version it made.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExamplesWritten {
     pub count: usize,
     pub example_ids: Vec<Uuid>,
     /// The new version; null when nothing was written.
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub as_of: Option<DateTime<Utc>>,
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::ser::Error as _;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use crate::resources::AttachmentUrl;
 use crate::timestamp;
 
 /// A run: one step of a trace (an LLM call, a chain, a tool, a retriever, …).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Run {
     pub id: Uuid,
     pub name: String,
@@ -24,10 +24,18 @@ pub struct Run {
     pub run_type: String,
     /// `success`, `error` or `pending`.
     pub status: String,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub start_time: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub end_time: Option<DateTime<Utc>>,
     #[schema(value_type = Object)]
@@ -82,7 +90,11 @@ pub struct Run {
     pub completion_cost_details: Option<Value>,
     /// The model price the cost was computed from.
     pub price_model_id: Option<Uuid>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub first_token_time: Option<DateTime<Utc>>,
     /// Always null.
@@ -108,7 +120,11 @@ pub struct Run {
     pub share_token: Option<Uuid>,
     /// `shortlived` or `longlived`.
     pub trace_tier: Option<String>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub trace_first_received_at: Option<DateTime<Utc>>,
     /// Always null.
@@ -119,7 +135,7 @@ pub struct Run {
 }
 
 /// Statistics of one feedback key.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeedbackKeyStats {
     pub n: u64,
     /// Mean score; null when no feedback of the key has one.
@@ -131,7 +147,7 @@ pub struct FeedbackKeyStats {
 }
 
 /// Feedback statistics by feedback key.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct FeedbackStats(pub BTreeMap<String, FeedbackKeyStats>);
 
@@ -201,8 +217,18 @@ impl Serialize for SelectedRun {
     }
 }
 
+/// Reads a run answered with every field (no `select`): clients of the typed answers.
+impl<'de> Deserialize<'de> for SelectedRun {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(SelectedRun {
+            run: Run::deserialize(deserializer)?,
+            selection: Selection::All,
+        })
+    }
+}
+
 /// Where the next page of a listing starts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Cursors {
     /// Pass as `cursor` to read the next page; null on the last page.
     pub next: Option<String>,
@@ -211,7 +237,7 @@ pub struct Cursors {
 }
 
 /// A page of runs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunsPage {
     #[schema(value_type = Vec<Run>)]
     pub runs: Vec<SelectedRun>,
@@ -222,7 +248,7 @@ pub struct RunsPage {
 }
 
 /// Run statistics over a set of runs (`/runs/stats`) or of a project's traces.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunStats {
     pub run_count: u64,
     /// Seconds.
@@ -239,10 +265,18 @@ pub struct RunStats {
     pub total_cost: Option<f64>,
     pub prompt_cost: Option<f64>,
     pub completion_cost: Option<f64>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub first_run_start_time: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub last_run_start_time: Option<DateTime<Utc>>,
     /// The share of runs that errored.
@@ -256,17 +290,24 @@ pub struct RunStats {
 }
 
 /// A project (a tracing project or an experiment; `TracerSession` on the wire).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Project {
     pub id: Uuid,
     /// The workspace.
     pub tenant_id: Uuid,
     pub name: String,
     pub description: Option<String>,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub start_time: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub end_time: Option<DateTime<Utc>>,
     #[schema(value_type = Object)]
@@ -276,7 +317,11 @@ pub struct Project {
     pub default_dataset_id: Option<Uuid>,
     /// `shortlived` or `longlived`.
     pub trace_tier: String,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub last_run_start_time_live: Option<DateTime<Utc>>,
     /// Present with `include_stats=true`.
@@ -309,7 +354,7 @@ fn optional_project_stats() -> utoipa::openapi::schema::Schema {
 }
 
 /// A project's statistics: over its traces, and feedback on it and on its runs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProjectStats {
     #[serde(flatten)]
     pub runs: RunStats,
@@ -320,7 +365,7 @@ pub struct ProjectStats {
 }
 
 /// Threads of a project (`POST /runs/group`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunGroups {
     pub groups: Vec<RunGroup>,
     /// Threads in the project within the time range.
@@ -328,7 +373,7 @@ pub struct RunGroups {
 }
 
 /// One thread: the traces sharing a `thread_id`.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunGroup {
     /// The thread id.
     pub group_key: String,
@@ -339,10 +384,18 @@ pub struct RunGroup {
     pub count: u64,
     /// Runs in the thread.
     pub run_count: u64,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub min_start_time: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub max_start_time: Option<DateTime<Utc>>,
     pub total_tokens: i64,
@@ -363,37 +416,50 @@ pub struct RunGroup {
 }
 
 /// A run's public link.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunShare {
     pub run_id: Uuid,
     pub share_token: Uuid,
 }
 
 /// A run in an annotation queue: the run, plus the item's fields.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueRun {
     #[serde(flatten)]
     pub run: Run,
     /// The item's id.
     pub queue_run_id: Uuid,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub added_at: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
+    #[serde(
+        serialize_with = "timestamp::serialize_option",
+        deserialize_with = "timestamp::deserialize_option",
+        default
+    )]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub last_reviewed_time: Option<DateTime<Utc>>,
 }
 
 /// Run statistics over time (`POST /runs/timeseries`): one series per group, each a list of the
 /// buckets that hold runs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunTimeseries {
     /// The bucket width.
     pub stride_seconds: i64,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String)]
     pub start_time: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String)]
     pub end_time: DateTime<Utc>,
     /// What the series are split by (`name`, `run_type`, `tag`, `metadata`), or null.
@@ -407,17 +473,20 @@ pub struct RunTimeseries {
 }
 
 /// The average scores of one feedback key per bucket.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeedbackSeries {
     pub key: String,
     pub points: Vec<FeedbackSeriesPoint>,
 }
 
 /// One bucket of a feedback series.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeedbackSeriesPoint {
     /// The bucket's start (runs started in it carry the feedback).
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String)]
     pub start_time: DateTime<Utc>,
     /// Scored feedback records.
@@ -426,7 +495,7 @@ pub struct FeedbackSeriesPoint {
 }
 
 /// The buckets of one group.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunSeries {
     /// The group's value (a run name, a run type, a tag, a metadata value; `""` for runs
     /// without one); null when the series are not split.
@@ -436,10 +505,13 @@ pub struct RunSeries {
 }
 
 /// One bucket of a series.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunSeriesPoint {
     /// The bucket's start.
-    #[serde(serialize_with = "timestamp::serialize")]
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
     #[schema(value_type = String)]
     pub start_time: DateTime<Utc>,
     pub run_count: u64,

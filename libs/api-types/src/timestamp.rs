@@ -2,7 +2,7 @@
 //! `2025-03-01T10:15:00.123456`, the upstream form both SDKs read as UTC.
 
 use chrono::{DateTime, Utc};
-use serde::Serializer;
+use serde::{Deserialize, Deserializer, Serializer};
 
 pub const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 
@@ -20,6 +20,25 @@ pub fn serialize_option<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Resul
     match t {
         Some(t) => s.serialize_str(&format(t)),
         None => s.serialize_none(),
+    }
+}
+
+/// Reads a timestamp this API emitted (or any form [`parse`] takes), for clients of the typed
+/// answers: `#[serde(deserialize_with = "timestamp::deserialize")]`.
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse(&text).ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not a timestamp")))
+}
+
+/// Reads an optional timestamp (`null` is none).
+pub fn deserialize_option<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => parse(&text)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not a timestamp"))),
     }
 }
 

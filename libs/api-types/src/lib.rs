@@ -13,4 +13,5 @@ pub mod info;
 pub mod playground;
 pub mod resources;
 pub mod runs;
+pub mod select;
 pub mod timestamp;

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::ser::Error as _;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
@@ -207,13 +206,7 @@ impl Serialize for SelectedRun {
         if self.selection == Selection::All {
             return self.run.serialize(serializer);
         }
-        let Value::Object(mut fields) =
-            serde_json::to_value(&self.run).map_err(S::Error::custom)?
-        else {
-            return Err(S::Error::custom("a run serialises to an object"));
-        };
-        fields.retain(|field, _| self.selection.wants(field));
-        fields.serialize(serializer)
+        crate::select::serialize_fields(&self.run, serializer, |field| self.selection.wants(field))
     }
 }
 

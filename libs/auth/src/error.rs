@@ -80,6 +80,25 @@ impl IntoResponse for AuthError {
     }
 }
 
+/// Why a new password could not be hashed: no hashing thread (503), or the hasher failed
+/// (500).
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error(transparent)]
+    Unavailable(#[from] AuthError),
+    #[error(transparent)]
+    Failed(#[from] crate::password::PasswordError),
+}
+
+impl From<HashError> for ironsmith_http::ApiError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Unavailable(error) => error.into(),
+            HashError::Failed(error) => ironsmith_http::ApiError::internal(error),
+        }
+    }
+}
+
 impl From<AuthError> for ironsmith_http::ApiError {
     fn from(error: AuthError) -> Self {
         use ironsmith_http::ApiError;

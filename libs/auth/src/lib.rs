@@ -20,7 +20,7 @@ pub use authenticator::{
     AuthSetupError, Authenticator, Presented, SECURE_SESSION_COOKIE, SESSION_COOKIE,
     session_cookie_name,
 };
-pub use error::AuthError;
+pub use error::{AuthError, HashError};
 pub use extract::{
     Auth, AuthContext, MaybeAuth, OrgAuth, OrgContext, PublicAccess, RequireOrgPermission,
     RequirePermission,

@@ -24,6 +24,12 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+impl From<ironsmith_auth::HashError> for Error {
+    fn from(error: ironsmith_auth::HashError) -> Self {
+        Error::Api(error.into())
+    }
+}
+
 impl From<ironsmith_queue::QueueError> for Error {
     fn from(error: ironsmith_queue::QueueError) -> Self {
         Error::Api(error.into())

@@ -16,7 +16,7 @@ use ironsmith_db::Pool;
 use ironsmith_redis::Redis;
 use uuid::Uuid;
 
-use crate::error::AuthError;
+use crate::error::{AuthError, HashError};
 use crate::limits::{EndpointClass, Limiter, OrgLimits, classify, unavailable};
 use crate::principal::{Credential, Principal};
 use crate::secrets::{KeyShape, SecretHasher, key_shape};
@@ -132,14 +132,12 @@ impl Authenticator {
     }
 
     /// Hashes a new password on a blocking thread, within the hashing bound.
-    pub async fn hash_password(
-        &self,
-        password: String,
-    ) -> Result<Result<String, crate::password::PasswordError>, AuthError> {
+    pub async fn hash_password(&self, password: String) -> Result<String, HashError> {
         let _permit = self.inner.hashing.acquire().await.map_err(unavailable)?;
-        tokio::task::spawn_blocking(move || crate::password::hash_password(&password))
+        let hashed = tokio::task::spawn_blocking(move || crate::password::hash_password(&password))
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        Ok(hashed?)
     }
 
     /// Checks a password against a stored hash on a blocking thread, within the hashing bound.

@@ -178,11 +178,7 @@ async fn change_password(
     if !matches || user.password_hash.is_none() {
         return Err(forbidden("The current password is wrong"));
     }
-    let new_hash = state
-        .auth
-        .hash_password(new)
-        .await?
-        .map_err(ApiError::internal)?;
+    let new_hash = state.auth.hash_password(new).await?;
     let keep = match caller.credential {
         Credential::Session { id } => Some(id),
         Credential::ApiKey { .. } => None,

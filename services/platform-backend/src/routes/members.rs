@@ -389,11 +389,7 @@ async fn accept(
                     ),
                 ));
             }
-            let hash = state
-                .auth
-                .hash_password(password)
-                .await?
-                .map_err(ApiError::internal)?;
+            let hash = state.auth.hash_password(password).await?;
             let id = Uuid::now_v7();
             users::create(
                 &mut *tx,

@@ -82,6 +82,9 @@ pub const SECRETS_KEY: &str = "test:BLD5303I/F5kkjEi0lzC1ODs54zDGefH4S5hiA3OP04=
 /// The token backend and playground share in test stacks.
 pub const PLAYGROUND_TOKEN: &str = "test-playground-token-0123456789abcdef";
 
+/// How long `drain` waits for the worker in `ingested_runs` and `ingested_feedback`.
+const DRAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The operator credential of test stacks (`auth.operator_token`).
 pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789abcdef";
 
@@ -260,8 +263,71 @@ impl Stack {
         .await?)
     }
 
+    /// Waits until the worker has stored everything appended to the ingestion stream so far:
+    /// no shard holds an entry that is unread or unacknowledged, and the worker acknowledges an
+    /// entry only once ClickHouse confirmed its rows. Every accepted run and feedback (a 202
+    /// means the append was durable) is then readable. This watches the queue, not the
+    /// results, so a test that only waits for ingestion knows when it is done. Fails after
+    /// `within` (no worker running, ClickHouse down).
+    pub async fn drain(&self, within: std::time::Duration) -> anyhow::Result<()> {
+        let stream = ironsmith_queue::ShardedStream::new(
+            ironsmith_redis::Redis::new(&self.config.redis)?,
+            ironsmith_queue::INGEST_STREAM,
+            self.config.ingest.shards,
+        );
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let depth = stream.depth().await?;
+            if depth.queued == 0 && depth.pending == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                anyhow::bail!(
+                    "the ingestion stream still holds {} unread and {} unacknowledged entries \
+                     after {within:?}",
+                    depth.queued,
+                    depth.pending
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The runs of project `name` once everything accepted so far is stored (`drain`): the
+    /// latest version of each, in start order; none when the project does not exist. For tests
+    /// that only wait for ingestion: the answer is final, no polling.
+    pub async fn ingested_runs(
+        &self,
+        name: &str,
+    ) -> anyhow::Result<Vec<ironsmith_analytics::runs::RunRow>> {
+        self.drain(DRAIN_WITHIN).await?;
+        let Some(project) = self.project_id(name).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(
+            ironsmith_analytics::runs::latest_runs(&self.clickhouse(), self.workspace_id, project)
+                .await?,
+        )
+    }
+
+    /// The feedback on `trace_id` once everything accepted so far is stored (`drain`).
+    pub async fn ingested_feedback(
+        &self,
+        trace_id: Uuid,
+    ) -> anyhow::Result<Vec<ironsmith_analytics::runs::FeedbackRow>> {
+        self.drain(DRAIN_WITHIN).await?;
+        Ok(ironsmith_analytics::runs::trace_feedback(
+            &self.clickhouse(),
+            self.workspace_id,
+            trace_id,
+        )
+        .await?)
+    }
+
     /// Waits until project `name` holds `count` runs in ClickHouse, then returns them (the
-    /// latest version of each, in start order). Fails after `within`.
+    /// latest version of each, in start order). Fails after `within`. Polls: for runs whose
+    /// producer is itself asynchronous (a deployed agent, a playground experiment, a live
+    /// tail); runs a test sent and had accepted are read with `ingested_runs`.
     pub async fn wait_for_runs(
         &self,
         name: &str,

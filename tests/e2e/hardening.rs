@@ -576,9 +576,7 @@ async fn hostile_values_get_clear_4xx_answers_and_accepted_ones_read_back_whole(
         .post("/runs", run_with(kept, json!({"inputs": inputs})))
         .await?
         .expect(202)?;
-    stack
-        .wait_for_runs("hostile", 1, Duration::from_secs(20))
-        .await?;
+    assert!(!stack.ingested_runs("hostile").await?.is_empty());
     let read = admin.get(&format!("/runs/{kept}")).await?.expect(200)?;
     assert_eq!(read["inputs"], inputs);
 
@@ -901,12 +899,8 @@ async fn a_deleted_projects_objects_are_removed() -> anyhow::Result<()> {
         .post("/runs", run_with(kept, big("kept")))
         .await?
         .expect(202)?;
-    stack
-        .wait_for_runs("doomed", 1, Duration::from_secs(20))
-        .await?;
-    stack
-        .wait_for_runs("kept", 1, Duration::from_secs(20))
-        .await?;
+    assert!(!stack.ingested_runs("doomed").await?.is_empty());
+    assert!(!stack.ingested_runs("kept").await?.is_empty());
     let tenant = stack.workspace_id;
     assert_eq!(objects(format!("runs/{tenant}/{doomed}")).await?, 1);
     let project = stack.project_id("doomed").await?.unwrap_or_default();
@@ -1157,9 +1151,7 @@ async fn the_periodic_sweep_removes_orphaned_objects_and_keeps_the_rest() -> any
         )
         .await?
         .expect(202)?;
-    stack
-        .wait_for_runs("hostile", 1, Duration::from_secs(20))
-        .await?;
+    assert!(!stack.ingested_runs("hostile").await?.is_empty());
     // What a refused request whose clean-up failed, or an example of a deleted dataset, leaves.
     let orphans = [
         format!("runs/{tenant}/{}/inputs-x.json", Uuid::now_v7()),
@@ -1218,9 +1210,8 @@ async fn poison_usage_neither_stops_the_worker_nor_costs_other_runs() -> anyhow:
                 .expect(202)?;
         }
     }
-    let rows = stack
-        .wait_for_runs("hostile", 5, Duration::from_secs(30))
-        .await?;
+    let rows = stack.ingested_runs("hostile").await?;
+    assert!(rows.len() >= 5);
     let stored = |id: Uuid| rows.iter().find(|r| r.id == id);
     for id in &neighbours {
         assert!(stored(*id).is_some(), "the neighbouring run {id} was lost");
@@ -1240,9 +1231,8 @@ async fn poison_usage_neither_stops_the_worker_nor_costs_other_runs() -> anyhow:
         .post("/runs", run_with(later, json!({})))
         .await?
         .expect(202)?;
-    let rows = stack
-        .wait_for_runs("hostile", 6, Duration::from_secs(30))
-        .await?;
+    let rows = stack.ingested_runs("hostile").await?;
+    assert!(rows.len() >= 6);
     assert!(rows.iter().any(|r| r.id == later));
     let letters: Value = reqwest::Client::new()
         .get(format!("{}/dead-letters/ingest", stack.worker))
@@ -1328,11 +1318,8 @@ async fn large_free_form_fields_go_to_object_storage_not_through_the_stream() ->
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let worker = ironsmith_queue_worker::start(stack.config.clone(), shutdown.clone()).await?;
-    let rows = stack
-        .wait_for_runs_where("hostile", 1, Duration::from_secs(30), |rows| {
-            rows.iter().any(|r| r.extra.contains("later"))
-        })
-        .await?;
+    let rows = stack.ingested_runs("hostile").await?;
+    assert!(rows.iter().any(|r| r.extra.contains("later")));
     let row = &rows[0];
     // ClickHouse holds keys, the beginning of the error, and what derived columns need.
     for key in [

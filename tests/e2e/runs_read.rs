@@ -126,11 +126,9 @@ async fn ingest(stack: &Stack, project: &str) -> anyhow::Result<Traces> {
         )
         .await?
         .expect(202)?;
-    stack
-        .wait_for_runs_where(project, 5, WAIT, |runs| {
-            runs.iter().all(|r| r.status != "pending")
-        })
-        .await?;
+    let runs = stack.ingested_runs(project).await?;
+    assert_eq!(runs.len(), 5);
+    assert!(runs.iter().all(|r| r.status != "pending"));
     Ok(Traces {
         root,
         llm,

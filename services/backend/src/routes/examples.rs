@@ -290,15 +290,34 @@ async fn filter_from(
     Ok(filter)
 }
 
+/// Which examples `GET /examples` and `GET /examples/count` read (documentation of the query;
+/// `filter_from` reads it).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "read as query pairs by `filter_from`; this struct documents them"
+)]
+struct ExampleSelection {
+    /// Examples of this dataset
+    dataset: Option<Uuid>,
+    /// Only these examples
+    id: Option<Vec<Uuid>>,
+    /// The dataset as of this version: a timestamp or a tag
+    as_of: Option<String>,
+    /// Examples in any of these splits
+    splits: Option<Vec<String>>,
+    /// A JSON object every listed example's metadata contains
+    metadata: Option<String>,
+    /// Examples whose inputs or outputs contain this text
+    full_text_contains: Option<String>,
+    /// A filter expression on metadata (`exists`, `has`, comparisons, `and`, `or`, `not`)
+    filter: Option<String>,
+}
+
 #[utoipa::path(get, path = "/examples", operation_id = "list_examples", tag = "examples",
     params(
-        ("dataset" = Option<Uuid>, Query, description = "Examples of this dataset"),
-        ("id" = Option<Vec<Uuid>>, Query, description = "Only these examples"),
-        ("as_of" = Option<String>, Query, description = "The dataset as of this version: a timestamp or a tag"),
-        ("splits" = Option<Vec<String>>, Query, description = "Examples in any of these splits"),
-        ("metadata" = Option<String>, Query, description = "A JSON object every listed example's metadata contains"),
-        ("full_text_contains" = Option<String>, Query, description = "Examples whose inputs or outputs contain this text"),
-        ("filter" = Option<String>, Query, description = "A filter expression on metadata (`exists`, `has`, comparisons, `and`, `or`, `not`)"),
+        ExampleSelection,
         ("offset" = Option<u64>, Query, minimum = 0),
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = [resources::Example])))]
@@ -315,14 +334,7 @@ async fn list(
 }
 
 #[utoipa::path(get, path = "/examples/count", tag = "examples",
-    params(
-        ("dataset" = Option<Uuid>, Query, description = "Examples of this dataset"),
-        ("id" = Option<Vec<Uuid>>, Query, description = "Only these examples"),
-        ("as_of" = Option<String>, Query, description = "The dataset as of this version: a timestamp or a tag"),
-        ("splits" = Option<Vec<String>>, Query, description = "Examples in any of these splits"),
-        ("metadata" = Option<String>, Query, description = "A JSON object every listed example's metadata contains"),
-        ("full_text_contains" = Option<String>, Query, description = "Examples whose inputs or outputs contain this text"),
-        ("filter" = Option<String>, Query, description = "A filter expression on metadata (`exists`, `has`, comparisons, `and`, `or`, `not`)")),
+    params(ExampleSelection),
     responses((status = 200, body = i64, content_type = "application/json")))]
 async fn count(
     State(state): State<AppState>,

@@ -3134,6 +3134,10 @@ export interface components {
             /** @description Any JSON value (a category, a label, a text). */
             value: unknown;
         };
+        /**
+         * @description Feedback as the SDKs send it, to `POST /feedback` or as a multipart `feedback.<id>` part.
+         *     Unknown keys are ignored and `null` reads as absent.
+         */
         FeedbackBody: {
             comment?: string | null;
             comparative_experiment_id?: string | null;
@@ -3145,6 +3149,7 @@ export interface components {
             feedback_source?: unknown;
             id?: string | null;
             key: string;
+            modified_at?: string | number | null;
             run_id?: string | null;
             score?: number | boolean | null;
             session_id?: string | null;

@@ -103,6 +103,15 @@ async fn a_user_walks_the_ui_in_chromium() -> anyhow::Result<()> {
         "one example edited in the table, the other deleted"
     );
     assert_eq!(
+        out["attachment_preview"], "Rome has been the capital since 1871.",
+        "a text attachment previewed in the examples table"
+    );
+    assert_eq!(
+        out["example_attachments"],
+        json!({"flag-SUFFIX.png": 70, "notes-SUFFIX.txt": 37}),
+        "the files added in the UI, read back through the SDK byte for byte"
+    );
+    assert_eq!(
         out["ui_project"],
         json!({"name": format!("from-browser-{suffix}"), "description": "created from the browser"})
     );

@@ -323,6 +323,35 @@ try {
   for await (const e of client.listExamples({ datasetName: `capitals-${SUFFIX}` })) afterEdits.push(e.inputs);
   out.examples_after_edits = afterEdits;
 
+  // An example added with two files: previewed in the table (the image decoded, the text on
+  // request), then read back through the SDK with its attachments.
+  const flag = join(tmpdir(), `flag-${SUFFIX}.png`);
+  writeFileSync(flag, Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64"));
+  const notes = join(tmpdir(), `notes-${SUFFIX}.txt`);
+  writeFileSync(notes, "Rome has been the capital since 1871.");
+  await page.getByRole("button", { name: "Add example" }).click();
+  const withFiles = page.getByRole("form", { name: "Add example" });
+  await withFiles.getByLabel("Inputs (JSON)").fill('{"country": "Italy"}');
+  await withFiles.getByLabel("Reference outputs (JSON)").fill('{"capital, city": "Rome"}');
+  await withFiles.getByLabel("Attachments").setInputFiles([flag, notes]);
+  await withFiles.getByRole("button", { name: "Add" }).click();
+  const italyRow = examplesTable.getByRole("row").filter({ hasText: "Italy" });
+  await italyRow.waitFor();
+  const image = italyRow.getByRole("img", { name: `flag-${SUFFIX}.png` });
+  await until("the image attachment decoded", async () => (await image.evaluate((img) => img.complete && img.naturalWidth)) === 1, 5_000);
+  await italyRow.getByRole("button", { name: `Preview notes-${SUFFIX}.txt` }).click();
+  out.attachment_preview = await text(italyRow.getByLabel(`Preview of notes-${SUFFIX}.txt`));
+  await check("dataset-example-attachments");
+  for await (const e of client.listExamples({ datasetName: `capitals-${SUFFIX}`, includeAttachments: true })) {
+    if (e.inputs.country !== "Italy") continue;
+    const stored = {};
+    for (const [name, a] of Object.entries(e.attachments ?? {})) {
+      const body = await (await fetch(a.presigned_url)).arrayBuffer();
+      stored[name.replace(SUFFIX, "SUFFIX")] = body.byteLength;
+    }
+    out.example_attachments = stored;
+  }
+
   // A project made in the UI, then traced into from the SDK.
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Tracing projects" }).click();
   await page.getByRole("button", { name: "New project" }).click();

@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Run } from "../api/client";
 import { usePermissions } from "../api/hooks";
 import { ErrorBox, Json, Loading, RunTypeBadge, StatusBadge, TabBar, cost, latencyOf, seconds, tokens, when } from "./common";
+import { Attachments, attachmentsOf } from "./Attachments";
 import { ChatView, chatMessages } from "./Chat";
 
 type Tab = "run" | "feedback" | "metadata";
@@ -55,7 +56,6 @@ function Payload({ title, value, chat }: { title: string; value: unknown; chat: 
 
 function RunTab({ run }: { run: Run }) {
   const isLlm = run.run_type === "llm";
-  const attachments = Object.entries(run.s3_urls ?? {}).filter(([k]) => k.startsWith("attachment."));
   return (
     <div className="run-tab">
       {run.error && (
@@ -66,21 +66,10 @@ function RunTab({ run }: { run: Run }) {
       )}
       <Payload title="Input" value={run.inputs} chat={isLlm} />
       <Payload title="Output" value={run.outputs} chat={isLlm} />
-      {attachments.length > 0 && (
+      {attachmentsOf(run.s3_urls).length > 0 && (
         <section className="payload">
           <h3>Attachments</h3>
-          <ul className="attachments">
-            {attachments.map(([key, a]) => {
-              const name = key.slice("attachment.".length);
-              const url = (a as { presigned_url?: string }).presigned_url ?? "";
-              return (
-                <li key={key}>
-                  {/\.(png|jpe?g|gif|webp|svg)$/i.test(name) && <img src={url} alt={name} className="attachment-preview" loading="lazy" />}
-                  <a href={url} download={name}>{name}</a>
-                </li>
-              );
-            })}
-          </ul>
+          <Attachments urls={run.s3_urls} />
         </section>
       )}
       {(run.prompt_tokens > 0 || run.completion_tokens > 0) && (

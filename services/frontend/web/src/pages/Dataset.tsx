@@ -3,6 +3,7 @@ import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, call, type Example } from "../api/client";
+import { Attachments } from "../components/Attachments";
 import { Crumbs, Empty, ErrorBox, Json, Loading, TabBar, ago, cost, seconds, useTitle, when } from "../components/common";
 import { FeedbackChips } from "../components/Feedback";
 
@@ -161,7 +162,10 @@ function ExampleRow({
   }
   return (
     <div role="row" ref={ref} data-index={index} className="examples-row" style={placed}>
-      <div role="cell"><Json value={example.inputs} /></div>
+      <div role="cell">
+        <Json value={example.inputs} />
+        <Attachments urls={example.attachment_urls} compact />
+      </div>
       <div role="cell"><Json value={example.outputs} /></div>
       <div role="cell">{example.metadata && Object.keys(example.metadata).length > 0 ? <Json value={example.metadata} /> : <span className="muted">–</span>}</div>
       <div role="cell">{ago(example.modified_at)}</div>
@@ -185,15 +189,48 @@ function parseObject(text: string, what: string): Record<string, unknown> | null
   return value as Record<string, unknown>;
 }
 
+/** A random UUID (v4), also where `crypto.randomUUID` is not offered (plain-HTTP origins). */
+function newId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** A new example with files: the multipart create the SDKs use (`{id}`, `{id}.inputs`, …). */
+function multipartExample(id: string, inputs: object, outputs: object | null, files: File[]): FormData {
+  const form = new FormData();
+  const json = (value: unknown) => new Blob([JSON.stringify(value)], { type: "application/json" });
+  form.append(id, json({}));
+  form.append(`${id}.inputs`, json(inputs));
+  if (outputs) form.append(`${id}.outputs`, json(outputs));
+  for (const file of files) {
+    form.append(`${id}.attachment.${file.name}`, new Blob([file], { type: file.type || "application/octet-stream" }), file.name);
+  }
+  return form;
+}
+
 function ExampleForm({ datasetId, example, onDone }: { datasetId: string; example?: Example; onDone: () => void }) {
   const queries = useQueryClient();
   const [inputs, setInputs] = useState(example ? JSON.stringify(example.inputs, null, 2) : "{\n  \"question\": \"\"\n}");
   const [outputs, setOutputs] = useState(example?.outputs ? JSON.stringify(example.outputs, null, 2) : "");
+  const [files, setFiles] = useState<File[]>([]);
   const save = useMutation({
     mutationFn: async () => {
-      const body = { dataset_id: datasetId, inputs: parseObject(inputs, "Inputs") ?? {}, outputs: parseObject(outputs, "Outputs") };
+      const parsedInputs = parseObject(inputs, "Inputs") ?? {};
+      const parsedOutputs = parseObject(outputs, "Outputs");
+      const body = { dataset_id: datasetId, inputs: parsedInputs, outputs: parsedOutputs };
       if (example) return call(api.PATCH("/api/v1/examples/{id}", { params: { path: { id: example.id } }, body }));
-      return call(api.POST("/api/v1/examples", { body }));
+      if (files.length === 0) return call(api.POST("/api/v1/examples", { body }));
+      const form = multipartExample(newId(), parsedInputs, parsedOutputs, files);
+      return call(
+        api.POST("/api/v1/platform/datasets/{id}/examples", {
+          params: { path: { id: datasetId } },
+          body: {},
+          bodySerializer: () => form,
+        }),
+      );
     },
     onSuccess: () => {
       void queries.invalidateQueries({ queryKey: ["examples", datasetId] });
@@ -209,6 +246,14 @@ function ExampleForm({ datasetId, example, onDone }: { datasetId: string; exampl
     <form className="card example-form" onSubmit={submit} aria-label={example ? "Edit example" : "Add example"}>
       <label>Inputs (JSON)<textarea className="mono" rows={6} value={inputs} onChange={(e) => setInputs(e.target.value)} /></label>
       <label>Reference outputs (JSON)<textarea className="mono" rows={6} value={outputs} onChange={(e) => setOutputs(e.target.value)} /></label>
+      {example ? (
+        <Attachments urls={example.attachment_urls} compact />
+      ) : (
+        <label>
+          Attachments
+          <input type="file" multiple onChange={(e) => setFiles(Array.from(e.target.files ?? []))} />
+        </label>
+      )}
       <div className="button-row">
         <button type="submit" className="primary" disabled={save.isPending}>{example ? "Save" : "Add"}</button>
         <button type="button" onClick={onDone}>Cancel</button>

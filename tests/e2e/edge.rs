@@ -140,3 +140,105 @@ async fn a_down_upstream_is_a_502_and_makes_the_edge_unready() -> anyhow::Result
     frontend.wait().await?;
     Ok(())
 }
+
+/// JSON answers are compressed for clients that accept it (zstd preferred, else gzip) and
+/// decode to the same bytes; clients that do not ask get them as they are. Proxied answers
+/// are compressed the same way.
+#[tokio::test]
+async fn json_answers_are_compressed_for_clients_that_accept_it() -> anyhow::Result<()> {
+    use std::io::Read;
+    let stack = ironsmith_e2e::Stack::start().await?;
+    let client = reqwest::Client::new();
+    let fetch = |path: String, accept: Option<&'static str>| {
+        let mut request = client
+            .get(format!("{}{path}", stack.edge))
+            .header("x-api-key", &stack.admin_key);
+        if let Some(accept) = accept {
+            request = request.header("accept-encoding", accept);
+        }
+        async move {
+            let response = request.send().await?;
+            let encoding = response
+                .headers()
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let vary = response
+                .headers()
+                .get_all("vary")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(", ")
+                .to_ascii_lowercase();
+            anyhow::Ok((
+                response.status().as_u16(),
+                encoding,
+                vary,
+                response.bytes().await?.to_vec(),
+            ))
+        }
+    };
+    for i in 0..12 {
+        stack
+            .admin()
+            .create_project(&format!("compressed-{i}"))
+            .await?;
+    }
+    for path in [
+        "/api/openapi.json".to_owned(),
+        "/api/v1/sessions?limit=20".to_owned(),
+    ] {
+        let (status, encoding, _, plain) = fetch(path.clone(), None).await?;
+        assert_eq!(
+            (status, encoding),
+            (200, None),
+            "{path}: not asked, not compressed"
+        );
+        assert!(plain.len() > 2048, "{path}: {} bytes", plain.len());
+        serde_json::from_slice::<serde_json::Value>(&plain)?;
+
+        let (_, encoding, vary, zstd) =
+            fetch(path.clone(), Some("gzip, deflate, br, zstd")).await?;
+        assert_eq!(encoding.as_deref(), Some("zstd"), "{path}");
+        assert!(vary.contains("accept-encoding"), "{path}: vary {vary:?}");
+        assert!(
+            zstd.len() < plain.len() / 2,
+            "{path}: {} of {}",
+            zstd.len(),
+            plain.len()
+        );
+        let (_, encoding, _, gzip) = fetch(path.clone(), Some("gzip")).await?;
+        assert_eq!(encoding.as_deref(), Some("gzip"), "{path}");
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&gzip[..]).read_to_end(&mut unzipped)?;
+        let unzstd = zstd::decode_all(&zstd[..])?;
+        // The sessions page is read twice more: compare what does not move between reads.
+        let same = |bytes: &[u8]| -> anyhow::Result<serde_json::Value> {
+            let mut value: serde_json::Value = serde_json::from_slice(bytes)?;
+            if let Some(projects) = value.as_array_mut() {
+                for project in projects {
+                    if let Some(p) = project.as_object_mut() {
+                        p.retain(|k, _| k == "id" || k == "name");
+                    }
+                }
+            }
+            Ok(value)
+        };
+        assert_eq!(
+            same(&unzipped)?,
+            same(&plain)?,
+            "{path}: gzip decodes to the answer"
+        );
+        assert_eq!(
+            same(&unzstd)?,
+            same(&plain)?,
+            "{path}: zstd decodes to the answer"
+        );
+    }
+    // A small answer is sent as it is.
+    let (status, encoding, _, _) = fetch("/api/v1/info".to_owned(), Some("gzip")).await?;
+    assert_eq!((status, encoding), (200, None), "{status}");
+    stack.stop().await;
+    Ok(())
+}

@@ -77,6 +77,30 @@ async function ingestTrace(project, size) {
   return root.id;
 }
 
+/**
+ * Where a page's time went, read from the browser's own timings: the document, each API call
+ * (start and end, ms after navigation) and the first row's appearance.
+ */
+const breakdown = (page) =>
+  page.evaluate(() => {
+    const nav = performance.getEntriesByType("navigation")[0];
+    const calls = performance
+      .getEntriesByType("resource")
+      .filter((r) => r.name.includes("/api/"))
+      .map((r) => {
+        const url = new URL(r.name);
+        return { call: `${url.pathname}${url.search ? "?…" : ""}`, start: Math.round(r.startTime), end: Math.round(r.responseEnd), kb: Math.round(r.encodedBodySize / 1024), decoded_kb: Math.round(r.decodedBodySize / 1024) };
+      });
+    const scripts = performance.getEntriesByType("resource").filter((r) => r.name.endsWith(".js"));
+    return {
+      document_ms: Math.round(nav?.responseEnd ?? 0),
+      dom_content_loaded_ms: Math.round(nav?.domContentLoadedEventEnd ?? 0),
+      scripts_loaded_ms: Math.round(Math.max(0, ...scripts.map((r) => r.responseEnd))),
+      api_calls: calls,
+      now_ms: Math.round(performance.now()),
+    };
+  });
+
 /** One root run named `name`, starting now. */
 function liveRun(project, name) {
   const id = randomUUID();
@@ -151,14 +175,17 @@ try {
 
   // The runs table of the big project.
   const table = [];
+  const tableBreakdowns = [];
   for (let i = 0; i < REPETITIONS; i++) {
     await page.goto("about:blank");
     const started = Date.now();
-    await page.goto(`${UI}/o/${workspace}/projects/p/${big.id}`);
+    await page.goto(`${UI}/o/${workspace}/projects/p/${big.id}`, { waitUntil: "commit" });
     await page.locator(".runs-row").first().waitFor({ timeout: 60_000 });
     table.push(Date.now() - started);
+    tableBreakdowns.push(await breakdown(page));
   }
   out.runs_table_first_page = summary(table);
+  out.runs_table_breakdown_last = tableBreakdowns.at(-1);
 
   for (const size of ["10000", "25000"]) {
     const drawn = [];
@@ -167,11 +194,12 @@ try {
     for (let i = 0; i < REPETITIONS; i++) {
       await page.goto("about:blank");
       const started = Date.now();
-      await page.goto(`${UI}/o/${workspace}/projects/p/${traceProjectId}/r/${traceIds[size]}?trace_id=${traceIds[size]}`);
+      await page.goto(`${UI}/o/${workspace}/projects/p/${traceProjectId}/r/${traceIds[size]}?trace_id=${traceIds[size]}`, { waitUntil: "commit" });
       const tree = page.getByRole("tree", { name: "Runs of the trace" });
       await tree.getByRole("treeitem").nth(5).waitFor({ timeout: 60_000 });
       await page.locator(".waterfall .bar").nth(5).waitFor();
       drawn.push(Date.now() - started);
+      if (i === REPETITIONS - 1) out[`trace_${size}_breakdown_last`] = await breakdown(page);
       const clicked = Date.now();
       await tree.getByRole("treeitem").nth(1).click();
       await page.getByRole("article", { name: "Run step-0" }).waitFor({ timeout: 30_000 });

@@ -3,7 +3,7 @@ import { NavLink, Outlet, useNavigate, useParams, useLocation } from "react-rout
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, setWorkspace } from "../api/client";
 import { useHostEnabled, useMe } from "../api/hooks";
-import { ErrorBox, Loading } from "./common";
+import { ErrorBox } from "./common";
 
 /** The signed-in frame: navigation, the workspace switcher and the user menu. */
 export function Shell() {
@@ -20,12 +20,14 @@ export function Shell() {
     setWorkspace(workspaceId);
   }, [workspaceId]);
 
-  if (me.isPending) return <Loading what="your workspaces" />;
   if (me.error) return <main className="centered"><ErrorBox error={me.error} /></main>;
-  const workspaces = me.data.workspaces;
+  // The page loads while the user's workspaces do (its own calls are authorised by the API on
+  // their own), so the first screen waits for one round trip fewer; a workspace the user turns
+  // out not to belong to replaces it with a notice.
+  const workspaces = me.data?.workspaces ?? [];
   const current = workspaces.find((w) => w.id === workspaceId);
-  const identity = me.data.identity;
-  const who = identity.type === "user" ? identity.email : "API key";
+  const identity = me.data?.identity;
+  const who = !identity ? "" : identity.type === "user" ? identity.email : "API key";
 
   const switchTo = (id: string) => {
     queries.clear();
@@ -69,8 +71,8 @@ export function Shell() {
         )}
         <label className="switcher">
           <span className="label">Workspace</span>
-          <select value={workspaceId} onChange={(e) => switchTo(e.target.value)} aria-label="Workspace">
-            {!current && <option value={workspaceId}>Unknown workspace</option>}
+          <select value={workspaceId} onChange={(e) => switchTo(e.target.value)} aria-label="Workspace" disabled={me.isPending}>
+            {!current && <option value={workspaceId}>{me.isPending ? "Loading…" : "Unknown workspace"}</option>}
             {workspaces.map((w) => (
               <option key={w.id} value={w.id}>
                 {w.display_name}
@@ -94,7 +96,7 @@ export function Shell() {
         </div>
       </aside>
       <main className="content">
-        {current ? <Outlet /> : <ErrorBox title="No access" error={new Error("You are not a member of this workspace, or it does not exist.")} />}
+        {current || me.isPending ? <Outlet /> : <ErrorBox title="No access" error={new Error("You are not a member of this workspace, or it does not exist.")} />}
       </main>
     </div>
   );

@@ -151,19 +151,69 @@ pub struct ModelConfigFields {
     pub options: ProviderOptions,
 }
 
-/// A saved model configuration of a workspace.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+/// A saved model configuration of a workspace. Its document schema is written below rather
+/// than derived: the derived one would join the fields' schema, which refuses other keys (as a
+/// request body must), with the keys a stored configuration adds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelConfig {
     pub id: Uuid,
     pub tenant_id: Uuid,
     #[serde(flatten)]
     pub fields: ModelConfigFields,
     #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$")]
     pub updated_at: DateTime<Utc>,
+}
+
+impl utoipa::PartialSchema for ModelConfig {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{
+            KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, Type,
+        };
+        let mut object = match ModelConfigFields::schema() {
+            RefOr::T(Schema::Object(object)) => object,
+            _ => Object::new(),
+        };
+        object.additional_properties = None;
+        object.description = Some("A saved model configuration of a workspace.".into());
+        let uuid = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                .build()
+        };
+        let stamp = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(
+                    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$",
+                ))
+                .build()
+        };
+        for (name, schema) in [
+            ("id", uuid()),
+            ("tenant_id", uuid()),
+            ("created_at", stamp()),
+            ("updated_at", stamp()),
+        ] {
+            object.properties.insert(name.into(), schema.into());
+            object.required.push(name.into());
+        }
+        RefOr::T(Schema::Object(object))
+    }
+}
+
+impl utoipa::ToSchema for ModelConfig {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <ModelConfigFields as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 /// A hub prompt at a reference.

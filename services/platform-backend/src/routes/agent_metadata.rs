@@ -1,6 +1,7 @@
 //! `POST /metadata/submit`: the usage reports a running Agent Server sends to its
 //! `LANGSMITH_ENDPOINT` every few minutes. They are acknowledged (202) and not kept: a
-//! self-hosted install meters no licence.
+//! self-hosted install meters no licence. No credential is asked for, as none is needed to
+//! store nothing.
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -14,6 +15,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(post, path = "/metadata/submit", operation_id = "submit_agent_server_metadata", tag = "deployments",
+    security(()),
     request_body(content = Object, content_type = "application/json"),
     responses((status = 202, description = "acknowledged")))]
 async fn submit(body: Bytes) -> StatusCode {

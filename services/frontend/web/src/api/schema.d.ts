@@ -3605,10 +3605,19 @@ export interface components {
             operations: components["schemas"]["Operation"][];
         };
         /** @description A saved model configuration of a workspace. */
-        ModelConfig: components["schemas"]["ModelConfigFields"] & {
+        ModelConfig: {
+            /** @description The provider's API root; required for Azure and OpenAI-compatible servers. */
+            base_url?: string | null;
             created_at: string;
             /** Format: uuid */
             id: string;
+            model: string;
+            name: string;
+            options?: components["schemas"]["ProviderOptions"];
+            parameters?: components["schemas"]["ModelParameters"];
+            provider: components["schemas"]["Provider"];
+            /** @description The workspace secret holding the provider key (the provider's usual name by default). */
+            secret_key?: string | null;
             /** Format: uuid */
             tenant_id: string;
             updated_at: string;

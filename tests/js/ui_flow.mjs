@@ -527,6 +527,8 @@ try {
   await page.getByLabel("Organisation").selectOption({ label: "Second Org" });
   await page.waitForURL((url) => url.pathname.endsWith("/projects") && !url.pathname.includes(workspace));
   await page.getByRole("heading", { name: "Tracing projects" }).waitFor();
+  // The page shows while the user's workspaces load; the switcher is enabled once they have.
+  await until("the workspace switcher loaded", async () => await page.getByLabel("Workspace").isEnabled(), 10_000);
   out.second_org_workspace = (await page.getByLabel("Workspace").locator("option:checked").textContent())?.trim();
   await check("org-switched");
   await page.goto(`${UI}/o/${workspace}/projects`);

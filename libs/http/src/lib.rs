@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod forward;
 pub mod health;
+mod internal_errors;
 pub mod metrics;
 pub mod normalize;
 pub mod operator;

@@ -48,7 +48,7 @@ pub(crate) async fn load(
         (Some(text), _) => text.clone(),
         (None, Some(key)) => {
             let bytes = storage.get(key).await?;
-            String::from_utf8(bytes.to_vec()).map_err(ApiError::internal)?
+            String::from_utf8(bytes.to_vec())?
         }
         (None, None) => {
             return Err(ApiError::internal(std::io::Error::other(format!(
@@ -57,7 +57,7 @@ pub(crate) async fn load(
             ))));
         }
     };
-    RawValue::from_string(text).map_err(ApiError::internal)
+    Ok(RawValue::from_string(text)?)
 }
 
 /// A LangChain `RunnableSequence` of a prompt and a model, as `dumpd` writes it.

@@ -39,7 +39,7 @@ pub struct Event<'a> {
 
 /// The JSON body of an event.
 pub fn payload(event: &Event<'_>) -> Result<String, ApiError> {
-    let manifest: Value = serde_json::from_str(event.manifest.get()).map_err(ApiError::internal)?;
+    let manifest: Value = serde_json::from_str(event.manifest.get())?;
     let body = json!({
         "event": event.event,
         "prompt_id": event.repo.id,
@@ -50,7 +50,7 @@ pub fn payload(event: &Event<'_>) -> Result<String, ApiError> {
         "created_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "created_by": event.created_by.map(|id| id.to_string()).unwrap_or_default(),
     });
-    serde_json::to_string(&body).map_err(ApiError::internal)
+    Ok(serde_json::to_string(&body)?)
 }
 
 /// Records a delivery for every webhook the event fires and queues them. A delivery that

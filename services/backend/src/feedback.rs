@@ -67,7 +67,7 @@ pub async fn record_batched(
         state.config.ingest.shards,
     );
     let shard = stream.shard_of(row.trace_id.as_bytes());
-    let body = serde_json::to_vec(&batch).map_err(ApiError::internal)?;
+    let body = serde_json::to_vec(&batch)?;
     stream.append(&[(shard, body)]).await.map_err(|error| {
         tracing::error!(%error, "cannot append token feedback to the ingestion stream");
         ApiError::ServiceUnavailable("The feedback queue is unreachable; retry shortly".into())

@@ -27,15 +27,12 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 pub fn fields_of(row: ModelConfig) -> Result<ModelConfigFields, ApiError> {
     Ok(ModelConfigFields {
         name: row.name,
-        provider: serde_json::from_value(serde_json::Value::String(row.provider))
-            .map_err(ApiError::internal)?,
+        provider: serde_json::from_value(serde_json::Value::String(row.provider))?,
         model: row.model,
         base_url: row.base_url,
         secret_key: row.secret_key,
-        parameters: serde_json::from_value::<ModelParameters>(row.parameters)
-            .map_err(ApiError::internal)?,
-        options: serde_json::from_value::<ProviderOptions>(row.options)
-            .map_err(ApiError::internal)?,
+        parameters: serde_json::from_value::<ModelParameters>(row.parameters)?,
+        options: serde_json::from_value::<ProviderOptions>(row.options)?,
     })
 }
 

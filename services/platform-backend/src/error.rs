@@ -30,6 +30,13 @@ impl From<ironsmith_auth::HashError> for Error {
     }
 }
 
+/// A value the server built or stored that does not (de)serialise: a logged 500.
+impl From<serde_json::Error> for Error {
+    fn from(error: serde_json::Error) -> Self {
+        Error::Api(error.into())
+    }
+}
+
 impl From<ironsmith_queue::QueueError> for Error {
     fn from(error: ironsmith_queue::QueueError) -> Self {
         Error::Api(error.into())

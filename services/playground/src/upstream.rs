@@ -71,10 +71,7 @@ impl Upstream {
                 "The playground is off: the operator has not set playground.internal_token".into(),
             ));
         }
-        let url = self
-            .backend
-            .join("internal/playground/resolve")
-            .map_err(ApiError::internal)?;
+        let url = self.backend.join("internal/playground/resolve")?;
         let response = with(credentials, self.http.post(url))
             .header(INTERNAL_TOKEN_HEADER, &self.internal_token)
             .json(request)
@@ -84,7 +81,10 @@ impl Upstream {
         if !response.status().is_success() {
             return Err(passed_on(response).await);
         }
-        response.json().await.map_err(ApiError::internal)
+        let body = response.bytes().await.map_err(|e| {
+            ApiError::ServiceUnavailable(format!("backend's answer broke off: {e}"))
+        })?;
+        Ok(serde_json::from_slice(&body)?)
     }
 
     /// Sends a finished run to ingestion, into the workspace the call was resolved in.
@@ -94,10 +94,7 @@ impl Upstream {
         tenant_id: Uuid,
         run: &Value,
     ) -> Result<(), ApiError> {
-        let url = self
-            .platform
-            .join("runs/batch")
-            .map_err(ApiError::internal)?;
+        let url = self.platform.join("runs/batch")?;
         let response = within(credentials, tenant_id, self.http.post(url))
             .json(&serde_json::json!({"post": [run]}))
             .send()

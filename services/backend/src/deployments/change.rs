@@ -182,12 +182,8 @@ pub async fn apply(
         made = Some(created);
     }
     let sealed = secrets::seal(&envelope, row.tenant_id, row.id, &current_secrets)?;
-    let config_value = serde_json::to_value(&source_config).map_err(ApiError::internal)?;
-    let references_value = references
-        .as_ref()
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(ApiError::internal)?;
+    let config_value = serde_json::to_value(&source_config)?;
+    let references_value = references.as_ref().map(serde_json::to_value).transpose()?;
     rows::update(
         &mut *tx,
         row.id,

@@ -152,7 +152,7 @@ pub async fn add_revision(
     source: DeploymentSource,
     config: &SourceRevisionConfig,
 ) -> Result<rows::Revision, ApiError> {
-    let value = serde_json::to_value(config).map_err(ApiError::internal)?;
+    let value = serde_json::to_value(config)?;
     Ok(rows::insert_revision(
         &mut *db,
         Uuid::new_v4(),

@@ -102,7 +102,7 @@ pub fn seal(
     if secrets.is_empty() {
         return Ok(SealedSecrets::default());
     }
-    let plaintext = serde_json::to_string(secrets).map_err(ApiError::internal)?;
+    let plaintext = serde_json::to_string(secrets)?;
     let sealed = envelope
         .seal(&plaintext, &context(tenant_id, deployment_id))
         .map_err(secrets_error)?;
@@ -133,7 +133,7 @@ pub fn open(
     let plaintext = envelope
         .open(&sealed, &context(row.tenant_id, row.id))
         .map_err(secrets_error)?;
-    serde_json::from_str(&plaintext).map_err(ApiError::internal)
+    Ok(serde_json::from_str(&plaintext)?)
 }
 
 /// A new list replacing `stored`: a value sent back masked keeps the stored value of that name.

@@ -43,13 +43,12 @@ struct Columns {
 
 fn columns(fields: &ModelConfigFields) -> Result<Columns, ApiError> {
     Ok(Columns {
-        provider: serde_json::to_value(fields.provider)
-            .map_err(ApiError::internal)?
+        provider: serde_json::to_value(fields.provider)?
             .as_str()
             .unwrap_or_default()
             .to_owned(),
-        parameters: serde_json::to_value(&fields.parameters).map_err(ApiError::internal)?,
-        options: serde_json::to_value(&fields.options).map_err(ApiError::internal)?,
+        parameters: serde_json::to_value(&fields.parameters)?,
+        options: serde_json::to_value(&fields.options)?,
     })
 }
 

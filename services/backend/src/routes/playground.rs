@@ -115,6 +115,6 @@ async fn pull(
     Ok(ResolvedPrompt {
         repo: prompt.repo.clone(),
         commit_hash: commit.commit_hash,
-        manifest: serde_json::from_str(manifest.get()).map_err(ApiError::internal)?,
+        manifest: serde_json::from_str(manifest.get())?,
     })
 }

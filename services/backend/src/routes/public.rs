@@ -401,7 +401,7 @@ async fn shared_run_v2(
     let run = render_one(&state, link.tenant_id(), run_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Run not found".into()))?;
-    let v1 = serde_json::to_value(&run).map_err(ApiError::internal)?;
+    let v1 = serde_json::to_value(&run)?;
     Ok(Json(crate::v2::run(
         &v1,
         &selects,
@@ -452,7 +452,7 @@ async fn shared_query_v2(
         };
         let page = link_page(&state, &link, page_body).await?;
         for run in &page.runs {
-            let v1 = serde_json::to_value(run).map_err(ApiError::internal)?;
+            let v1 = serde_json::to_value(run)?;
             items.push(crate::v2::run(&v1, &selects, ui));
         }
         match page.cursors.next {

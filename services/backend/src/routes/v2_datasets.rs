@@ -247,13 +247,9 @@ async fn experiment_runs(
         let runs = example
             .runs
             .iter()
-            .map(|run| {
-                serde_json::to_value(run)
-                    .map(|v1| v2::run(&v1, &selects, ui))
-                    .map_err(ApiError::internal)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut item = serde_json::to_value(&example.example).map_err(ApiError::internal)?;
+            .map(|run| serde_json::to_value(run).map(|v1| v2::run(&v1, &selects, ui)))
+            .collect::<Result<Vec<_>, serde_json::Error>>()?;
+        let mut item = serde_json::to_value(&example.example)?;
         if let Some(object) = item.as_object_mut() {
             for key in ["created_at", "modified_at"] {
                 if let Some(value) = object.get(key).cloned() {

@@ -151,12 +151,8 @@ async fn query(
     let items = page
         .runs
         .iter()
-        .map(|run| {
-            serde_json::to_value(run)
-                .map(|v1| v2::run(&v1, &selects, ui))
-                .map_err(ApiError::internal)
-        })
-        .collect::<Result<_, _>>()?;
+        .map(|run| serde_json::to_value(run).map(|v1| v2::run(&v1, &selects, ui)))
+        .collect::<Result<_, serde_json::Error>>()?;
     Ok(Json(V2RunsPage {
         items,
         next_cursor: page.cursors.next,
@@ -184,7 +180,7 @@ async fn read(
     {
         return Err(ApiError::NotFound("Run not found".into()));
     }
-    let v1 = serde_json::to_value(&run).map_err(ApiError::internal)?;
+    let v1 = serde_json::to_value(&run)?;
     Ok(Json(v2::run(
         &v1,
         &selects,

@@ -196,7 +196,7 @@ async fn traces(
     let page = query_page(&state, caller.workspace_id, &body).await?;
     let mut items = Vec::with_capacity(page.runs.len());
     for run in &page.runs {
-        let v1 = serde_json::to_value(run).map_err(ApiError::internal)?;
+        let v1 = serde_json::to_value(run)?;
         let mut turn = Map::new();
         for field in TURN_FIELDS {
             let value = v1.get(field).cloned().unwrap_or(Value::Null);

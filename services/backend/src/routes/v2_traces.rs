@@ -117,7 +117,7 @@ async fn query(
     };
     let mut items = Vec::with_capacity(page.runs.len());
     for run in &page.runs {
-        let v1 = serde_json::to_value(run).map_err(ApiError::internal)?;
+        let v1 = serde_json::to_value(run)?;
         let mut item = Map::new();
         item.insert("root_run".into(), v2::run(&v1, &root, ui));
         if !aggregates.is_empty() {
@@ -199,7 +199,7 @@ async fn list_runs(
     for _ in 0..MAX_TRACE_PAGES {
         let page = query_page(&state, caller.workspace_id, &v1).await?;
         for run in &page.runs {
-            let value = serde_json::to_value(run).map_err(ApiError::internal)?;
+            let value = serde_json::to_value(run)?;
             items.push(v2::run(&value, &selects, ui));
         }
         match page.cursors.next {

@@ -123,7 +123,7 @@ pub async fn rehydrate(
     let fetched: Vec<(usize, Stored, String)> = futures::stream::iter(wanted)
         .map(|(index, column, key)| async move {
             let bytes = storage.get(&key).await?;
-            let text = String::from_utf8(bytes.to_vec()).map_err(ApiError::internal)?;
+            let text = String::from_utf8(bytes.to_vec())?;
             Ok::<_, ApiError>((index, column, text))
         })
         .buffer_unordered(state.config.runs.payload_fetch_concurrency)

@@ -74,7 +74,7 @@ async fn files_at(
     commit: &ironsmith_db::hub::Commit,
 ) -> Result<BTreeMap<String, DirectoryEntry>, ApiError> {
     let manifest = hub::load_manifest(&state.stores.storage, commit).await?;
-    let stored: Stored = serde_json::from_str(manifest.get()).map_err(ApiError::internal)?;
+    let stored: Stored = serde_json::from_str(manifest.get())?;
     Ok(stored.files)
 }
 
@@ -141,8 +141,8 @@ async fn commit(
             }
         }
     }
-    let manifest = serde_json::to_string(&Stored { files }).map_err(ApiError::internal)?;
-    let manifest = RawValue::from_string(manifest).map_err(ApiError::internal)?;
+    let manifest = serde_json::to_string(&Stored { files })?;
+    let manifest = RawValue::from_string(manifest)?;
     let pushed = hub::push(
         pg,
         &state.stores.storage,

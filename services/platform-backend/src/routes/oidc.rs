@@ -139,7 +139,7 @@ async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -
     };
     let login_state = generate_token();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(pending.verifier.as_bytes()));
-    let value = serde_json::to_string(&pending).map_err(ApiError::internal)?;
+    let value = serde_json::to_string(&pending)?;
     let mut conn = state.stores.redis.connection().await?;
     redis::cmd("SET")
         .arg(

@@ -393,7 +393,7 @@ async fn set_limits(
     overrides
         .validate_within(&plan)
         .map_err(|m| invalid("limits", m))?;
-    let stored = serde_json::to_value(&overrides).map_err(ironsmith_http::ApiError::internal)?;
+    let stored = serde_json::to_value(&overrides)?;
     organizations::set_tenant_limits(&mut *tx, caller.organization_id, &stored).await?;
     audit::record(
         &mut *tx,
@@ -459,7 +459,7 @@ async fn set_plan_limits(
     let plan: OrgLimits =
         serde_json::from_value(body).map_err(|e| invalid("limits", e.to_string()))?;
     plan.validate().map_err(|m| invalid("limits", m))?;
-    let stored = serde_json::to_value(&plan).map_err(ironsmith_http::ApiError::internal)?;
+    let stored = serde_json::to_value(&plan)?;
     let mut tx = state.stores.postgres.begin().await?;
     if !organizations::set_plan_limits(&mut *tx, organization_id, &stored).await? {
         return Err(not_found("Organisation"));

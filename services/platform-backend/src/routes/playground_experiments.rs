@@ -136,7 +136,7 @@ impl Api {
     }
 
     fn backend(&self, path: &str) -> Result<url::Url, ApiError> {
-        self.backend.join(path).map_err(ApiError::internal)
+        Ok(self.backend.join(path)?)
     }
 
     async fn examples(
@@ -170,10 +170,7 @@ impl Api {
     }
 
     async fn invoke(&self, body: &Value) -> Result<Value, ApiError> {
-        let url = self
-            .playground
-            .join("playground/invoke")
-            .map_err(ApiError::internal)?;
+        let url = self.playground.join("playground/invoke")?;
         self.call(reqwest::Method::POST, url, Some(body)).await
     }
 }

@@ -206,13 +206,12 @@ async fn create(
     )
     .await?;
     let sealed = secrets::seal(&ops::envelope(&state), tenant_id, id, &body.secrets)?;
-    let config_value = serde_json::to_value(&source_config).map_err(ApiError::internal)?;
+    let config_value = serde_json::to_value(&source_config)?;
     let references = body
         .secret_references
         .as_ref()
         .map(serde_json::to_value)
-        .transpose()
-        .map_err(ApiError::internal)?;
+        .transpose()?;
     rows::insert(
         &mut *tx,
         &NewDeployment {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ironsmith_api_types::deployments::{DeploymentSource, UploadUrl, UploadUrlRequest};
 
@@ -126,7 +126,7 @@ async fn download(State(state): State<AppState>, query: QueryPairs) -> Result<Re
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
-        "application/gzip".parse().map_err(ApiError::internal)?,
+        HeaderValue::from_static("application/gzip"),
     );
     Ok((headers, bytes).into_response())
 }

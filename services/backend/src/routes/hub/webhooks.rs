@@ -246,7 +246,7 @@ async fn deliveries(
             attempts: d.attempts,
             last_status_code: d.last_status_code,
             last_error: d.last_error,
-            payload: RawValue::from_string(d.payload).map_err(ApiError::internal)?,
+            payload: RawValue::from_string(d.payload)?,
             created_at: d.created_at,
             updated_at: d.updated_at,
         });
@@ -272,7 +272,7 @@ async fn test(
         .and_then(Value::as_str)
         .unwrap_or("commit")
         .to_owned();
-    let text = serde_json::to_string(&body.payload).map_err(ApiError::internal)?;
+    let text = serde_json::to_string(&body.payload)?;
     let outgoing = Outgoing {
         url: &target,
         headers: &headers,

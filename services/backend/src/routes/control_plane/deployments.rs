@@ -59,7 +59,7 @@ fn ids(query: &QueryPairs, key: &str) -> Result<Vec<Uuid>, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v2/deployments", operation_id = "list_deployments", tag = "deployments",
-    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query), ("name" = Option<String>, Query),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0), ("name" = Option<String>, Query),
         ("name_contains" = Option<String>, Query), ("status" = Option<String>, Query, description = "CSV of deployment statuses"),
         ("deployment_ids" = Option<String>, Query, description = "CSV, or the parameter repeated"),
         ("listener_id" = Option<uuid::Uuid>, Query), ("image_version" = Option<String>, Query),

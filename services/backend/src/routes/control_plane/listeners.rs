@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/v2/listeners", operation_id = "list_listeners", tag = "listeners",
-    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, body = ListenerPage)))]
 async fn list(
     State(state): State<AppState>,

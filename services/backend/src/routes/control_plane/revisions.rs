@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/v2/deployments/{deployment_id}/revisions", operation_id = "list_revisions", tag = "deployments",
-    params(("deployment_id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query),
+    params(("deployment_id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0),
         ("status" = Option<String>, Query, description = "CSV of revision statuses"), ("remote_reconciled" = Option<bool>, Query)),
     responses((status = 200, body = RevisionPage), (status = 404)))]
 async fn list(
